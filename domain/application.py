@@ -1,0 +1,634 @@
+"""The application: one method per command — load → decide (aggregate rules) → save."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from domain.campaign.aggregate import Campaign
+from domain.directory.aggregate import Staff, Unit, staff_id
+from domain.errors import (
+    AlreadyExists,
+    CampaignNotFound,
+    HazardNotFound,
+    InspectionNotFound,
+    InvalidEscalationTarget,
+    InvalidValue,
+    NotASchool,
+    NotFound,
+    SchoolNotInCampaign,
+    StaffNotFound,
+    UnitNotFound,
+    UnknownChecklistItem,
+    VersionConflict,
+)
+from domain.hazard.aggregate import Hazard, Severity
+from domain.inspection.aggregate import AssessmentResult, Inspection, InspectionKind
+from domain.policy import BUREAU_KINDS, EDU_BUREAU_ROLES, Actor, Role, UnitKind, require_role
+from domain.timerules import check_occurred_at
+from domain.transcodings import DateAsISO
+
+A = TypeVar("A", bound=Aggregate)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SafetyApplication(Application[UUID]):
+    """School-safety hazard ledger (校园安全隐患排查整治) as an event-sourced application."""
+
+    name = "SafetyApp"
+
+    def __init__(self, env: dict[str, str] | None = None, *, clock: Clock = utc_now) -> None:
+        super().__init__(env)
+        self.clock = clock
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # --- unit directory ---------------------------------------------------------------------------
+
+    def register_unit(
+        self,
+        *,
+        actor: Actor,
+        kind: UnitKind,
+        name: str,
+        district: str = "",
+        parent: UUID | None = None,
+        police_station: UUID | None = None,
+        stage: str = "",
+        boarding: bool = False,
+        occurred_at: datetime | None = None,
+    ) -> Unit:
+        require_role(actor, frozenset(), "登记单位")
+        when = self._when(occurred_at)
+        unit = Unit.register(
+            kind=kind,
+            name=name,
+            district=district,
+            parent=self.get_unit(parent) if parent else None,
+            police_station=self.get_unit(police_station) if police_station else None,
+            stage=stage,
+            boarding=boarding,
+            actor=actor.username,
+            occurred_at=when,
+        )
+        self._save(unit)
+        return unit
+
+    def appoint_staff(
+        self,
+        *,
+        actor: Actor,
+        username: str,
+        display_name: str,
+        phone: str,
+        unit: UUID | None,
+        role: Role,
+        effective_from: datetime | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Staff:
+        require_role(actor, frozenset(), "创建用户")
+        when = self._when(occurred_at)
+        if self._exists(staff_id(username)):
+            raise AlreadyExists("用户名已存在", username=username)
+        staff = Staff.appoint(
+            username=username,
+            display_name=display_name,
+            phone=phone,
+            unit_id=unit,
+            unit_kind=self.get_unit(unit).kind if unit else None,
+            role=role,
+            effective_from=effective_from or when,
+            actor=actor.username,
+            occurred_at=when,
+        )
+        self._save(staff, conflict=AlreadyExists("用户名已存在", username=username))
+        return staff
+
+    def change_role(
+        self,
+        *,
+        actor: Actor,
+        username: str,
+        unit: UUID | None,
+        role: Role,
+        effective_from: datetime | None = None,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Staff:
+        require_role(actor, frozenset(), "调整任职")
+        unit_kind = self.get_unit(unit).kind if unit else None
+        return self._change(
+            Staff,
+            staff_id(username),
+            StaffNotFound,
+            expected_version,
+            occurred_at,
+            lambda staff, when: staff.change_role(
+                unit_id=unit,
+                unit_kind=unit_kind,
+                role=role,
+                effective_from=effective_from or when,
+                actor=actor.username,
+                occurred_at=when,
+            ),
+        )
+
+    def deactivate_staff(
+        self,
+        *,
+        actor: Actor,
+        username: str,
+        effective_from: datetime | None = None,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Staff:
+        require_role(actor, frozenset(), "停用用户")
+        return self._change(
+            Staff,
+            staff_id(username),
+            StaffNotFound,
+            expected_version,
+            occurred_at,
+            lambda staff, when: staff.leave(
+                effective_from=effective_from or when, actor=actor.username, occurred_at=when
+            ),
+        )
+
+    def get_unit(self, unit_id: UUID) -> Unit:
+        return self._load(Unit, unit_id, UnitNotFound)
+
+    def get_staff(self, username: str) -> Staff:
+        return self._load(Staff, staff_id(username), StaffNotFound)
+
+    # --- campaigns and inspections -----------------------------------------------------------------
+
+    def launch_campaign(
+        self,
+        *,
+        actor: Actor,
+        title: str,
+        document_no: str,
+        template: str,
+        checklist: Sequence[dict[str, str]],
+        phases: Sequence[dict[str, Any]],
+        statistics_cutoff: date,
+        report_deadline: date,
+        scope: Sequence[UUID],
+        recipients: Sequence[UUID],
+        occurred_at: datetime | None = None,
+    ) -> Campaign:
+        require_role(actor, EDU_BUREAU_ROLES, "发起专项排查")
+        when = self._when(occurred_at)
+        for unit in [*scope, *recipients]:
+            self.get_unit(unit)
+        campaign = Campaign.launch(
+            title=title.strip(),
+            document_no=document_no.strip(),
+            issuer=actor.unit,
+            template=template,
+            checklist=[dict(item) for item in checklist],
+            phases=[dict(phase) for phase in phases],
+            statistics_cutoff=statistics_cutoff,
+            report_deadline=report_deadline,
+            scope=list(dict.fromkeys(scope)),
+            recipients=list(dict.fromkeys(recipients)),
+            actor=actor.username,
+            occurred_at=when,
+        )
+        self._save(campaign)
+        return campaign
+
+    def get_campaign(self, campaign_id: UUID) -> Campaign:
+        return self._load(Campaign, campaign_id, CampaignNotFound)
+
+    def schedule_inspection(
+        self,
+        *,
+        actor: Actor,
+        campaign: UUID,
+        school: UUID,
+        kind: InspectionKind,
+        inspectors: Sequence[str],
+        leader_participated: bool = False,
+        departments: Sequence[str] = (),
+        occurred_at: datetime | None = None,
+    ) -> Inspection:
+        when = self._when(occurred_at)
+        self._school_in_campaign(self.get_campaign(campaign), school)
+        for username in inspectors:
+            if not self._exists(staff_id(username)):
+                raise InvalidValue("检查人员不存在", field="inspectors", username=username)
+        inspection = Inspection.schedule(
+            campaign=campaign,
+            school=school,
+            kind=kind,
+            inspectors=list(inspectors),
+            leader_participated=leader_participated,
+            departments=list(departments),
+            actor=actor,
+            occurred_at=when,
+        )
+        self._save(inspection)
+        return inspection
+
+    def assess_item(
+        self,
+        inspection_id: UUID,
+        *,
+        actor: Actor,
+        item: str,
+        result: AssessmentResult,
+        note: str = "",
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Inspection:
+        inspection = self.get_inspection(inspection_id)
+        if self.get_campaign(inspection.campaign).item(item) is None:
+            raise UnknownChecklistItem(item=item)
+        return self._change(
+            Inspection,
+            inspection_id,
+            InspectionNotFound,
+            expected_version,
+            occurred_at,
+            lambda insp, when: insp.assess(item=item, result=result, note=note, actor=actor, occurred_at=when),
+        )
+
+    def complete_inspection(
+        self,
+        inspection_id: UUID,
+        *,
+        actor: Actor,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Inspection:
+        return self._change(
+            Inspection,
+            inspection_id,
+            InspectionNotFound,
+            expected_version,
+            occurred_at,
+            lambda insp, when: insp.complete(actor=actor, occurred_at=when),
+        )
+
+    def get_inspection(self, inspection_id: UUID) -> Inspection:
+        return self._load(Inspection, inspection_id, InspectionNotFound)
+
+    # --- hazards -----------------------------------------------------------------------------------
+
+    def discover_hazard(
+        self,
+        *,
+        actor: Actor,
+        campaign: UUID,
+        school: UUID,
+        description: str,
+        severity: Severity,
+        inspection: UUID | None = None,
+        item: str = "",
+        category: str = "",
+        location: str = "",
+        rectified_on_spot: bool = False,
+        occurred_at: datetime | None = None,
+    ) -> Hazard:
+        when = self._when(occurred_at)
+        the_campaign = self.get_campaign(campaign)
+        self._school_in_campaign(the_campaign, school)
+        if inspection is not None:
+            found = self.get_inspection(inspection)
+            if found.campaign != campaign or found.school != school:
+                raise InvalidValue("该检查不属于此学校或此专项排查", field="inspection")
+        if item:
+            checklist_item = the_campaign.item(item)
+            if checklist_item is None:
+                raise UnknownChecklistItem(item=item)
+            category = category or checklist_item["category"]
+        hazard = Hazard.discover(
+            campaign=campaign,
+            school=school,
+            inspection=inspection,
+            item=item,
+            category=category.strip() or "其他",
+            description=description,
+            severity=severity,
+            location=location,
+            rectified_on_spot=rectified_on_spot,
+            actor=actor,
+            occurred_at=when,
+        )
+        self._save(hazard)
+        return hazard
+
+    def assign_hazard(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        owner: str,
+        owner_unit: UUID,
+        deadline: date,
+        standard: str = "",
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        def assign(hazard: Hazard, when: datetime) -> None:
+            self._check_owner(owner, owner_unit, when)
+            hazard.assign(
+                owner=owner, owner_unit=owner_unit, deadline=deadline, standard=standard, actor=actor, occurred_at=when
+            )
+
+        return self._hazard(hazard_id, expected_version, occurred_at, assign)
+
+    def transfer_hazard(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        owner: str,
+        owner_unit: UUID,
+        reason: str,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        def transfer(hazard: Hazard, when: datetime) -> None:
+            self._check_owner(owner, owner_unit, when)
+            hazard.transfer(owner=owner, owner_unit=owner_unit, reason=reason, actor=actor, occurred_at=when)
+
+        return self._hazard(hazard_id, expected_version, occurred_at, transfer)
+
+    def record_plan(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        measures: str,
+        funds: str,
+        deadline: date,
+        contingency: str = "",
+        beyond_capacity: bool = False,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        return self._hazard(
+            hazard_id,
+            expected_version,
+            occurred_at,
+            lambda hazard, when: hazard.record_plan(
+                measures=measures,
+                funds=funds,
+                deadline=deadline,
+                contingency=contingency,
+                beyond_capacity=beyond_capacity,
+                actor=actor,
+                occurred_at=when,
+            ),
+        )
+
+    def record_interim_measures(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        measures: str,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        return self._hazard(
+            hazard_id,
+            expected_version,
+            occurred_at,
+            lambda hazard, when: hazard.record_interim_measures(measures=measures, actor=actor, occurred_at=when),
+        )
+
+    def report_progress(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        note: str,
+        percent: int,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        return self._hazard(
+            hazard_id,
+            expected_version,
+            occurred_at,
+            lambda hazard, when: hazard.report_progress(note=note, percent=percent, actor=actor, occurred_at=when),
+        )
+
+    def extend_deadline(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        new_deadline: date,
+        reason: str,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        return self._hazard(
+            hazard_id,
+            expected_version,
+            occurred_at,
+            lambda hazard, when: hazard.extend_deadline(
+                new_deadline=new_deadline, reason=reason, actor=actor, occurred_at=when
+            ),
+        )
+
+    def record_deadline_missed(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        deadline: date,
+        occurred_at: datetime,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        return self._hazard(
+            hazard_id,
+            expected_version,
+            occurred_at,
+            lambda hazard, when: hazard.record_deadline_missed(deadline=deadline, actor=actor, occurred_at=when),
+        )
+
+    def escalate_hazard(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        to_unit: UUID,
+        reason: str,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        def escalate(hazard: Hazard, when: datetime) -> None:
+            if self.get_unit(to_unit).kind not in BUREAU_KINDS:
+                raise InvalidEscalationTarget(to_unit=str(to_unit))
+            hazard.escalate(to_unit=to_unit, reason=reason, actor=actor, occurred_at=when)
+
+        return self._hazard(hazard_id, expected_version, occurred_at, escalate)
+
+    def supervise_hazard(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        note: str = "",
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        return self._hazard(
+            hazard_id,
+            expected_version,
+            occurred_at,
+            lambda hazard, when: hazard.supervise(note=note, actor=actor, occurred_at=when),
+        )
+
+    def rectify_hazard(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        note: str,
+        evidence: Sequence[str] = (),
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        return self._hazard(
+            hazard_id,
+            expected_version,
+            occurred_at,
+            lambda hazard, when: hazard.rectify(note=note, evidence=list(evidence), actor=actor, occurred_at=when),
+        )
+
+    def verify_hazard(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        accepted: bool,
+        note: str = "",
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        return self._hazard(
+            hazard_id,
+            expected_version,
+            occurred_at,
+            lambda hazard, when: hazard.verify(accepted=accepted, note=note, actor=actor, occurred_at=when),
+        )
+
+    def reopen_hazard(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        reason: str,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        return self._hazard(
+            hazard_id,
+            expected_version,
+            occurred_at,
+            lambda hazard, when: hazard.reopen(reason=reason, actor=actor, occurred_at=when),
+        )
+
+    def get_hazard(self, hazard_id: UUID, *, version: int | None = None, as_of: datetime | None = None) -> Hazard:
+        """The hazard now, at a version, or as it was recorded at ``as_of`` (record time)."""
+        if as_of is not None:
+            known = [e.originator_version for e in self.hazard_events(hazard_id) if e.timestamp <= as_of]
+            if not known:
+                raise HazardNotFound("该时间点尚无此隐患的记录", id=str(hazard_id))
+            version = known[-1] if version is None else min(version, known[-1])
+        if version is not None and version < 1:
+            raise InvalidValue("版本号必须大于0", field="version")
+        hazard = self._load(Hazard, hazard_id, HazardNotFound, version=version)
+        return hazard
+
+    def hazard_events(self, hazard_id: UUID) -> list[Aggregate.Event]:
+        events = cast(list[Aggregate.Event], list(self.events.get(hazard_id)))
+        if not events or not type(events[0]).__qualname__.startswith("Hazard."):
+            raise HazardNotFound(id=str(hazard_id))
+        return events
+
+    # --- shared mechanics ---------------------------------------------------------------------------
+
+    def _hazard(
+        self,
+        hazard_id: UUID,
+        expected_version: int | None,
+        occurred_at: datetime | None,
+        decide: Callable[[Hazard, datetime], None],
+    ) -> Hazard:
+        return self._change(Hazard, hazard_id, HazardNotFound, expected_version, occurred_at, decide)
+
+    def _change(
+        self,
+        cls: type[A],
+        aggregate_id: UUID,
+        not_found: type[NotFound],
+        expected_version: int | None,
+        occurred_at: datetime | None,
+        decide: Callable[[A], None] | Callable[[A, datetime], None],
+    ) -> A:
+        aggregate = self._load(cls, aggregate_id, not_found)
+        if expected_version is not None and expected_version != aggregate.version:
+            raise VersionConflict(expected=expected_version, actual=aggregate.version)
+        when = self._when(occurred_at, latest=getattr(aggregate, "last_occurred_at", None))
+        decide(aggregate, when)  # type: ignore[call-arg]
+        self._save(aggregate)
+        return aggregate
+
+    def _load(self, cls: type[A], aggregate_id: UUID, not_found: type[NotFound], version: int | None = None) -> A:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            raise not_found(id=str(aggregate_id)) from None
+        if not isinstance(aggregate, cls):
+            raise not_found(id=str(aggregate_id))
+        return aggregate
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self.repository
+
+    def _save(self, *aggregates: Aggregate, conflict: Exception | None = None) -> None:
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            # Another command saved the same aggregate version first: one wins, nothing is lost.
+            raise (conflict or VersionConflict()) from None
+
+    def _when(self, occurred_at: datetime | None, latest: datetime | None = None) -> datetime:
+        now = self.clock()
+        when = occurred_at or now
+        check_occurred_at(when, now=now, latest=latest)
+        return when
+
+    def _school_in_campaign(self, campaign: Campaign, school: UUID) -> None:
+        if self.get_unit(school).kind is not UnitKind.SCHOOL:
+            raise NotASchool(unit=str(school))
+        if not campaign.covers(school):
+            raise SchoolNotInCampaign(school=str(school))
+
+    def _check_owner(self, owner: str, owner_unit: UUID, when: datetime) -> None:
+        self.get_unit(owner_unit)
+        try:
+            appointment = self.get_staff(owner).appointment_at(when)
+        except StaffNotFound:
+            raise InvalidValue("整改责任人不存在", field="owner") from None
+        if appointment is None or appointment.unit != owner_unit:
+            raise InvalidValue("整改责任人不在该责任单位任职", field="owner")

@@ -1,0 +1,207 @@
+"""The unit directory: units (学校、派出所、教育局、公安局) and staff whose roles change over time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import EffectiveFromOutOfOrder, InvalidValue, RoleNotForUnit, StaffAlreadyLeft
+from domain.policy import Role, UnitKind, role_fits_unit
+
+STAFF_NAMESPACE = uuid5(NAMESPACE_URL, "school-safety/staff")
+
+
+class Unit(Aggregate):
+    """A registered unit; schools name their 属地派出所 (police station)."""
+
+    @event("Registered")
+    def __init__(
+        self,
+        *,
+        kind: str,
+        name: str,
+        district: str,
+        parent: UUID | None,
+        police_station: UUID | None,
+        stage: str,
+        boarding: bool,
+        actor: str,
+        occurred_at: datetime,
+    ) -> None:
+        self.kind = UnitKind(kind)
+        self.name = name
+        self.district = district
+        self.parent = parent
+        self.police_station = police_station
+        self.stage = stage
+        self.boarding = boarding
+        self.last_occurred_at = occurred_at
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        kind: UnitKind,
+        name: str,
+        district: str,
+        parent: Unit | None,
+        police_station: Unit | None,
+        stage: str,
+        boarding: bool,
+        actor: str,
+        occurred_at: datetime,
+    ) -> Unit:
+        if not name.strip():
+            raise InvalidValue("单位名称不能为空", field="name")
+        if kind is UnitKind.SCHOOL:
+            if police_station is None or police_station.kind is not UnitKind.POLICE_STATION:
+                raise InvalidValue("学校必须指定属地派出所", field="police_station")
+        elif police_station is not None:
+            raise InvalidValue("只有学校可以指定属地派出所", field="police_station")
+        return cls(
+            kind=kind.value,
+            name=name.strip(),
+            district=district.strip(),
+            parent=parent.id if parent else None,
+            police_station=police_station.id if police_station else None,
+            stage=stage,
+            boarding=boarding,
+            actor=actor,
+            occurred_at=occurred_at,
+        )
+
+
+@dataclass(frozen=True)
+class Appointment:
+    """One interval of a person holding a role in a unit, from ``effective_from``."""
+
+    unit: UUID | None
+    role: Role | None  # None: left (离任)
+    effective_from: datetime
+
+
+def staff_id(username: str) -> UUID:
+    return uuid5(STAFF_NAMESPACE, username)
+
+
+class Staff(Aggregate):
+    """A person and the roles they held over time; answers "who was 校长 on 7/20"."""
+
+    @staticmethod
+    def create_id(username: str, **_: object) -> UUID:
+        return staff_id(username)
+
+    @event("Appointed")
+    def __init__(
+        self,
+        *,
+        username: str,
+        display_name: str,
+        phone: str,
+        unit: UUID | None,
+        role: str,
+        effective_from: datetime,
+        actor: str,
+        occurred_at: datetime,
+    ) -> None:
+        self.username = username
+        self.display_name = display_name
+        self.phone = phone
+        self.appointments = [Appointment(unit, Role(role), effective_from)]
+        self.last_occurred_at = occurred_at
+
+    @classmethod
+    def appoint(
+        cls,
+        *,
+        username: str,
+        display_name: str,
+        phone: str,
+        unit_id: UUID | None,
+        unit_kind: UnitKind | None,
+        role: Role,
+        effective_from: datetime,
+        actor: str,
+        occurred_at: datetime,
+    ) -> Staff:
+        _check_role_fits(role, unit_kind)
+        if not username.strip():
+            raise InvalidValue("用户名不能为空", field="username")
+        return cls(
+            username=username,
+            display_name=display_name,
+            phone=phone,
+            unit=unit_id,
+            role=role.value,
+            effective_from=effective_from,
+            actor=actor,
+            occurred_at=occurred_at,
+        )
+
+    @property
+    def current(self) -> Appointment:
+        return self.appointments[-1]
+
+    @property
+    def has_left(self) -> bool:
+        return self.current.role is None
+
+    def appointment_at(self, moment: datetime) -> Appointment | None:
+        """The appointment in force at ``moment`` (None before the first one or after leaving)."""
+        found = None
+        for appointment in self.appointments:
+            if appointment.effective_from <= moment:
+                found = appointment
+        return found if found is not None and found.role is not None else None
+
+    def change_role(
+        self,
+        *,
+        unit_id: UUID | None,
+        unit_kind: UnitKind | None,
+        role: Role,
+        effective_from: datetime,
+        actor: str,
+        occurred_at: datetime,
+    ) -> None:
+        _check_role_fits(role, unit_kind)
+        self._check_effective_from(effective_from)
+        self._role_changed(
+            unit=unit_id, role=role.value, effective_from=effective_from, actor=actor, occurred_at=occurred_at
+        )
+
+    @event("RoleChanged")
+    def _role_changed(
+        self, *, unit: UUID | None, role: str, effective_from: datetime, actor: str, occurred_at: datetime
+    ) -> None:
+        self.appointments.append(Appointment(unit, Role(role), effective_from))
+        self.last_occurred_at = occurred_at
+
+    def leave(self, *, effective_from: datetime, actor: str, occurred_at: datetime) -> None:
+        self._check_effective_from(effective_from)
+        self._left(effective_from=effective_from, actor=actor, occurred_at=occurred_at)
+
+    @event("Left")
+    def _left(self, *, effective_from: datetime, actor: str, occurred_at: datetime) -> None:
+        self.appointments.append(Appointment(None, None, effective_from))
+        self.last_occurred_at = occurred_at
+
+    def _check_effective_from(self, effective_from: datetime) -> None:
+        if self.has_left:
+            raise StaffAlreadyLeft(username=self.username)
+        if effective_from < self.current.effective_from:
+            raise EffectiveFromOutOfOrder(effective_from=effective_from.isoformat())
+
+
+def _check_role_fits(role: Role, unit_kind: UnitKind | None) -> None:
+    if role is Role.SYSTEM:
+        raise InvalidValue("不能任命系统角色", field="role")
+    if unit_kind is None:
+        if role not in (Role.AUDITOR, Role.ADMIN):
+            raise RoleNotForUnit("该角色必须属于某个单位", role=role.value)
+        return
+    if not role_fits_unit(role, unit_kind):
+        raise RoleNotForUnit(role=role.value, unit_kind=unit_kind.value)

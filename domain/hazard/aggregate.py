@@ -1,0 +1,403 @@
+"""Hazard (隐患): discovered, assigned, rectified, verified (验收) and closed (销号), never edited."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import (
+    AlreadySupervised,
+    DeadlineAlreadyMissed,
+    DeadlineInPast,
+    DeadlineNotLater,
+    InvalidTransition,
+    InvalidValue,
+    MajorRequiresBureau,
+    NotCurrentOwner,
+    OnSpotRequiresGeneral,
+    SeparationOfDuties,
+)
+from domain.policy import (
+    BUREAU_ROLES,
+    EDU_BUREAU_ROLES,
+    SCHOOL_ROLES,
+    STATION_ROLES,
+    Actor,
+    Role,
+    require_role,
+    require_writer,
+)
+from domain.timerules import business_date
+
+
+class Status(StrEnum):
+    REPORTED = "reported"
+    ASSIGNED = "assigned"
+    RECTIFIED = "rectified"
+    CLOSED = "closed"
+
+
+class Severity(StrEnum):
+    GENERAL = "general"
+    MAJOR = "major"
+
+
+STATUS_LABELS = {
+    Status.REPORTED: "已上报",
+    Status.ASSIGNED: "整改中",
+    Status.RECTIFIED: "待验收",
+    Status.CLOSED: "已销号",
+}
+SEVERITY_LABELS = {Severity.GENERAL: "一般隐患", Severity.MAJOR: "重大隐患"}
+
+DISCOVERERS = SCHOOL_ROLES | STATION_ROLES | BUREAU_ROLES
+ASSIGNERS = frozenset({Role.SCHOOL_PRINCIPAL}) | BUREAU_ROLES
+ESCALATORS = ASSIGNERS
+SUPERVISORS = EDU_BUREAU_ROLES | {Role.POLICE_OFFICER}
+GENERAL_VERIFIERS = ASSIGNERS
+OPEN_FOR_WORK = frozenset({Status.REPORTED, Status.ASSIGNED})
+
+
+class Hazard(Aggregate):
+    """One hazard's life. Every command checks its rules, then records exactly one event."""
+
+    @event("Discovered")
+    def __init__(
+        self,
+        *,
+        campaign: UUID,
+        school: UUID,
+        inspection: UUID | None,
+        item: str,
+        category: str,
+        description: str,
+        severity: str,
+        location: str,
+        rectified_on_spot: bool,
+        actor: str,
+        occurred_at: datetime,
+    ) -> None:
+        self.campaign = campaign
+        self.school = school
+        self.inspection = inspection
+        self.item = item
+        self.category = category
+        self.description = description
+        self.severity = Severity(severity)
+        self.location = location
+        self.rectified_on_spot = rectified_on_spot
+        self.discovered_by = actor
+        self.discovered_at = occurred_at
+        self.status = Status.CLOSED if rectified_on_spot else Status.REPORTED
+        self.closed_at: datetime | None = occurred_at if rectified_on_spot else None
+        self.owner: str | None = None
+        self.owner_unit: UUID | None = None
+        self.deadline: date | None = None
+        self.standard = ""
+        self.plan: dict[str, Any] | None = None
+        self.interim_measures: list[str] = []
+        self.progress_percent = 0
+        self.escalated = False
+        self.escalated_to: list[UUID] = []
+        self.supervised = False
+        self.supervised_by: UUID | None = None
+        self.beyond_capacity = False
+        self.missed_deadlines: list[date] = []
+        self.rectified_by: str | None = None
+        self.verified_by: str | None = None
+        self.last_occurred_at = occurred_at
+
+    @classmethod
+    def discover(
+        cls,
+        *,
+        campaign: UUID,
+        school: UUID,
+        inspection: UUID | None,
+        item: str,
+        category: str,
+        description: str,
+        severity: Severity,
+        location: str,
+        rectified_on_spot: bool,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> Hazard:
+        require_role(actor, DISCOVERERS, "登记隐患")
+        if not description.strip():
+            raise InvalidValue("问题表现不能为空", field="description")
+        if rectified_on_spot and severity is not Severity.GENERAL:
+            raise OnSpotRequiresGeneral()
+        return cls(
+            campaign=campaign,
+            school=school,
+            inspection=inspection,
+            item=item,
+            category=category,
+            description=description.strip(),
+            severity=severity.value,
+            location=location,
+            rectified_on_spot=rectified_on_spot,
+            actor=actor.username,
+            occurred_at=occurred_at,
+        )
+
+    # --- derived --------------------------------------------------------------------------------
+
+    @property
+    def overdue(self) -> bool:
+        """Overdue is a recorded fact: the current deadline was missed and work is still open."""
+        return self.deadline is not None and self.deadline in self.missed_deadlines and self.status in OPEN_FOR_WORK
+
+    # --- commands -------------------------------------------------------------------------------
+
+    def assign(
+        self, *, owner: str, owner_unit: UUID, deadline: date, standard: str, actor: Actor, occurred_at: datetime
+    ) -> None:
+        require_role(actor, ASSIGNERS, "分派整改责任人")
+        self._require_status({Status.REPORTED}, "只有新登记的隐患可以分派，已分派的请使用移交")
+        _check_deadline(deadline, occurred_at)
+        self._assigned(
+            owner=owner,
+            owner_unit=owner_unit,
+            deadline=deadline,
+            standard=standard,
+            actor=actor.username,
+            occurred_at=occurred_at,
+        )
+
+    @event("Assigned")
+    def _assigned(
+        self, *, owner: str, owner_unit: UUID, deadline: date, standard: str, actor: str, occurred_at: datetime
+    ) -> None:
+        self.owner, self.owner_unit, self.deadline, self.standard = owner, owner_unit, deadline, standard
+        self.status = Status.ASSIGNED
+        self.last_occurred_at = occurred_at
+
+    def transfer(self, *, owner: str, owner_unit: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        require_role(actor, ASSIGNERS, "移交整改责任")
+        self._require_status({Status.ASSIGNED}, "只有已分派、正在整改的隐患可以移交")
+        _require_text(reason, "reason", "移交原因不能为空")
+        if owner == self.owner and owner_unit == self.owner_unit:
+            raise InvalidValue("新责任人与当前责任人相同", field="owner")
+        self._transferred(
+            owner=owner, owner_unit=owner_unit, reason=reason, actor=actor.username, occurred_at=occurred_at
+        )
+
+    @event("Transferred")
+    def _transferred(self, *, owner: str, owner_unit: UUID, reason: str, actor: str, occurred_at: datetime) -> None:
+        self.owner, self.owner_unit = owner, owner_unit
+        self.last_occurred_at = occurred_at
+
+    def record_plan(
+        self,
+        *,
+        measures: str,
+        funds: str,
+        deadline: date,
+        contingency: str,
+        beyond_capacity: bool,
+        actor: Actor,
+        occurred_at: datetime,
+    ) -> None:
+        self._require_owner_or_principal(actor)
+        self._require_status(OPEN_FOR_WORK, "已整改或已销号的隐患不能再制定整改方案")
+        _require_text(measures, "measures", "整改措施不能为空")
+        _check_deadline(deadline, occurred_at)
+        self._plan_recorded(
+            measures=measures,
+            funds=funds,
+            deadline=deadline,
+            contingency=contingency,
+            beyond_capacity=beyond_capacity,
+            actor=actor.username,
+            occurred_at=occurred_at,
+        )
+
+    @event("PlanRecorded")
+    def _plan_recorded(
+        self,
+        *,
+        measures: str,
+        funds: str,
+        deadline: date,
+        contingency: str,
+        beyond_capacity: bool,
+        actor: str,
+        occurred_at: datetime,
+    ) -> None:
+        self.plan = {"measures": measures, "funds": funds, "deadline": deadline, "contingency": contingency}
+        self.beyond_capacity = beyond_capacity
+        self.last_occurred_at = occurred_at
+
+    def record_interim_measures(self, *, measures: str, actor: Actor, occurred_at: datetime) -> None:
+        self._require_owner_or_principal(actor)
+        self._require_status(OPEN_FOR_WORK, "已整改或已销号的隐患不需要临时防范措施")
+        _require_text(measures, "measures", "临时安全防范措施不能为空")
+        self._interim_measures_recorded(measures=measures, actor=actor.username, occurred_at=occurred_at)
+
+    @event("InterimMeasuresRecorded")
+    def _interim_measures_recorded(self, *, measures: str, actor: str, occurred_at: datetime) -> None:
+        self.interim_measures.append(measures)
+        self.last_occurred_at = occurred_at
+
+    def report_progress(self, *, note: str, percent: int, actor: Actor, occurred_at: datetime) -> None:
+        self._require_owner_or_principal(actor)
+        self._require_status({Status.ASSIGNED}, "只有正在整改的隐患可以报告进度")
+        if not 0 <= percent <= 100:
+            raise InvalidValue("整改进度必须在0到100之间", field="percent")
+        self._progress_reported(note=note, percent=percent, actor=actor.username, occurred_at=occurred_at)
+
+    @event("ProgressReported")
+    def _progress_reported(self, *, note: str, percent: int, actor: str, occurred_at: datetime) -> None:
+        self.progress_percent = percent
+        self.last_occurred_at = occurred_at
+
+    def extend_deadline(self, *, new_deadline: date, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        require_role(actor, SUPERVISORS, "延长整改时限")
+        self._require_status(OPEN_FOR_WORK, "已整改或已销号的隐患不能延期")
+        if self.deadline is None:
+            raise InvalidTransition("尚未确定整改时限，不能延期")
+        if new_deadline <= self.deadline:
+            raise DeadlineNotLater(current=self.deadline.isoformat())
+        _require_text(reason, "reason", "延期原因不能为空")
+        self._deadline_extended(
+            previous_deadline=self.deadline,
+            new_deadline=new_deadline,
+            reason=reason,
+            actor=actor.username,
+            occurred_at=occurred_at,
+        )
+
+    @event("DeadlineExtended")
+    def _deadline_extended(
+        self, *, previous_deadline: date, new_deadline: date, reason: str, actor: str, occurred_at: datetime
+    ) -> None:
+        self.deadline = new_deadline
+        self.last_occurred_at = occurred_at
+
+    def record_deadline_missed(self, *, deadline: date, actor: Actor, occurred_at: datetime) -> None:
+        """Recorded by the system (the deadline watcher), once per deadline."""
+        if actor.role is not Role.SYSTEM:
+            raise InvalidTransition("逾期只能由系统记录")
+        if deadline != self.deadline or self.status not in OPEN_FOR_WORK:
+            raise InvalidTransition("该整改时限已不在执行中")
+        if deadline in self.missed_deadlines:
+            raise DeadlineAlreadyMissed(deadline=deadline.isoformat())
+        self._deadline_missed(deadline=deadline, owner=self.owner, actor=actor.username, occurred_at=occurred_at)
+
+    @event("DeadlineMissed")
+    def _deadline_missed(self, *, deadline: date, owner: str | None, actor: str, occurred_at: datetime) -> None:
+        self.missed_deadlines.append(deadline)
+        self.last_occurred_at = occurred_at
+
+    def escalate(self, *, to_unit: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        require_role(actor, ESCALATORS, "上报隐患")
+        self._require_status(OPEN_FOR_WORK | {Status.RECTIFIED}, "已销号的隐患不能上报")
+        _require_text(reason, "reason", "上报原因不能为空")
+        self._escalated(to_unit=to_unit, reason=reason, actor=actor.username, occurred_at=occurred_at)
+
+    @event("Escalated")
+    def _escalated(self, *, to_unit: UUID, reason: str, actor: str, occurred_at: datetime) -> None:
+        self.escalated = True
+        self.escalated_to.append(to_unit)
+        self.last_occurred_at = occurred_at
+
+    def supervise(self, *, note: str, actor: Actor, occurred_at: datetime) -> None:
+        require_role(actor, SUPERVISORS, "挂牌督办")
+        self._require_status(OPEN_FOR_WORK | {Status.RECTIFIED}, "已销号的隐患不能挂牌督办")
+        if self.supervised:
+            raise AlreadySupervised()
+        self._supervised(by_unit=actor.unit, note=note, actor=actor.username, occurred_at=occurred_at)
+
+    @event("Supervised")
+    def _supervised(self, *, by_unit: UUID | None, note: str, actor: str, occurred_at: datetime) -> None:
+        self.supervised = True
+        self.supervised_by = by_unit
+        self.last_occurred_at = occurred_at
+
+    def rectify(self, *, note: str, evidence: list[str], actor: Actor, occurred_at: datetime) -> None:
+        self._require_owner_or_principal(actor)
+        self._require_status({Status.ASSIGNED}, "只有已分派、正在整改的隐患可以登记整改完成")
+        _require_text(note, "note", "整改情况说明不能为空")
+        self._rectified(note=note, evidence=evidence, actor=actor.username, occurred_at=occurred_at)
+
+    @event("Rectified")
+    def _rectified(self, *, note: str, evidence: list[str], actor: str, occurred_at: datetime) -> None:
+        self.status = Status.RECTIFIED
+        self.rectified_by = actor
+        self.progress_percent = 100
+        self.last_occurred_at = occurred_at
+
+    def verify(self, *, accepted: bool, note: str, actor: Actor, occurred_at: datetime) -> None:
+        """验收: accepted closes the hazard (销号); rejected sends it back to the owner."""
+        self._require_status({Status.RECTIFIED}, "只有已登记整改完成的隐患可以验收")
+        if self.severity is Severity.MAJOR and not (actor.is_bureau or actor.is_admin):
+            require_writer(actor)
+            raise MajorRequiresBureau()
+        require_role(actor, GENERAL_VERIFIERS, "验收")
+        if actor.username == self.rectified_by:
+            raise SeparationOfDuties(rectified_by=self.rectified_by)
+        if accepted:
+            self._verified(note=note, actor=actor.username, occurred_at=occurred_at)
+        else:
+            _require_text(note, "note", "验收不通过时必须说明原因")
+            self._rejected(note=note, actor=actor.username, occurred_at=occurred_at)
+
+    @event("Verified")
+    def _verified(self, *, note: str, actor: str, occurred_at: datetime) -> None:
+        self.status = Status.CLOSED
+        self.verified_by = actor
+        self.closed_at = occurred_at
+        self.last_occurred_at = occurred_at
+
+    @event("Rejected")
+    def _rejected(self, *, note: str, actor: str, occurred_at: datetime) -> None:
+        self.status = Status.ASSIGNED
+        self.rectified_by = None
+        self.last_occurred_at = occurred_at
+
+    def reopen(self, *, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        require_role(actor, SUPERVISORS, "重新打开隐患")
+        if self.status is not Status.CLOSED:
+            raise InvalidTransition("只有已销号的隐患可以重新打开")
+        _require_text(reason, "reason", "重新打开的原因不能为空")
+        self._reopened(reason=reason, actor=actor.username, occurred_at=occurred_at)
+
+    @event("Reopened")
+    def _reopened(self, *, reason: str, actor: str, occurred_at: datetime) -> None:
+        self.status = Status.ASSIGNED if self.owner else Status.REPORTED
+        self.closed_at = None
+        self.rectified_by = None
+        self.progress_percent = 0
+        self.last_occurred_at = occurred_at
+
+    # --- rule helpers ---------------------------------------------------------------------------
+
+    def _require_status(self, allowed: set[Status] | frozenset[Status], detail: str) -> None:
+        if self.status is Status.CLOSED and Status.CLOSED not in allowed:
+            raise InvalidTransition("已销号的隐患只能重新打开", status=self.status.value)
+        if self.status not in allowed:
+            raise InvalidTransition(detail, status=self.status.value)
+
+    def _require_owner_or_principal(self, actor: Actor) -> None:
+        if actor.username == self.owner:
+            return
+        require_writer(actor)
+        if actor.role is Role.SCHOOL_PRINCIPAL or actor.is_admin:
+            return
+        raise NotCurrentOwner(owner=self.owner)
+
+
+def _check_deadline(deadline: date, occurred_at: datetime) -> None:
+    if deadline < business_date(occurred_at):
+        raise DeadlineInPast(deadline=deadline.isoformat())
+
+
+def _require_text(value: str, field: str, detail: str) -> None:
+    if not value.strip():
+        raise InvalidValue(detail, field=field)

@@ -1,0 +1,31 @@
+"""Business time (occurred_at) rules and the business time zone (Asia/Shanghai)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from domain.errors import OccurredAtNotAware, OccurredInFuture, OccurredOutOfOrder
+
+BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def check_occurred_at(occurred_at: datetime, *, now: datetime, latest: datetime | None = None) -> None:
+    """Refuse business times that lack an offset, lie in the future or precede the latest event."""
+    if occurred_at.tzinfo is None or occurred_at.utcoffset() is None:
+        raise OccurredAtNotAware()
+    if occurred_at > now + FUTURE_TOLERANCE:
+        raise OccurredInFuture(occurred_at=occurred_at.isoformat())
+    if latest is not None and occurred_at < latest:
+        raise OccurredOutOfOrder(occurred_at=occurred_at.isoformat(), latest=latest.isoformat())
+
+
+def business_date(moment: datetime) -> date:
+    """The calendar date of a moment in Asia/Shanghai."""
+    return moment.astimezone(BUSINESS_TZ).date()
+
+
+def deadline_end(deadline: date) -> datetime:
+    """A deadline (整改时限) ends at 24:00 Asia/Shanghai of its date."""
+    return datetime.combine(deadline + timedelta(days=1), time.min, tzinfo=BUSINESS_TZ)

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# THE test command (README): bash scripts/test.sh [pytest args...]
+#
+# Runs the suite twice: embedded mode (SQLite, no DATABASE_URL), then against a real throwaway
+# PostgreSQL 15 started by scripts/pg.sh (always stopped on exit). Extra args go to pytest.
+# Exit status: non-zero if either run fails (both runs always happen, unless interrupted).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# --- system packages the suite needs (installed with apt-get only when missing) ----------------------
+# PostgreSQL server binaries are handled by scripts/pg.sh. Add packages here as features need them,
+# e.g. poppler-utils fonts-wqy-zenhei chromium chromium-driver.
+APT_PACKAGES=()
+
+apt_missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || apt_missing+=("$pkg")
+done
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+    echo "-- installing system packages: ${apt_missing[*]}" >&2
+    [ "$(id -u)" = 0 ] || { echo "test.sh: need root to apt-get install ${apt_missing[*]}" >&2; exit 1; }
+    apt-get update >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${apt_missing[@]}" >&2
+fi
+
+# --- Python environment --------------------------------------------------------------------------------
+# shellcheck source=scripts/_venv.sh
+source scripts/_venv.sh
+ensure_venv
+
+# --- throwaway PostgreSQL, always stopped on exit ------------------------------------------------------
+PG_DIR=$(mktemp -d /tmp/safety-test-pg.XXXXXX)
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    if [ -f "$PG_DIR/data/PG_VERSION" ]; then
+        bash scripts/pg.sh stop "$PG_DIR" 2>/dev/null || echo "test.sh: could not stop PostgreSQL in $PG_DIR" >&2
+    fi
+    rm -rf "$PG_DIR"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+pg_env=$(bash scripts/pg.sh start "$PG_DIR")
+PG_URL=${pg_env#DATABASE_URL=}
+
+# --- the two runs ---------------------------------------------------------------------------------------
+rc_embedded=0
+rc_postgres=0
+
+echo "== embedded (SQLite) =="
+env -u DATABASE_URL .venv/bin/python -m pytest "$@" || rc_embedded=$?
+
+echo "== PostgreSQL =="
+DATABASE_URL="$PG_URL" .venv/bin/python -m pytest "$@" || rc_postgres=$?
+
+echo "== result: embedded (SQLite) exit $rc_embedded, PostgreSQL exit $rc_postgres =="
+if [ "$rc_embedded" -ne 0 ]; then exit "$rc_embedded"; fi
+exit "$rc_postgres"
