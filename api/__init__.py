@@ -1,0 +1,1 @@
+"""Django project: settings, URLs, DRF views, auth, permissions, web pages."""

@@ -1,0 +1,58 @@
+"""Authentication and the acting user: a Django login resolved to the role and unit held right now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.request import Request
+
+from domain.policy import Actor, Role
+from projections.directory import appointment_at
+
+
+class UserInactive(exceptions.AuthenticationFailed):
+    default_detail = "该账号已停用"
+    default_code = "user_inactive"
+
+
+def actor_for(user: AbstractBaseUser) -> Actor:
+    """The role and unit the user holds now; superusers without an appointment act as admin."""
+    username = user.get_username()
+    appointment = appointment_at(username, timezone.now())
+    if appointment is not None:
+        return Actor(username=username, role=Role(appointment.role), unit=appointment.unit)
+    if getattr(user, "is_superuser", False):
+        return Actor(username=username, role=Role.ADMIN)
+    raise UserInactive()
+
+
+def actor_of(request: Request) -> Actor:
+    actor = getattr(request, "_actor", None)
+    if actor is None:
+        actor = actor_for(request.user)
+        request._actor = actor  # type: ignore[attr-defined]
+    return actor
+
+
+class ActorTokenAuthentication(TokenAuthentication):
+    """``Authorization: Token <key>``; refused once the user is deactivated or holds no role."""
+
+    def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
+        user, token = super().authenticate_credentials(key)
+        actor_for(user)
+        return user, token
+
+
+class ActorSessionAuthentication(SessionAuthentication):
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        result = super().authenticate(request)
+        if result is not None:
+            actor_for(result[0])
+        return result
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Token"

@@ -1,0 +1,134 @@
+"""Campaign templates (from the seeds) and campaigns (专项排查)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.auth import actor_of
+from api.common import MAX_NAME, Text, parse_uuid, validated
+from api.services import execute
+from domain.campaign.aggregate import PHASE_KINDS
+from domain.campaign.templates import TEMPLATES, get_template
+from domain.errors import CampaignNotFound, InvalidValue
+from domain.policy import Role
+from projections import scope
+from projections.campaigns import CampaignView
+
+
+class ChecklistItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    code = Text(20, allow_blank=False)
+    title = Text(1000, allow_blank=False)
+    category = Text(100, allow_blank=False)
+
+
+class PhaseSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    kind = serializers.ChoiceField(choices=PHASE_KINDS)
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
+class TemplateOutput(serializers.Serializer):  # type: ignore[type-arg]
+    key = serializers.CharField()
+    title = serializers.CharField()
+    document_no = serializers.CharField()
+    issuer = serializers.CharField()
+    source = serializers.CharField()
+    items = ChecklistItemSerializer(many=True)
+    statistics_cutoff = serializers.CharField()
+    report_deadline = serializers.CharField()
+
+
+class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
+    title = Text(MAX_NAME, allow_blank=False)
+    document_no = Text(100, required=False, default="")
+    issuer = Text(MAX_NAME, required=False, default="", help_text="发文单位为当前用户所在单位；此字段仅作说明")
+    template = serializers.CharField(required=False, default="", allow_blank=True, max_length=50)
+    checklist = ChecklistItemSerializer(many=True, required=False)
+    phases = PhaseSerializer(many=True, required=False, default=list)
+    statistics_cutoff = serializers.DateField()
+    report_deadline = serializers.DateField()
+    scope = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=20000)
+    recipients = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=100)
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+class CampaignOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = CampaignView
+        fields = [
+            "id",
+            "title",
+            "document_no",
+            "issuer",
+            "template",
+            "checklist",
+            "phases",
+            "statistics_cutoff",
+            "report_deadline",
+            "scope",
+            "recipients",
+            "launched_by",
+            "launched_at",
+            "version",
+        ]
+
+
+class TemplateList(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = TemplateOutput
+    pagination_class = None
+
+    @extend_schema(responses=TemplateOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(TemplateOutput([asdict(t) for t in TEMPLATES], many=True).data)
+
+
+class CampaignList(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = CampaignOutput
+
+    @extend_schema(responses=CampaignOutput(many=True))
+    def get(self, request: Request) -> Response:
+        campaigns = [c for c in CampaignView.objects.all() if _visible(request, c)]
+        page = self.paginate_queryset(campaigns)
+        return self.get_paginated_response(CampaignOutput(page, many=True).data)
+
+    @extend_schema(request=CampaignInput, responses={201: CampaignOutput})
+    def post(self, request: Request) -> Response:
+        data = validated(CampaignInput, request.data)
+        data.pop("issuer")
+        checklist = data.pop("checklist", None)
+        if data["template"]:
+            try:
+                template = get_template(data["template"])
+            except KeyError:
+                raise InvalidValue("未知的专项排查模板", field="template") from None
+            checklist = checklist or [
+                {"code": i.code, "title": i.title, "category": i.category} for i in template.items
+            ]
+        if not checklist:
+            raise InvalidValue("请选择模板或提供排查清单", field="checklist")
+        campaign = execute(lambda app: app.launch_campaign(actor=actor_of(request), checklist=checklist, **data))
+        return Response(CampaignOutput(CampaignView.objects.get(id=campaign.id)).data, status=201)
+
+
+class CampaignDetail(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = CampaignOutput
+
+    def get(self, request: Request, pk: str) -> Response:
+        campaign = CampaignView.objects.filter(id=parse_uuid(pk, CampaignNotFound)).first()
+        if campaign is None or not _visible(request, campaign):
+            raise CampaignNotFound()
+        return Response(CampaignOutput(campaign).data)
+
+
+def _visible(request: Request, campaign: CampaignView) -> bool:
+    """Schools and stations see the campaigns that cover one of their schools; bureaus see all."""
+    actor = actor_of(request)
+    if actor.role not in (Role.SCHOOL_STAFF, Role.SCHOOL_PRINCIPAL, Role.STATION_OFFICER, Role.STATION_CHIEF):
+        return True
+    schools = {str(s) for s in (scope.school_ids(actor) or set())}
+    return not campaign.scope or bool(schools & set(campaign.scope))

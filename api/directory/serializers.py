@@ -1,0 +1,78 @@
+"""Input and output shapes of the unit directory endpoints."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from api.common import MAX_NAME, Text, enum_choices
+from domain.policy import Role, UnitKind
+
+ASSIGNABLE_ROLES = [r for r in enum_choices(Role) if r != Role.SYSTEM.value]
+
+
+class UnitInput(serializers.Serializer):  # type: ignore[type-arg]
+    kind = serializers.ChoiceField(choices=enum_choices(UnitKind))
+    name = Text(MAX_NAME, allow_blank=False)
+    district = Text(100, required=False, default="")
+    parent = serializers.UUIDField(required=False, allow_null=True, default=None)
+    police_station = serializers.UUIDField(required=False, allow_null=True, default=None)
+    stage = Text(50, required=False, default="")
+    boarding = serializers.BooleanField(required=False, default=False)
+
+
+class UnitOutput(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.UUIDField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    district = serializers.CharField()
+    parent = serializers.UUIDField(allow_null=True)
+    police_station = serializers.UUIDField(allow_null=True)
+    stage = serializers.CharField()
+    boarding = serializers.BooleanField()
+    version = serializers.IntegerField()
+
+
+class UserInput(serializers.Serializer):  # type: ignore[type-arg]
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    password = serializers.CharField(min_length=8, max_length=128, write_only=True)
+    display_name = Text(100, allow_blank=False)
+    phone = Text(50, required=False, default="")
+    unit = serializers.UUIDField(required=False, allow_null=True, default=None)
+    role = serializers.ChoiceField(choices=ASSIGNABLE_ROLES)
+    effective_from = serializers.DateTimeField(required=False)
+
+
+class RoleInput(serializers.Serializer):  # type: ignore[type-arg]
+    unit = serializers.UUIDField(allow_null=True)
+    role = serializers.ChoiceField(choices=ASSIGNABLE_ROLES)
+    effective_from = serializers.DateTimeField(required=False)
+    expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)
+
+
+class DeactivateInput(serializers.Serializer):  # type: ignore[type-arg]
+    effective_from = serializers.DateTimeField(required=False)
+    expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)
+
+
+class UserOutput(serializers.Serializer):  # type: ignore[type-arg]
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    phone = serializers.CharField()
+    unit = serializers.UUIDField(allow_null=True)
+    role = serializers.CharField()
+    active = serializers.BooleanField()
+    version = serializers.IntegerField()
+
+
+class StaffAtOutput(serializers.Serializer):  # type: ignore[type-arg]
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    role = serializers.CharField()
+    from_ = serializers.DateTimeField()
+    to = serializers.DateTimeField(allow_null=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        fields["from"].source = "from"
+        return fields

@@ -1,0 +1,116 @@
+"""Unit directory endpoints: units, users, role changes over time, deactivation, staff at a time."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.auth import actor_of
+from api.common import parse_uuid, validated
+from api.directory.serializers import (
+    DeactivateInput,
+    RoleInput,
+    StaffAtOutput,
+    UnitInput,
+    UnitOutput,
+    UserInput,
+    UserOutput,
+)
+from api.services import execute
+from domain.errors import AlreadyExists, StaffNotFound, UnitNotFound
+from domain.policy import Role, UnitKind
+from projections import scope
+from projections.directory import StaffView, UnitView, staff_at
+
+User = get_user_model()
+
+
+class UnitList(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = UnitOutput
+
+    @extend_schema(
+        parameters=[OpenApiParameter("kind", str, enum=[k.value for k in UnitKind]), OpenApiParameter("district", str)],
+        responses=UnitOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        units = scope.units(actor_of(request))
+        for field in ("kind", "district"):
+            if request.query_params.get(field):
+                units = units.filter(**{field: request.query_params[field]})
+        page = self.paginate_queryset(units)
+        return self.get_paginated_response(UnitOutput(page, many=True).data)
+
+    @extend_schema(request=UnitInput, responses={201: UnitOutput})
+    def post(self, request: Request) -> Response:
+        data = validated(UnitInput, request.data)
+        unit = execute(lambda app: app.register_unit(actor=actor_of(request), kind=UnitKind(data.pop("kind")), **data))
+        return Response(UnitOutput(UnitView.objects.get(id=unit.id)).data, status=201)
+
+
+class UnitStaff(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = StaffAtOutput
+
+    @extend_schema(
+        parameters=[OpenApiParameter("at", str, description="时间点（ISO 8601），默认当前")],
+        responses=StaffAtOutput(many=True),
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        unit = scope.units(actor_of(request)).filter(id=parse_uuid(pk, UnitNotFound)).first()
+        if unit is None:
+            raise UnitNotFound()
+        at = serializers.DateTimeField().to_internal_value(request.query_params.get("at") or timezone.now().isoformat())
+        return Response(StaffAtOutput(staff_at(unit.id, at), many=True).data)
+
+
+class UserCreate(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = UserOutput
+
+    @extend_schema(request=UserInput, responses={201: UserOutput})
+    def post(self, request: Request) -> Response:
+        data = validated(UserInput, request.data)
+        actor = actor_of(request)
+        password = data.pop("password")
+        if User.objects.filter(username=data["username"]).exists():
+            raise AlreadyExists("用户名已存在", field="username")
+        with transaction.atomic():
+            User.objects.create_user(username=data["username"], password=password)
+            execute(lambda app: app.appoint_staff(actor=actor, role=Role(data.pop("role")), **data))
+        return Response(UserOutput(StaffView.objects.get(username=data["username"])).data, status=201)
+
+
+class UserRole(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = UserOutput
+
+    @extend_schema(request=RoleInput, responses=UserOutput)
+    def post(self, request: Request, username: str) -> Response:
+        data = validated(RoleInput, request.data)
+        actor = actor_of(request)
+        _require_user(username)
+        execute(lambda app: app.change_role(actor=actor, username=username, role=Role(data.pop("role")), **data))
+        return Response(UserOutput(StaffView.objects.get(username=username)).data)
+
+
+class UserDeactivate(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = UserOutput
+
+    @extend_schema(request=DeactivateInput, responses=UserOutput)
+    def post(self, request: Request, username: str) -> Response:
+        data = validated(DeactivateInput, request.data)
+        actor = actor_of(request)
+        _require_user(username)
+        execute(lambda app: app.deactivate_staff(actor=actor, username=username, **data))
+        if data.get("effective_from", timezone.now()) <= timezone.now():
+            # Logged-in sessions and tokens end with the appointment.
+            Token.objects.filter(user__username=username).delete()
+        return Response(UserOutput(StaffView.objects.get(username=username)).data)
+
+
+def _require_user(username: str) -> None:
+    if not StaffView.objects.filter(username=username).exists():
+        raise StaffNotFound(username=username)

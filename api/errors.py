@@ -1,0 +1,59 @@
+"""The one place where errors become HTTP responses: ``{"code", "detail"}`` with a Chinese message."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from domain.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_KIND = {
+    "invalid": status.HTTP_400_BAD_REQUEST,
+    "forbidden": status.HTTP_403_FORBIDDEN,
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "conflict": status.HTTP_409_CONFLICT,
+}
+NOT_FOUND = {"code": "not_found", "detail": "对象不存在或不在您的管辖范围内"}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DomainError):
+        body: dict[str, Any] = {"code": exc.code, "detail": exc.detail}
+        if "field" in exc.context:
+            body["field"] = exc.context["field"]
+        return Response(body, status=STATUS_BY_KIND[exc.kind])
+    if isinstance(exc, Http404 | exceptions.NotFound):
+        return Response(NOT_FOUND, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, RequestDataTooBig):
+        return Response({"code": "request_too_large", "detail": "请求体过大"}, status=413)
+    if isinstance(exc, exceptions.ParseError):
+        return Response({"code": "malformed_request", "detail": "请求体不是有效的JSON"}, status=400)
+    if isinstance(exc, exceptions.ValidationError):
+        return Response({"code": "invalid", "detail": "输入有误，请检查各字段", "errors": exc.detail}, status=400)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        detail = exc.detail if isinstance(exc, exceptions.AuthenticationFailed) else "请先登录"
+        return Response({"code": "not_authenticated", "detail": str(detail)}, status=401)
+    if isinstance(exc, exceptions.PermissionDenied):
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else "forbidden"
+        return Response({"code": code, "detail": str(exc.detail)}, status=403)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        response.data = {"code": codes if isinstance(codes, str) else "error", "detail": str(exc.detail)}
+    return response
+
+
+def json_not_found(request: Any, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(NOT_FOUND, status=404)
+
+
+def json_server_error(request: Any) -> JsonResponse:
+    return JsonResponse({"code": "server_error", "detail": "服务器内部错误"}, status=500)

@@ -1,0 +1,114 @@
+"""Hazard shapes: command inputs, the hazard JSON (from a ledger row or a past aggregate state), history."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from api.common import MAX_NAME, CommandInput, Text, enum_choices
+from domain.hazard.aggregate import Severity, Status
+
+
+class DiscoverInput(serializers.Serializer):  # type: ignore[type-arg]
+    campaign = serializers.UUIDField()
+    school = serializers.UUIDField()
+    inspection = serializers.UUIDField(required=False, allow_null=True, default=None)
+    item = serializers.CharField(required=False, default="", allow_blank=True, max_length=20)
+    category = Text(100, required=False, default="")
+    description = Text(allow_blank=False, help_text="问题表现")
+    severity = serializers.ChoiceField(choices=enum_choices(Severity))
+    location = Text(MAX_NAME, required=False, default="")
+    rectified_on_spot = serializers.BooleanField(required=False, default=False, help_text="立行立改（仅一般隐患）")
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+class AssignInput(CommandInput):
+    owner = serializers.CharField(max_length=150)
+    owner_unit = serializers.UUIDField()
+    deadline = serializers.DateField(help_text="整改时限（当日24:00截止）")
+    standard = Text(required=False, default="", help_text="整改标准")
+
+
+class TransferInput(CommandInput):
+    owner = serializers.CharField(max_length=150)
+    owner_unit = serializers.UUIDField()
+    reason = Text(allow_blank=False)
+
+
+class PlanInput(CommandInput):
+    measures = Text(allow_blank=False, help_text="整改措施")
+    funds = Text(MAX_NAME, required=False, default="", help_text="资金落实")
+    deadline = serializers.DateField(help_text="完成时间")
+    contingency = Text(required=False, default="", help_text="预案")
+    beyond_capacity = serializers.BooleanField(required=False, default=False, help_text="学校无力整改")
+
+
+class InterimMeasuresInput(CommandInput):
+    measures = Text(allow_blank=False, help_text="临时安全防范措施")
+
+
+class ProgressInput(CommandInput):
+    note = Text(required=False, default="")
+    percent = serializers.IntegerField(min_value=0, max_value=100)
+
+
+class ExtendInput(CommandInput):
+    new_deadline = serializers.DateField()
+    reason = Text(allow_blank=False)
+
+
+class EscalateInput(CommandInput):
+    to_unit = serializers.UUIDField()
+    reason = Text(allow_blank=False)
+
+
+class SuperviseInput(CommandInput):
+    note = Text(required=False, default="")
+
+
+class RectifyInput(CommandInput):
+    note = Text(allow_blank=False, help_text="整改情况")
+    evidence = serializers.ListField(child=Text(500), required=False, default=list, max_length=50)
+
+
+class VerifyInput(CommandInput):
+    accepted = serializers.BooleanField()
+    note = Text(required=False, default="")
+
+
+class ReopenInput(CommandInput):
+    reason = Text(allow_blank=False)
+
+
+class HazardOutput(serializers.Serializer):  # type: ignore[type-arg]
+    """The hazard JSON of DESIGN §5; reads a ledger row or a (past) aggregate state alike."""
+
+    id = serializers.UUIDField()
+    number = serializers.CharField()
+    campaign = serializers.UUIDField()
+    school = serializers.UUIDField()
+    category = serializers.CharField()
+    description = serializers.CharField()
+    severity = serializers.ChoiceField(choices=enum_choices(Severity))
+    location = serializers.CharField()
+    status = serializers.ChoiceField(choices=enum_choices(Status))
+    owner = serializers.CharField(allow_null=True)
+    owner_unit = serializers.UUIDField(allow_null=True)
+    deadline = serializers.DateField(allow_null=True)
+    standard = serializers.CharField()
+    escalated = serializers.BooleanField()
+    supervised = serializers.BooleanField()
+    beyond_capacity = serializers.BooleanField()
+    overdue = serializers.BooleanField()
+    interim_measures = serializers.ListField(child=serializers.CharField())
+    version = serializers.IntegerField()
+    discovered_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+
+
+class HistoryItem(serializers.Serializer):  # type: ignore[type-arg]
+    version = serializers.IntegerField()
+    type = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    recorded_at = serializers.DateTimeField()
+    actor = serializers.CharField()
+    data = serializers.DictField()

@@ -1,0 +1,156 @@
+"""Hazard endpoints: discover, list (filtered, in scope), state now or in the past, history, commands."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import django_filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.auth import actor_of
+from api.common import enum_choices, parse_uuid, validated
+from api.eventstore import get_application
+from api.hazards import serializers as s
+from api.services import execute
+from domain.errors import HazardNotFound, InvalidValue, OutOfScope
+from domain.eventinfo import event_data, event_type
+from domain.hazard.aggregate import Hazard, Severity, Status
+from projections import scope
+from projections.ledger import HazardLedger
+
+
+class HazardFilter(django_filters.FilterSet):
+    school = django_filters.UUIDFilter()
+    campaign = django_filters.UUIDFilter()
+    status = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Status)])
+    severity = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Severity)])
+    overdue = django_filters.BooleanFilter()
+    owner = django_filters.CharFilter()
+
+    class Meta:
+        model = HazardLedger
+        fields = ["school", "campaign", "status", "severity", "overdue", "owner"]
+
+
+class HazardList(generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = s.HazardOutput
+    filterset_class = HazardFilter
+
+    def get_queryset(self) -> Any:
+        return scope.filter_by_school(HazardLedger.objects.order_by("discovered_at", "id"), actor_of(self.request))
+
+    @extend_schema(request=s.DiscoverInput, responses={201: s.HazardOutput})
+    def post(self, request: Request) -> Response:
+        data = validated(s.DiscoverInput, request.data)
+        actor = actor_of(request)
+        if not scope.can_see_school(actor, data["school"]):
+            raise OutOfScope(school=str(data["school"]))
+        severity = Severity(data.pop("severity"))
+        hazard = execute(lambda app: app.discover_hazard(actor=actor, severity=severity, **data))
+        return Response(s.HazardOutput(_row(hazard.id)).data, status=201)
+
+
+class HazardDetail(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = s.HazardOutput
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("version", int, description="返回该版本时的状态"),
+            OpenApiParameter("as_of", str, description="返回该记录时间（ISO 8601）时系统所知的状态"),
+        ]
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        row = visible_hazard(request, pk)
+        version = _query(request, "version", serializers.IntegerField(min_value=1, max_value=2**31))
+        as_of = _query(request, "as_of", serializers.DateTimeField())
+        if version is None and as_of is None:
+            return Response(s.HazardOutput(row).data)
+        past = get_application().get_hazard(row.id, version=version, as_of=as_of)
+        return Response(_hazard_json(past, row))
+
+
+class HazardHistory(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = s.HistoryItem
+    pagination_class = None
+
+    @extend_schema(responses=s.HistoryItem(many=True))
+    def get(self, request: Request, pk: str) -> Response:
+        row = visible_hazard(request, pk)
+        events = get_application().hazard_events(row.id)
+        items = [
+            {
+                "version": e.originator_version,
+                "type": event_type(e),
+                "occurred_at": e.occurred_at,  # type: ignore[attr-defined]
+                "recorded_at": e.timestamp,
+                "actor": e.actor,  # type: ignore[attr-defined]
+                "data": event_data(e),
+            }
+            for e in events
+        ]
+        return Response(s.HistoryItem(items, many=True).data)
+
+
+def command_view(method: str, input_class: type[serializers.Serializer], summary: str) -> Any:  # type: ignore[type-arg]
+    """A POST endpoint that validates ``input_class`` and calls ``SafetyApplication.<method>``."""
+
+    class HazardCommand(generics.GenericAPIView):  # type: ignore[type-arg]
+        serializer_class = s.HazardOutput
+
+        @extend_schema(request=input_class, responses=s.HazardOutput, summary=summary)
+        def post(self, request: Request, pk: str) -> Response:
+            row = visible_hazard(request, pk)
+            data = validated(input_class, request.data)
+            actor = actor_of(request)
+            hazard = execute(lambda app: getattr(app, method)(row.id, actor=actor, **data))
+            return Response(_hazard_json(hazard, _row(hazard.id)))
+
+    HazardCommand.__name__ = HazardCommand.__qualname__ = f"Hazard{method.title().replace('_', '')}"
+    return HazardCommand.as_view()
+
+
+COMMANDS = {
+    "assign": command_view("assign_hazard", s.AssignInput, "分派整改责任人"),
+    "transfer": command_view("transfer_hazard", s.TransferInput, "移交整改责任"),
+    "plan": command_view("record_plan", s.PlanInput, "录入整改方案（五落实）"),
+    "interim-measures": command_view("record_interim_measures", s.InterimMeasuresInput, "录入临时安全防范措施"),
+    "progress": command_view("report_progress", s.ProgressInput, "报告整改进度"),
+    "extend": command_view("extend_deadline", s.ExtendInput, "延长整改时限"),
+    "escalate": command_view("escalate_hazard", s.EscalateInput, "上报"),
+    "supervise": command_view("supervise_hazard", s.SuperviseInput, "挂牌督办"),
+    "rectify": command_view("rectify_hazard", s.RectifyInput, "登记整改完成"),
+    "verify": command_view("verify_hazard", s.VerifyInput, "验收"),
+    "reopen": command_view("reopen_hazard", s.ReopenInput, "重新打开"),
+}
+
+
+def visible_hazard(request: Request, pk: str) -> HazardLedger:
+    """The hazard's ledger row if the caller may see it; 404 otherwise (also for malformed ids)."""
+    hazard_id: UUID = parse_uuid(pk, HazardNotFound)
+    row = scope.filter_by_school(HazardLedger.objects.filter(id=hazard_id), actor_of(request)).first()
+    if row is None:
+        raise HazardNotFound(id=pk)
+    return row
+
+
+def _row(hazard_id: UUID) -> HazardLedger:
+    return HazardLedger.objects.get(id=hazard_id)
+
+
+def _hazard_json(hazard: Hazard, row: HazardLedger) -> dict[str, Any]:
+    hazard.number = row.number  # type: ignore[attr-defined]
+    return dict(s.HazardOutput(hazard).data)
+
+
+def _query(request: Request, name: str, field: serializers.Field) -> Any:  # type: ignore[type-arg]
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return field.run_validation(raw)
+    except serializers.ValidationError as error:
+        raise InvalidValue(f"查询参数 {name} 无效", field=name) from error

@@ -1,0 +1,128 @@
+"""Inspections (检查): schedule, assess checklist items, complete; list and detail within scope."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.auth import actor_of
+from api.common import CommandInput, Text, enum_choices, parse_uuid, validated
+from api.services import execute
+from domain.errors import InspectionNotFound, OutOfScope
+from domain.inspection.aggregate import AssessmentResult, InspectionKind
+from projections import scope
+from projections.inspections import AssessmentView, InspectionView
+
+
+class InspectionInput(serializers.Serializer):  # type: ignore[type-arg]
+    campaign = serializers.UUIDField()
+    school = serializers.UUIDField()
+    kind = serializers.ChoiceField(choices=enum_choices(InspectionKind))
+    inspectors = serializers.ListField(child=serializers.CharField(max_length=150), min_length=1, max_length=50)
+    leader_participated = serializers.BooleanField(required=False, default=False)
+    departments = serializers.ListField(child=Text(100), required=False, default=list, max_length=50)
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+class AssessmentInput(CommandInput):
+    item = serializers.CharField(max_length=20)
+    result = serializers.ChoiceField(choices=enum_choices(AssessmentResult))
+    note = Text(required=False, default="")
+
+
+class AssessmentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = AssessmentView
+        fields = ["item", "result", "note", "assessed_at", "assessed_by"]
+
+
+class InspectionOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    assessments = AssessmentOutput(many=True, read_only=True)
+
+    class Meta:
+        model = InspectionView
+        fields = [
+            "id",
+            "campaign",
+            "school",
+            "kind",
+            "inspectors",
+            "leader_participated",
+            "departments",
+            "status",
+            "started_at",
+            "completed_at",
+            "recorded_by",
+            "version",
+            "assessments",
+        ]
+
+
+class InspectionList(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = InspectionOutput
+
+    @extend_schema(
+        parameters=[OpenApiParameter(p, str) for p in ("campaign", "school", "kind")],
+        responses=InspectionOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        inspections = scope.filter_by_school(InspectionView.objects.prefetch_related("assessments"), actor_of(request))
+        for field in ("campaign", "school"):
+            if request.query_params.get(field):
+                inspections = inspections.filter(**{field: parse_uuid(request.query_params[field])})
+        if request.query_params.get("kind"):
+            inspections = inspections.filter(kind=request.query_params["kind"])
+        page = self.paginate_queryset(inspections)
+        return self.get_paginated_response(InspectionOutput(page, many=True).data)
+
+    @extend_schema(request=InspectionInput, responses={201: InspectionOutput})
+    def post(self, request: Request) -> Response:
+        data = validated(InspectionInput, request.data)
+        actor = actor_of(request)
+        if not scope.can_see_school(actor, data["school"]):
+            raise OutOfScope(school=str(data["school"]))
+        kind = InspectionKind(data.pop("kind"))
+        inspection = execute(lambda app: app.schedule_inspection(actor=actor, kind=kind, **data))
+        return Response(InspectionOutput(InspectionView.objects.get(id=inspection.id)).data, status=201)
+
+
+class InspectionDetail(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = InspectionOutput
+
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(InspectionOutput(_visible_inspection(request, pk)).data)
+
+
+class InspectionAssess(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = InspectionOutput
+
+    @extend_schema(request=AssessmentInput, responses={201: InspectionOutput})
+    def post(self, request: Request, pk: str) -> Response:
+        inspection = _visible_inspection(request, pk)
+        data = validated(AssessmentInput, request.data)
+        result = AssessmentResult(data.pop("result"))
+        execute(lambda app: app.assess_item(inspection.id, actor=actor_of(request), result=result, **data))
+        return Response(InspectionOutput(InspectionView.objects.get(id=inspection.id)).data, status=201)
+
+
+class InspectionComplete(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = InspectionOutput
+
+    @extend_schema(request=CommandInput, responses=InspectionOutput)
+    def post(self, request: Request, pk: str) -> Response:
+        inspection = _visible_inspection(request, pk)
+        data = validated(CommandInput, request.data or {})
+        execute(lambda app: app.complete_inspection(inspection.id, actor=actor_of(request), **data))
+        return Response(InspectionOutput(InspectionView.objects.get(id=inspection.id)).data)
+
+
+def _visible_inspection(request: Request, pk: str) -> InspectionView:
+    inspection_id: UUID = parse_uuid(pk, InspectionNotFound)
+    found = scope.filter_by_school(InspectionView.objects.filter(id=inspection_id), actor_of(request)).first()
+    if found is None:
+        raise InspectionNotFound(id=pk)
+    return found

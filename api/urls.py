@@ -1,0 +1,46 @@
+"""URL routes: /api/v1/ (DRF), OpenAPI schema and Swagger UI, admin, health check."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from api.campaigns import views as campaigns
+from api.directory import views as directory
+from api.errors import json_not_found, json_server_error
+from api.hazards import views as hazards
+from api.health import healthz
+from api.inspections import views as inspections
+from api.root import api_root
+
+v1 = [
+    path("", api_root, name="api-root"),
+    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("units/", directory.UnitList.as_view(), name="units"),
+    path("units/<str:pk>/staff/", directory.UnitStaff.as_view(), name="unit-staff"),
+    path("users/", directory.UserCreate.as_view(), name="users"),
+    path("users/<str:username>/role/", directory.UserRole.as_view(), name="user-role"),
+    path("users/<str:username>/deactivate/", directory.UserDeactivate.as_view(), name="user-deactivate"),
+    path("campaign-templates/", campaigns.TemplateList.as_view(), name="campaign-templates"),
+    path("campaigns/", campaigns.CampaignList.as_view(), name="campaigns"),
+    path("campaigns/<str:pk>/", campaigns.CampaignDetail.as_view(), name="campaign-detail"),
+    path("inspections/", inspections.InspectionList.as_view(), name="inspections"),
+    path("inspections/<str:pk>/", inspections.InspectionDetail.as_view(), name="inspection-detail"),
+    path("inspections/<str:pk>/assessments/", inspections.InspectionAssess.as_view(), name="inspection-assess"),
+    path("inspections/<str:pk>/complete/", inspections.InspectionComplete.as_view(), name="inspection-complete"),
+    path("hazards/", hazards.HazardList.as_view(), name="hazards"),
+    path("hazards/<str:pk>/", hazards.HazardDetail.as_view(), name="hazard-detail"),
+    path("hazards/<str:pk>/history/", hazards.HazardHistory.as_view(), name="hazard-history"),
+    *[path(f"hazards/<str:pk>/{name}/", view, name=f"hazard-{name}") for name, view in hazards.COMMANDS.items()],
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(v1)),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+]
+
+handler404 = json_not_found
+handler500 = json_server_error

@@ -1,0 +1,1 @@
+"""Kafka relay and consumer runners (production mode)."""

@@ -1,0 +1,39 @@
+"""How a stored domain event reads outside the domain: its stable type word and its plain data."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+_ENVELOPE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic", "actor", "occurred_at"}
+)
+
+
+def event_type(event: Aggregate.Event) -> str:
+    """``PlanRecorded`` → ``plan_recorded``: the stable snake_case word shown in histories."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+
+
+def event_data(event: Aggregate.Event) -> dict[str, Any]:
+    """The event's own fields (what happened), as JSON-ready values."""
+    return {k: plain(v) for k, v in sorted(vars(event).items()) if k not in _ENVELOPE_FIELDS}
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value

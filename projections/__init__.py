@@ -1,0 +1,1 @@
+"""Read models (Django models), one projector per read model, and their queries."""

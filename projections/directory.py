@@ -1,0 +1,188 @@
+"""Unit directory read models: units, staff (current) and staff intervals (who held which role when)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from django.db import models
+
+from domain.directory.aggregate import Staff, Unit
+from domain.policy import ROLE_LABELS, UNIT_KIND_LABELS, UnitKind
+from projections.base import Projector
+
+
+class UnitView(models.Model):
+    id = models.UUIDField(primary_key=True)
+    kind = models.CharField("类型", max_length=32, choices=[(k.value, v) for k, v in UNIT_KIND_LABELS.items()])
+    name = models.CharField("名称", max_length=200)
+    district = models.CharField("区域", max_length=100, blank=True)
+    parent = models.UUIDField("上级单位", null=True, blank=True)
+    police_station = models.UUIDField("属地派出所", null=True, blank=True)
+    stage = models.CharField("学段", max_length=50, blank=True)
+    boarding = models.BooleanField("寄宿制", default=False)
+    registered_at = models.DateTimeField("登记时间")
+    version = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = "单位"
+        verbose_name_plural = "单位"
+        ordering = ["kind", "name"]
+        indexes = [models.Index(fields=["district"]), models.Index(fields=["police_station"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StaffView(models.Model):
+    username = models.CharField("用户名", max_length=150, primary_key=True)
+    staff_id = models.UUIDField(unique=True)
+    display_name = models.CharField("姓名", max_length=100)
+    phone = models.CharField("联系电话", max_length=50, blank=True)
+    unit = models.UUIDField("单位", null=True, blank=True)
+    role = models.CharField("角色", max_length=32, blank=True, choices=[(r.value, v) for r, v in ROLE_LABELS.items()])
+    active = models.BooleanField("在任", default=True)
+    version = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = "人员"
+        verbose_name_plural = "人员"
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return f"{self.display_name}（{self.username}）"
+
+
+class StaffInterval(models.Model):
+    """One role held in one unit over ``[valid_from, valid_to)`` (valid time), recorded at ``recorded_at``."""
+
+    username = models.CharField(max_length=150)
+    unit = models.UUIDField(null=True)
+    role = models.CharField(max_length=32)
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField(null=True)
+    recorded_at = models.DateTimeField()
+    version = models.IntegerField()
+
+    class Meta:
+        verbose_name = "任职记录"
+        verbose_name_plural = "任职记录"
+        ordering = ["username", "valid_from"]
+        constraints = [models.UniqueConstraint(fields=["username", "version"], name="staff_interval_once")]
+        indexes = [models.Index(fields=["unit", "valid_from"]), models.Index(fields=["username", "valid_from"])]
+
+
+projector = Projector("directory", (UnitView, StaffView, StaffInterval))
+
+
+@projector.on(Unit.Registered)
+def unit_registered(event: Unit.Registered) -> None:
+    UnitView.objects.get_or_create(
+        id=event.originator_id,
+        defaults={
+            "kind": UnitKind(event.kind).value,
+            "name": event.name,
+            "district": event.district,
+            "parent": event.parent,
+            "police_station": event.police_station,
+            "stage": event.stage,
+            "boarding": event.boarding,
+            "registered_at": event.occurred_at,
+            "version": event.originator_version,
+        },
+    )
+
+
+@projector.on(Staff.Appointed)
+def staff_appointed(event: Staff.Appointed) -> None:
+    _, created = StaffView.objects.get_or_create(
+        username=event.username,
+        defaults={
+            "staff_id": event.originator_id,
+            "display_name": event.display_name,
+            "phone": event.phone,
+            "unit": event.unit,
+            "role": event.role,
+            "active": True,
+            "version": event.originator_version,
+        },
+    )
+    if created:
+        _open_interval(event.username, event, event.unit, event.role)
+
+
+@projector.on(Staff.RoleChanged)
+def staff_role_changed(event: Staff.RoleChanged) -> None:
+    username = _advance(event)
+    if username:
+        StaffView.objects.filter(username=username).update(unit=event.unit, role=event.role)
+        _open_interval(username, event, event.unit, event.role)
+
+
+@projector.on(Staff.Left)
+def staff_left(event: Staff.Left) -> None:
+    username = _advance(event)
+    if username:
+        StaffView.objects.filter(username=username).update(active=False)
+        _close_interval(username, event.effective_from)
+
+
+def _advance(event: Staff.Event) -> str | None:
+    """Move the staff row to this event's version; None if the event was already applied."""
+    rows = StaffView.objects.filter(staff_id=event.originator_id, version=event.originator_version - 1)
+    username = rows.values_list("username", flat=True).first()
+    if username is None:
+        return None
+    rows.update(version=event.originator_version)
+    return username
+
+
+def _open_interval(username: str, event: Staff.Event, unit: UUID | None, role: str) -> None:
+    _close_interval(username, event.effective_from)
+    StaffInterval.objects.create(
+        username=username,
+        unit=unit,
+        role=role,
+        valid_from=event.effective_from,
+        valid_to=None,
+        recorded_at=event.timestamp,
+        version=event.originator_version,
+    )
+
+
+def _close_interval(username: str, at: datetime) -> None:
+    StaffInterval.objects.filter(username=username, valid_to__isnull=True).update(valid_to=at)
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+def staff_at(unit: UUID, at: datetime) -> list[dict[str, object]]:
+    """Who held which role in ``unit`` at ``at``."""
+    rows = (
+        StaffInterval.objects.filter(unit=unit, valid_from__lte=at)
+        .exclude(valid_to__lte=at)
+        .order_by("role", "username")
+    )
+    names = dict(
+        StaffView.objects.filter(username__in=[r.username for r in rows]).values_list("username", "display_name")
+    )
+    return [
+        {
+            "username": r.username,
+            "display_name": names.get(r.username, ""),
+            "role": r.role,
+            "from": r.valid_from,
+            "to": r.valid_to,
+        }
+        for r in rows
+    ]
+
+
+def appointment_at(username: str, at: datetime) -> StaffInterval | None:
+    return (
+        StaffInterval.objects.filter(username=username, valid_from__lte=at)
+        .exclude(valid_to__lte=at)
+        .order_by("-valid_from")
+        .first()
+    )

@@ -1,0 +1,29 @@
+"""Rebuild every read model from the event log, in batches, with a progress bar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from api.eventstore import get_application
+from projections.runner import catch_up, clear_read_models
+
+
+class Command(BaseCommand):
+    help = "从事件日志重建全部读模型（台账、检查、单位、人员）"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--batch-size", type=int, default=1000, help="events per transaction (default 1000)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        batch_size = options["batch_size"]
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        app = get_application()
+        total = app.recorder.max_notification_id() or 0
+        clear_read_models()
+        with tqdm(total=total, unit="event", desc="rebuild", disable=None) as bar:
+            applied = catch_up(app, batch_size=batch_size, progress=bar.update)
+        self.stdout.write(f"rebuilt read models from {applied} events")

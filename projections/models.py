@@ -1,0 +1,18 @@
+"""Django model discovery: the read models live one per module; this only gathers them."""
+
+from projections.campaigns import CampaignView
+from projections.directory import StaffInterval, StaffView, UnitView
+from projections.inspections import AssessmentView, InspectionView
+from projections.ledger import HazardLedger
+from projections.tracking import ProjectionPosition
+
+__all__ = [
+    "AssessmentView",
+    "CampaignView",
+    "HazardLedger",
+    "InspectionView",
+    "ProjectionPosition",
+    "StaffInterval",
+    "StaffView",
+    "UnitView",
+]

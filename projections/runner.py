@@ -1,0 +1,67 @@
+"""Brings the read models up to date with the event log, in batches, each batch with its position."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from django.db import transaction
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Notification
+
+from domain.application import SafetyApplication
+from projections import campaigns, directory, inspections, ledger
+from projections.base import Projector
+from projections.tracking import ProjectionPosition
+
+logger = logging.getLogger(__name__)
+
+# Order matters within a batch only in that units come before the hazards that read them.
+PROJECTORS: tuple[Projector, ...] = (directory.projector, campaigns.projector, inspections.projector, ledger.projector)
+POSITION_NAME = "read_models"
+_catch_up_lock = threading.Lock()
+
+
+def catch_up(app: SafetyApplication, *, batch_size: int = 500, progress: Callable[[int], None] | None = None) -> int:
+    """Apply every event after the tracked position; returns how many were applied.
+
+    Each batch of read-model changes is committed together with the new position, so a crash
+    or a concurrent caller never applies an event twice or skips one.
+    """
+    applied = 0
+    with _catch_up_lock:
+        while True:
+            with transaction.atomic():
+                tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=POSITION_NAME)
+                notifications = app.recorder.select_notifications(
+                    start=tracking.position, limit=batch_size, inclusive_of_start=False
+                )
+                if not notifications:
+                    return applied
+                apply_notifications(app, notifications)
+                tracking.position = notifications[-1].id
+                tracking.save(update_fields=["position"])
+            applied += len(notifications)
+            if progress:
+                progress(len(notifications))
+
+
+def apply_notifications(app: SafetyApplication, notifications: Sequence[Notification]) -> None:
+    for notification in notifications:
+        event: Aggregate.Event = app.mapper.to_domain_event(notification)  # type: ignore[assignment]
+        for projector in PROJECTORS:
+            projector.apply(event)
+
+
+def clear_read_models() -> None:
+    """Empty every read model and reset the position (the start of a rebuild)."""
+    with transaction.atomic():
+        for projector in reversed(PROJECTORS):
+            projector.clear()
+        ProjectionPosition.objects.filter(name=POSITION_NAME).delete()
+
+
+def pending(app: SafetyApplication) -> int:
+    tracked = ProjectionPosition.objects.filter(name=POSITION_NAME).values_list("position", flat=True).first() or 0
+    return max(0, (app.recorder.max_notification_id() or 0) - tracked)

@@ -1,0 +1,57 @@
+"""Scope queries (DESIGN §5): which schools and units an actor may see."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.db.models import Q, QuerySet
+
+from domain.policy import Actor, Role, UnitKind
+from projections.directory import UnitView
+
+ALL = None  # no restriction: admins, auditors and city bureaus see everything under the city
+
+
+def school_ids(actor: Actor) -> set[UUID] | None:
+    """The schools the actor may see; ``None`` means all of them."""
+    unit = _unit(actor)
+    if actor.role in (Role.ADMIN, Role.AUDITOR) or unit is None:
+        return ALL if actor.role in (Role.ADMIN, Role.AUDITOR) else set()
+    schools = UnitView.objects.filter(kind=UnitKind.SCHOOL)
+    match UnitKind(unit.kind):
+        case UnitKind.CITY_EDU_BUREAU | UnitKind.CITY_POLICE_BUREAU:
+            return ALL
+        case UnitKind.DISTRICT_EDU_BUREAU:
+            return set(schools.filter(district=unit.district).values_list("id", flat=True))
+        case UnitKind.POLICE_STATION:
+            return set(schools.filter(police_station=unit.id).values_list("id", flat=True))
+        case UnitKind.SCHOOL:
+            return {unit.id}
+
+
+def units(actor: Actor) -> QuerySet[UnitView]:
+    """Units visible to the actor: their own, the schools in scope, and their stations and bureaus."""
+    visible = school_ids(actor)
+    if visible is ALL:
+        return UnitView.objects.all()
+    own = _unit(actor)
+    condition = Q(id__in=visible)
+    if own is not None:
+        condition |= Q(id=own.id)
+        if own.kind == UnitKind.DISTRICT_EDU_BUREAU:
+            condition |= Q(district=own.district)
+    return UnitView.objects.filter(condition)
+
+
+def filter_by_school(queryset: QuerySet, actor: Actor, field: str = "school") -> QuerySet:  # type: ignore[type-arg]
+    visible = school_ids(actor)
+    return queryset if visible is ALL else queryset.filter(**{f"{field}__in": visible})
+
+
+def can_see_school(actor: Actor, school: UUID) -> bool:
+    visible = school_ids(actor)
+    return visible is ALL or school in visible
+
+
+def _unit(actor: Actor) -> UnitView | None:
+    return UnitView.objects.filter(id=actor.unit).first() if actor.unit else None
