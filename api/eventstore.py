@@ -40,10 +40,10 @@ def get_application() -> SafetyApplication:
         return _application
 
 
-def set_application(application: SafetyApplication | None) -> None:
-    """Swap the shared application (tests; a fresh store per test)."""
+def set_application(application: SafetyApplication | None, *, close_previous: bool = True) -> None:
+    """Swap the shared application (tests use a fresh store per test)."""
     global _application
     with _lock:
-        if _application is not None and _application is not application:
+        if close_previous and _application is not None and _application is not application:
             _application.close()
         _application = application

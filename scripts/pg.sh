@@ -66,8 +66,8 @@ ensure_server_binaries() {
 port_is_free() {
     if ! command -v python3 >/dev/null 2>&1; then
         # fallback: free when nothing answers on it
-        ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-        return
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 1; fi
+        return 0
     fi
     python3 - "$1" <<'PY' 2>/dev/null
 import socket, sys
@@ -99,6 +99,15 @@ BINDIR=""
 data=""
 started=0
 
+# EXIT trap of cmd_start
+# shellcheck disable=SC2317,SC2329
+stop_if_failed() {
+    local rc=$?
+    if [ "$rc" != 0 ] && [ "$started" = 1 ]; then
+        as_pg "$BINDIR/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+}
+
 cmd_start() {
     local dir sock log port opts url pid i out before
 
@@ -120,7 +129,7 @@ cmd_start() {
     [ "${#sock}" -le 85 ] || die "directory path too long for a unix socket: $sock"
 
     # If anything below fails after the server came up, do not leave it running.
-    trap 'rc=$?; if [ "$started" = 1 ] && [ "$rc" != 0 ]; then as_pg "$BINDIR/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 || true; fi' EXIT
+    trap stop_if_failed EXIT
 
     mkdir -p "$data" "$sock"
     : >"$log"

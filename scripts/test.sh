@@ -30,6 +30,7 @@ ensure_venv
 
 # --- throwaway PostgreSQL, always stopped on exit ------------------------------------------------------
 PG_DIR=$(mktemp -d /tmp/safety-test-pg.XXXXXX)
+# shellcheck disable=SC2317,SC2329  # invoked by the EXIT trap
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP

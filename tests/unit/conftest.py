@@ -60,6 +60,7 @@ class World:
     leader: Actor
     police: Actor
     auditor: Actor
+    admin: Actor = ADMIN
 
     # --- hazards in a given state ------------------------------------------------------------------
 
@@ -220,3 +221,13 @@ def app(make_app: Callable[..., SafetyApplication]) -> SafetyApplication:
 @pytest.fixture
 def world(app: SafetyApplication, clock: Clock) -> World:
     return build_world(app, clock)
+
+
+@pytest.fixture
+def make_world(make_app: Callable[..., SafetyApplication], clock: Clock) -> Callable[..., World]:
+    """The same world on other persistence (e.g. an SQLite file), sharing the test's clock."""
+
+    def make(env: dict[str, str]) -> World:
+        return build_world(make_app(env), clock)
+
+    return make

@@ -1,0 +1,41 @@
+"""Shared test set-up: a fresh event store per test, in SQLite or in the real PostgreSQL server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from api.eventstore import application_env, set_application
+from domain.application import SafetyApplication
+
+
+@pytest.fixture(scope="session")
+def _postgres_application(django_db_setup: None, django_db_blocker: object) -> Iterator[SafetyApplication | None]:
+    """One PostgreSQL-backed application for the session (its tables come from the migration)."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        if connection.vendor != "postgresql":
+            yield None
+            return
+        app = SafetyApplication(env=application_env())
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def app(_postgres_application: SafetyApplication | None, tmp_path: Path, db: None) -> Iterator[SafetyApplication]:
+    """The application the API uses during this test, over an empty event log."""
+    if _postgres_application is not None:
+        # Through the library's own (autocommit) connection: the test's Django transaction must not hold the lock.
+        with _postgres_application.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+            cursor.execute("TRUNCATE TABLE safetyapp_events RESTART IDENTITY")
+        application = _postgres_application
+    else:
+        application = SafetyApplication(
+            env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")}
+        )
+    set_application(application)
+    yield application
+    set_application(None, close_previous=_postgres_application is None)
