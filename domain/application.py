@@ -632,3 +632,5 @@ class SafetyApplication(Application[UUID]):
             raise InvalidValue("整改责任人不存在", field="owner") from None
         if appointment is None or appointment.unit != owner_unit:
             raise InvalidValue("整改责任人不在该责任单位任职", field="owner")
+        if appointment.role in (Role.AUDITOR, Role.ADMIN):
+            raise InvalidValue("审计人员和管理员不能担任整改责任人", field="owner")

@@ -28,8 +28,8 @@ class ChecklistItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class PhaseSerializer(serializers.Serializer):  # type: ignore[type-arg]
     kind = serializers.ChoiceField(choices=PHASE_KINDS)
-    start = serializers.DateField()
-    end = serializers.DateField()
+    start = serializers.DateField(required=False, allow_null=True, default=None)
+    end = serializers.DateField(required=False, allow_null=True, default=None)
 
 
 class TemplateOutput(serializers.Serializer):  # type: ignore[type-arg]

@@ -78,9 +78,10 @@ def _check_launch(
     if len(set(codes)) != len(codes):
         raise InvalidValue("排查清单的编号不能重复", field="checklist")
     for phase in phases:
-        if phase["kind"] not in PHASE_KINDS:
+        if phase.get("kind") not in PHASE_KINDS:
             raise InvalidValue("未知的排查阶段", field="phases")
-        if phase["start"] > phase["end"]:
+        start, end = phase.get("start"), phase.get("end")  # either may be open (the seeds leave some open)
+        if start and end and start > end:
             raise InvalidValue("排查阶段的开始日期不能晚于结束日期", field="phases")
     if statistics_cutoff > report_deadline:
         raise InvalidValue("统计截止日期不能晚于上报截止日期", field="statistics_cutoff")

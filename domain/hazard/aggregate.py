@@ -31,7 +31,7 @@ from domain.policy import (
     require_role,
     require_writer,
 )
-from domain.timerules import business_date
+from domain.timerules import business_date, deadline_end
 
 
 class Status(StrEnum):
@@ -288,6 +288,8 @@ class Hazard(Aggregate):
             raise InvalidTransition("该整改时限已不在执行中")
         if deadline in self.missed_deadlines:
             raise DeadlineAlreadyMissed(deadline=deadline.isoformat())
+        if occurred_at < deadline_end(deadline):
+            raise InvalidTransition("整改时限尚未届满", deadline=deadline.isoformat())
         self._deadline_missed(deadline=deadline, owner=self.owner, actor=actor.username, occurred_at=occurred_at)
 
     @event("DeadlineMissed")
@@ -385,9 +387,9 @@ class Hazard(Aggregate):
             raise InvalidTransition(detail, status=self.status.value)
 
     def _require_owner_or_principal(self, actor: Actor) -> None:
+        require_writer(actor)
         if actor.username == self.owner:
             return
-        require_writer(actor)
         if actor.role is Role.SCHOOL_PRINCIPAL or actor.is_admin:
             return
         raise NotCurrentOwner(owner=self.owner)

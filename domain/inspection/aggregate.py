@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InspectionCompleted, InvalidValue
-from domain.policy import BUREAU_ROLES, SCHOOL_ROLES, Actor, require_role
+from domain.policy import BUREAU_ROLES, SCHOOL_ROLES, Actor, require_role, require_writer
 
 
 class InspectionKind(StrEnum):
@@ -103,6 +103,7 @@ class Inspection(Aggregate):
         self.last_occurred_at = occurred_at
 
     def _check_open(self, actor: Actor) -> None:
+        require_writer(actor)
         allowed = SCHOOL_ROLES if self.kind is InspectionKind.SELF else BUREAU_ROLES
         if actor.username not in self.inspectors:
             require_role(actor, allowed, "记录此次检查")

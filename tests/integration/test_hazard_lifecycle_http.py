@@ -32,33 +32,76 @@ def test_hazard_lives_from_discovery_to_closure_over_http(world: World, client_f
     school = str(world.units["hongmei_school"])
 
     # discover
-    hazard = post(staff, "hazards/", {
-        "campaign": str(world.campaign), "school": school, "item": "CZ-01", "severity": "general",
-        "description": "南校门缺少升降柱", "location": "南校门", "occurred_at": past(1),
-    }, 201)
+    hazard = post(
+        staff,
+        "hazards/",
+        {
+            "campaign": str(world.campaign),
+            "school": school,
+            "item": "CZ-01",
+            "severity": "general",
+            "description": "南校门缺少升降柱",
+            "location": "南校门",
+            "occurred_at": past(1),
+        },
+        201,
+    )
     hid = hazard["id"]
     assert hazard["status"] == "reported" and hazard["version"] == 1 and hazard["category"]
     assert history_types(staff, hid) == ["discovered"]
     assert other_school.get(f"/api/v1/hazards/{hid}/").status_code == 404  # another school cannot see it
 
     steps: list[tuple[APIClient, str, dict[str, Any], dict[str, Any], tuple[APIClient, int, str]]] = [
-        (principal, "assign", {"owner": "hm_staff2", "owner_unit": school, "deadline": "2099-01-01",
-                               "standard": "按标准设置升降柱"},
-         {"status": "assigned", "owner": "hm_staff2"}, (staff, 403, "role_not_permitted")),
-        (principal, "transfer", {"owner": "hm_staff", "owner_unit": school, "reason": "调岗"},
-         {"status": "assigned", "owner": "hm_staff"}, (other_school, 404, "hazard_not_found")),
-        (staff, "plan", {"measures": "安装升降柱两组", "funds": "4万元", "deadline": "2098-12-01"},
-         {"status": "assigned"}, (staff2, 403, "not_current_owner")),
-        (staff, "progress", {"note": "已采购", "percent": 50},
-         {"status": "assigned"}, (staff2, 403, "not_current_owner")),
-        (staff, "rectify", {"note": "已安装", "evidence": ["照片1"]},
-         {"status": "rectified"}, (client_for("auditor"), 403, "read_only_role")),
-        (principal, "verify", {"accepted": False, "note": "缺少验收资料"},
-         {"status": "assigned"}, (staff, 403, "role_not_permitted")),
-        (staff, "rectify", {"note": "补充验收资料"},
-         {"status": "rectified"}, (staff2, 403, "not_current_owner")),
-        (principal, "verify", {"accepted": True, "note": "验收合格"},
-         {"status": "closed"}, (staff2, 403, "role_not_permitted")),
+        (
+            principal,
+            "assign",
+            {"owner": "hm_staff2", "owner_unit": school, "deadline": "2099-01-01", "standard": "按标准设置升降柱"},
+            {"status": "assigned", "owner": "hm_staff2"},
+            (staff, 403, "role_not_permitted"),
+        ),
+        (
+            principal,
+            "transfer",
+            {"owner": "hm_staff", "owner_unit": school, "reason": "调岗"},
+            {"status": "assigned", "owner": "hm_staff"},
+            (other_school, 404, "hazard_not_found"),
+        ),
+        (
+            staff,
+            "plan",
+            {"measures": "安装升降柱两组", "funds": "4万元", "deadline": "2098-12-01"},
+            {"status": "assigned"},
+            (staff2, 403, "not_current_owner"),
+        ),
+        (
+            staff,
+            "progress",
+            {"note": "已采购", "percent": 50},
+            {"status": "assigned"},
+            (staff2, 403, "not_current_owner"),
+        ),
+        (
+            staff,
+            "rectify",
+            {"note": "已安装", "evidence": ["照片1"]},
+            {"status": "rectified"},
+            (client_for("auditor"), 403, "read_only_role"),
+        ),
+        (
+            principal,
+            "verify",
+            {"accepted": False, "note": "缺少验收资料"},
+            {"status": "assigned"},
+            (staff, 403, "role_not_permitted"),
+        ),
+        (staff, "rectify", {"note": "补充验收资料"}, {"status": "rectified"}, (staff2, 403, "not_current_owner")),
+        (
+            principal,
+            "verify",
+            {"accepted": True, "note": "验收合格"},
+            {"status": "closed"},
+            (staff2, 403, "role_not_permitted"),
+        ),
     ]
     expected_types = ["discovered"]
     for hour, (client, command, body, expect, (wrong, code, error)) in enumerate(steps, start=2):
@@ -74,9 +117,12 @@ def test_hazard_lives_from_discovery_to_closure_over_http(world: World, client_f
         for field, value in expect.items():
             assert result[field] == value, (command, field)
             assert getattr(row, field) == value, (command, field)
-        expected_types.append({"plan": "plan_recorded", "progress": "progress_reported"}.get(command, {
-            "assign": "assigned", "transfer": "transferred", "rectify": "rectified"}.get(command, "")) or (
-            "verified" if body.get("accepted") else "rejected"))
+        expected_types.append(
+            {"plan": "plan_recorded", "progress": "progress_reported"}.get(
+                command, {"assign": "assigned", "transfer": "transferred", "rectify": "rectified"}.get(command, "")
+            )
+            or ("verified" if body.get("accepted") else "rejected")
+        )
         assert history_types(staff, hid) == expected_types
 
     closed = staff.post(f"/api/v1/hazards/{hid}/rectify/", {"note": "再次整改"}, format="json")
@@ -85,8 +131,16 @@ def test_hazard_lives_from_discovery_to_closure_over_http(world: World, client_f
     history = staff.get(f"/api/v1/hazards/{hid}/history/").json()
     assert [item["version"] for item in history] == list(range(1, 10))
     assert [item["actor"] for item in history] == [
-        "hm_staff", "hm_principal", "hm_principal", "hm_staff", "hm_staff", "hm_staff", "hm_principal",
-        "hm_staff", "hm_principal"]
+        "hm_staff",
+        "hm_principal",
+        "hm_principal",
+        "hm_staff",
+        "hm_staff",
+        "hm_staff",
+        "hm_principal",
+        "hm_staff",
+        "hm_principal",
+    ]
     assert history[1]["data"]["owner"] == "hm_staff2" and history[1]["data"]["deadline"] == "2099-01-01"
     assert all(item["recorded_at"] > item["occurred_at"] for item in history)  # business time lies in the past
     row = HazardLedger.objects.get(id=hid)

@@ -215,14 +215,23 @@ def test_changing_to_a_role_that_does_not_fit_the_unit_is_refused(world: World) 
 
     with world.refused(RoleNotForUnit, "role_not_for_unit", aggregate=staff.id):
         world.app.change_role(
-            actor=world.admin, username="principal", unit=world.station, role=Role.SCHOOL_PRINCIPAL, effective_from=AUG_1
+            actor=world.admin,
+            username="principal",
+            unit=world.station,
+            role=Role.SCHOOL_PRINCIPAL,
+            effective_from=AUG_1,
         )
 
 
 def test_duplicate_username_is_refused(world: World) -> None:
     with world.refused(AlreadyExists, "already_exists", aggregate=staff_id("staff")):
         world.app.appoint_staff(
-            actor=world.admin, username="staff", display_name="同名", phone="", unit=world.school, role=Role.SCHOOL_STAFF
+            actor=world.admin,
+            username="staff",
+            display_name="同名",
+            phone="",
+            unit=world.school,
+            role=Role.SCHOOL_STAFF,
         )
 
 

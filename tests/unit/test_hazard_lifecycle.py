@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from domain.errors import HazardNotFound, OnSpotRequiresGeneral, VersionConflict
-from domain.hazard.aggregate import Severity, Status
+from domain.hazard.aggregate import Hazard, Severity, Status
+from domain.timerules import BUSINESS_TZ
 
 if TYPE_CHECKING:
     from conftest import World
@@ -22,7 +24,7 @@ def test_full_lifecycle_moves_through_every_status_and_records_one_event_per_ste
     statuses.append(hazard.status)
 
     # when it is worked through to 销号 (with one rejected 验收) and then reopened
-    steps = [
+    steps: list[Callable[[], object]] = [
         lambda: app.assign_hazard(
             hazard.id,
             actor=world.principal,
@@ -82,6 +84,11 @@ def test_full_lifecycle_moves_through_every_status_and_records_one_event_per_ste
         "Verified",
         "Reopened",
     ]
+    actors = ["staff", "principal", "principal", *["staff2"] * 4, "principal", "staff2", "principal", "inspector"]
+    hourly = [datetime(2026, 7, 10, 10 + hour, 0, tzinfo=BUSINESS_TZ) for hour in range(11)]
+    assert [(e.actor, e.occurred_at) for e in app.hazard_events(hazard.id)] == list(  # type: ignore[attr-defined]
+        zip(actors, hourly, strict=True)
+    )
 
 
 def test_every_event_records_its_actor_and_business_time(world: World) -> None:
@@ -89,7 +96,11 @@ def test_every_event_records_its_actor_and_business_time(world: World) -> None:
     hazard = world.discover()
     world.clock.advance(timedelta(hours=1))
     app.assign_hazard(
-        hazard.id, actor=world.principal, owner=world.staff.username, owner_unit=world.school, deadline=date(2026, 7, 20)
+        hazard.id,
+        actor=world.principal,
+        owner=world.staff.username,
+        owner_unit=world.school,
+        deadline=date(2026, 7, 20),
     )
     world.clock.advance(timedelta(hours=1))
     app.rectify_hazard(hazard.id, actor=world.staff, note="已整改")
@@ -237,8 +248,8 @@ def test_two_concurrent_changes_to_one_hazard_keep_exactly_one(world: World) -> 
     before = len(app.hazard_events(hazard_id))
 
     # given two copies of the same hazard loaded by two requests
-    first = app.repository.get(hazard_id)
-    second = app.repository.get(hazard_id)
+    first: Hazard = app.repository.get(hazard_id)
+    second: Hazard = app.repository.get(hazard_id)
     now = world.clock.now
     first.report_progress(note="第一位", percent=10, actor=world.staff, occurred_at=now)
     second.report_progress(note="第二位", percent=20, actor=world.principal, occurred_at=now)

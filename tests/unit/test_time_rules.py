@@ -188,4 +188,3 @@ def test_a_deadline_date_round_trips_through_a_stored_event(
     assert (campaign.statistics_cutoff, campaign.report_deadline) == (date(2026, 7, 31), date(2026, 8, 7))
     assert type(campaign.phases[0]["end"]) is date
     assert hazard.discovered_at == world.clock.now
-
