@@ -48,6 +48,11 @@ trap 'exit 129' HUP
 pg_env=$(bash scripts/pg.sh start "$PG_DIR")
 PG_URL=${pg_env#DATABASE_URL=}
 
+# --- lint: ruff on the tree, mypy (strict) on domain/ --------------------------------------------------
+rc_lint=0
+echo "== lint (ruff, mypy) =="
+.venv/bin/ruff check . && .venv/bin/mypy || rc_lint=$?
+
 # --- the two runs ---------------------------------------------------------------------------------------
 rc_embedded=0
 rc_postgres=0
@@ -58,6 +63,7 @@ env -u DATABASE_URL .venv/bin/python -m pytest "$@" || rc_embedded=$?
 echo "== PostgreSQL =="
 DATABASE_URL="$PG_URL" .venv/bin/python -m pytest "$@" || rc_postgres=$?
 
-echo "== result: embedded (SQLite) exit $rc_embedded, PostgreSQL exit $rc_postgres =="
+echo "== result: lint exit $rc_lint, embedded (SQLite) exit $rc_embedded, PostgreSQL exit $rc_postgres =="
 if [ "$rc_embedded" -ne 0 ]; then exit "$rc_embedded"; fi
-exit "$rc_postgres"
+if [ "$rc_postgres" -ne 0 ]; then exit "$rc_postgres"; fi
+exit "$rc_lint"

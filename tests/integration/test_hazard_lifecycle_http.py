@@ -27,7 +27,7 @@ def history_types(client: APIClient, hazard: str) -> list[str]:
 
 def test_hazard_lives_from_discovery_to_closure_over_http(world: World, client_for: Client, past: Callable) -> None:
     staff, staff2 = client_for("hm_staff"), client_for("hm_staff2")
-    principal, inspector = client_for("hm_principal"), client_for("tn_inspector")
+    principal = client_for("hm_principal")
     other_school = client_for("ql_principal")
     school = str(world.units["hongmei_school"])
 
