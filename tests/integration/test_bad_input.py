@@ -116,7 +116,8 @@ def test_malformed_json_body_is_malformed_request(
     app: SafetyApplication, user: Client, hazard: str, path: str
 ) -> None:
     with nothing_recorded(app, hazard):
-        response = user("tn_leader").post(API + path.format(hazard=hazard), data='{"x":', content_type="application/json")
+        url = API + path.format(hazard=hazard)
+        response = user("tn_leader").post(url, data='{"x":', content_type="application/json")
         refused(response, 400, "malformed_request")
 
 
@@ -366,7 +367,9 @@ def test_nul_bytes_in_query_or_path_are_never_a_server_error(
 # --- request size --------------------------------------------------------------------------------
 
 
-def test_oversized_invalid_body_is_refused_without_server_error(app: SafetyApplication, user: Client, hazard: str) -> None:
+def test_oversized_invalid_body_is_refused_without_server_error(
+    app: SafetyApplication, user: Client, hazard: str
+) -> None:
     body = json.dumps({"note": "x" * (2 * MIB)})
     with nothing_recorded(app, hazard):
         response = user("hm_staff").post(f"{API}hazards/{hazard}/rectify/", data=body, content_type="application/json")
