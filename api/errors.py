@@ -38,9 +38,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response({"code": "malformed_request", "detail": "请求体不是有效的JSON"}, status=400)
     if isinstance(exc, exceptions.ValidationError):
         return Response({"code": "invalid", "detail": "输入有误，请检查各字段", "errors": exc.detail}, status=400)
-    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        detail = exc.detail if isinstance(exc, exceptions.AuthenticationFailed) else "请先登录"
-        return Response({"code": "not_authenticated", "detail": str(detail)}, status=401)
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return Response({"code": "not_authenticated", "detail": "请先登录"}, status=401)
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        code = exc.get_codes() if exc.get_codes() == "user_inactive" else "not_authenticated"
+        return Response({"code": code, "detail": str(exc.detail)}, status=401)
     if isinstance(exc, exceptions.PermissionDenied):
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "forbidden"
         return Response({"code": code, "detail": str(exc.detail)}, status=403)

@@ -3,7 +3,6 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from api.campaigns import views as campaigns
 from api.directory import views as directory
@@ -12,10 +11,11 @@ from api.hazards import views as hazards
 from api.health import healthz
 from api.inspections import views as inspections
 from api.root import api_root
+from api.token import ObtainToken
 
 v1 = [
     path("", api_root, name="api-root"),
-    path("auth/token/", obtain_auth_token, name="auth-token"),
+    path("auth/token/", ObtainToken.as_view(), name="auth-token"),
     path("units/", directory.UnitList.as_view(), name="units"),
     path("units/<str:pk>/staff/", directory.UnitStaff.as_view(), name="unit-staff"),
     path("users/", directory.UserCreate.as_view(), name="users"),

@@ -618,11 +618,12 @@ class SafetyApplication(Application[UUID]):
         check_occurred_at(when, now=now, latest=latest)
         return when
 
-    def _school_in_campaign(self, campaign: Campaign, school: UUID) -> None:
-        if self.get_unit(school).kind is not UnitKind.SCHOOL:
-            raise NotASchool(unit=str(school))
-        if not campaign.covers(school):
-            raise SchoolNotInCampaign(school=str(school))
+    def _school_in_campaign(self, campaign: Campaign, school_id: UUID) -> None:
+        school = self.get_unit(school_id)
+        if school.kind is not UnitKind.SCHOOL:
+            raise NotASchool(unit=str(school_id))
+        if not campaign.covers(school, self.get_unit(campaign.issuer) if campaign.issuer else None):
+            raise SchoolNotInCampaign(school=str(school_id))
 
     def _check_owner(self, owner: str, owner_unit: UUID, when: datetime) -> None:
         self.get_unit(owner_unit)

@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from domain.policy import Actor, Role, UnitKind
 from projections.directory import UnitView
 
+CITY_KINDS = (UnitKind.CITY_EDU_BUREAU, UnitKind.CITY_POLICE_BUREAU)
 ALL = None  # no restriction: admins, auditors and city bureaus see everything under the city
 
 
@@ -30,16 +31,15 @@ def school_ids(actor: Actor) -> set[UUID] | None:
 
 
 def units(actor: Actor) -> QuerySet[UnitView]:
-    """Units visible to the actor: their own, the schools in scope, and their stations and bureaus."""
+    """Units visible to the actor: their own, the schools in scope with their stations, and the bureaus above."""
     visible = school_ids(actor)
     if visible is ALL:
         return UnitView.objects.all()
     own = _unit(actor)
-    condition = Q(id__in=visible)
+    stations = UnitView.objects.filter(id__in=visible).values("police_station")
+    condition = Q(id__in=visible) | Q(id__in=stations) | Q(kind__in=CITY_KINDS)
     if own is not None:
-        condition |= Q(id=own.id)
-        if own.kind == UnitKind.DISTRICT_EDU_BUREAU:
-            condition |= Q(district=own.district)
+        condition |= Q(id=own.id) | Q(kind=UnitKind.DISTRICT_EDU_BUREAU, district=own.district)
     return UnitView.objects.filter(condition)
 
 

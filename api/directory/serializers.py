@@ -68,11 +68,8 @@ class StaffAtOutput(serializers.Serializer):  # type: ignore[type-arg]
     username = serializers.CharField()
     display_name = serializers.CharField()
     role = serializers.CharField()
-    from_ = serializers.DateTimeField()
     to = serializers.DateTimeField(allow_null=True)
 
     def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
-        fields = super().get_fields()
-        fields["from"] = fields.pop("from_")
-        fields["from"].source = "from"
-        return fields
+        # "from" is a Python keyword, so the field cannot be declared as a class attribute.
+        return {**super().get_fields(), "from": serializers.DateTimeField()}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import django_filters
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -31,20 +34,21 @@ from projections.directory import StaffView, UnitView, staff_at
 User = get_user_model()
 
 
-class UnitList(generics.GenericAPIView):  # type: ignore[type-arg]
-    serializer_class = UnitOutput
+class UnitFilter(django_filters.FilterSet):
+    kind = django_filters.ChoiceFilter(choices=[(k.value, k.value) for k in UnitKind])
+    district = django_filters.CharFilter(max_length=100)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("kind", str, enum=[k.value for k in UnitKind]), OpenApiParameter("district", str)],
-        responses=UnitOutput(many=True),
-    )
-    def get(self, request: Request) -> Response:
-        units = scope.units(actor_of(request))
-        for field in ("kind", "district"):
-            if request.query_params.get(field):
-                units = units.filter(**{field: request.query_params[field]})
-        page = self.paginate_queryset(units)
-        return self.get_paginated_response(UnitOutput(page, many=True).data)
+    class Meta:
+        model = UnitView
+        fields = ["kind", "district"]
+
+
+class UnitList(generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = UnitOutput
+    filterset_class = UnitFilter
+
+    def get_queryset(self) -> Any:
+        return scope.units(actor_of(self.request))
 
     @extend_schema(request=UnitInput, responses={201: UnitOutput})
     def post(self, request: Request) -> Response:
@@ -106,8 +110,9 @@ class UserDeactivate(generics.GenericAPIView):  # type: ignore[type-arg]
         _require_user(username)
         execute(lambda app: app.deactivate_staff(actor=actor, username=username, **data))
         if data.get("effective_from", timezone.now()) <= timezone.now():
-            # Logged-in sessions and tokens end with the appointment.
+            # Tokens and the login itself end with the appointment.
             Token.objects.filter(user__username=username).delete()
+            User.objects.filter(username=username).update(is_active=False)
         return Response(UserOutput(StaffView.objects.get(username=username)).data)
 
 

@@ -28,7 +28,9 @@ class HazardFilter(django_filters.FilterSet):
     campaign = django_filters.UUIDFilter()
     status = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Status)])
     severity = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Severity)])
-    overdue = django_filters.BooleanFilter()
+    overdue = django_filters.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true"
+    )
     owner = django_filters.CharFilter()
 
     class Meta:

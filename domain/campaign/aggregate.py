@@ -8,7 +8,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.directory.aggregate import Unit
 from domain.errors import InvalidValue
+from domain.policy import UnitKind
 
 PHASE_KINDS = ("self_check", "onsite", "supervision")
 
@@ -57,9 +59,13 @@ class Campaign(Aggregate):
     def item(self, code: str) -> dict[str, str] | None:
         return next((item for item in self.checklist if item["code"] == code), None)
 
-    def covers(self, school: UUID) -> bool:
-        """An empty scope means every school under the issuer."""
-        return not self.scope or school in self.scope
+    def covers(self, school: Unit, issuer: Unit | None) -> bool:
+        """An explicit scope lists its schools; an empty one means every school under the issuer."""
+        if self.scope:
+            return school.id in self.scope
+        if issuer is None or issuer.kind is not UnitKind.DISTRICT_EDU_BUREAU:
+            return True  # a city bureau (or the administrator) covers the whole city
+        return school.district == issuer.district
 
 
 def _check_launch(

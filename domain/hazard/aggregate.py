@@ -337,6 +337,7 @@ class Hazard(Aggregate):
 
     def verify(self, *, accepted: bool, note: str, actor: Actor, occurred_at: datetime) -> None:
         """验收: accepted closes the hazard (销号); rejected sends it back to the owner."""
+        require_writer(actor)
         self._require_status({Status.RECTIFIED}, "只有已登记整改完成的隐患可以验收")
         if self.severity is Severity.MAJOR and not (actor.is_bureau or actor.is_admin):
             require_writer(actor)

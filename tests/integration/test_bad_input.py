@@ -135,7 +135,6 @@ def test_discovery_with_a_json_array_is_invalid(app: SafetyApplication, world: W
         refused(user("hm_staff").post(f"{API}hazards/", data=body, content_type="application/json"), 400, "invalid")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: InspectionComplete posts `request.data or {}`, so [] and null pass as {}")
 @pytest.mark.parametrize("body", ["[]", "null"])
 def test_completing_an_inspection_with_a_non_object_body_is_invalid(
     app: SafetyApplication, user: Client, inspection: str, body: str
@@ -326,12 +325,10 @@ def test_malformed_hazard_list_filters_are_invalid(user: Client, query: str) -> 
     refused(user("tn_inspector").get(f"{API}hazards/?{query}"), 400, "invalid", query.split("=")[0])
 
 
-@pytest.mark.xfail(strict=True, reason="bug: BooleanFilter (NullBooleanField) turns 'perhaps' into None: no filter")
 def test_malformed_overdue_filter_is_invalid(user: Client) -> None:
     refused(user("tn_inspector").get(f"{API}hazards/?overdue=perhaps"), 400, "invalid", "overdue")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: InspectionList parses filter ids with parse_uuid -> 404 not_found")
 @pytest.mark.parametrize("query", ["campaign=not-uuid", "school=not-uuid"])
 def test_malformed_inspection_list_filters_are_invalid(user: Client, query: str) -> None:
     refused(user("tn_inspector").get(f"{API}inspections/?{query}"), 400, "invalid", query.split("=")[0])
@@ -345,9 +342,6 @@ def test_malformed_staff_time_is_invalid(world: World, user: Client, at: str) ->
     assert response.json()["code"] in ("invalid", "invalid_value")
 
 
-@pytest.mark.xfail(ON_POSTGRES, strict=True, reason=(
-    "bug: NUL bytes reach PostgreSQL unvalidated (inspections ?kind, units ?kind/?district, users/{username}/...) "
-    "-> psycopg DataError -> 500"))
 @pytest.mark.parametrize(("method", "path"), [
     ("get", "inspections/?kind=%00"),
     ("get", "units/?district=%00"),
@@ -377,9 +371,6 @@ def test_oversized_invalid_body_is_refused_without_server_error(
         assert response.json()["code"] in ("invalid", "request_too_large")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: DATA_UPLOAD_MAX_MEMORY_SIZE is not enforced for JSON bodies (DRF's JSONParser reads the raw request "
-    "stream, bypassing HttpRequest.body), so a >1 MiB padded command is accepted and recorded"))
 def test_body_over_one_mebibyte_is_refused_even_if_otherwise_valid(
     app: SafetyApplication, user: Client, hazard: str
 ) -> None:

@@ -133,7 +133,7 @@ def test_admin_creates_a_user_who_logs_in_with_a_token_and_uses_the_api(
                               format="json"))["token"]
     guard = APIClient(raise_request_exception=False)
     guard.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    assert [unit["id"] for unit in results(guard.get(f"{API}units/"))] == [school]
+    assert school in [unit["id"] for unit in results(guard.get(f"{API}units/"))]
     hazard = post(guard, "hazards/", {"campaign": str(world.campaign), "school": school, "severity": "general",
                                       "description": "门卫室监控黑屏", "occurred_at": past(1)}, 201)
     history = ok(guard.get(f"{API}hazards/{hazard['id']}/history/"))
@@ -163,7 +163,8 @@ def test_role_change_moves_a_user_to_another_unit_and_role(world: World, user: C
     assert (changed["unit"], changed["role"], changed["version"]) == (lanling, "school_principal", 2)
     moved = user("hm_staff2")
     assert {item["school"] for item in results(moved.get(f"{API}hazards/"))} <= {lanling}
-    assert [item["id"] for item in results(moved.get(f"{API}units/"))] == [lanling]
+    moved_units = [item["id"] for item in results(moved.get(f"{API}units/"))]
+    assert lanling in moved_units and str(world.units["qinglong_school"]) not in moved_units
 
 
 @pytest.mark.parametrize(("path", "body", "status", "code"), [
@@ -338,9 +339,6 @@ def test_inspections_list_filters_by_campaign_school_and_kind(world: World, user
 # --- schema, docs, health, root -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: api/directory/serializers.py StaffAtOutput.get_fields sets source='from' on the field bound as 'from' "
-    "-> DRF AssertionError while drf-spectacular builds the schema -> /api/v1/schema/ is a 500"))
 def test_schema_is_an_openapi_3_document_with_every_hazard_command(world: World, anonymous: APIClient) -> None:
     schema = ok(anonymous.get(f"{API}schema/", {"format": "json"}))
     assert schema["openapi"].startswith("3.")

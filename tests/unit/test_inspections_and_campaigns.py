@@ -22,6 +22,7 @@ from domain.errors import (
     VersionConflict,
 )
 from domain.inspection.aggregate import AssessmentResult, Inspection, InspectionKind
+from domain.policy import Actor, Role, UnitKind
 
 if TYPE_CHECKING:
     from conftest import World
@@ -89,15 +90,26 @@ def test_campaign_launched_from_the_changzhou_template_carries_its_checklist_and
 
 def test_campaign_covers_only_the_schools_in_its_scope(world: World) -> None:
     campaign = world.app.get_campaign(world.campaign)
+    issuer = world.app.get_unit(world.bureau)
 
-    assert campaign.covers(world.school) is True
-    assert campaign.covers(world.other_school) is False
+    assert campaign.covers(world.app.get_unit(world.school), issuer) is True
+    assert campaign.covers(world.app.get_unit(world.other_school), issuer) is False
 
 
-def test_campaign_with_an_empty_scope_covers_every_school(world: World) -> None:
+def test_campaign_with_an_empty_scope_covers_every_school_of_the_issuing_district(world: World) -> None:
     campaign = world.app.get_campaign(_launch(world, scope=[]))
+    issuer = world.app.get_unit(world.bureau)
+    elsewhere = world.app.register_unit(
+        actor=Actor("admin", Role.ADMIN),
+        kind=UnitKind.SCHOOL,
+        name="红梅实验小学",
+        district="天宁区",
+        police_station=world.station,
+    )
 
-    assert campaign.covers(world.school) and campaign.covers(world.other_school)
+    assert campaign.covers(world.app.get_unit(world.school), issuer)
+    assert campaign.covers(world.app.get_unit(world.other_school), issuer)
+    assert not campaign.covers(elsewhere, issuer)
 
 
 def test_campaign_scope_and_recipients_are_deduplicated_in_order(world: World) -> None:
