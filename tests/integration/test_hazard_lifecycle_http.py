@@ -146,3 +146,6 @@ def test_hazard_lives_from_discovery_to_closure_over_http(world: World, client_f
     row = HazardLedger.objects.get(id=hid)
     assert row.closed_at is not None and row.verified_by == "hm_principal"
     assert staff.get(f"/api/v1/hazards/{hid}/?version=5").json()["status"] == "assigned"
+    # What the system knew at the record time of version 6 (the first rectification):
+    as_of = staff.get(f"/api/v1/hazards/{hid}/", {"as_of": history[5]["recorded_at"]}).json()
+    assert (as_of["version"], as_of["status"], as_of["owner"]) == (6, "rectified", "hm_staff")
