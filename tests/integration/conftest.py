@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -25,15 +26,33 @@ def world(app: SafetyApplication) -> demo.World:
     return world
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """The demo world creates a dozen logins; the default hasher would make every test seconds slower."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def client_for(world: demo.World) -> Callable[[str], APIClient]:
+    """A client logged in by token; server errors come back as responses, so a 500 fails an assertion."""
+
     def login(username: str) -> APIClient:
-        client = APIClient()
+        client = APIClient(raise_request_exception=False)
         token, _ = Token.objects.get_or_create(user=get_user_model().objects.get(username=username))
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         return client
 
     return login
+
+
+@pytest.fixture
+def user(client_for: Callable[[str], APIClient]) -> Callable[[str], APIClient]:
+    return client_for
+
+
+@pytest.fixture
+def anonymous() -> APIClient:
+    return APIClient(raise_request_exception=False)
 
 
 @pytest.fixture

@@ -19,48 +19,22 @@ from api.demo import World
 from domain.application import SafetyApplication
 from projections.ledger import HazardLedger
 
+from apihelpers import API, HAZARD_COMMANDS, ok, refused
+
 Client = Callable[[str], APIClient]
-API = "/api/v1/"
 ON_POSTGRES = bool(os.environ.get("DATABASE_URL"))
-HAZARD_COMMANDS = (
-    "assign", "transfer", "plan", "interim-measures", "progress", "extend",
-    "escalate", "supervise", "rectify", "verify", "reopen",
-)
 MIB = 1024 * 1024
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """The demo world creates a dozen logins; the default hasher would make every test seconds slower."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def user(client_for: Client) -> Client:
-    """A logged-in client whose server errors come back as responses (so a 500 fails an assertion)."""
-
-    def login(username: str) -> APIClient:
-        client = client_for(username)
-        client.raise_request_exception = False
-        return client
-
-    return login
-
-
-@pytest.fixture
-def anonymous() -> APIClient:
-    return APIClient(raise_request_exception=False)
 
 
 @pytest.fixture
 def hazard(world: World, user: Client, past: Callable[[float], str]) -> str:
     """A general hazard at 红梅实验小学: discovered at past(1), assigned to hm_staff at past(2) (version 2)."""
     school = str(world.units["hongmei_school"])
-    discovered = created(user("hm_staff").post(f"{API}hazards/", {
+    discovered = ok(user("hm_staff").post(f"{API}hazards/", {
         "campaign": str(world.campaign), "school": school, "item": "CZ-01", "severity": "general",
         "description": "南校门缺少升降柱", "occurred_at": past(1),
     }, format="json"), 201)
-    created(user("hm_principal").post(f"{API}hazards/{discovered['id']}/assign/", {
+    ok(user("hm_principal").post(f"{API}hazards/{discovered['id']}/assign/", {
         "owner": "hm_staff", "owner_unit": school, "deadline": "2099-01-01", "occurred_at": past(2),
     }, format="json"), 200)
     return str(discovered["id"])
@@ -69,28 +43,14 @@ def hazard(world: World, user: Client, past: Callable[[float], str]) -> str:
 @pytest.fixture
 def inspection(world: World, user: Client) -> str:
     """An open self-inspection of 红梅实验小学 by hm_staff."""
-    body = created(user("hm_staff").post(f"{API}inspections/", {
+    body = ok(user("hm_staff").post(f"{API}inspections/", {
         "campaign": str(world.campaign), "school": str(world.units["hongmei_school"]), "kind": "self",
         "inspectors": ["hm_staff"],
     }, format="json"), 201)
     return str(body["id"])
 
 
-def created(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.content.decode()[:500]
-    return response.json()  # type: ignore[no-any-return]
 
-
-def refused(response: Any, status: int, code: str, field: str | None = None) -> dict[str, Any]:
-    """The response is a JSON error with this status and code (and, for 400 ``invalid``, names ``field``)."""
-    assert response.status_code == status, response.content.decode()[:500]
-    assert response["Content-Type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert body.get("detail"), body
-    if field is not None:
-        assert field in body.get("errors", {}) or body.get("field") == field, body
-    return body
 
 
 @contextmanager
@@ -244,7 +204,7 @@ def test_command_an_hour_in_the_future_is_refused(app: SafetyApplication, user: 
 def test_command_a_minute_in_the_future_is_tolerated(user: Client, hazard: str) -> None:
     response = user("hm_staff").post(f"{API}hazards/{hazard}/progress/",
                                      {"percent": 10, "occurred_at": in_hours(1 / 60)}, format="json")
-    assert created(response, 200)["version"] == 3
+    assert ok(response, 200)["version"] == 3
 
 
 def test_command_earlier_than_the_hazards_latest_event_is_refused(
@@ -291,7 +251,7 @@ def test_stale_expected_version_is_a_version_conflict(app: SafetyApplication, us
         refused(response, 409, "version_conflict")
     current = user("hm_staff").post(f"{API}hazards/{hazard}/progress/",
                                     {"percent": 10, "expected_version": 2}, format="json")
-    assert created(current, 200)["version"] == 3
+    assert ok(current, 200)["version"] == 3
 
 
 # --- query parameters -----------------------------------------------------------------------------
@@ -307,11 +267,11 @@ def test_malformed_past_state_queries_are_invalid(user: Client, hazard: str, que
 def test_version_beyond_the_latest_answers_the_latest_state(user: Client, hazard: str) -> None:
     """``SafetyApplication.get_hazard`` loads events up to the version, so a larger one is simply the latest."""
     client = user("hm_staff")
-    latest = created(client.get(f"{API}hazards/{hazard}/"), 200)
-    beyond = created(client.get(f"{API}hazards/{hazard}/?version=99"), 200)
+    latest = ok(client.get(f"{API}hazards/{hazard}/"), 200)
+    beyond = ok(client.get(f"{API}hazards/{hazard}/?version=99"), 200)
     assert beyond["version"] == latest["version"] == 2
     assert beyond["status"] == latest["status"] == "assigned"
-    assert created(client.get(f"{API}hazards/{hazard}/?version=1"), 200)["status"] == "reported"
+    assert ok(client.get(f"{API}hazards/{hazard}/?version=1"), 200)["status"] == "reported"
 
 
 def test_as_of_before_the_hazard_was_recorded_is_hazard_not_found(user: Client, hazard: str) -> None:

@@ -14,55 +14,17 @@ from api.demo import World
 from domain.application import SafetyApplication
 from domain.campaign.templates import get_template
 
+from apihelpers import API, HAZARD_COMMANDS, ok, post, refused
+
 Client = Callable[[str], APIClient]
-API = "/api/v1/"
 TEMPLATE_KEYS = {"suzhou", "qingpu", "changzhou", "nanyang", "yanzhou"}
-HAZARD_COMMANDS = (
-    "assign", "transfer", "plan", "interim-measures", "progress", "extend",
-    "escalate", "supervise", "rectify", "verify", "reopen",
-)
 DATES = {"statistics_cutoff": "2099-01-01", "report_deadline": "2099-01-08"}
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """The demo world creates a dozen logins; the default hasher would make every test seconds slower."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def user(client_for: Client) -> Client:
-    """A logged-in client whose server errors come back as responses (so a 500 fails an assertion)."""
-
-    def login(username: str) -> APIClient:
-        client = client_for(username)
-        client.raise_request_exception = False
-        return client
-
-    return login
 
 
-@pytest.fixture
-def anonymous() -> APIClient:
-    return APIClient(raise_request_exception=False)
-
-
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.content.decode()[:500]
-    return response.json()
-
-
-def refused(response: Any, status: int, code: str, field: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.content.decode()[:500]
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    if field is not None:
-        assert body.get("field") == field or field in body.get("errors", {}), body
-    return body
-
-
-def post(client: APIClient, path: str, body: dict[str, Any], status: int = 200) -> Any:
-    return ok(client.post(API + path, body, format="json"), status)
 
 
 def results(response: Any) -> list[dict[str, Any]]:

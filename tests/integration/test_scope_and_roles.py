@@ -16,9 +16,10 @@ from api.demo import DEMO_PASSWORD, World
 from domain.application import SafetyApplication
 from projections.ledger import HazardLedger
 
+from apihelpers import API, ok, post, refused
+
 Client = Callable[[str], APIClient]
 Past = Callable[[float], str]
-API = "/api/v1/"
 SCHOOLS = ("hongmei_school", "qinglong_school", "lanling_school")
 ALL_DEMO_UNITS = ("district_bureau", "city_police", "hongmei_station", "qinglong_station", *SCHOOLS)
 
@@ -41,36 +42,10 @@ VISIBLE_SCHOOLS: dict[str, set[str]] = {
 SCHOOL_STAFF = {"hongmei_school": "hm_staff", "qinglong_school": "ql_staff", "lanling_school": "lh_principal"}
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings: Any) -> None:
-    """The demo world creates a dozen logins; the default hasher would make every test seconds slower."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def user(client_for: Client) -> Client:
-    """A logged-in client whose server errors come back as responses (so a 500 fails an assertion)."""
-
-    def login(username: str) -> APIClient:
-        client = client_for(username)
-        client.raise_request_exception = False
-        return client
-
-    return login
 
 
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.content.decode()[:500]
-    return response.json()
-
-
-def refused(response: Any, status: int, code: str) -> None:
-    assert response.status_code == status, response.content.decode()[:500]
-    assert response.json()["code"] == code, response.json()
-
-
-def post(client: APIClient, path: str, body: dict[str, Any], status: int = 200) -> Any:
-    return ok(client.post(API + path, body, format="json"), status)
 
 
 def results(response: Any) -> list[dict[str, Any]]:
