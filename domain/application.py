@@ -583,13 +583,13 @@ class SafetyApplication(Application[UUID]):
         not_found: type[NotFound],
         expected_version: int | None,
         occurred_at: datetime | None,
-        decide: Callable[[A], None] | Callable[[A, datetime], None],
+        decide: Callable[[A, datetime], None],
     ) -> A:
         aggregate = self._load(cls, aggregate_id, not_found)
         if expected_version is not None and expected_version != aggregate.version:
             raise VersionConflict(expected=expected_version, actual=aggregate.version)
         when = self._when(occurred_at, latest=getattr(aggregate, "last_occurred_at", None))
-        decide(aggregate, when)  # type: ignore[call-arg]
+        decide(aggregate, when)
         self._save(aggregate)
         return aggregate
 
