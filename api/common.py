@@ -7,7 +7,7 @@ from uuid import UUID
 
 from rest_framework import serializers
 
-from domain.errors import NotFound
+from domain.errors import InvalidValue, NotFound
 
 MAX_TEXT = 2000
 MAX_NAME = 200
@@ -35,6 +35,17 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def query_param(request: Any, name: str, field: serializers.Field) -> Any:  # type: ignore[type-arg]
+    """A validated query parameter, None when absent; a bad value is a 400 naming the parameter."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return field.run_validation(raw)
+    except serializers.ValidationError as error:
+        raise InvalidValue(f"查询参数 {name} 无效", field=name) from error
 
 
 def parse_uuid(value: str, not_found: type[NotFound] = NotFound) -> UUID:

@@ -6,10 +6,12 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db import models
+from django.utils import timezone
 
 from domain.directory.aggregate import Staff, Unit
 from domain.policy import ROLE_LABELS, UNIT_KIND_LABELS, UnitKind
 from projections.base import Projector
+from projections.bitemporal import Bitemporal, in_force
 
 
 class UnitView(models.Model):
@@ -53,21 +55,18 @@ class StaffView(models.Model):
         return f"{self.display_name}（{self.username}）"
 
 
-class StaffInterval(models.Model):
-    """One role held in one unit over ``[valid_from, valid_to)`` (valid time), recorded at ``recorded_at``."""
+class StaffInterval(Bitemporal):
+    """One appointment (or leaving, ``role`` blank) of one person, bitemporal: who held which role when."""
 
     username = models.CharField(max_length=150)
-    unit = models.UUIDField(null=True)
-    role = models.CharField(max_length=32)
-    valid_from = models.DateTimeField()
-    valid_to = models.DateTimeField(null=True)
-    recorded_at = models.DateTimeField()
     version = models.IntegerField()
+    unit = models.UUIDField(null=True)
+    role = models.CharField(max_length=32, blank=True)
 
     class Meta:
         verbose_name = "任职记录"
         verbose_name_plural = "任职记录"
-        ordering = ["username", "valid_from"]
+        ordering = ["username", "version"]
         constraints = [models.UniqueConstraint(fields=["username", "version"], name="staff_interval_once")]
         indexes = [models.Index(fields=["unit", "valid_from"]), models.Index(fields=["username", "valid_from"])]
 
@@ -108,7 +107,7 @@ def staff_appointed(event: Staff.Appointed) -> None:
         },
     )
     if created:
-        _open_interval(event.username, event, event.unit, event.role)
+        _record_interval(event.username, event, event.unit, event.role)
 
 
 @projector.on(Staff.RoleChanged)
@@ -116,7 +115,7 @@ def staff_role_changed(event: Staff.RoleChanged) -> None:
     username = _advance(event)
     if username:
         StaffView.objects.filter(username=username).update(unit=event.unit, role=event.role)
-        _open_interval(username, event, event.unit, event.role)
+        _record_interval(username, event, event.unit, event.role)
 
 
 @projector.on(Staff.Left)
@@ -124,7 +123,7 @@ def staff_left(event: Staff.Left) -> None:
     username = _advance(event)
     if username:
         StaffView.objects.filter(username=username).update(active=False)
-        _close_interval(username, event.effective_from)
+        _record_interval(username, event, None, "")
 
 
 def _advance(event: Staff.Event) -> str | None:
@@ -137,32 +136,30 @@ def _advance(event: Staff.Event) -> str | None:
     return username
 
 
-def _open_interval(username: str, event: Staff.Event, unit: UUID | None, role: str) -> None:
-    _close_interval(username, event.effective_from)
+def _record_interval(username: str, event: Staff.Event, unit: UUID | None, role: str) -> None:
+    if StaffInterval.objects.filter(username=username, version=event.originator_version).exists():
+        return
+    StaffInterval.objects.filter(username=username, version=event.originator_version - 1).update(
+        next_valid=event.effective_from, next_recorded=event.timestamp
+    )
     StaffInterval.objects.create(
         username=username,
+        version=event.originator_version,
         unit=unit,
         role=role,
         valid_from=event.effective_from,
-        valid_to=None,
         recorded_at=event.timestamp,
-        version=event.originator_version,
     )
-
-
-def _close_interval(username: str, at: datetime) -> None:
-    StaffInterval.objects.filter(username=username, valid_to__isnull=True).update(valid_to=at)
 
 
 # --- queries -------------------------------------------------------------------------------------
 
 
-def staff_at(unit: UUID, at: datetime) -> list[dict[str, object]]:
-    """Who held which role in ``unit`` at ``at``."""
-    rows = (
-        StaffInterval.objects.filter(unit=unit, valid_from__lte=at)
-        .exclude(valid_to__lte=at)
-        .order_by("role", "username")
+def staff_at(unit: UUID, at: datetime, known_at: datetime | None = None) -> list[dict[str, object]]:
+    """Who held which role in ``unit`` at ``at``, as known at ``known_at`` (default: now)."""
+    known = known_at or timezone.now()
+    rows = list(
+        StaffInterval.objects.filter(in_force(at, known), unit=unit).exclude(role="").order_by("role", "username")
     )
     names = dict(
         StaffView.objects.filter(username__in=[r.username for r in rows]).values_list("username", "display_name")
@@ -173,16 +170,19 @@ def staff_at(unit: UUID, at: datetime) -> list[dict[str, object]]:
             "display_name": names.get(r.username, ""),
             "role": r.role,
             "from": r.valid_from,
-            "to": r.valid_to,
+            "to": r.valid_to(known),
         }
         for r in rows
     ]
 
 
-def appointment_at(username: str, at: datetime) -> StaffInterval | None:
-    return (
-        StaffInterval.objects.filter(username=username, valid_from__lte=at)
-        .exclude(valid_to__lte=at)
-        .order_by("-valid_from")
-        .first()
-    )
+def appointment_at(username: str, at: datetime, known_at: datetime | None = None) -> StaffInterval | None:
+    """The appointment ``username`` held at ``at`` as known at ``known_at`` (None: none, or left)."""
+    row = StaffInterval.objects.filter(in_force(at, known_at or timezone.now()), username=username).first()
+    return row if row is not None and row.role else None
+
+
+def holders(unit: UUID, role: str, at: datetime, known_at: datetime) -> list[str]:
+    """Usernames holding ``role`` in ``unit`` at ``at`` as known at ``known_at``."""
+    rows = StaffInterval.objects.filter(in_force(at, known_at), unit=unit, role=role).order_by("username")
+    return list(rows.values_list("username", flat=True))

@@ -2,6 +2,7 @@
 
 from projections.campaigns import CampaignView
 from projections.directory import StaffInterval, StaffView, UnitView
+from projections.history import HazardVersion
 from projections.inspections import AssessmentView, InspectionView
 from projections.ledger import HazardLedger
 from projections.tracking import ProjectionPosition
@@ -10,6 +11,7 @@ __all__ = [
     "AssessmentView",
     "CampaignView",
     "HazardLedger",
+    "HazardVersion",
     "InspectionView",
     "ProjectionPosition",
     "StaffInterval",

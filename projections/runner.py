@@ -11,14 +11,20 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
 
 from domain.application import SafetyApplication
-from projections import campaigns, directory, inspections, ledger
+from projections import campaigns, directory, history, inspections, ledger
 from projections.base import Projector
 from projections.tracking import ProjectionPosition
 
 logger = logging.getLogger(__name__)
 
-# Order matters within a batch only in that units come before the hazards that read them.
-PROJECTORS: tuple[Projector, ...] = (directory.projector, campaigns.projector, inspections.projector, ledger.projector)
+# Order matters: hazards read their school's unit row, and the history snapshots the ledger row.
+PROJECTORS: tuple[Projector, ...] = (
+    directory.projector,
+    campaigns.projector,
+    inspections.projector,
+    ledger.projector,
+    history.projector,
+)
 POSITION_NAME = "read_models"
 _catch_up_lock = threading.Lock()
 

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import parse_uuid, validated
+from api.common import parse_uuid, query_param, validated
 from api.directory.serializers import (
     DeactivateInput,
     RoleInput,
@@ -61,15 +61,20 @@ class UnitStaff(generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = StaffAtOutput
 
     @extend_schema(
-        parameters=[OpenApiParameter("at", str, description="时间点（ISO 8601），默认当前")],
+        parameters=[
+            OpenApiParameter("at", str, description="时间点（ISO 8601），默认当前"),
+            OpenApiParameter("known_at", str, description="记录时间点：当时系统所知的任职情况，默认当前"),
+        ],
         responses=StaffAtOutput(many=True),
     )
     def get(self, request: Request, pk: str) -> Response:
         unit = scope.units(actor_of(request)).filter(id=parse_uuid(pk, UnitNotFound)).first()
         if unit is None:
             raise UnitNotFound()
-        at = serializers.DateTimeField().to_internal_value(request.query_params.get("at") or timezone.now().isoformat())
-        return Response(StaffAtOutput(staff_at(unit.id, at), many=True).data)
+        now = timezone.now()
+        at = query_param(request, "at", serializers.DateTimeField()) or now
+        known_at = query_param(request, "known_at", serializers.DateTimeField()) or now
+        return Response(StaffAtOutput(staff_at(unit.id, at, known_at), many=True).data)
 
 
 class UserCreate(generics.GenericAPIView):  # type: ignore[type-arg]

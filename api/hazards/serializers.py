@@ -112,3 +112,31 @@ class HistoryItem(serializers.Serializer):  # type: ignore[type-arg]
     recorded_at = serializers.DateTimeField()
     actor = serializers.CharField()
     data = serializers.DictField()
+
+
+class OwnerInterval(serializers.Serializer):  # type: ignore[type-arg]
+    owner = serializers.CharField()
+    owner_unit = serializers.UUIDField()
+    to = serializers.DateTimeField(allow_null=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        # "from" is a Python keyword, so the field cannot be declared as a class attribute.
+        fields = super().get_fields()
+        return {
+            "owner": fields["owner"],
+            "owner_unit": fields["owner_unit"],
+            "from": serializers.DateTimeField(),
+            "to": fields["to"],
+        }
+
+
+class OwnershipItem(serializers.Serializer):  # type: ignore[type-arg]
+    hazard = serializers.UUIDField()
+    number = serializers.CharField()
+    school = serializers.UUIDField()
+    owner = serializers.CharField(allow_null=True)
+    owner_unit = serializers.UUIDField(allow_null=True)
+    owner_since = serializers.DateTimeField(allow_null=True)
+    deadline = serializers.DateField(allow_null=True)
+    status = serializers.CharField()
+    overdue = serializers.BooleanField()

@@ -6,20 +6,21 @@ from typing import Any
 from uuid import UUID
 
 import django_filters
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import enum_choices, parse_uuid, validated
+from api.common import enum_choices, parse_uuid, query_param, validated
 from api.eventstore import get_application
 from api.hazards import serializers as s
 from api.services import execute
-from domain.errors import HazardNotFound, InvalidValue, OutOfScope
+from domain.errors import HazardNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
 from domain.hazard.aggregate import Hazard, Severity, Status
-from projections import scope
+from projections import history, scope
 from projections.ledger import HazardLedger
 
 
@@ -67,12 +68,14 @@ class HazardDetail(generics.GenericAPIView):  # type: ignore[type-arg]
     )
     def get(self, request: Request, pk: str) -> Response:
         row = visible_hazard(request, pk)
-        version = _query(request, "version", serializers.IntegerField(min_value=1, max_value=2**31))
-        as_of = _query(request, "as_of", serializers.DateTimeField())
+        version = query_param(request, "version", serializers.IntegerField(min_value=1, max_value=2**31))
+        as_of = query_param(request, "as_of", serializers.DateTimeField())
         if version is None and as_of is None:
             return Response(s.HazardOutput(row).data)
-        past = get_application().get_hazard(row.id, version=version, as_of=as_of)
-        return Response(_hazard_json(past, row))
+        past = history.state_as_of(row.id, version=version, known_at=as_of)
+        if past is None:
+            raise HazardNotFound("该时间点尚无此隐患的记录")
+        return Response(s.HazardOutput(past.state).data)
 
 
 class HazardHistory(generics.GenericAPIView):  # type: ignore[type-arg]
@@ -95,6 +98,22 @@ class HazardHistory(generics.GenericAPIView):  # type: ignore[type-arg]
             for e in events
         ]
         return Response(s.HistoryItem(items, many=True).data)
+
+
+class HazardOwners(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = s.OwnerInterval
+    pagination_class = None
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("known_at", str, description="记录时间：当时系统所知的责任人，默认现在")
+        ],
+        responses=s.OwnerInterval(many=True),
+    )
+    def get(self, request: Request, pk: str) -> Response:
+        row = visible_hazard(request, pk)
+        known_at = query_param(request, "known_at", serializers.DateTimeField()) or timezone.now()
+        return Response(s.OwnerInterval(history.owners(row.id, known_at), many=True).data)
 
 
 def command_view(method: str, input_class: type[serializers.Serializer], summary: str) -> Any:  # type: ignore[type-arg]
@@ -146,13 +165,3 @@ def _row(hazard_id: UUID) -> HazardLedger:
 def _hazard_json(hazard: Hazard, row: HazardLedger) -> dict[str, Any]:
     hazard.number = row.number  # type: ignore[attr-defined]
     return dict(s.HazardOutput(hazard).data)
-
-
-def _query(request: Request, name: str, field: serializers.Field) -> Any:  # type: ignore[type-arg]
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return field.run_validation(raw)
-    except serializers.ValidationError as error:
-        raise InvalidValue(f"查询参数 {name} 无效", field=name) from error

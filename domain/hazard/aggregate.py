@@ -153,6 +153,12 @@ class Hazard(Aggregate):
         """Overdue is a recorded fact: the current deadline was missed and work is still open."""
         return self.deadline is not None and self.deadline in self.missed_deadlines and self.status in OPEN_FOR_WORK
 
+    def due_deadline(self, at: datetime) -> date | None:
+        """The current deadline if it has passed by ``at`` while work was open and no miss is recorded yet."""
+        if self.deadline is None or self.status not in OPEN_FOR_WORK or self.deadline in self.missed_deadlines:
+            return None
+        return self.deadline if deadline_end(self.deadline) <= at else None
+
     # --- commands -------------------------------------------------------------------------------
 
     def assign(

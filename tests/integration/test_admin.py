@@ -45,9 +45,9 @@ def test_admin_changes_a_role_over_time(app: SafetyApplication, world: World) ->
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    intervals = list(StaffInterval.objects.filter(username="hm_staff2").order_by("valid_from"))
+    intervals = list(StaffInterval.objects.filter(username="hm_staff2").order_by("version"))
     assert [i.role for i in intervals] == ["school_staff", "school_principal"]
-    assert intervals[0].valid_to == intervals[1].valid_from
+    assert intervals[0].next_valid == intervals[1].valid_from
 
 
 def test_admin_cannot_edit_or_delete_read_models(world: World) -> None:

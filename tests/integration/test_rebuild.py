@@ -22,6 +22,7 @@ from projections.models import (
     AssessmentView,
     CampaignView,
     HazardLedger,
+    HazardVersion,
     InspectionView,
     StaffInterval,
     StaffView,

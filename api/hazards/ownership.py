@@ -1,0 +1,53 @@
+"""``ownership/``: every hazard open at T with its owner, deadline and overdue flag, as known at R."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.auth import actor_of
+from api.common import query_param
+from api.hazards.serializers import OwnershipItem
+from projections import history, scope
+from projections.history import HazardVersion
+
+
+class OwnershipFilter(django_filters.FilterSet):
+    school = django_filters.UUIDFilter()
+    campaign = django_filters.UUIDFilter()
+    overdue = django_filters.TypedChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true"
+    )
+
+    class Meta:
+        model = HazardVersion
+        fields = ["school", "campaign", "overdue"]
+
+
+class Ownership(generics.ListAPIView):  # type: ignore[type-arg]
+    serializer_class = OwnershipItem
+    filterset_class = OwnershipFilter
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("at", str, description="业务时间点（ISO 8601），默认现在"),
+            OpenApiParameter("known_at", str, description="记录时间点：当时系统所知的情况，默认现在"),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        now = timezone.now()
+        at = query_param(self.request, "at", serializers.DateTimeField()) or now
+        known_at = query_param(self.request, "known_at", serializers.DateTimeField()) or now
+        rows = history.open_at(at, known_at).order_by("school", "number", "hazard")
+        return scope.filter_by_school(rows, actor_of(self.request)).values(
+            "hazard", "number", "school", "owner", "owner_unit", "owner_since", "deadline", "status", "overdue"
+        )

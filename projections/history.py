@@ -1,0 +1,142 @@
+"""Hazard history, bitemporal: the hazard's state after each event, valid from its business time and known
+from its record time. Answers "who owned what at T, as the system showed it at R", ``?version=`` and ``?as_of=``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db import models
+from django.db.models import QuerySet
+
+from domain.eventinfo import plain
+from domain.hazard.aggregate import Hazard
+from projections.base import Projector
+from projections.bitemporal import Bitemporal, in_force
+from projections.ledger import HazardLedger
+
+STATE_FIELDS = (
+    "id",
+    "number",
+    "campaign",
+    "school",
+    "category",
+    "description",
+    "severity",
+    "location",
+    "status",
+    "owner",
+    "owner_unit",
+    "deadline",
+    "standard",
+    "escalated",
+    "supervised",
+    "beyond_capacity",
+    "overdue",
+    "interim_measures",
+    "version",
+    "discovered_at",
+    "closed_at",
+)
+OWNER_EVENTS = (Hazard.Assigned, Hazard.Transferred)  # type: ignore[attr-defined]
+
+
+class HazardVersion(Bitemporal):
+    hazard = models.UUIDField()
+    version = models.IntegerField()
+    event_type = models.CharField(max_length=40)
+    school = models.UUIDField()
+    campaign = models.UUIDField()
+    number = models.CharField(max_length=20)
+    status = models.CharField(max_length=20)
+    owner = models.CharField(max_length=150, null=True)
+    owner_unit = models.UUIDField(null=True)
+    owner_since = models.DateTimeField(null=True)
+    deadline = models.DateField(null=True)
+    overdue = models.BooleanField(default=False)
+    state = models.JSONField()
+
+    class Meta:
+        verbose_name = "隐患历史状态"
+        verbose_name_plural = "隐患历史状态"
+        ordering = ["hazard", "version"]
+        constraints = [models.UniqueConstraint(fields=["hazard", "version"], name="hazard_version_once")]
+        indexes = [
+            models.Index(fields=["valid_from"], name="hazard_version_valid"),
+            models.Index(fields=["school", "valid_from"], name="hazard_version_school_valid"),
+            models.Index(fields=["hazard", "recorded_at"], name="hazard_version_recorded"),
+        ]
+
+
+projector = Projector("history", (HazardVersion,))
+
+
+def record_state(event: Hazard.Event) -> None:
+    """Snapshot the ledger row (already updated by this event) as the state valid from the event."""
+    hazard, version = event.originator_id, event.originator_version
+    if HazardVersion.objects.filter(hazard=hazard, version=version).exists():
+        return
+    row = HazardLedger.objects.get(id=hazard)
+    previous = HazardVersion.objects.filter(hazard=hazard, version=version - 1).first()
+    if previous is not None:
+        HazardVersion.objects.filter(pk=previous.pk).update(next_valid=event.occurred_at, next_recorded=event.timestamp)
+    owner_changed = isinstance(event, OWNER_EVENTS) or previous is None
+    HazardVersion.objects.create(
+        hazard=hazard,
+        version=version,
+        event_type=type(event).__name__,
+        valid_from=event.occurred_at,
+        recorded_at=event.timestamp,
+        school=row.school,
+        campaign=row.campaign,
+        number=row.number,
+        status=row.status,
+        owner=row.owner,
+        owner_unit=row.owner_unit,
+        owner_since=(event.occurred_at if row.owner else None) if owner_changed else previous.owner_since,  # type: ignore[union-attr]
+        deadline=row.deadline,
+        overdue=row.overdue,
+        state=state_of(row),
+    )
+
+
+for _event_class in Hazard.Event.__subclasses__():
+    projector.on(_event_class)(record_state)
+
+
+def state_of(row: HazardLedger) -> dict[str, Any]:
+    return {field: plain(getattr(row, field)) for field in STATE_FIELDS}
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+def open_at(at: datetime, known_at: datetime) -> QuerySet[HazardVersion]:
+    """Every hazard not closed at ``at``, in the state the system knew at ``known_at``."""
+    return HazardVersion.objects.filter(in_force(at, known_at)).exclude(status="closed")
+
+
+def state_as_of(hazard: UUID, *, version: int | None = None, known_at: datetime | None = None) -> HazardVersion | None:
+    """The hazard's state at a version, or the latest one recorded by ``known_at``."""
+    rows = HazardVersion.objects.filter(hazard=hazard)
+    if known_at is not None:
+        rows = rows.filter(recorded_at__lte=known_at)
+    if version is not None:
+        rows = rows.filter(version__lte=version)
+    return rows.order_by("-version").first()
+
+
+def owners(hazard: UUID, known_at: datetime) -> list[dict[str, Any]]:
+    """The hazard's ownership intervals ``{owner, owner_unit, from, to}`` as known at ``known_at``."""
+    rows = list(HazardVersion.objects.filter(hazard=hazard, recorded_at__lte=known_at).order_by("version"))
+    intervals: list[dict[str, Any]] = []
+    for row in rows:
+        current = intervals[-1] if intervals else None
+        if current is not None and (current["owner"], current["owner_unit"]) == (row.owner, row.owner_unit):
+            continue
+        if current is not None:
+            current["to"] = row.valid_from
+        if row.owner is not None:
+            intervals.append({"owner": row.owner, "owner_unit": row.owner_unit, "from": row.valid_from, "to": None})
+    return [i for i in intervals if i["owner"] is not None]
