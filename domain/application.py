@@ -30,8 +30,8 @@ from domain.errors import (
 )
 from domain.hazard.aggregate import Hazard, Severity
 from domain.inspection.aggregate import AssessmentResult, Inspection, InspectionKind
-from domain.policy import BUREAU_KINDS, EDU_BUREAU_ROLES, Actor, Role, UnitKind, require_role
-from domain.timerules import check_occurred_at
+from domain.policy import BUREAU_KINDS, EDU_BUREAU_ROLES, SYSTEM_ACTOR, Actor, Role, UnitKind, require_role
+from domain.timerules import check_occurred_at, deadline_end
 from domain.transcodings import DateAsISO
 
 A = TypeVar("A", bound=Aggregate)
@@ -457,12 +457,27 @@ class SafetyApplication(Application[UUID]):
         occurred_at: datetime,
         expected_version: int | None = None,
     ) -> Hazard:
-        return self._hazard(
+        return self._change(
+            Hazard,
             hazard_id,
+            HazardNotFound,
             expected_version,
             occurred_at,
             lambda hazard, when: hazard.record_deadline_missed(deadline=deadline, actor=actor, occurred_at=when),
         )
+
+    def record_due_deadline_miss(self, hazard_id: UUID, *, now: datetime | None = None) -> Hazard | None:
+        """The deadline watcher's command: record the miss of a passed deadline at its 24:00, once.
+
+        Returns None when nothing is due (already recorded, extended, rectified, or not yet passed).
+        """
+        hazard = self._load(Hazard, hazard_id, HazardNotFound)
+        due = hazard.due_deadline(now or self.clock())
+        if due is None:
+            return None
+        hazard.record_deadline_missed(deadline=due, actor=SYSTEM_ACTOR, occurred_at=deadline_end(due))
+        self._save(hazard)
+        return hazard
 
     def escalate_hazard(
         self,
@@ -574,7 +589,15 @@ class SafetyApplication(Application[UUID]):
         occurred_at: datetime | None,
         decide: Callable[[Hazard, datetime], None],
     ) -> Hazard:
-        return self._change(Hazard, hazard_id, HazardNotFound, expected_version, occurred_at, decide)
+        def decide_after_due_miss(hazard: Hazard, when: datetime) -> None:
+            # A deadline that passed before this command is recorded first, at its own 24:00, so the log
+            # says it was missed even if the watcher has not run yet, and stays in business-time order.
+            due = hazard.due_deadline(when)
+            if due is not None:
+                hazard.record_deadline_missed(deadline=due, actor=SYSTEM_ACTOR, occurred_at=deadline_end(due))
+            decide(hazard, when)
+
+        return self._change(Hazard, hazard_id, HazardNotFound, expected_version, occurred_at, decide_after_due_miss)
 
     def _change(
         self,

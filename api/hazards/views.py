@@ -105,9 +105,7 @@ class HazardOwners(generics.GenericAPIView):  # type: ignore[type-arg]
     pagination_class = None
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("known_at", str, description="记录时间：当时系统所知的责任人，默认现在")
-        ],
+        parameters=[OpenApiParameter("known_at", str, description="记录时间：当时系统所知的责任人，默认现在")],
         responses=s.OwnerInterval(many=True),
     )
     def get(self, request: Request, pk: str) -> Response:

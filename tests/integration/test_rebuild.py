@@ -38,6 +38,7 @@ READ_MODELS: tuple[type[models.Model], ...] = (
     InspectionView,
     AssessmentView,
     HazardLedger,
+    HazardVersion,
 )
 
 

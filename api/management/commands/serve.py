@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from api import demo
+from api.deadlines import DeadlineWatcher
 from api.eventstore import get_application
 from projections.runner import catch_up
 
@@ -46,4 +48,7 @@ class Command(BaseCommand):
                 ]
             )
         )
+        if settings.DEADLINE_WATCHER != "off":
+            DeadlineWatcher().start()
+            self.stdout.write("Deadline watcher: running (DEADLINE_WATCHER=off disables it)\n")
         call_command("runserver", options["addrport"], use_reloader=False)

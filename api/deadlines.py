@@ -1,0 +1,71 @@
+"""The deadline watcher: records ``deadline_missed`` once per deadline, the moment it passes (also after downtime)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from uuid import UUID
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from api.eventstore import get_application
+from domain.application import SafetyApplication
+from domain.errors import DomainError
+from domain.timerules import business_date
+from projections.ledger import HazardLedger
+from projections.runner import catch_up
+
+logger = logging.getLogger(__name__)
+
+
+def due_hazards(now: datetime) -> list[UUID]:
+    """Open hazards whose current deadline ended (24:00 Asia/Shanghai) by ``now`` with no miss recorded."""
+    rows = HazardLedger.objects.filter(
+        status__in=("reported", "assigned"), deadline__lt=business_date(now), overdue=False
+    ).order_by("deadline", "id")
+    return list(rows.values_list("id", flat=True))
+
+
+def record_due_misses(app: SafetyApplication, now: datetime | None = None) -> int:
+    """One pass of the watcher; returns how many misses it recorded."""
+    now = now or timezone.now()
+    in_process = not settings.KAFKA_BOOTSTRAP_SERVERS
+    if in_process:
+        catch_up(app)
+    recorded = 0
+    for hazard in due_hazards(now):
+        try:
+            if app.record_due_deadline_miss(hazard, now=now) is not None:
+                recorded += 1
+                logger.info("deadline missed recorded", extra={"hazard": str(hazard)})
+        except DomainError as refusal:
+            # Another watcher or a command got there first (version_conflict): it is recorded once, by them.
+            logger.info("deadline miss not recorded", extra={"hazard": str(hazard), "code": refusal.code})
+    if in_process:
+        catch_up(app)
+    return recorded
+
+
+class DeadlineWatcher(threading.Thread):
+    """The embedded server's watcher thread (DEADLINE_WATCHER=off disables it)."""
+
+    def __init__(self, interval: float = 30.0) -> None:
+        super().__init__(name="deadline-watcher", daemon=True)
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                record_due_misses(get_application())
+            except Exception:  # the watcher must outlive one bad pass; the error is logged with its traceback
+                logger.exception("deadline watcher pass failed")
+            finally:
+                close_old_connections()
+            self.stopped.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopped.set()
