@@ -155,3 +155,12 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# 倒查追责 thresholds (DESIGN §2): R2 escalate within days, R3 major hazard response hours,
+# R5 recurrence window days, R6 days for the receiving unit to respond.
+ACCOUNTABILITY_THRESHOLDS = {
+    "escalate_within_days": int(os.environ.get("ESCALATE_WITHIN_DAYS", "3")),
+    "major_response_hours": int(os.environ.get("MAJOR_RESPONSE_HOURS", "24")),
+    "recur_within_days": int(os.environ.get("RECUR_WITHIN_DAYS", "90")),
+    "respond_within_days": int(os.environ.get("RESPOND_WITHIN_DAYS", "5")),
+}

@@ -8,6 +8,7 @@ from api.campaigns import views as campaigns
 from api.directory import views as directory
 from api.errors import json_not_found, json_server_error
 from api.hazards import views as hazards
+from api.hazards.accountability import Accountability, HazardAccountability
 from api.hazards.ownership import Ownership
 from api.health import healthz
 from api.inspections import views as inspections
@@ -33,7 +34,9 @@ v1 = [
     path("hazards/<str:pk>/", hazards.HazardDetail.as_view(), name="hazard-detail"),
     path("hazards/<str:pk>/history/", hazards.HazardHistory.as_view(), name="hazard-history"),
     path("hazards/<str:pk>/owners/", hazards.HazardOwners.as_view(), name="hazard-owners"),
+    path("hazards/<str:pk>/accountability/", HazardAccountability.as_view(), name="hazard-accountability"),
     path("ownership/", Ownership.as_view(), name="ownership"),
+    path("accountability/", Accountability.as_view(), name="accountability"),
     *[path(f"hazards/<str:pk>/{name}/", view, name=f"hazard-{name}") for name, view in hazards.COMMANDS.items()],
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

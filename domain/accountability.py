@@ -286,8 +286,7 @@ def _overdue(case: _Case) -> list[Finding]:
     for deadline, missed in _missed_deadlines(case):
         due = deadline_end(deadline)
         state = case.state_at(due)
-        later = (f for f in case.of("Rectified", "DeadlineExtended") if f.version > (missed.version if missed else 0))
-        ended = case.first(f for f in later if f.at > due)
+        ended = case.first(f for f in case.of("Rectified", "DeadlineExtended") if f.at > due)
         subjects = [*case.owner_subjects(state, due), *case.school_subjects(due)]
         evidence = [state.owned_by.version if state.owned_by else None]
         evidence.append(missed.version if missed else state.deadline_set_by)
@@ -348,11 +347,7 @@ def _r1_tail(case: _Case, ended: _Fact | None) -> str:
 def _unable_not_escalated(case: _Case) -> list[Finding]:
     """Each time a plan newly declares 无力整改 (beyond capacity), an escalation must follow within the days."""
     found: list[Finding] = []
-    before = False
-    for plan in case.of("PlanRecorded"):
-        declared, before = plan.flag("beyond_capacity") and not before, plan.flag("beyond_capacity")
-        if not declared:
-            continue
+    for plan in _declared_unable(case):
         due = plan.at + timedelta(days=case.limits.escalate_within_days)
         if case.as_of < due or case.first(f for f in case.of("Escalated") if f.at <= due):
             continue
@@ -371,6 +366,13 @@ def _unable_not_escalated(case: _Case) -> list[Finding]:
         evidence = [plan.version, state.owned_by.version if state.owned_by else None, late.version if late else None]
         found.append(case.finding("R2_UNABLE_NOT_ESCALATED", subjects, due, _at(late), evidence, summary))
     return found
+
+
+def _declared_unable(case: _Case) -> list[_Fact]:
+    """Plans newly declaring 无力整改; a plan repeating the declaration continues the earlier one."""
+    plans = case.of("PlanRecorded")
+    unable = [p.flag("beyond_capacity") for p in plans]
+    return [p for i, p in enumerate(plans) if unable[i] and not (i > 0 and unable[i - 1])]
 
 
 # --- R3: 重大隐患未采取临时安全防范措施、明确责任与时限 ------------------------------------------------------

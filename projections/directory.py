@@ -9,7 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from domain.directory.aggregate import Staff, Unit
-from domain.policy import ROLE_LABELS, UNIT_KIND_LABELS, UnitKind
+from domain.policy import ROLE_LABELS, UNIT_KIND_LABELS, Role, UnitKind
 from projections.base import Projector
 from projections.bitemporal import Bitemporal, in_force
 
@@ -186,3 +186,14 @@ def holders(unit: UUID, role: str, at: datetime, known_at: datetime) -> list[str
     """Usernames holding ``role`` in ``unit`` at ``at`` as known at ``known_at``."""
     rows = StaffInterval.objects.filter(in_force(at, known_at), unit=unit, role=role).order_by("username")
     return list(rows.values_list("username", flat=True))
+
+
+class StaffDirectoryView:
+    """The domain's ``StaffDirectory`` port, answered from the bitemporal staff intervals."""
+
+    def holders(self, unit: UUID, role: Role, at: datetime, known_at: datetime) -> list[str]:
+        return holders(unit, role.value, at, known_at)
+
+    def appointment(self, username: str, at: datetime, known_at: datetime) -> tuple[UUID | None, Role] | None:
+        row = appointment_at(username, at, known_at)
+        return (row.unit, Role(row.role)) if row is not None else None

@@ -33,7 +33,7 @@ def fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture
-def client_for(world: demo.World) -> Callable[[str], APIClient]:
+def client_for(db: None) -> Callable[[str], APIClient]:
     """A client logged in by token; server errors come back as responses, so a 500 fails an assertion."""
 
     def login(username: str) -> APIClient:

@@ -1,0 +1,107 @@
+"""倒查追责 endpoints: findings for one hazard, and for a campaign or unit, as of any record time."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.accountability import hazard_findings
+from api.auth import actor_of
+from api.common import query_param
+from api.eventstore import get_application
+from api.hazards.views import visible_hazard
+from domain.accountability import Finding
+from domain.errors import UnitNotFound
+from domain.policy import UnitKind
+from projections import scope
+from projections.directory import UnitView
+from projections.ledger import HazardLedger
+
+AS_OF = OpenApiParameter("as_of", str, description="记录时间（ISO 8601）：按当时可知的记录判断，默认现在")
+
+
+class SubjectOutput(serializers.Serializer):  # type: ignore[type-arg]
+    username = serializers.CharField(allow_null=True)
+    unit = serializers.UUIDField(allow_null=True)
+    role = serializers.CharField(allow_null=True)
+
+
+class FindingOutput(serializers.Serializer):  # type: ignore[type-arg]
+    code = serializers.CharField()
+    wording = serializers.CharField()
+    hazard = serializers.UUIDField()
+    subjects = SubjectOutput(many=True)
+    to = serializers.DateTimeField(source="end", allow_null=True)
+    evidence = serializers.ListField(child=serializers.IntegerField())
+    summary = serializers.CharField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        # "from" is a Python keyword, so the field cannot be declared as a class attribute.
+        fields = super().get_fields()
+        ordered = ["code", "wording", "hazard", "subjects", "from", "to", "evidence", "summary"]
+        fields["from"] = serializers.DateTimeField(source="start")
+        return {name: fields[name] for name in ordered}
+
+
+class HazardAccountability(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = FindingOutput
+    pagination_class = None
+
+    @extend_schema(parameters=[AS_OF], responses=FindingOutput(many=True))
+    def get(self, request: Request, pk: str) -> Response:
+        row = visible_hazard(request, pk)
+        as_of = query_param(request, "as_of", serializers.DateTimeField()) or timezone.now()
+        return Response(FindingOutput(hazard_findings(get_application(), row, as_of), many=True).data)
+
+
+class Accountability(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = FindingOutput
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("campaign", UUID, description="专项排查"),
+            OpenApiParameter("unit", UUID, description="单位：学校、派出所或教育局（含其辖下学校及被追责的单位本身）"),
+            AS_OF,
+        ],
+        responses=FindingOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        as_of = query_param(request, "as_of", serializers.DateTimeField()) or timezone.now()
+        campaign = query_param(request, "campaign", serializers.UUIDField())
+        unit = query_param(request, "unit", serializers.UUIDField())
+        hazards = scope.filter_by_school(HazardLedger.objects.order_by("school", "number"), actor_of(request))
+        if campaign is not None:
+            hazards = hazards.filter(campaign=campaign)
+        app = get_application()
+        found = [f for hazard in hazards for f in hazard_findings(app, hazard, as_of)]
+        if unit is not None:
+            found = _concerning(found, _unit(unit), hazards)
+        page = self.paginate_queryset(found)
+        return self.get_paginated_response(FindingOutput(page, many=True).data)
+
+
+def _unit(unit_id: UUID) -> UnitView:
+    unit = UnitView.objects.filter(id=unit_id).first()
+    if unit is None:
+        raise UnitNotFound(id=str(unit_id))
+    return unit
+
+
+def _concerning(found: list[Finding], unit: UnitView, hazards: Any) -> list[Finding]:
+    """Findings on hazards of the unit's schools, or naming the unit among their subjects."""
+    schools = UnitView.objects.filter(kind=UnitKind.SCHOOL)
+    match UnitKind(unit.kind):
+        case UnitKind.SCHOOL:
+            schools = schools.filter(id=unit.id)
+        case UnitKind.POLICE_STATION:
+            schools = schools.filter(police_station=unit.id)
+        case UnitKind.DISTRICT_EDU_BUREAU:
+            schools = schools.filter(district=unit.district)
+    under = set(hazards.filter(school__in=schools.values("id")).values_list("id", flat=True))
+    return [f for f in found if f.hazard in under or any(s.unit == unit.id for s in f.subjects)]
