@@ -46,7 +46,8 @@ def client_for(db: None) -> Callable[[str], APIClient]:
 
 
 @pytest.fixture
-def user(client_for: Callable[[str], APIClient]) -> Callable[[str], APIClient]:
+def user(world: demo.World, client_for: Callable[[str], APIClient]) -> Callable[[str], APIClient]:
+    """Clients for the demo district's users (the world is built first)."""
     return client_for
 
 

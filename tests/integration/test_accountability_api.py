@@ -6,13 +6,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from apihelpers import API, ok, refused
 from django.core.management import call_command
 
 from domain.application import SafetyApplication
 from domain.timerules import deadline_end
 from projections.ledger import HazardLedger
 from projections.models import UnitView
+
+from apihelpers import API, ok, refused
 
 Client = Any
 
@@ -26,9 +27,9 @@ def codes(items: list[dict[str, Any]]) -> set[str]:
     return {item["code"] for item in items}
 
 
-def test_an_overdue_hazard_names_its_owner_and_the_principal_then(demo: None, user: Client) -> None:
+def test_an_overdue_hazard_names_its_owner_and_the_principal_then(demo: None, client_for: Client) -> None:
     overdue = HazardLedger.objects.get(description="保安员超龄、无证上岗")
-    findings = ok(user("tn_inspector").get(f"{API}hazards/{overdue.id}/accountability/"))
+    findings = ok(client_for("tn_inspector").get(f"{API}hazards/{overdue.id}/accountability/"))
 
     (r1,) = [f for f in findings if f["code"] == "R1_OVERDUE_UNRECTIFIED"]
     assert r1["wording"] == "发现问题有能力整改而未整改"
@@ -40,37 +41,41 @@ def test_an_overdue_hazard_names_its_owner_and_the_principal_then(demo: None, us
     assert r1["to"] is None and r1["evidence"] and "hm_staff2" in r1["summary"]
 
 
-def test_findings_as_of_a_record_time_before_the_deadline_passed_are_empty(demo: None, user: Client) -> None:
+def test_findings_as_of_a_record_time_before_the_deadline_passed_are_empty(demo: None, client_for: Client) -> None:
     overdue = HazardLedger.objects.get(description="保安员超龄、无证上岗")
     before = deadline_end(overdue.deadline) - timedelta(hours=1)
 
-    findings = ok(user("tn_inspector").get(f"{API}hazards/{overdue.id}/accountability/", {"as_of": before.isoformat()}))
+    findings = ok(
+        client_for("tn_inspector").get(f"{API}hazards/{overdue.id}/accountability/", {"as_of": before.isoformat()})
+    )
 
     assert "R1_OVERDUE_UNRECTIFIED" not in codes(findings)
 
 
-def test_a_supervised_hazard_that_missed_its_deadline_names_the_supervising_unit(demo: None, user: Client) -> None:
+def test_a_supervised_hazard_that_missed_its_deadline_names_the_supervising_unit(
+    demo: None, client_for: Client
+) -> None:
     major = HazardLedger.objects.get(description__startswith="围墙周界无防入侵报警系统")
-    findings = ok(user("tn_inspector").get(f"{API}hazards/{major.id}/accountability/"))
+    findings = ok(client_for("tn_inspector").get(f"{API}hazards/{major.id}/accountability/"))
 
     (r7,) = [f for f in findings if f["code"] == "R7_SUPERVISED_OVERDUE"]
     bureau = str(UnitView.objects.get(name="天宁区教育局").id)
     assert {"username": None, "unit": bureau, "role": None} in r7["subjects"]
 
 
-def test_a_reopened_hazard_names_its_verifier(demo: None, user: Client) -> None:
+def test_a_reopened_hazard_names_its_verifier(demo: None, client_for: Client) -> None:
     reopened = HazardLedger.objects.get(description="食堂燃气报警器失效")
-    findings = ok(user("tn_inspector").get(f"{API}hazards/{reopened.id}/accountability/"))
+    findings = ok(client_for("tn_inspector").get(f"{API}hazards/{reopened.id}/accountability/"))
 
     (r5,) = [f for f in findings if f["code"] == "R5_VERIFIED_BUT_RECURRED"]
     assert [(s["username"], s["role"]) for s in r5["subjects"]] == [("hm_principal", "school_principal")]
 
 
-def test_campaign_findings_are_limited_to_the_callers_scope_and_the_unit_asked(demo: None, user: Client) -> None:
-    everything = ok(user("tn_inspector").get(f"{API}accountability/"))["results"]
+def test_campaign_findings_are_limited_to_the_callers_scope_and_the_unit_asked(demo: None, client_for: Client) -> None:
+    everything = ok(client_for("tn_inspector").get(f"{API}accountability/"))["results"]
     assert {"R1_OVERDUE_UNRECTIFIED", "R5_VERIFIED_BUT_RECURRED", "R7_SUPERVISED_OVERDUE"} <= codes(everything)
 
-    qinglong = ok(user("ql_principal").get(f"{API}accountability/"))["results"]
+    qinglong = ok(client_for("ql_principal").get(f"{API}accountability/"))["results"]
     hongmei_hazards = {
         str(h)
         for h in HazardLedger.objects.filter(school=UnitView.objects.get(name="红梅实验小学").id).values_list(
@@ -82,13 +87,13 @@ def test_campaign_findings_are_limited_to_the_callers_scope_and_the_unit_asked(d
     bureau = UnitView.objects.get(name="天宁区教育局").id
     campaign = HazardLedger.objects.first().campaign  # type: ignore[union-attr]
     for_bureau = ok(
-        user("tn_inspector").get(f"{API}accountability/", {"unit": str(bureau), "campaign": str(campaign)})
+        client_for("tn_inspector").get(f"{API}accountability/", {"unit": str(bureau), "campaign": str(campaign)})
     )["results"]
     assert codes(for_bureau) == codes(everything)
 
 
-def test_bad_accountability_parameters_are_400_and_unknown_units_404(demo: None, user: Client) -> None:
-    client = user("tn_inspector")
+def test_bad_accountability_parameters_are_400_and_unknown_units_404(demo: None, client_for: Client) -> None:
+    client = client_for("tn_inspector")
     refused(client.get(f"{API}accountability/", {"as_of": "yesterday"}), 400, "invalid_value", "as_of")
     refused(client.get(f"{API}accountability/", {"unit": "not-a-uuid"}), 400, "invalid_value", "unit")
     refused(
