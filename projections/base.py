@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import models
@@ -30,6 +30,11 @@ class Projector:
         handler = self.handlers.get(type(event))
         if handler is not None:
             handler(event)
+
+    def apply_batch(self, events: Sequence[Aggregate.Event]) -> None:
+        """Apply a batch in log order (projectors with many events override this to work in bulk)."""
+        for event in events:
+            self.apply(event)
 
     def clear(self) -> None:
         for model in reversed(self.models):

@@ -12,7 +12,6 @@ from django.db.models import QuerySet
 
 from domain.eventinfo import plain
 from domain.hazard.aggregate import Hazard
-from projections.base import Projector
 from projections.bitemporal import Bitemporal, in_force
 from projections.ledger import HazardLedger
 
@@ -39,7 +38,6 @@ STATE_FIELDS = (
     "discovered_at",
     "closed_at",
 )
-OWNER_EVENTS = (Hazard.Assigned, Hazard.Transferred)  # type: ignore[attr-defined]
 
 
 class HazardVersion(Bitemporal):
@@ -69,24 +67,14 @@ class HazardVersion(Bitemporal):
         ]
 
 
-projector = Projector("history", (HazardVersion,))
-
-
-def record_state(event: Hazard.Event) -> None:
-    """Snapshot the ledger row (already updated by this event) as the state valid from the event."""
-    hazard, version = event.originator_id, event.originator_version
-    if HazardVersion.objects.filter(hazard=hazard, version=version).exists():
-        return
-    row = HazardLedger.objects.get(id=hazard)
-    previous = HazardVersion.objects.filter(hazard=hazard, version=version - 1).first()
-    if previous is not None:
-        HazardVersion.objects.filter(pk=previous.pk).update(next_valid=event.occurred_at, next_recorded=event.timestamp)
-    owner_changed = isinstance(event, OWNER_EVENTS) or previous is None
-    HazardVersion.objects.create(
-        hazard=hazard,
-        version=version,
+def version_row(event: Hazard.Event, row: HazardLedger, previous: HazardVersion | None) -> HazardVersion:
+    """The hazard's state right after ``event`` (``row`` already updated), valid from the event's business time."""
+    owner_changed = previous is None or type(event).__name__ in ("Assigned", "Transferred")
+    return HazardVersion(
+        hazard=row.id,
+        version=event.originator_version,
         event_type=type(event).__name__,
-        valid_from=event.occurred_at,
+        valid_from=event.occurred_at,  # type: ignore[attr-defined]
         recorded_at=event.timestamp,
         school=row.school,
         campaign=row.campaign,
@@ -94,15 +82,11 @@ def record_state(event: Hazard.Event) -> None:
         status=row.status,
         owner=row.owner,
         owner_unit=row.owner_unit,
-        owner_since=(event.occurred_at if row.owner else None) if owner_changed else previous.owner_since,  # type: ignore[union-attr]
+        owner_since=(event.occurred_at if row.owner else None) if owner_changed else previous.owner_since,  # type: ignore[union-attr,attr-defined]
         deadline=row.deadline,
         overdue=row.overdue,
         state=state_of(row),
     )
-
-
-for _event_class in Hazard.Event.__subclasses__():
-    projector.on(_event_class)(record_state)
 
 
 def state_of(row: HazardLedger) -> dict[str, Any]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from django.db import models
 
 from domain.eventinfo import plain
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS, Hazard
-from domain.timerules import business_date
-from projections.base import Projector
 from projections.directory import UnitView
 
 
@@ -61,19 +61,13 @@ class HazardLedger(models.Model):
         return f"{self.number} {self.description[:20]}"
 
 
-projector = Projector("ledger", (HazardLedger,))
+# --- one small pure apply(row, event) per event ---------------------------------------------------------
 
 
-@projector.on(Hazard.Discovered)
-def discovered(event: Hazard.Discovered) -> None:
-    if HazardLedger.objects.filter(id=event.originator_id).exists():
-        return
-    school = UnitView.objects.filter(id=event.school).first()
-    year = business_date(event.occurred_at).year
-    sequence = HazardLedger.objects.filter(school=event.school, number__startswith=f"{year}-").count() + 1
-    HazardLedger.objects.create(
+def discovered(event: Hazard.Discovered, number: str, school: UnitView | None) -> HazardLedger:
+    return HazardLedger(
         id=event.originator_id,
-        number=f"{year}-{sequence:04d}",
+        number=number,
         campaign=event.campaign,
         school=event.school,
         district=school.district if school else "",
@@ -94,111 +88,89 @@ def discovered(event: Hazard.Discovered) -> None:
     )
 
 
-def _update(event: Hazard.Event, **changes: Any) -> None:
-    """Apply ``changes`` once: only if the row is exactly one version behind this event."""
-    HazardLedger.objects.filter(id=event.originator_id, version=event.originator_version - 1).update(
-        version=event.originator_version, updated_at=event.timestamp, **changes
+def assigned(row: HazardLedger, event: Any) -> None:
+    row.owner, row.owner_unit, row.deadline, row.standard = (
+        event.owner,
+        event.owner_unit,
+        event.deadline,
+        event.standard,
     )
+    row.status = "assigned"
 
 
-def _row(event: Hazard.Event) -> HazardLedger | None:
-    return HazardLedger.objects.filter(id=event.originator_id, version=event.originator_version - 1).first()
+def transferred(row: HazardLedger, event: Any) -> None:
+    row.owner, row.owner_unit = event.owner, event.owner_unit
 
 
-@projector.on(Hazard.Assigned)
-def assigned(event: Hazard.Assigned) -> None:
-    _update(
-        event,
-        owner=event.owner,
-        owner_unit=event.owner_unit,
-        deadline=event.deadline,
-        standard=event.standard,
-        status="assigned",
+def plan_recorded(row: HazardLedger, event: Any) -> None:
+    row.plan = plain(
+        {"measures": event.measures, "funds": event.funds, "deadline": event.deadline, "contingency": event.contingency}
     )
+    row.beyond_capacity = event.beyond_capacity
 
 
-@projector.on(Hazard.Transferred)
-def transferred(event: Hazard.Transferred) -> None:
-    _update(event, owner=event.owner, owner_unit=event.owner_unit)
+def interim_measures_recorded(row: HazardLedger, event: Any) -> None:
+    row.interim_measures = [*row.interim_measures, event.measures]
 
 
-@projector.on(Hazard.PlanRecorded)
-def plan_recorded(event: Hazard.PlanRecorded) -> None:
-    plan = {
-        "measures": event.measures,
-        "funds": event.funds,
-        "deadline": event.deadline,
-        "contingency": event.contingency,
-    }
-    _update(event, plan=plain(plan), beyond_capacity=event.beyond_capacity)
+def progress_reported(row: HazardLedger, event: Any) -> None:
+    row.progress, row.progress_note = event.percent, event.note
 
 
-@projector.on(Hazard.InterimMeasuresRecorded)
-def interim_measures_recorded(event: Hazard.InterimMeasuresRecorded) -> None:
-    row = _row(event)
-    if row:
-        _update(event, interim_measures=[*row.interim_measures, event.measures])
+def deadline_extended(row: HazardLedger, event: Any) -> None:
+    row.deadline, row.overdue = event.new_deadline, False
 
 
-@projector.on(Hazard.ProgressReported)
-def progress_reported(event: Hazard.ProgressReported) -> None:
-    _update(event, progress=event.percent, progress_note=event.note)
+def deadline_missed(row: HazardLedger, event: Any) -> None:
+    row.missed_deadlines = [*row.missed_deadlines, event.deadline.isoformat()]
+    row.overdue = True
 
 
-@projector.on(Hazard.DeadlineExtended)
-def deadline_extended(event: Hazard.DeadlineExtended) -> None:
-    _update(event, deadline=event.new_deadline, overdue=False)
+def escalated(row: HazardLedger, event: Any) -> None:
+    row.escalated, row.escalated_to = True, [*row.escalated_to, str(event.to_unit)]
 
 
-@projector.on(Hazard.DeadlineMissed)
-def deadline_missed(event: Hazard.DeadlineMissed) -> None:
-    row = _row(event)
-    if row:
-        _update(event, missed_deadlines=[*row.missed_deadlines, event.deadline.isoformat()], overdue=True)
+def supervised(row: HazardLedger, event: Any) -> None:
+    row.supervised, row.supervised_by = True, event.by_unit
 
 
-@projector.on(Hazard.Escalated)
-def escalated(event: Hazard.Escalated) -> None:
-    row = _row(event)
-    if row:
-        _update(event, escalated=True, escalated_to=[*row.escalated_to, str(event.to_unit)])
+def rectified(row: HazardLedger, event: Any) -> None:
+    row.status, row.rectified_by, row.progress, row.overdue = "rectified", event.actor, 100, False
 
 
-@projector.on(Hazard.Supervised)
-def supervised(event: Hazard.Supervised) -> None:
-    _update(event, supervised=True, supervised_by=event.by_unit)
+def verified(row: HazardLedger, event: Any) -> None:
+    row.status, row.verified_by, row.closed_at = "closed", event.actor, event.occurred_at
 
 
-@projector.on(Hazard.Rectified)
-def rectified(event: Hazard.Rectified) -> None:
-    _update(event, status="rectified", rectified_by=event.actor, progress=100, overdue=False)
+def rejected(row: HazardLedger, event: Any) -> None:
+    row.status, row.rectified_by, row.overdue = "assigned", None, _missed(row)
 
 
-@projector.on(Hazard.Verified)
-def verified(event: Hazard.Verified) -> None:
-    _update(event, status="closed", verified_by=event.actor, closed_at=event.occurred_at)
-
-
-@projector.on(Hazard.Rejected)
-def rejected(event: Hazard.Rejected) -> None:
-    row = _row(event)
-    if row:
-        _update(event, status="assigned", rectified_by=None, overdue=_missed(row))
-
-
-@projector.on(Hazard.Reopened)
-def reopened(event: Hazard.Reopened) -> None:
-    row = _row(event)
-    if row:
-        _update(
-            event,
-            status="assigned" if row.owner else "reported",
-            closed_at=None,
-            rectified_by=None,
-            progress=0,
-            overdue=_missed(row),
-        )
+def reopened(row: HazardLedger, event: Any) -> None:
+    row.status = "assigned" if row.owner else "reported"
+    row.closed_at, row.rectified_by, row.progress, row.overdue = None, None, 0, _missed(row)
 
 
 def _missed(row: HazardLedger) -> bool:
-    return row.deadline is not None and row.deadline.isoformat() in row.missed_deadlines
+    return row.deadline is not None and _iso(row.deadline) in row.missed_deadlines
+
+
+def _iso(value: date | str) -> str:
+    return value if isinstance(value, str) else value.isoformat()
+
+
+APPLY: dict[str, Callable[[HazardLedger, Any], None]] = {
+    "Assigned": assigned,
+    "Transferred": transferred,
+    "PlanRecorded": plan_recorded,
+    "InterimMeasuresRecorded": interim_measures_recorded,
+    "ProgressReported": progress_reported,
+    "DeadlineExtended": deadline_extended,
+    "DeadlineMissed": deadline_missed,
+    "Escalated": escalated,
+    "Supervised": supervised,
+    "Rectified": rectified,
+    "Verified": verified,
+    "Rejected": rejected,
+    "Reopened": reopened,
+}

@@ -11,19 +11,18 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
 
 from domain.application import SafetyApplication
-from projections import campaigns, directory, history, inspections, ledger
+from projections import campaigns, directory, hazards, inspections
 from projections.base import Projector
 from projections.tracking import ProjectionPosition
 
 logger = logging.getLogger(__name__)
 
-# Order matters: hazards read their school's unit row, and the history snapshots the ledger row.
+# Each projector takes the whole batch in turn; hazards come last because they read their school's unit row.
 PROJECTORS: tuple[Projector, ...] = (
     directory.projector,
     campaigns.projector,
     inspections.projector,
-    ledger.projector,
-    history.projector,
+    hazards.projector,
 )
 POSITION_NAME = "read_models"
 _catch_up_lock = threading.Lock()
@@ -54,10 +53,9 @@ def catch_up(app: SafetyApplication, *, batch_size: int = 500, progress: Callabl
 
 
 def apply_notifications(app: SafetyApplication, notifications: Sequence[Notification]) -> None:
-    for notification in notifications:
-        event: Aggregate.Event = app.mapper.to_domain_event(notification)  # type: ignore[assignment]
-        for projector in PROJECTORS:
-            projector.apply(event)
+    events: list[Aggregate.Event] = [app.mapper.to_domain_event(n) for n in notifications]  # type: ignore[misc]
+    for projector in PROJECTORS:
+        projector.apply_batch(events)
 
 
 def clear_read_models() -> None:
