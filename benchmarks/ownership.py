@@ -47,7 +47,7 @@ def use_database(name: str) -> None:
     set_application(None)
 
 
-def build(name: str, events: int) -> dict[str, Any]:
+def build(name: str, events: int, reuse: bool = False) -> dict[str, Any]:
     """Create database ``name``, generate ``events`` events into its event store and project them."""
     from django.core.management import call_command
     from django.db import connection
@@ -57,6 +57,8 @@ def build(name: str, events: int) -> dict[str, Any]:
     from benchmarks.generate import generate
     from projections.runner import catch_up
 
+    if reuse and (found := reused(name)) is not None:
+        return found
     with connection.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
         cursor.execute(f'CREATE DATABASE "{name}"')
@@ -85,6 +87,33 @@ def build(name: str, events: int) -> dict[str, Any]:
         "generate_s": round(generated, 1),
         "project_s": round(projected, 1),
         "schools_d0": [str(s.unit.id) for s in history.schools if s.district == "第1区"],
+    }
+
+
+def reused(name: str) -> dict[str, Any] | None:
+    """A database kept from an earlier run (``--reuse`` with DATABASE_URL pointing at a kept server)."""
+    from django.db import connection
+
+    from projections.directory import UnitView
+    from projections.history import HazardVersion
+    from projections.ledger import HazardLedger
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cursor.fetchone() is None:
+            return None
+    use_database(name)
+    rows = HazardVersion.objects.count()
+    return {
+        "database": name,
+        "events": None,
+        "hazards": HazardLedger.objects.count(),
+        "schools": UnitView.objects.filter(kind="school").count(),
+        "history_rows": rows,
+        "reused": True,
+        "schools_d0": [
+            str(u) for u in UnitView.objects.filter(kind="school", district="第1区").values_list("id", flat=True)
+        ],
     }
 
 
@@ -119,12 +148,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=400, help="requests per size and query kind")
+    parser.add_argument("--reuse", action="store_true", help="keep databases of an earlier run (needs DATABASE_URL)")
     args = parser.parse_args(argv)
     if not 0 < args.small < args.large:
         parser.error("need 0 < --small < --large")
     with durable_postgres() as url:
         setup_django(url)
-        sizes = {"small": build("bench_small", args.small), "large": build("bench_large", args.large)}
+        sizes = {
+            "small": build("bench_small", args.small, args.reuse),
+            "large": build("bench_large", args.large, args.reuse),
+        }
         rng = random.Random(7)
         timings: dict[str, dict[str, list[float]]] = {
             "small": {"school": [], "district": []},

@@ -1,0 +1,1 @@
+"""Joint education–police form context (常州 附件1)."""
