@@ -12,6 +12,7 @@ from api.hazards.accountability import Accountability, HazardAccountability
 from api.hazards.ownership import Ownership
 from api.health import healthz
 from api.inspections import views as inspections
+from api.jointforms import views as jointforms
 from api.root import api_root
 from api.token import ObtainToken
 
@@ -38,6 +39,11 @@ v1 = [
     path("ownership/", Ownership.as_view(), name="ownership"),
     path("accountability/", Accountability.as_view(), name="accountability"),
     *[path(f"hazards/<str:pk>/{name}/", view, name=f"hazard-{name}") for name, view in hazards.COMMANDS.items()],
+    path("joint-forms/", jointforms.JointFormList.as_view(), name="joint-forms"),
+    path("joint-forms/<str:pk>/", jointforms.JointFormDetail.as_view(), name="joint-form-detail"),
+    path("joint-forms/<str:pk>/sign/", jointforms.JointFormSign.as_view(), name="joint-form-sign"),
+    path("joint-forms/<str:pk>/submit/", jointforms.JointFormSubmit.as_view(), name="joint-form-submit"),
+    path("joint-forms/<str:pk>/history/", jointforms.JointFormHistory.as_view(), name="joint-form-history"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -20,6 +20,7 @@ from domain.errors import (
     InspectionNotFound,
     InvalidEscalationTarget,
     InvalidValue,
+    JointFormNotFound,
     NotASchool,
     NotFound,
     SchoolNotInCampaign,
@@ -30,6 +31,7 @@ from domain.errors import (
 )
 from domain.hazard.aggregate import Hazard, Severity
 from domain.inspection.aggregate import AssessmentResult, Inspection, InspectionKind
+from domain.jointform.aggregate import JointForm, form_id
 from domain.policy import BUREAU_KINDS, EDU_BUREAU_ROLES, SYSTEM_ACTOR, Actor, Role, UnitKind, require_role
 from domain.timerules import check_occurred_at, deadline_end
 from domain.transcodings import DateAsISO
@@ -579,6 +581,80 @@ class SafetyApplication(Application[UUID]):
         if not events or not type(events[0]).__qualname__.startswith("Hazard."):
             raise HazardNotFound(id=str(hazard_id))
         return events
+
+    # --- joint form (常州 附件1) ----------------------------------------------------------------------
+
+    def open_joint_form(
+        self, *, actor: Actor, campaign: UUID, school: UUID, occurred_at: datetime | None = None
+    ) -> JointForm:
+        when = self._when(occurred_at)
+        self._school_in_campaign(self.get_campaign(campaign), school)
+        station = self.get_unit(school).police_station
+        if station is None:
+            raise InvalidValue("该学校未登记属地派出所", field="school")
+        if self._exists(form_id(campaign, school)):
+            raise AlreadyExists("该校本次专项排查的报表已存在", id=str(form_id(campaign, school)))
+        form = JointForm.open(campaign=campaign, school=school, station=station, actor=actor, occurred_at=when)
+        self._save(form, conflict=AlreadyExists("该校本次专项排查的报表已存在", id=str(form.id)))
+        return form
+
+    def update_joint_form(
+        self,
+        form: UUID,
+        *,
+        actor: Actor,
+        changes: dict[str, Any],
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> JointForm:
+        return self._change(
+            JointForm,
+            form,
+            JointFormNotFound,
+            expected_version,
+            occurred_at,
+            lambda f, when: f.update(changes=changes, actor=actor, occurred_at=when),
+        )
+
+    def sign_joint_form(
+        self,
+        form: UUID,
+        *,
+        actor: Actor,
+        content_hash: str,
+        counts: dict[str, int],
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> JointForm:
+        return self._change(
+            JointForm,
+            form,
+            JointFormNotFound,
+            expected_version,
+            occurred_at,
+            lambda f, when: f.sign(signed_hash=content_hash, counts=counts, actor=actor, occurred_at=when),
+        )
+
+    def submit_joint_form(
+        self,
+        form: UUID,
+        *,
+        actor: Actor,
+        counts: dict[str, int],
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> JointForm:
+        return self._change(
+            JointForm,
+            form,
+            JointFormNotFound,
+            expected_version,
+            occurred_at,
+            lambda f, when: f.submit(counts=counts, actor=actor, occurred_at=when),
+        )
+
+    def get_joint_form(self, form: UUID) -> JointForm:
+        return self._load(JointForm, form, JointFormNotFound)
 
     # --- shared mechanics ---------------------------------------------------------------------------
 

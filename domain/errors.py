@@ -198,3 +198,46 @@ class AlreadySupervised(Conflict):
 class DeadlineAlreadyMissed(Conflict):
     code = "deadline_already_missed"
     message = "该整改时限的逾期已记录"
+
+
+# --- joint form (常州 附件1) ----------------------------------------------------------------------
+
+
+class UnknownField(InvalidValue):
+    code = "unknown_field"
+    message = "表中没有该栏目"
+
+
+class FieldNotYours(NotPermitted):
+    code = "field_not_yours"
+    message = "该栏目由另一方填写，您不能修改"
+
+
+class NotAParty(NotPermitted):
+    code = "not_a_party"
+    message = "只有该校及其属地派出所的人员可以填写本表"
+
+
+class NotSignatory(NotPermitted):
+    code = "not_signatory"
+    message = "只有签字时在任的本校校长或属地派出所所长可以签字"
+
+
+class StaleHash(Conflict):
+    code = "stale_hash"
+    message = "表格内容已变化，请核对最新内容后再签字"
+
+
+class FormLocked(Conflict):
+    code = "form_locked"
+    message = "校长和所长均已签字，表格已锁定"
+
+
+class FormNotSigned(Conflict):
+    code = "form_not_signed"
+    message = "校长和所长均签字后才能报送"
+
+
+class JointFormNotFound(NotFound):
+    code = "joint_form_not_found"
+    message = "报表不存在或不在您的管辖范围内"

@@ -124,3 +124,11 @@ def owners(hazard: UUID, known_at: datetime) -> list[dict[str, Any]]:
         if row.owner is not None:
             intervals.append({"owner": row.owner, "owner_unit": row.owner_unit, "from": row.valid_from, "to": None})
     return [i for i in intervals if i["owner"] is not None]
+
+
+def counts_at(campaign: UUID, school: UUID, at: datetime, known_at: datetime) -> dict[str, int]:
+    """排查出的总隐患数 / 隐患整改数 / 未整改隐患数 of a school in a campaign at ``at`` (e.g. the statistics cutoff)."""
+    rows = HazardVersion.objects.filter(in_force(at, known_at), campaign=campaign, school=school)
+    total = rows.count()
+    rectified = rows.filter(status__in=("rectified", "closed")).count()
+    return {"hazards_total": total, "hazards_rectified": rectified, "hazards_open": total - rectified}

@@ -4,6 +4,7 @@ from projections.campaigns import CampaignView
 from projections.directory import StaffInterval, StaffView, UnitView
 from projections.history import HazardVersion
 from projections.inspections import AssessmentView, InspectionView
+from projections.jointforms import JointFormCopy, JointFormView
 from projections.ledger import HazardLedger
 from projections.tracking import ProjectionPosition
 
@@ -13,6 +14,8 @@ __all__ = [
     "HazardLedger",
     "HazardVersion",
     "InspectionView",
+    "JointFormCopy",
+    "JointFormView",
     "ProjectionPosition",
     "StaffInterval",
     "StaffView",

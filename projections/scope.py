@@ -55,3 +55,9 @@ def can_see_school(actor: Actor, school: UUID) -> bool:
 
 def _unit(actor: Actor) -> UnitView | None:
     return UnitView.objects.filter(id=actor.unit).first() if actor.unit else None
+
+
+def sees_police_content(actor: Actor) -> bool:
+    """Police-sensitive content (DESIGN §6) is for users of police units only."""
+    unit = _unit(actor)
+    return unit is not None and unit.kind in (UnitKind.POLICE_STATION, UnitKind.CITY_POLICE_BUREAU)

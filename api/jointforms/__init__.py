@@ -1,0 +1,1 @@
+"""Joint form endpoints (常州 附件1)."""

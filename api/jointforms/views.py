@@ -1,0 +1,126 @@
+"""Joint form (常州 附件1) endpoints: open, read, PATCH one party's fields, sign, submit, history."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api.auth import actor_of
+from api.common import CommandInput, parse_uuid, validated
+from api.eventstore import get_application
+from api.jointforms.service import cutoff_counts, form_json, visible_form
+from api.services import execute
+from domain.errors import InvalidValue, JointFormNotFound, OutOfScope
+from domain.eventinfo import event_data, event_type
+from domain.jointform.fields import BY_KEY
+from projections import scope
+from projections.jointforms import JointFormView
+
+PATCH_HELP = "只提交本方栏目 {栏目键: 值}，可带 occurred_at、expected_version；另一方的栏目返回 403 field_not_yours"
+
+
+class OpenInput(serializers.Serializer):  # type: ignore[type-arg]
+    campaign = serializers.UUIDField()
+    school = serializers.UUIDField()
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+class SignInput(CommandInput):
+    content_hash = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="签字时所见内容的 SHA-256")
+
+
+class JointFormList(generics.GenericAPIView):  # type: ignore[type-arg]
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        actor = actor_of(request)
+        forms = scope.filter_by_school(JointFormView.objects.order_by("opened_at", "id"), actor)
+        page = self.paginate_queryset(forms)
+        return self.get_paginated_response([form_json(row, actor) for row in page])
+
+    @extend_schema(request=OpenInput, responses={201: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = validated(OpenInput, request.data)
+        actor = actor_of(request)
+        if not scope.can_see_school(actor, data["school"]):
+            raise OutOfScope(school=str(data["school"]))
+        form = execute(lambda app: app.open_joint_form(actor=actor, **data))
+        return Response(form_json(JointFormView.objects.get(id=form.id), actor), status=201)
+
+
+class JointFormDetail(generics.GenericAPIView):  # type: ignore[type-arg]
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: str) -> Response:
+        actor = actor_of(request)
+        return Response(form_json(visible_form(actor, parse_uuid(pk, JointFormNotFound)), actor))
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+        description=PATCH_HELP,
+    )
+    def patch(self, request: Request, pk: str) -> Response:
+        actor = actor_of(request)
+        row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
+        if not isinstance(request.data, dict):
+            raise InvalidValue("请求体必须是JSON对象")
+        changes = {k: v for k, v in request.data.items() if k not in ("occurred_at", "expected_version")}
+        meta = validated(CommandInput, {k: v for k, v in request.data.items() if k not in changes})
+        if not changes:
+            raise InvalidValue("没有要修改的栏目")
+        execute(lambda app: app.update_joint_form(row.id, actor=actor, changes=changes, **meta))
+        return Response(form_json(JointFormView.objects.get(id=row.id), actor))
+
+
+class JointFormSign(generics.GenericAPIView):  # type: ignore[type-arg]
+    @extend_schema(request=SignInput, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: str) -> Response:
+        actor = actor_of(request)
+        row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
+        data = validated(SignInput, request.data)
+        counts = cutoff_counts(row.campaign, row.school)
+        execute(lambda app: app.sign_joint_form(row.id, actor=actor, counts=counts, **data))
+        return Response(form_json(JointFormView.objects.get(id=row.id), actor))
+
+
+class JointFormSubmit(generics.GenericAPIView):  # type: ignore[type-arg]
+    @extend_schema(request=CommandInput, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, pk: str) -> Response:
+        actor = actor_of(request)
+        row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
+        data = validated(CommandInput, request.data)
+        counts = cutoff_counts(row.campaign, row.school)
+        execute(lambda app: app.submit_joint_form(row.id, actor=actor, counts=counts, **data))
+        body = form_json(JointFormView.objects.get(id=row.id), actor)
+        lines = ("education", "police") if scope.sees_police_content(actor) else ("education",)
+        body["copies"] = [{"line": c.line, "sha256": c.sha256} for c in row.copies.filter(line__in=lines)]
+        return Response(body)
+
+
+class JointFormHistory(generics.GenericAPIView):  # type: ignore[type-arg]
+    pagination_class = None
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: str) -> Response:
+        actor = actor_of(request)
+        row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
+        police = scope.sees_police_content(actor)
+        items = []
+        for event in get_application().events.get(row.id):
+            data = event_data(event)  # type: ignore[arg-type]
+            if not police and "changes" in data:
+                data["changes"] = {k: v for k, v in data["changes"].items() if not BY_KEY[k].police_only}
+                if not data["changes"]:
+                    continue  # a police-only edit is not even hinted at to the education side
+            items.append(
+                {
+                    "version": event.originator_version,
+                    "type": event_type(event),  # type: ignore[arg-type]
+                    "occurred_at": event.occurred_at,
+                    "recorded_at": event.timestamp,  # type: ignore[attr-defined]
+                    "actor": event.actor,
+                    "data": data,
+                }
+            )  # type: ignore[attr-defined]
+        return Response(items)

@@ -1,0 +1,182 @@
+"""The joint form (常州 附件1): filled by a school and its 属地派出所, signed by 校长 and 所长, then locked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import (
+    AlreadyExists,
+    FieldNotYours,
+    FormLocked,
+    FormNotSigned,
+    InvalidValue,
+    NotAParty,
+    NotSignatory,
+    StaleHash,
+    UnknownField,
+)
+from domain.jointform.fields import BY_KEY, MAX_TEXT, FormField, Party
+from domain.policy import SCHOOL_ROLES, STATION_ROLES, Actor, Role, require_writer
+
+FORM_NAMESPACE = uuid5(NAMESPACE_URL, "school-safety/joint-form")
+SIGNING_ROLES: dict[Role, Party] = {Role.SCHOOL_PRINCIPAL: "school", Role.STATION_CHIEF: "police"}
+Value = bool | int | str | None
+Counts = dict[str, int]
+
+
+def form_id(campaign: UUID, school: UUID) -> UUID:
+    """One form per school and campaign."""
+    return uuid5(FORM_NAMESPACE, f"{campaign}/{school}")
+
+
+def canonical(content: dict[str, Any]) -> bytes:
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def content_hash(campaign: UUID, school: UUID, fields: dict[str, Value], counts: Counts) -> str:
+    """SHA-256 of the form's canonical content, police-only content excluded (it is not on the form)."""
+    shown = {k: v for k, v in fields.items() if not BY_KEY[k].police_only}
+    return hashlib.sha256(
+        canonical({"campaign": str(campaign), "school": str(school), "fields": shown, "counts": counts})
+    ).hexdigest()
+
+
+class JointForm(Aggregate):
+    @staticmethod
+    def create_id(campaign: UUID, school: UUID, **_: object) -> UUID:
+        return form_id(campaign, school)
+
+    @event("Opened")
+    def __init__(self, *, campaign: UUID, school: UUID, station: UUID, actor: str, occurred_at: datetime) -> None:
+        self.campaign, self.school, self.station = campaign, school, station
+        self.fields: dict[str, Value] = {}
+        self.signatures: dict[str, dict[str, str]] = {}  # role -> {"signer", "content_hash", "signed_at"}
+        self.submitted_at: datetime | None = None
+        self.last_occurred_at = occurred_at
+
+    @classmethod
+    def open(cls, *, campaign: UUID, school: UUID, station: UUID, actor: Actor, occurred_at: datetime) -> JointForm:
+        party_of(actor, school, station)
+        return cls(campaign=campaign, school=school, station=station, actor=actor.username, occurred_at=occurred_at)
+
+    @property
+    def locked(self) -> bool:
+        return len(self.signatures) == len(SIGNING_ROLES)
+
+    @property
+    def status(self) -> str:
+        return "submitted" if self.submitted_at else "signed" if self.locked else "draft"
+
+    def hash(self, counts: Counts) -> str:
+        return content_hash(self.campaign, self.school, self.fields, counts)
+
+    # --- commands -------------------------------------------------------------------------------
+
+    def update(self, *, changes: dict[str, Any], actor: Actor, occurred_at: datetime) -> None:
+        """PATCH: only the caller's party's fields; a change after one signature voids it."""
+        party = party_of(actor, self.school, self.station)
+        if self.locked:
+            raise FormLocked()
+        values = {key: _checked(key, value, party) for key, value in changes.items()}
+        _check_guards({**self.fields, **values})
+        changed = {k: v for k, v in values.items() if k not in self.fields or self.fields[k] != v}
+        if not changed:
+            return
+        self._fields_updated(party=party, changes=changed, actor=actor.username, occurred_at=occurred_at)
+        shown_changed = any(not BY_KEY[k].police_only for k in changed)
+        for role, signature in list(self.signatures.items()):
+            if shown_changed:
+                self._signature_voided(
+                    role=role,
+                    signer=signature["signer"],
+                    reason="签字后表格内容被修改",
+                    actor=actor.username,
+                    occurred_at=occurred_at,
+                )
+
+    @event("FieldsUpdated")
+    def _fields_updated(self, *, party: str, changes: dict[str, Value], actor: str, occurred_at: datetime) -> None:
+        self.fields.update(changes)
+        self.last_occurred_at = occurred_at
+
+    @event("SignatureVoided")
+    def _signature_voided(self, *, role: str, signer: str, reason: str, actor: str, occurred_at: datetime) -> None:
+        self.signatures.pop(role, None)
+        self.last_occurred_at = occurred_at
+
+    def sign(self, *, signed_hash: str, counts: Counts, actor: Actor, occurred_at: datetime) -> None:
+        """校长 / 所长 holding the role now sign the hash they were shown; a stale hash is refused."""
+        require_writer(actor)
+        if actor.role not in SIGNING_ROLES or actor.unit != (
+            self.school if actor.role is Role.SCHOOL_PRINCIPAL else self.station
+        ):
+            raise NotSignatory()
+        if self.locked:
+            raise FormLocked()
+        if actor.role.value in self.signatures:
+            raise AlreadyExists("您已签字", role=actor.role.value)
+        if signed_hash != self.hash(counts):
+            raise StaleHash(current=self.hash(counts))
+        self._signed(role=actor.role.value, content_hash=signed_hash, actor=actor.username, occurred_at=occurred_at)
+
+    @event("Signed")
+    def _signed(self, *, role: str, content_hash: str, actor: str, occurred_at: datetime) -> None:
+        self.signatures[role] = {"signer": actor, "content_hash": content_hash, "signed_at": occurred_at.isoformat()}
+        self.last_occurred_at = occurred_at
+
+    def submit(self, *, counts: Counts, actor: Actor, occurred_at: datetime) -> None:
+        """Dual submission: the education copy to the education line, the police copy to the police line."""
+        party_of(actor, self.school, self.station)
+        if not self.locked:
+            raise FormNotSigned()
+        if self.submitted_at is not None:
+            raise FormLocked("报表已报送")
+        self._submitted(content_hash=self.hash(counts), counts=counts, actor=actor.username, occurred_at=occurred_at)
+
+    @event("Submitted")
+    def _submitted(self, *, content_hash: str, counts: Counts, actor: str, occurred_at: datetime) -> None:
+        self.submitted_at = occurred_at
+        self.last_occurred_at = occurred_at
+
+
+def party_of(actor: Actor, school: UUID, station: UUID) -> Party:
+    """The party the actor fills the form for: the school's own staff, or its station's officers."""
+    require_writer(actor)
+    if actor.role in SCHOOL_ROLES and actor.unit == school:
+        return "school"
+    if actor.role in STATION_ROLES and actor.unit == station:
+        return "police"
+    raise NotAParty()
+
+
+def _checked(key: str, value: Any, party: Party) -> Value:
+    spec: FormField | None = BY_KEY.get(key)
+    if spec is None:
+        raise UnknownField(f"表中没有栏目“{key}”", field=key)
+    if spec.party != party:
+        raise FieldNotYours(f"“{spec.label}”由{'学校' if spec.party == 'school' else '派出所'}填写", field=key)
+    if value is None:
+        if spec.slash_allowed or spec.kind == "text":
+            return None
+        raise InvalidValue(f"“{spec.label}”不能为空", field=key)
+    if spec.kind == "bool" and isinstance(value, bool):
+        return value
+    if spec.kind == "int" and isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**7:
+        return value
+    if spec.kind == "text" and isinstance(value, str) and len(value) <= MAX_TEXT:
+        return value.strip()
+    kinds = {"bool": "是/否", "int": "非负整数", "text": f"不超过{MAX_TEXT}字的文字"}
+    raise InvalidValue(f"“{spec.label}”应填{kinds[spec.kind]}", field=key)
+
+
+def _check_guards(fields: dict[str, Value]) -> None:
+    total, licensed, over_age = (fields.get(k) for k in ("guards_total", "guards_licensed", "guards_over_age"))
+    for key, part in (("guards_licensed", licensed), ("guards_over_age", over_age)):
+        if isinstance(total, int) and isinstance(part, int) and part > total:
+            raise InvalidValue(f"“{BY_KEY[key].label}”不能多于保安员人数", field=key)

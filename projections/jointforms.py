@@ -1,0 +1,145 @@
+"""Joint form read models (常州 附件1): the form as filled and signed, and the copies sent to each line.
+
+Police-only content (``sensitive_notes``) lives in its own column and its own copy, so no education-side query
+ever selects it by accident.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.db import models
+
+from domain.jointform.aggregate import JointForm, canonical
+from domain.jointform.fields import BY_KEY
+from projections.base import Projector
+
+POLICE_ONLY = tuple(k for k, f in BY_KEY.items() if f.police_only)
+
+
+class JointFormView(models.Model):
+    id = models.UUIDField(primary_key=True)
+    campaign = models.UUIDField(db_index=True)
+    school = models.UUIDField(db_index=True)
+    station = models.UUIDField(db_index=True)
+    fields = models.JSONField("栏目", default=dict)  # never holds police-only keys
+    police_only = models.JSONField("公安机关专用", default=dict)
+    signatures = models.JSONField("签字", default=dict)
+    status = models.CharField("状态", max_length=20, default="draft")
+    opened_by = models.CharField(max_length=150)
+    opened_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True)
+    updated_at = models.DateTimeField()
+    version = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = "学校及周边安全排查整改情况报表"
+        verbose_name_plural = "学校及周边安全排查整改情况报表"
+        constraints = [models.UniqueConstraint(fields=["campaign", "school"], name="one_form_per_school")]
+
+
+class JointFormCopy(models.Model):
+    """The exact content sent to one line at submission: education (no police-only content) or police."""
+
+    form = models.ForeignKey(JointFormView, on_delete=models.CASCADE, related_name="copies")
+    line = models.CharField(max_length=20)  # education | police
+    content = models.JSONField()
+    sha256 = models.CharField(max_length=64)
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["form", "line"], name="one_copy_per_line")]
+
+
+projector = Projector("jointforms", (JointFormCopy, JointFormView))
+
+
+@projector.on(JointForm.Opened)
+def opened(event: Any) -> None:
+    JointFormView.objects.get_or_create(
+        id=event.originator_id,
+        defaults={
+            "campaign": event.campaign,
+            "school": event.school,
+            "station": event.station,
+            "opened_by": event.actor,
+            "opened_at": event.occurred_at,
+            "updated_at": event.timestamp,
+            "version": event.originator_version,
+        },
+    )
+
+
+def _advance(event: Any) -> JointFormView | None:
+    row = JointFormView.objects.filter(id=event.originator_id, version=event.originator_version - 1).first()
+    if row is not None:
+        row.version, row.updated_at = event.originator_version, event.timestamp
+    return row
+
+
+@projector.on(JointForm.FieldsUpdated)
+def fields_updated(event: Any) -> None:
+    if row := _advance(event):
+        for key, value in event.changes.items():
+            (row.police_only if key in POLICE_ONLY else row.fields)[key] = value
+        row.save()
+
+
+@projector.on(JointForm.SignatureVoided)
+def signature_voided(event: Any) -> None:
+    if row := _advance(event):
+        voided = row.signatures.pop(event.role, None)
+        row.signatures[f"voided:{event.role}:{event.originator_version}"] = {
+            **(voided or {}),
+            "voided": True,
+            "reason": event.reason,
+        }
+        row.status = "draft"
+        row.save()
+
+
+@projector.on(JointForm.Signed)
+def signed(event: Any) -> None:
+    if row := _advance(event):
+        row.signatures[event.role] = {
+            "signer": event.actor,
+            "content_hash": event.content_hash,
+            "signed_at": event.occurred_at.isoformat(),
+        }
+        if all(role in row.signatures for role in ("school_principal", "station_chief")):
+            row.status = "signed"
+        row.save()
+
+
+@projector.on(JointForm.Submitted)
+def submitted(event: Any) -> None:
+    if row := _advance(event):
+        row.status, row.submitted_at = "submitted", event.occurred_at
+        row.save()
+        education = copy_content(row, event.counts, event.content_hash, police=False)
+        police = copy_content(row, event.counts, event.content_hash, police=True)
+        for line, content in (("education", education), ("police", police)):
+            JointFormCopy.objects.get_or_create(
+                form=row,
+                line=line,
+                defaults={
+                    "content": content,
+                    "sha256": hashlib.sha256(canonical(content)).hexdigest(),
+                    "submitted_at": event.occurred_at,
+                },
+            )
+
+
+def copy_content(row: JointFormView, counts: dict[str, int], content_hash: str, *, police: bool) -> dict[str, Any]:
+    fields = {**row.fields, **(row.police_only if police else {})}
+    return {
+        "form": str(row.id),
+        "campaign": str(row.campaign),
+        "school": str(row.school),
+        "station": str(row.station),
+        "fields": fields,
+        "counts": counts,
+        "content_hash": content_hash,
+        "signatures": {role: s for role, s in row.signatures.items() if not role.startswith("voided:")},
+    }
