@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # --- system packages the suite needs (installed with apt-get only when missing) ----------------------
 # PostgreSQL server binaries are handled by scripts/pg.sh. Add packages here as features need them,
 # e.g. poppler-utils fonts-wqy-zenhei chromium chromium-driver.
-APT_PACKAGES=()
+APT_PACKAGES=(chromium fonts-wqy-zenhei poppler-utils)
 
 apt_missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
