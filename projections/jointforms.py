@@ -92,6 +92,7 @@ def signature_voided(event: Any) -> None:
         voided = row.signatures.pop(event.role, None)
         row.signatures[f"voided:{event.role}:{event.originator_version}"] = {
             **(voided or {}),
+            "role": event.role,
             "voided": True,
             "reason": event.reason,
         }

@@ -41,7 +41,7 @@ def form_json(row: JointFormView, actor: Actor) -> dict[str, Any]:
         fields.update({k: row.police_only.get(k) for k, f in BY_KEY.items() if f.police_only})
     signatures = [
         {
-            "role": role,
+            "role": s.get("role", role),
             "user": s.get("signer"),
             "hash": s.get("content_hash"),
             "signed_at": s.get("signed_at"),
