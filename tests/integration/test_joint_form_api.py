@@ -214,7 +214,8 @@ def test_police_only_content_never_reaches_the_education_side(form: str, user: C
     for response in responses:
         assert response.status_code < 500
         assert SECRET not in response.content.decode(), response.request["PATH_INFO"]
-        assert 'sensitive_notes":' not in response.content.decode().replace("'", '"') or response.status_code >= 400
+        if response.status_code < 400:
+            assert '"sensitive_notes"' not in response.content.decode(), response.request["PATH_INFO"]
     assert "sensitive_notes" not in ok(client.get(f"{API}joint-forms/{form}/"))["fields"]
 
 
