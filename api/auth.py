@@ -31,10 +31,11 @@ def actor_for(user: AbstractBaseUser) -> Actor:
 
 
 def actor_of(request: Request) -> Actor:
-    actor = getattr(request, "_actor", None)
+    """The request's actor, resolved once (authentication already resolved it to refuse inactive users)."""
+    actor = getattr(request.user, "_actor", None)
     if actor is None:
         actor = actor_for(request.user)
-        request._actor = actor  # type: ignore[attr-defined]
+        request.user._actor = actor  # type: ignore[union-attr]
     return actor
 
 
@@ -43,7 +44,7 @@ class ActorTokenAuthentication(TokenAuthentication):
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         user, token = super().authenticate_credentials(key)
-        actor_for(user)
+        user._actor = actor_for(user)
         return user, token
 
 
@@ -51,7 +52,7 @@ class ActorSessionAuthentication(SessionAuthentication):
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         result = super().authenticate(request)
         if result is not None:
-            actor_for(result[0])
+            result[0]._actor = actor_for(result[0])
         return result
 
     def authenticate_header(self, request: Request) -> str:

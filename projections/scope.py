@@ -13,21 +13,24 @@ CITY_KINDS = (UnitKind.CITY_EDU_BUREAU, UnitKind.CITY_POLICE_BUREAU)
 ALL = None  # no restriction: admins, auditors and city bureaus see everything under the city
 
 
-def school_ids(actor: Actor) -> set[UUID] | None:
-    """The schools the actor may see; ``None`` means all of them."""
+def school_ids(actor: Actor) -> QuerySet[UnitView] | None:
+    """The ids of the schools the actor may see, as a subquery; ``None`` means all of them."""
+    if actor.role in (Role.ADMIN, Role.AUDITOR):
+        return ALL
     unit = _unit(actor)
-    if actor.role in (Role.ADMIN, Role.AUDITOR) or unit is None:
-        return ALL if actor.role in (Role.ADMIN, Role.AUDITOR) else set()
     schools = UnitView.objects.filter(kind=UnitKind.SCHOOL)
-    match UnitKind(unit.kind):
+    match UnitKind(unit.kind) if unit is not None else None:
         case UnitKind.CITY_EDU_BUREAU | UnitKind.CITY_POLICE_BUREAU:
             return ALL
         case UnitKind.DISTRICT_EDU_BUREAU:
-            return set(schools.filter(district=unit.district).values_list("id", flat=True))
+            schools = schools.filter(district=unit.district)  # type: ignore[union-attr]
         case UnitKind.POLICE_STATION:
-            return set(schools.filter(police_station=unit.id).values_list("id", flat=True))
+            schools = schools.filter(police_station=unit.id)  # type: ignore[union-attr]
         case UnitKind.SCHOOL:
-            return {unit.id}
+            schools = schools.filter(id=unit.id)  # type: ignore[union-attr]
+        case _:
+            schools = schools.none()
+    return schools.values("id")
 
 
 def units(actor: Actor) -> QuerySet[UnitView]:
@@ -50,11 +53,23 @@ def filter_by_school(queryset: QuerySet, actor: Actor, field: str = "school") ->
 
 def can_see_school(actor: Actor, school: UUID) -> bool:
     visible = school_ids(actor)
-    return visible is ALL or school in visible
+    return visible is ALL or visible.filter(id=school).exists()
 
 
 def _unit(actor: Actor) -> UnitView | None:
-    return UnitView.objects.filter(id=actor.unit).first() if actor.unit else None
+    """The actor's unit row (read once per actor: a request asks several scope questions)."""
+    if actor.unit is None:
+        return None
+    cached: UnitView | None = _UNIT_CACHE.get(actor)
+    if cached is None:
+        cached = UnitView.objects.filter(id=actor.unit).first()
+        if cached is not None:
+            _UNIT_CACHE[actor] = cached
+    return cached
+
+
+# Units never change once registered; actors are values (username, role, unit), so this is safe to keep.
+_UNIT_CACHE: dict[Actor, UnitView] = {}
 
 
 def sees_police_content(actor: Actor) -> bool:

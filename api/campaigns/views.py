@@ -130,5 +130,6 @@ def _visible(request: Request, campaign: CampaignView) -> bool:
     actor = actor_of(request)
     if actor.role not in (Role.SCHOOL_STAFF, Role.SCHOOL_PRINCIPAL, Role.STATION_OFFICER, Role.STATION_CHIEF):
         return True
-    schools = {str(s) for s in (scope.school_ids(actor) or set())}
+    visible = scope.school_ids(actor)
+    schools = {str(s) for s in visible.values_list("id", flat=True)} if visible is not None else set()
     return not campaign.scope or bool(schools & set(campaign.scope))
