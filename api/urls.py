@@ -52,6 +52,7 @@ urlpatterns = [
     path("api/v1/", include(v1)),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("", include("api.web.urls")),
 ]
 
 handler404 = json_not_found

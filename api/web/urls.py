@@ -1,0 +1,25 @@
+"""Web page routes: session login and logout, the joint form pages."""
+
+from django.contrib.auth import views as auth
+from django.urls import path, reverse_lazy
+
+from api.web import views
+from api.web.forms import LoginForm
+
+app_name = "web"
+
+urlpatterns = [
+    path(
+        "accounts/login/",
+        auth.LoginView.as_view(
+            template_name="web/login.html",
+            authentication_form=LoginForm,
+            next_page=reverse_lazy("web:joint-forms"),
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth.LogoutView.as_view(next_page=reverse_lazy("web:login")), name="logout"),
+    path("forms/joint/", views.JointFormList.as_view(), name="joint-forms"),
+    path("forms/joint/<uuid:pk>/", views.JointFormPage.as_view(), name="joint-form"),
+    path("forms/joint/<uuid:pk>/pdf/", views.JointFormPdf.as_view(), name="joint-form-pdf"),
+]

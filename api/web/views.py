@@ -1,0 +1,130 @@
+"""The joint form pages: the table for each party to fill, sign and submit, its list, and its PDF.
+
+Every action goes through the same application methods as the API; a refusal is shown on the page and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.http import content_disposition_header
+from django.views import View
+
+from api.auth import UserInactive, actor_for
+from api.errors import STATUS_BY_KIND
+from api.jointforms.service import cutoff_counts, visible_form
+from api.services import execute
+from api.web.forms import changes_from_post, posted_version
+from api.web.page import STATUS_LABELS, page_context, party_for, staff_names, unit_names
+from domain.application import SafetyApplication
+from domain.errors import DomainError, InvalidValue, JointFormNotFound
+from domain.jointform.fields import TITLE
+from domain.policy import Actor
+from projections import scope
+from projections.jointforms import JointFormView
+from reports.joint_form import build_joint_form, render_joint_form_pdf
+
+Command = Callable[[SafetyApplication], Any]
+DONE = {
+    "save": "已保存本方填写内容。",
+    "sign": "已签字。",
+    "submit": "已报送：教育副本报教育部门，公安副本报公安机关。",
+}
+
+
+class WebPage(LoginRequiredMixin, View):
+    """Session login required; a visitor without a role now, or outside the form's scope, gets a Chinese page."""
+
+    login_url = reverse_lazy("web:login")
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[no-any-return]
+        except UserInactive as error:
+            return render(request, "web/refused.html", {"message": str(error.detail)}, status=403)
+        except JointFormNotFound as error:
+            return render(request, "web/refused.html", {"message": error.detail}, status=404)
+
+
+class JointFormList(WebPage):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        actor = actor_for(request.user)  # type: ignore[arg-type]
+        forms = list(scope.filter_by_school(JointFormView.objects.order_by("-updated_at"), actor))
+        names = unit_names(*{f.school for f in forms} | {f.station for f in forms})
+        items = [
+            {
+                "id": f.id,
+                "school": names.get(f.school, ""),
+                "station": names.get(f.station, ""),
+                "status": STATUS_LABELS.get(f.status, f.status),
+                "updated_at": f.updated_at,
+            }
+            for f in forms
+        ]
+        return render(request, "web/joint_form_list.html", {"forms": items, "title": TITLE})
+
+
+class JointFormPage(WebPage):
+    def get(self, request: HttpRequest, pk: UUID) -> HttpResponse:
+        actor = actor_for(request.user)  # type: ignore[arg-type]
+        return render(request, "web/joint_form.html", page_context(visible_form(actor, pk), actor))
+
+    def post(self, request: HttpRequest, pk: UUID) -> HttpResponse:
+        actor = actor_for(request.user)  # type: ignore[arg-type]
+        row = visible_form(actor, pk)
+        action = request.POST.get("action", "")
+        try:
+            command = self.command(action, request.POST, row, actor)
+            if command is None:
+                messages.info(request, "没有修改任何栏目。")
+                return redirect(request.path)
+            execute(command)
+        except DomainError as error:
+            context = page_context(JointFormView.objects.get(id=row.id), actor, posted=request.POST, error=error)
+            return render(request, "web/joint_form.html", context, status=STATUS_BY_KIND[error.kind])
+        messages.success(request, DONE[action])
+        return redirect(request.path)
+
+    @staticmethod
+    def command(action: str, post: QueryDict, row: JointFormView, actor: Actor) -> Command | None:
+        if action == "save":
+            current = {**row.fields, **row.police_only}
+            changes = changes_from_post(post, current, party_for(actor, row))
+            version = posted_version(post)
+            if not changes:
+                return None
+            return lambda app: app.update_joint_form(row.id, actor=actor, changes=changes, expected_version=version)
+        if action == "sign":
+            signed, counts = post.get("content_hash", ""), cutoff_counts(row.campaign, row.school)
+            return lambda app: app.sign_joint_form(row.id, actor=actor, content_hash=signed, counts=counts)
+        if action == "submit":
+            counts = cutoff_counts(row.campaign, row.school)
+            return lambda app: app.submit_joint_form(row.id, actor=actor, counts=counts)
+        raise InvalidValue("未知的操作", field="action")
+
+
+class JointFormPdf(WebPage):
+    """The education copy as A4 PDF: the same for every visitor, never with police-only content."""
+
+    def get(self, request: HttpRequest, pk: UUID) -> HttpResponse:
+        row = visible_form(actor_for(request.user), pk)  # type: ignore[arg-type]
+        names = unit_names(row.school, row.station)
+        school = names.get(row.school, "")
+        data = build_joint_form(
+            row,
+            cutoff_counts(row.campaign, row.school),
+            school,
+            names.get(row.station, ""),
+            signer_names=staff_names(s.get("signer", "") for s in row.signatures.values()),
+        )
+        response = HttpResponse(render_joint_form_pdf(data), content_type="application/pdf")
+        response["Content-Disposition"] = content_disposition_header(True, f"{TITLE}-{school}.pdf")
+        return response
