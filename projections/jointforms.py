@@ -26,6 +26,7 @@ class JointFormView(models.Model):
     fields = models.JSONField("栏目", default=dict)  # never holds police-only keys
     police_only = models.JSONField("公安机关专用", default=dict)
     signatures = models.JSONField("签字", default=dict)
+    frozen_counts = models.JSONField("签字时的统计数", null=True)  # set when both have signed
     status = models.CharField("状态", max_length=20, default="draft")
     opened_by = models.CharField(max_length=150)
     opened_at = models.DateTimeField()
@@ -109,7 +110,7 @@ def signed(event: Any) -> None:
             "signed_at": event.occurred_at.isoformat(),
         }
         if all(role in row.signatures for role in ("school_principal", "station_chief")):
-            row.status = "signed"
+            row.status, row.frozen_counts = "signed", event.counts
         row.save()
 
 

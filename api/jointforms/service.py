@@ -25,6 +25,11 @@ def cutoff_counts(campaign: UUID, school: UUID, known_at: datetime | None = None
     return counts_at(campaign, school, deadline_end(cutoff), known_at or timezone.now())
 
 
+def form_counts(row: JointFormView) -> dict[str, int]:
+    """The counts on the form: those both signatories signed once locked, else live as of the cutoff."""
+    return row.frozen_counts or cutoff_counts(row.campaign, row.school)
+
+
 def visible_form(actor: Actor, form: UUID) -> JointFormView:
     row = scope.filter_by_school(JointFormView.objects.filter(id=form), actor).first()
     if row is None:
@@ -34,7 +39,7 @@ def visible_form(actor: Actor, form: UUID) -> JointFormView:
 
 def form_json(row: JointFormView, actor: Actor) -> dict[str, Any]:
     """The form as the caller may see it: police-only content only for users of police units."""
-    counts = cutoff_counts(row.campaign, row.school)
+    counts = form_counts(row)
     current = content_hash(row.campaign, row.school, row.fields, counts)
     fields = {f.key: row.fields.get(f.key) for f in FIELDS if not f.police_only}
     if scope.sees_police_content(actor):

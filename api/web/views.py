@@ -20,7 +20,7 @@ from django.views import View
 
 from api.auth import UserInactive, actor_for
 from api.errors import STATUS_BY_KIND
-from api.jointforms.service import cutoff_counts, visible_form
+from api.jointforms.service import cutoff_counts, form_counts, visible_form
 from api.services import execute
 from api.web.forms import changes_from_post, posted_version
 from api.web.page import STATUS_LABELS, page_context, party_for, staff_names, unit_names
@@ -120,7 +120,7 @@ class JointFormPdf(WebPage):
         school = names.get(row.school, "")
         data = build_joint_form(
             row,
-            cutoff_counts(row.campaign, row.school),
+            form_counts(row),
             school,
             names.get(row.station, ""),
             signer_names=staff_names(s.get("signer", "") for s in row.signatures.values()),

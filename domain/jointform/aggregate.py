@@ -58,6 +58,7 @@ class JointForm(Aggregate):
         self.fields: dict[str, Value] = {}
         self.signatures: dict[str, dict[str, str]] = {}  # role -> {"signer", "content_hash", "signed_at"}
         self.submitted_at: datetime | None = None
+        self.frozen_counts: Counts | None = None  # the counts both signed for: fixed once the form locks
         self.last_occurred_at = occurred_at
 
     @classmethod
@@ -74,7 +75,8 @@ class JointForm(Aggregate):
         return "submitted" if self.submitted_at else "signed" if self.locked else "draft"
 
     def hash(self, counts: Counts) -> str:
-        return content_hash(self.campaign, self.school, self.fields, counts)
+        """The content hash with ``counts`` — or, once locked, with the counts both signatories signed."""
+        return content_hash(self.campaign, self.school, self.fields, self.frozen_counts or counts)
 
     # --- commands -------------------------------------------------------------------------------
 
@@ -123,11 +125,30 @@ class JointForm(Aggregate):
             raise AlreadyExists("您已签字", role=actor.role.value)
         if signed_hash != self.hash(counts):
             raise StaleHash(current=self.hash(counts))
-        self._signed(role=actor.role.value, content_hash=signed_hash, actor=actor.username, occurred_at=occurred_at)
+        for role, signature in list(self.signatures.items()):
+            # The counts moved since the other signature (a late entry before the cutoff): it no longer
+            # covers what is on the form, so it is voided rather than locked in.
+            if signature["content_hash"] != signed_hash:
+                self._signature_voided(
+                    role=role,
+                    signer=signature["signer"],
+                    reason="统计数据已变化，原签字内容已不一致",
+                    actor=actor.username,
+                    occurred_at=occurred_at,
+                )
+        self._signed(
+            role=actor.role.value,
+            content_hash=signed_hash,
+            counts=counts,
+            actor=actor.username,
+            occurred_at=occurred_at,
+        )
 
     @event("Signed")
-    def _signed(self, *, role: str, content_hash: str, actor: str, occurred_at: datetime) -> None:
+    def _signed(self, *, role: str, content_hash: str, counts: Counts, actor: str, occurred_at: datetime) -> None:
         self.signatures[role] = {"signer": actor, "content_hash": content_hash, "signed_at": occurred_at.isoformat()}
+        if self.locked:
+            self.frozen_counts = counts
         self.last_occurred_at = occurred_at
 
     def submit(self, *, counts: Counts, actor: Actor, occurred_at: datetime) -> None:
@@ -137,6 +158,7 @@ class JointForm(Aggregate):
             raise FormNotSigned()
         if self.submitted_at is not None:
             raise FormLocked("报表已报送")
+        counts = self.frozen_counts or counts
         self._submitted(content_hash=self.hash(counts), counts=counts, actor=actor.username, occurred_at=occurred_at)
 
     @event("Submitted")

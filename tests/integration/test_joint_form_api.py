@@ -223,3 +223,49 @@ def test_police_only_content_never_reaches_the_education_side(form: str, user: C
 def test_police_users_see_the_sensitive_notes(form: str, user: Client, username: str) -> None:
     patch(user("hm_officer"), form, {"sensitive_notes": SECRET})
     assert current(user(username), form)["fields"]["sensitive_notes"] == SECRET
+
+
+def _late_hazard(app: SafetyApplication, world: World, description: str) -> None:
+    """A hazard entered now but dated before the cutoff: it changes the counts the form shows."""
+    app.discover_hazard(
+        actor=world.actor("hm_staff"),
+        campaign=world.campaign,
+        school=world.units["hongmei_school"],  # type: ignore[arg-type]
+        description=description,
+        severity=Severity.GENERAL,
+        occurred_at=timezone.now() - timedelta(days=2),
+    )
+    catch_up(app)
+
+
+def test_counts_that_move_between_the_signatures_void_the_first_one(
+    app: SafetyApplication, world: World, form: str, user: Client
+) -> None:
+    principal, chief = user("hm_principal"), user("hm_chief")
+    sign(principal, form, current(principal, form)["content_hash"])
+    _late_hazard(app, world, "补录：消防栓无水")
+
+    refreshed = current(chief, form)
+    assert refreshed["counts"]["hazards_total"] == 1
+    after = sign(chief, form, refreshed["content_hash"])
+
+    assert after["status"] == "draft"  # not locked: the 校长 signed other figures
+    states = {(s["role"], s["voided"]) for s in after["signatures"]}
+    assert states == {("school_principal", True), ("station_chief", False)}
+
+
+def test_once_locked_the_form_keeps_the_counts_both_signed(
+    app: SafetyApplication, world: World, form: str, user: Client
+) -> None:
+    principal, chief, staff = user("hm_principal"), user("hm_chief"), user("hm_staff")
+    content_hash = current(principal, form)["content_hash"]
+    sign(principal, form, content_hash)
+    sign(chief, form, content_hash)
+    _late_hazard(app, world, "补录：围墙裂缝")
+
+    locked = current(staff, form)
+    assert locked["counts"]["hazards_total"] == 0 and locked["content_hash"] == content_hash
+    assert all(s["valid"] for s in locked["signatures"])
+    ok(staff.post(f"{API}joint-forms/{form}/submit/", {}, format="json"))
+    copy = JointFormCopy.objects.get(form_id=form, line="education")
+    assert copy.content["counts"]["hazards_total"] == 0 and copy.content["content_hash"] == content_hash
