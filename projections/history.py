@@ -37,6 +37,12 @@ STATE_FIELDS = (
     "version",
     "discovered_at",
     "closed_at",
+    "item",
+    "progress",
+    "progress_note",
+    "plan",
+    "rectified_by",
+    "verified_by",
 )
 
 

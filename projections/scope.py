@@ -76,3 +76,17 @@ def sees_police_content(actor: Actor) -> bool:
     """Police-sensitive content (DESIGN §6) is for users of police units only."""
     unit = _unit(actor)
     return unit is not None and unit.kind in (UnitKind.POLICE_STATION, UnitKind.CITY_POLICE_BUREAU)
+
+
+def schools_under(unit: UnitView | None) -> QuerySet[UnitView]:
+    """The schools a unit answers for: itself (a school), a station's, a district bureau's; a city bureau's all."""
+    schools = UnitView.objects.filter(kind=UnitKind.SCHOOL)
+    match UnitKind(unit.kind) if unit is not None else None:
+        case UnitKind.SCHOOL:
+            return schools.filter(id=unit.id)  # type: ignore[union-attr]
+        case UnitKind.POLICE_STATION:
+            return schools.filter(police_station=unit.id)  # type: ignore[union-attr]
+        case UnitKind.DISTRICT_EDU_BUREAU:
+            return schools.filter(district=unit.district)  # type: ignore[union-attr]
+        case _:
+            return schools

@@ -18,7 +18,6 @@ from api.eventstore import get_application
 from api.hazards.views import visible_hazard
 from domain.accountability import Finding
 from domain.errors import UnitNotFound
-from domain.policy import UnitKind
 from projections import scope
 from projections.directory import UnitView
 from projections.ledger import HazardLedger
@@ -95,13 +94,5 @@ def _unit(unit_id: UUID) -> UnitView:
 
 def _concerning(found: list[Finding], unit: UnitView, hazards: Any) -> list[Finding]:
     """Findings on hazards of the unit's schools, or naming the unit among their subjects."""
-    schools = UnitView.objects.filter(kind=UnitKind.SCHOOL)
-    match UnitKind(unit.kind):
-        case UnitKind.SCHOOL:
-            schools = schools.filter(id=unit.id)
-        case UnitKind.POLICE_STATION:
-            schools = schools.filter(police_station=unit.id)
-        case UnitKind.DISTRICT_EDU_BUREAU:
-            schools = schools.filter(district=unit.district)
-    under = set(hazards.filter(school__in=schools.values("id")).values_list("id", flat=True))
+    under = set(hazards.filter(school__in=scope.schools_under(unit).values("id")).values_list("id", flat=True))
     return [f for f in found if f.hazard in under or any(s.unit == unit.id for s in f.subjects)]

@@ -1,0 +1,1 @@
+"""Report endpoints (DESIGN §7) and report submissions."""

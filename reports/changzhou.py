@@ -1,0 +1,1 @@
+"""changzhou reports (being built)."""

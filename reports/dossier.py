@@ -1,0 +1,1 @@
+"""dossier reports (being built)."""

@@ -1,0 +1,1 @@
+"""school_ledger reports (being built)."""

@@ -1,0 +1,116 @@
+"""苏州 (seed 000): 附件1 排查情况汇总表 and 附件2 排查问题隐患清单."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from domain.timerules import deadline_end
+from projections import scope
+from projections.directory import UnitView
+from projections.history import HazardVersion, in_force
+from projections.inspections import InspectionView
+from projections.ledger import HazardLedger
+from reports.base import Report, Table, cell, chinese_date, numbered
+from reports.registry import ReportQuery, register
+
+SUMMARY_TITLE = "中小学课后服务期间校园安全防范工作排查情况汇总表"
+LIST_TITLE = "中小学课后服务期间校园安全防范工作排查问题隐患清单"
+SUMMARY_COLUMNS = (
+    "类别",
+    "督查检查次数 (次)",
+    "排查学校个数 (个)",
+    "发现隐患问题数 (处)",
+    "已整改完成隐患 问题数(处)",
+    "未整改完成隐患 问题数(处)",
+)
+SUMMARY_NOTE = (
+    "注:督查检查次数统计口径,一类为有本地教育行政部门班子成员及以上领导参与的督查检查次数,"
+    "另一类为多部门组成的联合检查组开展的督查检查次数。"
+)
+CATEGORIES = (
+    ("有本地教育行政部门班子成员及以上领导参与的督查检查", "leader"),
+    ("多部门组成的联合检查组开展的督查检查", "joint"),
+)
+LIST_COLUMNS = ("序号", "问题表现", "责任单位", "整改标准", "整改时限", "整改进度")
+LIST_NOTE = "注：问题隐患为在上报截止日期前一周仍未完成整改的问题隐患，若已全部整改完成则不需要填报。"
+DONE = ("rectified", "closed")
+
+
+@register("suzhou-summary", SUMMARY_TITLE, needs=("campaign",))
+def suzhou_summary(query: ReportQuery) -> Report:
+    """Inspections with bureau leadership / by multi-department teams, their schools and what they found."""
+    campaign = query.campaign
+    assert campaign is not None  # guaranteed by ``needs``
+    schools = scope.schools_under(query.unit).values("id")
+    inspections = InspectionView.objects.filter(
+        campaign=campaign.id, school__in=schools, started_at__lte=query.as_of
+    ).exclude(kind="self")
+    groups = {
+        "leader": set(inspections.filter(leader_participated=True).values_list("id", "school")),
+        "joint": set(inspections.filter(kind="joint").values_list("id", "school")),
+    }
+    states = HazardVersion.objects.filter(in_force(query.as_of, query.as_of), campaign=campaign.id, school__in=schools)
+
+    def figures(found: set[tuple[object, object]]) -> tuple[int, int, int, int, int]:
+        found_by = HazardLedger.objects.filter(inspection__in=[i for i, _ in found]).values("id")
+        hazards = states.filter(hazard__in=found_by)
+        found_count = hazards.count()
+        done = hazards.filter(status__in=DONE).count()
+        return len(found), len({s for _, s in found}), found_count, done, found_count - done
+
+    rows = [(label, *figures(groups[key])) for label, key in CATEGORIES]
+    total = ("合计", *figures(groups["leader"] | groups["joint"]))
+    return Report(
+        name="suzhou-summary",
+        title=SUMMARY_TITLE,
+        attachment="附件1",
+        as_of=query.as_of,
+        caller=query.caller,
+        tables=(
+            Table(
+                columns=SUMMARY_COLUMNS, rows=tuple(rows), total=total, notes=(SUMMARY_NOTE,), widths=(6, 3, 3, 3, 3, 3)
+            ),
+        ),
+        parameters={"campaign": str(campaign.id), "unit": str(query.unit.id) if query.unit else None},
+    )
+
+
+@register("suzhou-hazard-list", LIST_TITLE, needs=("campaign",))
+def suzhou_hazard_list(query: ReportQuery) -> Report:
+    """Hazards still not rectified one week before the report deadline (附件2's rule)."""
+    campaign = query.campaign
+    assert campaign is not None
+    week_before = deadline_end(campaign.report_deadline - timedelta(days=7))
+    schools = scope.schools_under(query.unit).values("id")
+    open_then = (
+        HazardVersion.objects.filter(in_force(week_before, query.as_of), campaign=campaign.id, school__in=schools)
+        .filter(status__in=("reported", "assigned"))
+        .order_by("school", "number")
+    )
+    units = dict(UnitView.objects.values_list("id", "name"))
+    rows = [
+        (
+            row.state["description"],
+            units.get(row.owner_unit) or units.get(row.school, ""),
+            row.state.get("standard") or None,
+            cell(row.deadline),
+            _progress(row.state),
+        )
+        for row in open_then
+    ]
+    return Report(
+        name="suzhou-hazard-list",
+        title=LIST_TITLE,
+        attachment="附件2",
+        subtitle=f"（截至{chinese_date(campaign.report_deadline - timedelta(days=7))}仍未完成整改）",
+        as_of=query.as_of,
+        caller=query.caller,
+        tables=(Table(columns=LIST_COLUMNS, rows=numbered(rows), notes=(LIST_NOTE,), widths=(2, 10, 5, 7, 4, 6)),),
+        landscape=True,
+        parameters={"campaign": str(campaign.id), "unit": str(query.unit.id) if query.unit else None},
+    )
+
+
+def _progress(state: dict[str, object]) -> str:
+    percent, note = state.get("progress") or 0, state.get("progress_note") or ""
+    return f"{percent}%{('：' + str(note)) if note else ''}" if percent or note else "未开始"
