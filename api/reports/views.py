@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import generics
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 
 from api.auth import actor_of
@@ -23,7 +26,16 @@ class ReportNotFound(NotFound):
     message = "没有这个报表"
 
 
+class FormatIsOurs(DefaultContentNegotiation):
+    """``?format=`` picks the report's file format (json|pdf|xlsx), not a DRF renderer."""
+
+    def select_renderer(self, request: Request, renderers: Any, format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
 class ReportView(generics.GenericAPIView):  # type: ignore[type-arg]
+    content_negotiation_class = FormatIsOurs
+
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=list(FORMATS), description="json（默认）、pdf 或 xlsx"),
