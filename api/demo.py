@@ -12,6 +12,7 @@ from django.db import transaction
 from domain.application import SafetyApplication
 from domain.campaign.templates import get_template
 from domain.hazard.aggregate import Severity
+from domain.inspection.aggregate import AssessmentResult, InspectionKind
 from domain.policy import SYSTEM_ACTOR, Actor, Role, UnitKind
 from domain.timerules import business_date, deadline_end
 
@@ -204,8 +205,37 @@ def create_hazards(app: SafetyApplication, world: World, started: datetime) -> N
 
     discover("on_spot", "消防通道堆放杂物", "CZ-03", rectified_on_spot=True, location="教学楼一楼")
 
+    # 学校自查 marks 人防物防技防 as passed; the bureau's on-site check (with its leaders) then finds the wall.
+    own = app.schedule_inspection(
+        actor=staff,
+        campaign=world.campaign,
+        school=school,
+        kind=InspectionKind.SELF,  # type: ignore[arg-type]
+        inspectors=["hm_staff"],
+        occurred_at=at(),
+    )
+    app.assess_item(
+        own.id, actor=staff, item="CZ-01", result=AssessmentResult.PASS, note="自查未发现问题", occurred_at=at()
+    )
+    app.complete_inspection(own.id, actor=staff, occurred_at=at())
+    onsite = app.schedule_inspection(
+        actor=bureau,
+        campaign=world.campaign,
+        school=school,  # type: ignore[arg-type]
+        kind=InspectionKind.ONSITE,
+        inspectors=["tn_inspector", "tn_leader"],
+        leader_participated=True,
+        departments=["天宁区教育局"],
+        occurred_at=at(),
+    )
     h = discover(
-        "major", "围墙周界无防入侵报警系统，部分围墙破损", "CZ-01", Severity.MAJOR, actor=bureau, location="北侧围墙"
+        "major",
+        "围墙周界无防入侵报警系统，部分围墙破损",
+        "CZ-01",
+        Severity.MAJOR,
+        actor=bureau,
+        location="北侧围墙",
+        inspection=onsite.id,
     )
     app.record_interim_measures(h, actor=principal, measures="破损处临时围挡，夜间增加巡逻", occurred_at=at())
     assigned_at = at()
@@ -239,7 +269,16 @@ def create_hazards(app: SafetyApplication, world: World, started: datetime) -> N
         occurred_at=deadline_end(missed) + timedelta(hours=9),
     )
 
-    h = discover("overdue", "保安员超龄、无证上岗", "CZ-01", location="门卫室")
+    joint = app.schedule_inspection(
+        actor=world.actor("tn_leader"),
+        campaign=world.campaign,
+        school=school,  # type: ignore[arg-type]
+        kind=InspectionKind.JOINT,
+        inspectors=["tn_leader", "hm_officer"],
+        departments=["天宁区教育局", "红梅派出所", "消防救援大队"],
+        occurred_at=at(),
+    )
+    h = discover("overdue", "保安员超龄、无证上岗", "CZ-01", location="门卫室", actor=bureau, inspection=joint.id)
     assigned_at = at()
     due = business_date(assigned_at) + timedelta(days=1)
     app.assign_hazard(h, actor=principal, owner="hm_staff2", owner_unit=school, deadline=due, occurred_at=assigned_at)

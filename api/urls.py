@@ -13,6 +13,7 @@ from api.hazards.ownership import Ownership
 from api.health import healthz
 from api.inspections import views as inspections
 from api.jointforms import views as jointforms
+from api.reports.submissions import SubmissionCopyView, SubmissionDetail, Submissions
 from api.reports.views import ReportView
 from api.root import api_root
 from api.token import ObtainToken
@@ -46,6 +47,9 @@ v1 = [
     path("joint-forms/<str:pk>/submit/", jointforms.JointFormSubmit.as_view(), name="joint-form-submit"),
     path("joint-forms/<str:pk>/history/", jointforms.JointFormHistory.as_view(), name="joint-form-history"),
     path("reports/<str:name>/", ReportView.as_view(), name="report"),
+    path("submissions/", Submissions.as_view(), name="submissions"),
+    path("submissions/<str:pk>/", SubmissionDetail.as_view(), name="submission-detail"),
+    path("submissions/<str:pk>/copies/<str:line>/", SubmissionCopyView.as_view(), name="submission-copy"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

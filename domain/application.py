@@ -33,6 +33,7 @@ from domain.hazard.aggregate import Hazard, Severity
 from domain.inspection.aggregate import AssessmentResult, Inspection, InspectionKind
 from domain.jointform.aggregate import JointForm, form_id
 from domain.policy import BUREAU_KINDS, EDU_BUREAU_ROLES, SYSTEM_ACTOR, Actor, Role, UnitKind, require_role
+from domain.submission.aggregate import Submission
 from domain.timerules import check_occurred_at, deadline_end
 from domain.transcodings import DateAsISO
 
@@ -655,6 +656,33 @@ class SafetyApplication(Application[UUID]):
 
     def get_joint_form(self, form: UUID) -> JointForm:
         return self._load(JointForm, form, JointFormNotFound)
+
+    # --- report submissions (报送) ------------------------------------------------------------------------
+
+    def submit_report(
+        self,
+        *,
+        actor: Actor,
+        report: str,
+        campaign: UUID | None,
+        unit: UUID | None,
+        as_of: datetime,
+        parameters: dict[str, Any],
+        copies: list[dict[str, Any]],
+        occurred_at: datetime | None = None,
+    ) -> Submission:
+        submission = Submission.submit(
+            report=report,
+            campaign=campaign,
+            unit=unit,
+            as_of=as_of,
+            parameters=parameters,
+            copies=copies,
+            actor=actor,
+            occurred_at=self._when(occurred_at),
+        )
+        self._save(submission)
+        return submission
 
     # --- shared mechanics ---------------------------------------------------------------------------
 

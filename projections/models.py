@@ -6,6 +6,7 @@ from projections.history import HazardVersion
 from projections.inspections import AssessmentView, InspectionView
 from projections.jointforms import JointFormCopy, JointFormView
 from projections.ledger import HazardLedger
+from projections.submissions import SubmissionView
 from projections.tracking import ProjectionPosition
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "ProjectionPosition",
     "StaffInterval",
     "StaffView",
+    "SubmissionView",
     "UnitView",
 ]

@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
 
 from domain.application import SafetyApplication
-from projections import campaigns, directory, hazards, inspections, jointforms
+from projections import campaigns, directory, hazards, inspections, jointforms, submissions
 from projections.base import Projector
 from projections.tracking import ProjectionPosition
 
@@ -24,6 +24,7 @@ PROJECTORS: tuple[Projector, ...] = (
     inspections.projector,
     hazards.projector,
     jointforms.projector,
+    submissions.projector,
 )
 POSITION_NAME = "read_models"
 _catch_up_lock = threading.Lock()

@@ -1,0 +1,1 @@
+"""Report submission context (报送)."""
