@@ -94,7 +94,7 @@ def period(finding: Finding) -> str:
 
 
 def evidence(finding: Finding) -> str:
-    return "、".join(f"第{v}版" for v in finding.evidence)
+    return f"第{'、'.join(str(v) for v in finding.evidence)}版" if finding.evidence else ""
 
 
 def subject_text(subject: Subject, names: Names) -> str:
@@ -140,7 +140,7 @@ def accountability(query: ReportQuery) -> Report:
                 title="一、追责结论（按单位、责任人）",
                 columns=COLUMNS,
                 rows=numbered([_row(line, names) for line in lines]),
-                widths=(3, 9, 9, 7, 7, 4, 12, 11, 30),
+                widths=(4, 9, 12, 9, 8, 4, 11, 14, 29),
             ),
             _summary([f for _, f in found], lines),
             _hazard_table(found, names),
@@ -220,17 +220,18 @@ def _summary(found: list[Finding], lines: list[_Line]) -> Table:
 def _hazard_table(found: list[tuple[HazardLedger, Finding]], names: Names) -> Table:
     counts = Counter(h.id for h, _ in found)
     hazards = sorted({h.id: h for h, _ in found}.values(), key=lambda h: (names.unit(h.school) or "", h.number))
-    rows = [
+    rows: list[tuple[Cell, ...]] = [
         (names.unit(h.school), h.number, h.description, SEVERITY_LABELS[Severity(h.severity)], counts[h.id])
         for h in hazards
     ]
-    return Table(title="三、涉及隐患", columns=HAZARD_COLUMNS, rows=numbered(rows), widths=(3, 10, 7, 30, 6, 6))
+    return Table(title="三、涉及隐患", columns=HAZARD_COLUMNS, rows=numbered(rows), widths=(4, 10, 8, 30, 6, 6))
 
 
 def _subtitle(query: ReportQuery) -> str:
     parts = [f"截至{chinese_date(business_date(query.as_of))}"]
     if query.campaign is not None:
-        parts.append(f"{query.campaign.title}（{query.campaign.document_no}）")
+        campaign = query.campaign
+        parts.append(f"{campaign.title}（{campaign.document_no}）" if campaign.document_no else campaign.title)
     if query.school is not None:
         parts.append(query.school.name)
     elif query.unit is not None:
