@@ -287,7 +287,7 @@ def _overdue(case: _Case) -> list[Finding]:
         due = deadline_end(deadline)
         state = case.state_at(due)
         ended = case.first(f for f in case.of("Rectified", "DeadlineExtended") if f.at > due)
-        subjects = [*case.owner_subjects(state, due), *case.school_subjects(due)]
+        subjects = list(dict.fromkeys([*case.owner_subjects(state, due), *case.school_subjects(due)]))
         evidence = [state.owned_by.version if state.owned_by else None]
         evidence.append(missed.version if missed else state.deadline_set_by)
         tail = _r1_tail(case, ended)
