@@ -7,7 +7,7 @@ XLSX, so the seed's layout rules (填报单位（盖章）…, 序号, 合计, "
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -58,13 +58,24 @@ class Report:
             ("填报单位（盖章）", self.caller.unit_name),
             ("填报人", self.caller.display_name),
             ("联系电话", self.caller.phone),
-            ("填报日期", chinese_date(business_date(self.as_of))),
+            ("填报日期", chinese_date(statistics_day(self.as_of))),
         )
 
     def as_dict(self) -> dict[str, Any]:
         data = plain(asdict(self))
         data["header"] = [{"label": label, "value": value} for label, value in self.header]
         return data  # type: ignore[no-any-return]
+
+
+def statistics_day(as_of: datetime) -> date:
+    """The last day the figures cover: 24:00 of the cutoff day still belongs to that day."""
+    return business_date(as_of - timedelta(microseconds=1))
+
+
+def progress_text(state: dict[str, object]) -> str:
+    """整改进度 as the seeds print it: "40%：已完成采购", or 未开始."""
+    percent, note = state.get("progress") or 0, state.get("progress_note") or ""
+    return f"{percent}%{('：' + str(note)) if note else ''}" if percent or note else "未开始"
 
 
 def chinese_date(day: date) -> str:

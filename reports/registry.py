@@ -31,6 +31,7 @@ class ReportQuery:
 
 
 Builder = Callable[[ReportQuery], Report]
+PdfRenderer = Callable[[ReportQuery], bytes]
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,17 @@ class ReportSpec:
     title: str
     build: Builder
     needs: tuple[str, ...] = ()  # query parameters that must be given: campaign, school, form, hazard
+    pdf: PdfRenderer | None = None  # a seed form with a layout of its own renders its PDF itself
 
 
 REPORTS: dict[str, ReportSpec] = {}
 
 
-def register(name: str, title: str, needs: tuple[str, ...] = ()) -> Callable[[Builder], Builder]:
+def register(
+    name: str, title: str, needs: tuple[str, ...] = (), pdf: PdfRenderer | None = None
+) -> Callable[[Builder], Builder]:
     def add(build: Builder) -> Builder:
-        REPORTS[name] = ReportSpec(name, title, build, needs)
+        REPORTS[name] = ReportSpec(name, title, build, needs, pdf)
         return build
 
     return add

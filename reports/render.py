@@ -74,6 +74,9 @@ def render_xlsx(report: Report) -> bytes:
     sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
     sheet.cell(row, 1).alignment = Alignment(horizontal="center")
     row += 1
+    if report.subtitle:
+        sheet.cell(row, 1, report.subtitle)
+        row += 1
     for label, value in report.header:
         sheet.cell(row, 1, f"{label}：{value}")
         row += 1

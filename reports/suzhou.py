@@ -10,7 +10,7 @@ from projections.directory import UnitView
 from projections.history import HazardVersion, in_force
 from projections.inspections import InspectionView
 from projections.ledger import HazardLedger
-from reports.base import Report, Table, cell, chinese_date, numbered
+from reports.base import Report, Table, cell, chinese_date, numbered, progress_text
 from reports.registry import ReportQuery, register
 
 SUMMARY_TITLE = "中小学课后服务期间校园安全防范工作排查情况汇总表"
@@ -94,7 +94,7 @@ def suzhou_hazard_list(query: ReportQuery) -> Report:
             units.get(row.owner_unit) or units.get(row.school, ""),
             row.state.get("standard") or None,
             cell(row.deadline),
-            _progress(row.state),
+            progress_text(row.state),
         )
         for row in open_then
     ]
@@ -109,8 +109,3 @@ def suzhou_hazard_list(query: ReportQuery) -> Report:
         landscape=True,
         parameters={"campaign": str(campaign.id), "unit": str(query.unit.id) if query.unit else None},
     )
-
-
-def _progress(state: dict[str, object]) -> str:
-    percent, note = state.get("progress") or 0, state.get("progress_note") or ""
-    return f"{percent}%{('：' + str(note)) if note else ''}" if percent or note else "未开始"

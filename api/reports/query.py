@@ -36,6 +36,9 @@ def build_query(spec: ReportSpec, params: Mapping[str, Any], actor: Actor, polic
     for name in spec.needs:
         if values.get(name) is None:
             raise InvalidValue(f"缺少参数 {name}", field=name)
+    if values["campaign"] is None and values["form"] is not None:
+        # A form belongs to one campaign: its cutoff is the default moment, as for any campaign report.
+        values["campaign"] = JointFormView.objects.filter(id=values["form"]).values_list("campaign", flat=True).first()
     campaign = _campaign(values["campaign"]) if values["campaign"] else None
     unit = _visible_unit(actor, values["unit"] or actor.unit)
     school = _visible_unit(actor, values["school"]) if values["school"] else None
