@@ -14,6 +14,7 @@ import html
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +48,11 @@ def plain_html(report: object) -> str:
             parts.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>")
         parts.append("</table>")
     return "".join(parts) + "</body></html>"
+
+
+def _pages(pdf: bytes) -> int:
+    info = subprocess.run(["pdfinfo", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
 
 
 def main(argv: list[str]) -> int:
@@ -95,7 +101,7 @@ def main(argv: list[str]) -> int:
             started = time.perf_counter()
             HTML(string=plain_html(report)).write_pdf()
             base.append(time.perf_counter() - started)
-            pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+            pages = _pages(pdf)
     result = {
         "hazards": args.rows,
         "table_rows": rows,
