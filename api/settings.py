@@ -97,6 +97,12 @@ KAFKA_TOPIC_PREFIX = os.environ.get("KAFKA_TOPIC_PREFIX", "school-safety")
 KAFKA_API_VERSION = os.environ.get("KAFKA_API_VERSION", "")
 DEADLINE_WATCHER = os.environ.get("DEADLINE_WATCHER", "on")
 
+# Integrity of the log (DESIGN §3): Ed25519 seed (32 bytes, hex) signing the chain checkpoints.
+# The development key below is public; production settings refuse to start with it.
+DEV_INTEGRITY_SIGNING_KEY = "00" * 31 + "01"
+INTEGRITY_SIGNING_KEY = os.environ.get("INTEGRITY_SIGNING_KEY", DEV_INTEGRITY_SIGNING_KEY)
+CHECKPOINT_EVERY = int(os.environ.get("CHECKPOINT_EVERY", "1000"))  # events between signed checkpoints
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
