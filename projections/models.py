@@ -4,19 +4,32 @@ from projections.campaigns import CampaignView
 from projections.directory import StaffInterval, StaffView, UnitView
 from projections.history import HazardVersion
 from projections.inspections import AssessmentView, InspectionView
+from projections.integrity import ChainLink, Checkpoint
 from projections.jointforms import JointFormCopy, JointFormView
 from projections.ledger import HazardLedger
+from projections.notifications import NotificationHazard, NotificationUnit, NotificationView
+from projections.policemirror import PoliceCheckpoint, PoliceEventCopy, PoliceFormMirror
 from projections.submissions import SubmissionView
-from projections.tracking import ProjectionPosition
+from projections.tracking import ConsumerOffset, ParkedMessage, ProjectionPosition
 
 __all__ = [
     "AssessmentView",
     "CampaignView",
+    "ChainLink",
+    "Checkpoint",
+    "ConsumerOffset",
     "HazardLedger",
     "HazardVersion",
     "InspectionView",
     "JointFormCopy",
     "JointFormView",
+    "NotificationHazard",
+    "NotificationUnit",
+    "NotificationView",
+    "ParkedMessage",
+    "PoliceCheckpoint",
+    "PoliceEventCopy",
+    "PoliceFormMirror",
     "ProjectionPosition",
     "StaffInterval",
     "StaffView",

@@ -6,19 +6,21 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
+from django.conf import settings
 from django.db import transaction
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
 
 from domain.application import SafetyApplication
-from projections import campaigns, directory, hazards, inspections, jointforms, submissions
+from projections import campaigns, directory, hazards, inspections, integrity, jointforms, notifications, submissions
 from projections.base import Projector
 from projections.tracking import ProjectionPosition
 
 logger = logging.getLogger(__name__)
 
-# Each projector takes the whole batch in turn; hazards come last because they read their school's unit row.
-PROJECTORS: tuple[Projector, ...] = (
+# Each projector takes the whole batch in turn; hazards come after the directory: they read their school's row.
+# With Kafka, the first tuple is the `projections` consumer group and the second the `notifications` group.
+READ_MODEL_PROJECTORS: tuple[Projector, ...] = (
     directory.projector,
     campaigns.projector,
     inspections.projector,
@@ -26,6 +28,8 @@ PROJECTORS: tuple[Projector, ...] = (
     jointforms.projector,
     submissions.projector,
 )
+NOTIFICATION_PROJECTORS: tuple[Projector, ...] = (notifications.projector,)
+PROJECTORS = READ_MODEL_PROJECTORS + NOTIFICATION_PROJECTORS
 POSITION_NAME = "read_models"
 _catch_up_lock = threading.Lock()
 
@@ -34,7 +38,8 @@ def catch_up(app: SafetyApplication, *, batch_size: int = 500, progress: Callabl
     """Apply every event after the tracked position; returns how many were applied.
 
     Each batch of read-model changes is committed together with the new position, so a crash
-    or a concurrent caller never applies an event twice or skips one.
+    or a concurrent caller never applies an event twice or skips one. Without Kafka the hash chain is
+    extended (and a checkpoint signed when due) in the same transaction; with Kafka the relay does that.
     """
     applied = 0
     with _catch_up_lock:
@@ -46,6 +51,9 @@ def catch_up(app: SafetyApplication, *, batch_size: int = 500, progress: Callabl
                 )
                 if not notifications:
                     return applied
+                if not settings.KAFKA_BOOTSTRAP_SERVERS:
+                    integrity.extend(notifications)
+                    integrity.maybe_checkpoint()
                 apply_notifications(app, notifications)
                 tracking.position = notifications[-1].id
                 tracking.save(update_fields=["position"])

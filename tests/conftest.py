@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from api.eventstore import application_env, set_application
@@ -24,13 +27,26 @@ def _postgres_application(django_db_setup: None, django_db_blocker: object) -> I
     app.close()
 
 
+def superuser_connection() -> psycopg.Connection[Any]:
+    """The test server's superuser (trust auth on loopback): what an intruder with database access could do."""
+    db = connection.settings_dict
+    return psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, dbname=db["NAME"], user="postgres", autocommit=True
+    )
+
+
+def empty_event_log() -> None:
+    """The event table is append-only for the application (triggers); the superuser bypasses them to reset it."""
+    with superuser_connection() as admin:
+        admin.execute("SET session_replication_role = replica")
+        admin.execute("TRUNCATE TABLE safetyapp_events RESTART IDENTITY")
+
+
 @pytest.fixture
 def app(_postgres_application: SafetyApplication | None, tmp_path: Path, db: None) -> Iterator[SafetyApplication]:
     """The application the API uses during this test, over an empty event log."""
     if _postgres_application is not None:
-        # Through the library's own (autocommit) connection: the test's Django transaction must not hold the lock.
-        with _postgres_application.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
-            cursor.execute("TRUNCATE TABLE safetyapp_events RESTART IDENTITY")
+        empty_event_log()
         application = _postgres_application
     else:
         application = SafetyApplication(
@@ -39,3 +55,9 @@ def app(_postgres_application: SafetyApplication | None, tmp_path: Path, db: Non
     set_application(application)
     yield application
     set_application(None, close_previous=_postgres_application is None)
+
+
+@pytest.fixture(autouse=True)
+def _no_login_attempts_yet() -> None:
+    """Login attempts are counted in the (per-process) cache for throttling: each test starts with none."""
+    cache.clear()

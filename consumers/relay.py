@@ -1,0 +1,148 @@
+"""The relay (``manage.py relay``): event log → Kafka, advancing its position only after the broker acknowledged.
+
+One batch is one database transaction holding the relay's position row: read the events after the position,
+chain them (DESIGN §3), publish each envelope keyed by school with ``acks=all``, wait for every
+acknowledgement, sign a checkpoint when one is due and publish it, then save the new position. If the broker
+is down or the process dies before the save, the transaction rolls back and the same events are published again
+next time (consumers ignore the duplicates); nothing is skipped. Commands never wait for the relay.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+from eventsourcing.persistence import Notification
+from kafka import KafkaProducer
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
+
+from consumers import envelope
+from consumers.kafka import checkpoints_topic, client_options, events_topic
+from domain.application import SafetyApplication
+from projections import integrity
+from projections.tracking import ProjectionPosition
+
+logger = logging.getLogger(__name__)
+POSITION_NAME = "relay"
+
+
+def make_producer() -> KafkaProducer:
+    return KafkaProducer(
+        acks="all",
+        retries=3,
+        max_in_flight_requests_per_connection=1,  # a retried batch must not overtake the next one
+        linger_ms=5,
+        max_block_ms=5000,
+        request_timeout_ms=10000,
+        **client_options(),
+    )
+
+
+class Relay:
+    def __init__(
+        self,
+        app: SafetyApplication,
+        *,
+        producer_factory: Callable[[], KafkaProducer] = make_producer,
+        batch_size: int = 500,
+        ack_timeout: float = 30.0,
+    ) -> None:
+        self.app = app
+        self.producer_factory = producer_factory
+        self.batch_size = batch_size
+        self.ack_timeout = ack_timeout
+        self._producer: KafkaProducer | None = None
+        self._schools: dict[UUID, UUID | None] = {}
+
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = self.producer_factory()
+        return self._producer
+
+    def reset_producer(self) -> None:
+        """Drop the producer after a failure: its buffered messages are published again from the log."""
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=0)
+            except Exception:  # noqa: BLE001 - closing a broken producer may fail too
+                logger.debug("closing the producer failed", exc_info=True)
+            self._producer = None
+
+    def position(self) -> int:
+        return ProjectionPosition.objects.filter(name=POSITION_NAME).values_list("position", flat=True).first() or 0
+
+    def publish_once(self) -> int:
+        """Publish the next batch; returns how many events were published (0 = caught up)."""
+        with transaction.atomic():
+            tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=POSITION_NAME)
+            notifications = self.app.recorder.select_notifications(
+                start=tracking.position, limit=self.batch_size, inclusive_of_start=False
+            )
+            if not notifications:
+                return 0
+            hashes = integrity.extend(notifications)
+            futures = [self._send(n, hashes[n.id]) for n in notifications]
+            checkpoint = integrity.maybe_checkpoint()
+            if checkpoint is not None:
+                futures.append(
+                    self.producer.send(
+                        checkpoints_topic(), key=b"checkpoint", value=json.dumps(checkpoint.as_dict()).encode()
+                    )
+                )
+            self.producer.flush(timeout=self.ack_timeout)
+            for future in futures:
+                future.get(timeout=self.ack_timeout)  # raises unless the broker acknowledged (acks=all)
+            self._save_position(tracking, notifications[-1].id)
+        return len(notifications)
+
+    def _save_position(self, tracking: ProjectionPosition, position: int) -> None:
+        tracking.position = position
+        tracking.save(update_fields=["position"])
+
+    def _send(self, n: Notification, chain_hash: str) -> Any:
+        event = self.app.mapper.to_domain_event(n)
+        school = self._school(n, event)
+        value = envelope.encode(envelope.build(n, event, chain_hash, school))
+        return self.producer.send(events_topic(), key=envelope.key(school, n.originator_id), value=value)
+
+    def _school(self, n: Notification, event: Any) -> UUID | None:
+        if n.originator_id not in self._schools:
+            if n.originator_version == 1:
+                first = event
+            else:
+                stored = self.app.recorder.select_events(n.originator_id, lte=1)
+                first = self.app.mapper.to_domain_event(stored[0]) if stored else event
+            self._schools[n.originator_id] = envelope.school_of_first_event(first)
+        return self._schools[n.originator_id]
+
+    def run(self, stop: threading.Event, *, idle: float = 0.2) -> None:
+        """Publish until ``stop`` is set, backing off while the broker or the database is unavailable."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(multiplier=0.5, max=10),
+            stop=stop_when_event_set(stop),
+            before_sleep=self._failed,
+            sleep=stop.wait,
+        )
+        while not stop.is_set():
+            try:
+                published = retrying(self.publish_once)
+            except RetryError:  # stopped while failing
+                return
+            if published == 0:
+                stop.wait(idle)
+
+    def _failed(self, state: Any) -> None:
+        logger.warning("relay: publishing failed, retrying: %s", state.outcome.exception())
+        self.reset_producer()
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+            self._producer = None

@@ -1,0 +1,286 @@
+"""Integrity of the log (DESIGN §3): a hash chain over the stored events and signed checkpoints.
+
+``h_n = SHA-256(h_{n-1} ‖ canonical bytes of event n)`` in log order, from 32 zero bytes. The chain is kept
+in ``ChainLink`` (one row per position, with the event's identity) and every ``CHECKPOINT_EVERY`` events an
+Ed25519 signature over the head goes into ``Checkpoint``. ``verify`` recomputes the chain from the stored
+events and names each problem: modified, missing, inserted, reordered or bad signature.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from eventsourcing.persistence import Notification
+
+from projections.tracking import ProjectionPosition
+
+GENESIS = bytes(32)
+PAGE = 5000
+
+
+class ChainLink(models.Model):
+    position = models.BigIntegerField("日志位置", primary_key=True)
+    originator_id = models.UUIDField()
+    originator_version = models.IntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = "事件哈希链"
+        verbose_name_plural = "事件哈希链"
+        indexes = [models.Index(fields=["originator_id", "originator_version"], name="chain_event")]
+
+
+class Checkpoint(models.Model):
+    position = models.BigIntegerField("日志位置", primary_key=True)
+    hash = models.CharField(max_length=64)
+    signature = models.CharField(max_length=128)
+    public_key = models.CharField(max_length=64)
+    signed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "签名检查点"
+        verbose_name_plural = "签名检查点"
+
+    def message(self) -> bytes:
+        return checkpoint_message(self.position, self.hash)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "hash": self.hash,
+            "signature": self.signature,
+            "public_key": self.public_key,
+            "signed_at": self.signed_at.isoformat(),
+        }
+
+
+# --- the chain ------------------------------------------------------------------------------------------
+
+
+def canonical_bytes(n: Notification) -> bytes:
+    """What is chained for one stored event: its identity, its topic and its stored state, unambiguously."""
+    head = f"{n.originator_id}\n{n.originator_version}\n{n.topic}\n{len(n.state)}\n".encode()
+    return head + bytes(n.state)
+
+
+def next_hash(previous: bytes, n: Notification) -> bytes:
+    return hashlib.sha256(previous + canonical_bytes(n)).digest()
+
+
+def head() -> tuple[int, bytes]:
+    """The last chained position and its hash (0 and the genesis hash for an empty chain)."""
+    last = ChainLink.objects.order_by("-position").values_list("position", "hash").first()
+    return (last[0], bytes.fromhex(last[1])) if last else (0, GENESIS)
+
+
+def extend(notifications: Sequence[Notification]) -> dict[int, str]:
+    """Chain the events after the current head (call inside the caller's transaction); returns position→hash.
+
+    Events already chained are not chained again, so replays and overlapping batches change nothing; the
+    hashes of already chained events in the batch are returned as stored.
+    """
+    if not notifications:
+        return {}
+    ProjectionPosition.objects.select_for_update().get_or_create(name="chain")  # one chain writer at a time
+    position, previous = head()
+    hashes = dict(
+        ChainLink.objects.filter(
+            position__gte=notifications[0].id, position__lte=min(position, notifications[-1].id)
+        ).values_list("position", "hash")
+    )
+    links = []
+    for n in notifications:
+        if n.id <= position:
+            continue
+        previous = next_hash(previous, n)
+        hashes[n.id] = previous.hex()
+        links.append(
+            ChainLink(position=n.id, originator_id=n.originator_id, originator_version=n.originator_version,
+                      hash=previous.hex())
+        )
+    ChainLink.objects.bulk_create(links, batch_size=1000)
+    return hashes
+
+
+def hash_of(originator_id: UUID, version: int) -> str | None:
+    return (
+        ChainLink.objects.filter(originator_id=originator_id, originator_version=version)
+        .values_list("hash", flat=True)
+        .first()
+    )
+
+
+# --- checkpoints ----------------------------------------------------------------------------------------
+
+
+def checkpoint_message(position: int, hash_hex: str) -> bytes:
+    return f"school-safety checkpoint\n{position}\n{hash_hex}\n".encode()
+
+
+def signing_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(settings.INTEGRITY_SIGNING_KEY))
+
+
+def public_key_hex() -> str:
+    return signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def maybe_checkpoint(*, force: bool = False) -> Checkpoint | None:
+    """Sign the head when ``CHECKPOINT_EVERY`` events were chained since the last checkpoint (or when forced)."""
+    position, digest = head()
+    if position == 0:
+        return None
+    last = Checkpoint.objects.order_by("-position").values_list("position", flat=True).first() or 0
+    if position <= last or (not force and position - last < settings.CHECKPOINT_EVERY):
+        return None
+    key = signing_key()
+    checkpoint = Checkpoint(
+        position=position,
+        hash=digest.hex(),
+        signature=key.sign(checkpoint_message(position, digest.hex())).hex(),
+        public_key=public_key_hex(),
+        signed_at=timezone.now(),
+    )
+    checkpoint.save(force_insert=True)
+    return checkpoint
+
+
+def signature_valid(position: int, hash_hex: str, signature_hex: str, public_hex: str) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex)).verify(
+            bytes.fromhex(signature_hex), checkpoint_message(position, hash_hex)
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+# --- verification ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Problem:
+    kind: str  # modified | missing | inserted | reordered | bad_signature
+    position: int
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Report:
+    ok: bool
+    events_checked: int
+    head: dict[str, Any] | None
+    problems: list[Problem] = field(default_factory=list)
+    checked_at: datetime = field(default_factory=timezone.now)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events_checked": self.events_checked,
+            "head": self.head,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+def verify(notifications: Iterable[Notification], *, max_problems: int = 100) -> Report:
+    """Recompute the chain over the stored events and compare it with the links and the checkpoints.
+
+    Links and events are walked together in position order. On a mismatch the chain continues from the stored
+    link, so one edit is reported once and later problems are still found.
+    """
+    links = _links()
+    identities = {(link[1], link[2]): link[0] for link in links.values()}
+    link_positions = iter(sorted(links))
+    next_link = next(link_positions, None)
+    last_link = max(links, default=0)
+    problems: list[Problem] = []
+    absent: list[int] = []  # chained positions with no stored event (missing, or moved elsewhere)
+    recomputed: dict[int, str] = {}
+    seen: set[tuple[UUID, int]] = set()
+    previous = GENESIS
+    checked = 0
+    for n in notifications:
+        while next_link is not None and next_link < n.id:
+            absent.append(next_link)
+            previous = bytes.fromhex(links[next_link][3])
+            next_link = next(link_positions, None)
+        checked += 1
+        identity = (n.originator_id, n.originator_version)
+        seen.add(identity)
+        digest = next_hash(previous, n).hex()
+        recomputed[n.id] = digest
+        if next_link != n.id:
+            if n.id < last_link:
+                problems.append(Problem("inserted", n.id, f"哈希链中没有的事件 {_name(identity)}"))
+            else:
+                previous = bytes.fromhex(digest)  # after the chain's head: not chained yet
+            continue
+        _, link_id, link_version, link_hash = links[n.id]
+        if digest != link_hash:
+            if identity == (link_id, link_version):
+                problems.append(Problem("modified", n.id, f"事件 {_name(identity)} 的内容与哈希链不符"))
+            else:
+                kind = "reordered" if identity in identities else "inserted"
+                detail = f"该位置应为 {_name((link_id, link_version))}，现为 {_name(identity)}"
+                problems.append(Problem(kind, n.id, detail))
+        previous = bytes.fromhex(link_hash)
+        next_link = next(link_positions, None)
+    while next_link is not None:
+        absent.append(next_link)
+        next_link = next(link_positions, None)
+    for position in absent:
+        identity = (links[position][1], links[position][2])
+        kind = "reordered" if identity in seen else "missing"
+        problems.append(Problem(kind, position, f"事件 {_name(identity)} 不在原位置"))
+    public = public_key_hex()
+    for cp in Checkpoint.objects.order_by("position"):
+        if cp.public_key != public or not signature_valid(cp.position, cp.hash, cp.signature, cp.public_key):
+            problems.append(Problem("bad_signature", cp.position, "检查点签名无效"))
+        elif recomputed.get(cp.position) != cp.hash and not any(p.position <= cp.position for p in problems):
+            problems.append(Problem("modified", cp.position, "检查点之前的哈希链被改写"))
+    problems.sort(key=lambda p: p.position)
+    head_link = links.get(last_link)
+    return Report(
+        ok=not problems,
+        events_checked=checked,
+        head={"position": last_link, "hash": head_link[3]} if head_link else None,
+        problems=problems[:max_problems],
+    )
+
+
+def _links() -> dict[int, tuple[int, UUID, int, str]]:
+    return {
+        row[0]: row
+        for row in ChainLink.objects.order_by("position").values_list(
+            "position", "originator_id", "originator_version", "hash"
+        ).iterator(chunk_size=PAGE)
+    }
+
+
+def _name(identity: tuple[UUID, int]) -> str:
+    return f"{identity[0]}#{identity[1]}"
+
+
+def stored_events(recorder: Any, *, page: int = PAGE) -> Iterator[Notification]:
+    """Every stored event in log order, read in large pages (the library's log section is 10)."""
+    start = 0
+    while True:
+        batch = recorder.select_notifications(start=start, limit=page, inclusive_of_start=False)
+        if not batch:
+            return
+        yield from batch
+        start = batch[-1].id
