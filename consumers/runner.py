@@ -97,12 +97,10 @@ class GroupRunner:
         records = self.consumer.poll(timeout_ms=self.poll_ms if timeout_ms is None else timeout_ms)
         for tp, messages in records.items():
             result = self._with_retries(tp, messages)
-            outcome.applied += result.applied
-            outcome.duplicates += result.duplicates
-            outcome.parked += result.parked
-        self.totals.applied += outcome.applied
-        self.totals.duplicates += outcome.duplicates
-        self.totals.parked += outcome.parked
+            for total in (outcome, self.totals):  # counted as each partition's transaction commits
+                total.applied += result.applied
+                total.duplicates += result.duplicates
+                total.parked += result.parked
         return outcome
 
     def run(self, stop: threading.Event) -> None:

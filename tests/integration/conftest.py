@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.utils import timezone
+from kafkahelpers import Broker, port_open, use_topics
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -65,3 +67,35 @@ def past() -> Callable[[float], str]:
         return (start + timedelta(hours=hours)).isoformat()
 
     return at
+
+
+# --- the real Kafka broker (tests marked `kafka`: production mode, PostgreSQL + Kafka) --------------------
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """Apache Kafka 0.9.0.1 + ZooKeeper for the session, started here and always stopped (RECIPES)."""
+    broker = Broker(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+def kafka(kafka_broker: Broker, settings: Any, app: SafetyApplication) -> Iterator[Broker]:
+    """Production mode for one test: this broker, fresh topics (4 partitions), no in-process projection."""
+    assert connection.vendor == "postgresql", "Kafka tests run in production mode: DATABASE_URL must be PostgreSQL"
+    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_broker.bootstrap
+    settings.KAFKA_API_VERSION = "0.9"
+    settings.KAFKA_TOPIC_PREFIX = use_topics(kafka_broker)
+    yield kafka_broker
+    if not port_open(kafka_broker.port):  # a test stopped the broker and failed before restarting it
+        kafka_broker.start_broker()
+
+
+@pytest.fixture
+def kafka_world(kafka: Broker, app: SafetyApplication) -> demo.World:
+    """The demo district with its hazards, written to the log only (the consumers must project it)."""
+    world = demo.load(app, timezone.now())
+    get_user_model().objects.create_superuser("admin", "admin@example.invalid", demo.DEMO_PASSWORD)
+    return world
