@@ -88,8 +88,7 @@ class Relay:
                 return 0
             hashes = integrity.extend(notifications)
             futures = [self._send(n, hashes[n.id]) for n in notifications]
-            checkpoint = integrity.maybe_checkpoint()
-            if checkpoint is not None:
+            for checkpoint in integrity.maybe_checkpoint(hashes):
                 futures.append(
                     self.producer.send(
                         checkpoints_topic(), key=b"checkpoint", value=json.dumps(checkpoint.as_dict()).encode()

@@ -136,19 +136,29 @@ def public_key_hex() -> str:
     return signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
-def maybe_checkpoint(*, force: bool = False) -> Checkpoint | None:
-    """Sign the head when ``CHECKPOINT_EVERY`` events were chained since the last checkpoint (or when forced)."""
-    position, digest = head()
-    if position == 0:
-        return None
+def maybe_checkpoint(hashes: dict[int, str] | None = None, *, force: bool = False) -> list[Checkpoint]:
+    """Sign a checkpoint every ``CHECKPOINT_EVERY`` chained events (and the head when forced).
+
+    ``hashes`` are the links just made (``extend``'s answer); without them only the head is considered.
+    """
+    if hashes is None:
+        position, digest = head()
+        hashes = {position: digest.hex()} if position else {}
     last = Checkpoint.objects.order_by("-position").values_list("position", flat=True).first() or 0
-    if position <= last or (not force and position - last < settings.CHECKPOINT_EVERY):
-        return None
-    key = signing_key()
+    made = []
+    positions = sorted(p for p in hashes if p > last)
+    for position in positions:
+        if position - last >= settings.CHECKPOINT_EVERY or (force and position == positions[-1]):
+            made.append(_sign(position, hashes[position]))
+            last = position
+    return made
+
+
+def _sign(position: int, hash_hex: str) -> Checkpoint:
     checkpoint = Checkpoint(
         position=position,
-        hash=digest.hex(),
-        signature=key.sign(checkpoint_message(position, digest.hex())).hex(),
+        hash=hash_hex,
+        signature=signing_key().sign(checkpoint_message(position, hash_hex)).hex(),
         public_key=public_key_hex(),
         signed_at=timezone.now(),
     )

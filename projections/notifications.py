@@ -79,7 +79,9 @@ def for_actor(actor: Actor) -> models.QuerySet[NotificationView]:
         mine |= models.Q(recipient_unit=actor.unit, recipient_role="") | models.Q(
             recipient_unit=actor.unit, recipient_role=actor.role.value
         )
-    return NotificationView.objects.filter(mine)
+    # One notice per event even when the user is addressed twice (the owner who is also the 校长).
+    first = NotificationView.objects.filter(mine).values("hazard", "hazard_version").annotate(first=models.Min("id"))
+    return NotificationView.objects.filter(id__in=first.values("first"))
 
 
 @projector.on(Unit.Registered)

@@ -52,8 +52,7 @@ def catch_up(app: SafetyApplication, *, batch_size: int = 500, progress: Callabl
                 if not notifications:
                     return applied
                 if not settings.KAFKA_BOOTSTRAP_SERVERS:
-                    integrity.extend(notifications)
-                    integrity.maybe_checkpoint()
+                    integrity.maybe_checkpoint(integrity.extend(notifications))
                 apply_notifications(app, notifications)
                 tracking.position = notifications[-1].id
                 tracking.save(update_fields=["position"])

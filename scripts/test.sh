@@ -58,9 +58,10 @@ rc_embedded=0
 rc_postgres=0
 
 echo "== embedded (SQLite) =="
-env -u DATABASE_URL .venv/bin/python -m pytest "$@" || rc_embedded=$?
+# Kafka and PostgreSQL-only tests (markers `kafka`, `postgres`) belong to production mode: the second run.
+env -u DATABASE_URL .venv/bin/python -m pytest -m "not kafka and not postgres" "$@" || rc_embedded=$?
 
-echo "== PostgreSQL =="
+echo "== PostgreSQL (+ a real Kafka 0.9 broker for the kafka tests, started by the suite) =="
 DATABASE_URL="$PG_URL" .venv/bin/python -m pytest "$@" || rc_postgres=$?
 
 echo "== result: lint exit $rc_lint, embedded (SQLite) exit $rc_embedded, PostgreSQL exit $rc_postgres =="

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from pgadmin import superuser_connection
 
 from api.eventstore import application_env, set_application
 from domain.application import SafetyApplication
@@ -25,14 +24,6 @@ def _postgres_application(django_db_setup: None, django_db_blocker: object) -> I
         app = SafetyApplication(env=application_env())
     yield app
     app.close()
-
-
-def superuser_connection() -> psycopg.Connection[Any]:
-    """The test server's superuser (trust auth on loopback): what an intruder with database access could do."""
-    db = connection.settings_dict
-    return psycopg.connect(
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, dbname=db["NAME"], user="postgres", autocommit=True
-    )
 
 
 def empty_event_log() -> None:
