@@ -1,0 +1,19 @@
+# The product's image for docker-compose.yml (production mode). Chinese fonts for the PDF reports.
+FROM python:3.11-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-zenhei libpango-1.0-0 libpangoft2-1.0-0 \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY domain domain
+COPY projections projections
+COPY api api
+COPY consumers consumers
+COPY reports reports
+COPY manage.py ./
+RUN pip install --no-cache-dir ".[prod]"
+RUN useradd --system --home /var/lib/school-safety school-safety \
+    && mkdir -p /var/lib/school-safety && chown school-safety /var/lib/school-safety
+USER school-safety
+EXPOSE 8000
+CMD ["gunicorn", "api.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4"]
