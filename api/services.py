@@ -1,23 +1,51 @@
-"""Run a command through the application, then bring the in-process read models up to date."""
+"""Run a command through the application, then make sure its effect is visible in the read models.
+
+Embedded mode projects in-process right away. In Kafka mode the `projections` consumer group does it; the
+request waits (briefly) until that group has applied the command's aggregate version, so the response — which
+is read from the read models — shows the command's own effect. If the consumers are behind or down, the
+command is already recorded: the answer is 202 ``accepted_projection_pending`` instead of the usual body.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
+from eventsourcing.domain import Aggregate
+from rest_framework import exceptions
 
 from api.eventstore import get_application
 from domain.application import SafetyApplication
 from projections.runner import catch_up
+from projections.tracking import AppliedVersion
 
 T = TypeVar("T")
 
 
+class ProjectionPending(exceptions.APIException):
+    status_code = 202
+    default_code = "accepted_projection_pending"
+    default_detail = "操作已记录，台账正在更新，请稍后刷新查看"
+
+
 def execute(command: Callable[[SafetyApplication], T]) -> T:
-    """Commands return only after the read models reflect them (read-your-writes), unless Kafka projects."""
+    """Commands return only after the read models reflect them (read-your-writes)."""
     app = get_application()
     result = command(app)
     if not settings.KAFKA_BOOTSTRAP_SERVERS:
         catch_up(app)
+    elif isinstance(result, Aggregate):
+        wait_projected(result)
     return result
+
+
+def wait_projected(aggregate: Aggregate) -> None:
+    deadline = time.monotonic() + settings.READ_YOUR_WRITES_TIMEOUT
+    pause = 0.01
+    while not AppliedVersion.objects.filter(originator_id=aggregate.id, version__gte=aggregate.version).exists():
+        if time.monotonic() > deadline:
+            raise ProjectionPending()
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)

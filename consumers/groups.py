@@ -14,6 +14,7 @@ from domain.application import SafetyApplication
 from projections import policemirror
 from projections.base import Projector
 from projections.runner import NOTIFICATION_PROJECTORS, READ_MODEL_PROJECTORS
+from projections.tracking import AppliedVersion
 
 
 @dataclass
@@ -32,7 +33,9 @@ class Group:
     apply: Callable[[Sequence[Item]], None]
 
 
-def projector_group(name: str, projectors: Sequence[Projector], app: Callable[[], SafetyApplication]) -> Group:
+def projector_group(
+    name: str, projectors: Sequence[Projector], app: Callable[[], SafetyApplication], *, track_versions: bool = False
+) -> Group:
     """A group that turns envelopes back into domain events and hands them to projectors, in order."""
 
     def decode(topic: str, body: dict[str, Any]) -> Item:
@@ -42,6 +45,16 @@ def projector_group(name: str, projectors: Sequence[Projector], app: Callable[[]
         events = [item.event for item in items if item.event is not None]
         for projector in projectors:
             projector.apply_batch(events)
+        if track_versions:
+            latest: dict[Any, int] = {}
+            for event in events:
+                latest[event.originator_id] = max(latest.get(event.originator_id, 0), event.originator_version)
+            AppliedVersion.objects.bulk_create(
+                [AppliedVersion(originator_id=k, version=v) for k, v in latest.items()],
+                update_conflicts=True,
+                unique_fields=["originator_id"],
+                update_fields=["version"],
+            )
 
     return Group(name, lambda: [events_topic()], decode, apply)
 
@@ -70,7 +83,7 @@ def police_mirror_group() -> Group:
 
 def groups(app: Callable[[], SafetyApplication]) -> dict[str, Group]:
     return {
-        "projections": projector_group("projections", READ_MODEL_PROJECTORS, app),
+        "projections": projector_group("projections", READ_MODEL_PROJECTORS, app, track_versions=True),
         "notifications": projector_group("notifications", NOTIFICATION_PROJECTORS, app),
         "police-mirror": police_mirror_group(),
     }

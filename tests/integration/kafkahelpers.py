@@ -20,11 +20,20 @@ from consumers.runner import GroupRunner
 from projections.runner import PROJECTORS, catch_up, clear_read_models
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from kafka_broker import Broker, _port_open  # noqa: E402
+from kafka_broker import Broker, _port_open, free_port  # noqa: E402
 
 port_open = _port_open
 
-__all__ = ["Broker", "drain", "dump_read_models", "port_open", "rebuilt_read_models", "topic_messages", "use_topics"]
+__all__ = [
+    "Broker",
+    "drain",
+    "dump_read_models",
+    "free_port",
+    "port_open",
+    "rebuilt_read_models",
+    "topic_messages",
+    "use_topics",
+]
 
 
 def use_topics(broker: Broker, partitions: int = 4) -> str:
