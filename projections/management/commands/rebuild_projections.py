@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
@@ -27,3 +28,11 @@ class Command(BaseCommand):
         with tqdm(total=total, unit="event", desc="rebuild", disable=None) as bar:
             applied = catch_up(app, batch_size=batch_size, progress=bar.update)
         self.stdout.write(f"rebuilt read models from {applied} events")
+        if settings.KAFKA_BOOTSTRAP_SERVERS:
+            from consumers.rebuild import skip_consumed_up_to
+
+            moved = skip_consumed_up_to(app.recorder.max_notification_id() or 0)
+            self.stdout.write(
+                f"Kafka mode: {moved} partition offsets of the projections and notifications groups now skip the "
+                "events rebuilt here (run this with those consumers stopped)"
+            )
