@@ -1,7 +1,9 @@
-"""A seeded generator of a realistic history: units and staff, campaigns, hazards with their whole lives.
+"""A seeded generator of a realistic history: units and staff, a campaign per seed template, self / onsite /
+joint inspections of every school, hazards with their whole lives (transfers, extensions, escalations, 挂牌督办,
+missed deadlines and late rectifications, rejections, reopenings).
 
 Aggregates are driven through their real command methods (every rule applies) and saved in batches, so a
-million events take minutes, not hours. Business times lie in the last ~150 days, never in the future.
+million events take a minute, not hours. Business times lie in the last ~150 days, never in the future.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from domain.campaign.templates import TEMPLATES
 from domain.directory.aggregate import Staff, Unit
 from domain.errors import DomainError
 from domain.hazard.aggregate import Hazard, Severity
+from domain.inspection.aggregate import AssessmentResult, Inspection, InspectionKind
 from domain.policy import SYSTEM_ACTOR, Actor, Role, UnitKind
 from domain.timerules import business_date, deadline_end
 
@@ -37,33 +40,50 @@ class School:
     bureau: Actor  # the district's inspector
     leader: Actor  # the district's leader
     bureau_unit: UUID
+    officer: Actor | None = None  # of the school's 属地派出所
+    inspections: dict[UUID, list[Visit]] = field(default_factory=dict)  # per campaign
+
+
+@dataclass(frozen=True)
+class Visit:
+    """An inspection of a school in a campaign, where hazards are found."""
+
+    id: UUID
+    at: datetime
+    finder: Actor
+    items: tuple[str, ...]
 
 
 @dataclass
 class History:
     events: int = 0
     hazards: int = 0
+    inspections: int = 0
     schools: list[School] = field(default_factory=list)
     campaigns: list[UUID] = field(default_factory=list)
+    checklists: dict[UUID, tuple[str, ...]] = field(default_factory=dict)
 
 
 class Generator:
-    def __init__(self, app: SafetyApplication, *, seed: int, now: datetime, batch: int = 2000) -> None:
+    def __init__(self, app: SafetyApplication, *, seed: int, now: datetime, batch: int = 5000) -> None:
         self.app, self.rng, self.now, self.batch = app, random.Random(seed), now, batch
         self.pending: list[Aggregate] = []
+        self.pending_events = 0
         self.history = History()
         self.start = now - timedelta(days=150)
 
     def save(self, aggregate: Aggregate, flush: bool = False) -> None:
         self.history.events += len(aggregate.pending_events)
+        self.pending_events += len(aggregate.pending_events)
         self.pending.append(aggregate)
-        if flush or len(self.pending) >= self.batch:
+        # Bounded in events, not aggregates: a huge pipelined INSERT can stall psycopg's pipeline mode.
+        if flush or self.pending_events >= self.batch:
             self.flush()
 
     def flush(self) -> None:
         if self.pending:
             self.app.save(*self.pending)
-            self.pending = []
+            self.pending, self.pending_events = [], 0
 
     # --- directory and campaigns ---------------------------------------------------------------------------
 
@@ -113,13 +133,18 @@ class Generator:
                 self.save(unit)
             inspector = self.person(f"d{d}_inspector", bureau, Role.EDU_INSPECTOR, at)
             leader = self.person(f"d{d}_leader", bureau, Role.EDU_LEADER, at)
+            officers = {}
+            for s, station in enumerate(stations):
+                self.person(f"d{d}p{s}_chief", station, Role.STATION_CHIEF, at)
+                officers[station.id] = self.person(f"d{d}p{s}_officer", station, Role.STATION_OFFICER, at)
             for s in range(schools // districts):
+                station = self.rng.choice(stations)
                 school = Unit.register(
                     kind=UnitKind.SCHOOL,
                     name=f"{name}第{s + 1}学校",
                     district=name,
                     parent=bureau,
-                    police_station=self.rng.choice(stations),
+                    police_station=station,
                     stage="小学",
                     boarding=self.rng.random() < 0.2,
                     actor="admin",
@@ -136,6 +161,7 @@ class Generator:
                         bureau_unit=bureau.id,
                         principal=self.person(f"{key}_principal", school, Role.SCHOOL_PRINCIPAL, at),
                         staff=[self.person(f"{key}_staff{i}", school, Role.SCHOOL_STAFF, at) for i in range(2)],
+                        officer=officers[station.id],
                     )
                 )
         for template in TEMPLATES:
@@ -155,7 +181,57 @@ class Generator:
             )
             self.save(campaign)
             self.history.campaigns.append(campaign.id)
+            self.history.checklists[campaign.id] = tuple(i.code for i in template.items)
         self.flush()
+
+    # --- inspections: each school checks itself, the bureau comes on site, some get a joint team ---------
+
+    def inspections(self) -> None:
+        for school in self.history.schools:
+            for campaign in self.history.campaigns:
+                items = self.history.checklists[campaign]
+                visits = school.inspections.setdefault(campaign, [])
+                day = self.rng.uniform(0, 15)
+                visits.append(self.inspect(campaign, school, InspectionKind.SELF, school.principal, day, items))
+                visits.append(self.inspect(campaign, school, InspectionKind.ONSITE, school.bureau, day + 20, items))
+                if school.officer is not None and self.rng.random() < 0.3:
+                    visits.append(self.inspect(campaign, school, InspectionKind.JOINT, school.bureau, day + 40, items))
+        self.flush()
+
+    def inspect(
+        self, campaign: UUID, school: School, kind: InspectionKind, lead: Actor, day: float, items: tuple[str, ...]
+    ) -> Visit:
+        rng, at = self.rng, self.start + timedelta(days=day + self.rng.uniform(0, 5))
+        team = {
+            InspectionKind.SELF: [school.principal, school.staff[0]],
+            InspectionKind.ONSITE: [school.bureau, school.leader] if rng.random() < 0.3 else [school.bureau],
+            InspectionKind.JOINT: [school.bureau, school.officer or school.bureau],
+        }[kind]
+        inspection = Inspection.schedule(
+            campaign=campaign,
+            school=school.unit.id,
+            kind=kind,
+            inspectors=[a.username for a in team],
+            leader_participated=school.leader in team,
+            departments=["教育局", "公安派出所"] if kind is InspectionKind.JOINT else [],
+            actor=lead,
+            occurred_at=at,
+        )
+        checked = items if kind is InspectionKind.SELF else tuple(rng.sample(items, k=max(1, len(items) // 2)))
+        for step, item in enumerate(checked):
+            failed = rng.random() < (0.05 if kind is InspectionKind.SELF else 0.2)
+            inspection.assess(
+                item=item,
+                result=AssessmentResult.FAIL if failed else AssessmentResult.PASS,
+                note="存在问题" if failed else "",
+                actor=lead,
+                occurred_at=at + timedelta(minutes=10 * (step + 1)),
+            )
+        done = at + timedelta(hours=4)
+        inspection.complete(actor=lead, occurred_at=done)
+        self.history.inspections += 1
+        self.save(inspection)
+        return Visit(inspection.id, done, team[-1] if kind is InspectionKind.JOINT else lead, checked)
 
     def person(self, username: str, unit: Unit, role: Role, at: datetime) -> Actor:
         staff = Staff.appoint(
@@ -183,20 +259,27 @@ class Generator:
         self.flush()
 
     def hazard(self) -> None:
+        """A hazard found on an inspection of its school (most) or reported by the school at any time."""
         rng, school = self.rng, self.rng.choice(self.history.schools)
-        t = self.start + timedelta(hours=rng.uniform(0, 140 * 24))
+        campaign = rng.choice(self.history.campaigns)
+        visits = school.inspections.get(campaign, [])
+        visit = rng.choice(visits) if visits and rng.random() < 0.7 else None
+        if visit is not None:
+            t, finder, item = visit.at + timedelta(minutes=rng.uniform(1, 120)), visit.finder, rng.choice(visit.items)
+        else:
+            t, finder, item = self.start + timedelta(hours=rng.uniform(0, 140 * 24)), school.staff[0], ""
         major = rng.random() < 0.1
         hazard = Hazard.discover(
-            campaign=rng.choice(self.history.campaigns),
+            campaign=campaign,
             school=school.unit.id,
-            inspection=None,
-            item="",
+            inspection=visit.id if visit else None,
+            item=item,
             category=rng.choice(["消防安全", "人防物防技防", "食品安全", "校车安全", "危化品管理"]),
             description="隐患问题表现描述",
             severity=Severity.MAJOR if major else Severity.GENERAL,
             location="教学楼",
             rectified_on_spot=not major and rng.random() < 0.08,
-            actor=school.staff[0],
+            actor=finder,
             occurred_at=t,
         )
         self.history.hazards += 1
@@ -320,8 +403,10 @@ def generate(
     now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> History:
-    """At least ``events`` events: a directory sized to the history, five campaigns, hazards until full."""
+    """At least ``events`` events: a directory sized to the history, a campaign per template, inspections of
+    every school, hazards until full."""
     gen = Generator(app, seed=seed, now=now or datetime.now(UTC))
     gen.directory(schools=max(20, events // 500))
+    gen.inspections()
     gen.hazards(events, progress)
     return gen.history
