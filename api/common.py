@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
+import django_filters
 from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
 
 from domain.errors import InvalidValue, NotFound
 
@@ -22,10 +25,36 @@ class Text(serializers.CharField):
         super().__init__(max_length=max_length, **kwargs)
 
 
+class Moment(serializers.DateTimeField):
+    """An ISO 8601 moment from 1970 to 9000. Earlier is no business time of this ledger (and before 1901
+    Asia/Shanghai had an offset in seconds, which RFC 3339 cannot print); later overflows date arithmetic."""
+
+    default_error_messages = {"out_of_range": "时间须在1970年至9000年之间"}
+    earliest, latest = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+
+    def to_internal_value(self, value: Any) -> datetime:
+        moment: datetime = super().to_internal_value(value)
+        if not self.earliest <= moment < self.latest:
+            self.fail("out_of_range")
+        return moment
+
+
+class Day(serializers.DateField):
+    """A calendar date from 1970 to 9000 (a deadline ends at 24:00 of its date: the next day must exist)."""
+
+    default_error_messages = {"out_of_range": "日期须在1970年至9000年之间"}
+
+    def to_internal_value(self, value: Any) -> date:
+        day: date = super().to_internal_value(value)
+        if not date(1970, 1, 1) <= day < date(9000, 1, 1):
+            self.fail("out_of_range")
+        return day
+
+
 class CommandInput(serializers.Serializer):  # type: ignore[type-arg]
     """Fields every command accepts: business time (default now) and optimistic concurrency."""
 
-    occurred_at = serializers.DateTimeField(required=False, help_text="业务发生时间（ISO 8601，带时区），默认当前时间")
+    occurred_at = Moment(required=False, help_text="业务发生时间（ISO 8601，带时区），默认当前时间")
     expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)
 
 
@@ -57,3 +86,23 @@ def parse_uuid(value: str, not_found: type[NotFound] = NotFound) -> UUID:
 
 def enum_choices(enum: Any) -> list[str]:
     return [member.value for member in enum]
+
+
+class TrueFalseFilter(django_filters.ChoiceFilter):
+    """A ``true`` / ``false`` query filter: anything else is a 400 naming it; an enum in the OpenAPI schema."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[("true", "true"), ("false", "false")], **kwargs)
+
+    def filter(self, qs: Any, value: Any) -> Any:
+        return qs if value in ("", None) else super().filter(qs, value == "true")
+
+
+class LimitOffset(LimitOffsetPagination):
+    """DRF's ``limit``/``offset``, bounded: a huge number is a short or empty page, never a database overflow."""
+
+    max_limit = 1000
+    max_offset = 2**31 - 1
+
+    def get_offset(self, request: Any) -> int:
+        return min(super().get_offset(request), self.max_offset)

@@ -35,7 +35,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, RequestDataTooBig):
         return Response({"code": "request_too_large", "detail": "请求体过大"}, status=413)
     if isinstance(exc, exceptions.ParseError):
-        return Response({"code": "malformed_request", "detail": "请求体不是有效的JSON"}, status=400)
+        ours = exc.get_codes() == "unencodable_text"  # api.parsers: valid JSON, text that cannot be stored
+        detail = str(exc.detail) if ours else "请求体不是有效的JSON"
+        return Response({"code": "malformed_request", "detail": detail}, status=400)
     if isinstance(exc, exceptions.ValidationError):
         return Response({"code": "invalid", "detail": "输入有误，请检查各字段", "errors": exc.detail}, status=400)
     if isinstance(exc, exceptions.NotAuthenticated):

@@ -1,4 +1,4 @@
-"""Request guards applied before any view: body size and NUL characters (answered as JSON errors)."""
+"""Request guards applied before any view (body size, NUL characters) and the pages' Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -28,3 +28,19 @@ class RequestGuardMiddleware:
         if "\x00" in request.path:  # query parameters are validated (and named) by each view's filters
             return JsonResponse({"code": "invalid", "detail": "请求路径中含有非法字符"}, status=400)
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """``Content-Security-Policy`` (settings) on every HTML response: the pages, the login, admin and API docs.
+
+    Django 5.2 has no CSP of its own; JSON, PDF and XLSX responses are data, not documents that run anything.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.get("Content-Type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        return response

@@ -16,6 +16,7 @@ from rest_framework.reverse import reverse
 def api_root(request: Request) -> Response:
     links = [
         "auth-token",
+        "auth-token-revoke",
         "units",
         "users",
         "campaign-templates",

@@ -6,11 +6,14 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SAFETY_VAR_DIR", BASE_DIR / "var"))
 
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"  # DJANGO_DEBUG=0 is production: see the checks at the end
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "") or DEV_SECRET_KEY
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -32,6 +35,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "api.middleware.RequestGuardMiddleware",
+    "api.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -119,6 +123,17 @@ STATIC_ROOT = VAR_DIR / "static"
 
 LOGIN_URL = "/admin/login/"
 
+# Response headers for every mode (SecurityMiddleware, XFrameOptionsMiddleware); the pages use inline CSS
+# only and load nothing from another origin, so their Content-Security-Policy allows nothing else.
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # request bodies above 1 MiB are refused
 
 REST_FRAMEWORK = {
@@ -127,12 +142,21 @@ REST_FRAMEWORK = {
         "api.auth.ActorSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "api.common.LimitOffset",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Login attempts (token endpoint and login page) per client address and username.
+    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("LOGIN_RATE", "10/min")},
+    # Proxies in front of the server whose X-Forwarded-For may be trusted; 0: the client address is REMOTE_ADDR.
+    "NUM_PROXIES": int(os.environ.get("DJANGO_NUM_PROXIES", "0")),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -144,6 +168,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.error_responses"],
 }
 
 LOGGING = {
@@ -172,3 +197,35 @@ ACCOUNTABILITY_THRESHOLDS = {
     "recur_within_days": int(os.environ.get("RECUR_WITHIN_DAYS", "90")),
     "respond_within_days": int(os.environ.get("RESPOND_WITHIN_DAYS", "5")),
 }
+
+
+# --- production (DJANGO_DEBUG=0) ----------------------------------------------------------------------
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
+    SECURE_SSL_REDIRECT = os.environ.get("DJANGO_SSL_REDIRECT", "0") == "1"
+    if REST_FRAMEWORK["NUM_PROXIES"]:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+def production_problems() -> list[str]:
+    """What keeps these settings from being safe in production: public defaults and no host names."""
+    problems = []
+    if SECRET_KEY == DEV_SECRET_KEY:
+        problems.append("DJANGO_SECRET_KEY is unset or the public development default")
+    if INTEGRITY_SIGNING_KEY in ("", DEV_INTEGRITY_SIGNING_KEY):
+        problems.append("INTEGRITY_SIGNING_KEY is unset or the public development key (DEV_INTEGRITY_SIGNING_KEY)")
+    if not os.environ.get("DJANGO_ALLOWED_HOSTS", "").strip(", "):
+        problems.append("DJANGO_ALLOWED_HOSTS is unset (the host names this server answers to, comma-separated)")
+    return problems
+
+
+if not DEBUG and production_problems():
+    raise ImproperlyConfigured(
+        "Refusing to start in production (DJANGO_DEBUG=0): "
+        + "; ".join(production_problems())
+        + ". Set these environment variables, or DJANGO_DEBUG=1 for development."
+    )

@@ -7,6 +7,7 @@ from uuid import UUID
 from django.db.models import Q, QuerySet
 
 from domain.policy import Actor, Role, UnitKind
+from projections.campaigns import CampaignView
 from projections.directory import UnitView
 
 CITY_KINDS = (UnitKind.CITY_EDU_BUREAU, UnitKind.CITY_POLICE_BUREAU)
@@ -54,6 +55,21 @@ def filter_by_school(queryset: QuerySet, actor: Actor, field: str = "school") ->
 def can_see_school(actor: Actor, school: UUID) -> bool:
     visible = school_ids(actor)
     return visible is ALL or visible.filter(id=school).exists()
+
+
+def sees_campaign(actor: Actor, campaign: CampaignView) -> bool:
+    """A campaign covering one of the actor's schools (the rule of ``Campaign.covers``), or issued to or by
+    the actor's unit; another district's campaign is out of scope."""
+    visible = school_ids(actor)
+    if visible is ALL or actor.unit == campaign.issuer or str(actor.unit) in campaign.recipients:
+        return True
+    schools = UnitView.objects.filter(id__in=visible)
+    if campaign.scope:
+        return schools.filter(id__in=campaign.scope).exists()
+    issuer = UnitView.objects.filter(id=campaign.issuer).first() if campaign.issuer else None
+    if issuer is not None and issuer.kind == UnitKind.DISTRICT_EDU_BUREAU:
+        schools = schools.filter(district=issuer.district)
+    return schools.exists()
 
 
 def _unit(actor: Actor) -> UnitView | None:

@@ -10,12 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import MAX_NAME, Text, parse_uuid, validated
+from api.common import MAX_NAME, Day, Moment, Text, parse_uuid, validated
 from api.services import execute
 from domain.campaign.aggregate import PHASE_KINDS
 from domain.campaign.templates import TEMPLATES, get_template
-from domain.errors import CampaignNotFound, InvalidValue
-from domain.policy import Role
+from domain.errors import CampaignNotFound, InvalidValue, OutOfScope
 from projections import scope
 from projections.campaigns import CampaignView
 
@@ -28,8 +27,8 @@ class ChecklistItemSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
 class PhaseSerializer(serializers.Serializer):  # type: ignore[type-arg]
     kind = serializers.ChoiceField(choices=PHASE_KINDS)
-    start = serializers.DateField(required=False, allow_null=True, default=None)
-    end = serializers.DateField(required=False, allow_null=True, default=None)
+    start = Day(required=False, allow_null=True, default=None)
+    end = Day(required=False, allow_null=True, default=None)
 
 
 class TemplateOutput(serializers.Serializer):  # type: ignore[type-arg]
@@ -48,13 +47,13 @@ class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
     document_no = Text(100, required=False, default="")
     issuer = Text(MAX_NAME, required=False, default="", help_text="发文单位为当前用户所在单位；此字段仅作说明")
     template = serializers.CharField(required=False, default="", allow_blank=True, max_length=50)
-    checklist = ChecklistItemSerializer(many=True, required=False)
-    phases = PhaseSerializer(many=True, required=False, default=list)
-    statistics_cutoff = serializers.DateField()
-    report_deadline = serializers.DateField()
+    checklist = serializers.ListField(child=ChecklistItemSerializer(), required=False, max_length=500)
+    phases = serializers.ListField(child=PhaseSerializer(), required=False, default=list, max_length=20)
+    statistics_cutoff = Day()
+    report_deadline = Day()
     scope = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=20000)
     recipients = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=100)
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = Moment(required=False)
 
 
 class CampaignOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -111,7 +110,11 @@ class CampaignList(generics.GenericAPIView):  # type: ignore[type-arg]
             ]
         if not checklist:
             raise InvalidValue("请选择模板或提供排查清单", field="checklist")
-        campaign = execute(lambda app: app.launch_campaign(actor=actor_of(request), checklist=checklist, **data))
+        actor = actor_of(request)
+        in_scope = set(scope.units(actor).filter(id__in=data["scope"]).values_list("id", flat=True))
+        if set(data["scope"]) - in_scope:  # unknown ids too: whether a unit exists out of scope is not told
+            raise OutOfScope("排查范围中有不在您管辖范围内的单位", field="scope")
+        campaign = execute(lambda app: app.launch_campaign(actor=actor, checklist=checklist, **data))
         return Response(CampaignOutput(CampaignView.objects.get(id=campaign.id)).data, status=201)
 
 
@@ -126,10 +129,4 @@ class CampaignDetail(generics.GenericAPIView):  # type: ignore[type-arg]
 
 
 def _visible(request: Request, campaign: CampaignView) -> bool:
-    """Schools and stations see the campaigns that cover one of their schools; bureaus see all."""
-    actor = actor_of(request)
-    if actor.role not in (Role.SCHOOL_STAFF, Role.SCHOOL_PRINCIPAL, Role.STATION_OFFICER, Role.STATION_CHIEF):
-        return True
-    visible = scope.school_ids(actor)
-    schools = {str(s) for s in visible.values_list("id", flat=True)} if visible is not None else set()
-    return not campaign.scope or bool(schools & set(campaign.scope))
+    return scope.sees_campaign(actor_of(request), campaign)

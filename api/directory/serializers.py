@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from api.common import MAX_NAME, Text, enum_choices
+from api.common import MAX_NAME, Moment, Text, enum_choices
 from domain.policy import Role, UnitKind
 
 ASSIGNABLE_ROLES = [r for r in enum_choices(Role) if r != Role.SYSTEM.value]
@@ -39,18 +39,18 @@ class UserInput(serializers.Serializer):  # type: ignore[type-arg]
     phone = Text(50, required=False, default="")
     unit = serializers.UUIDField(required=False, allow_null=True, default=None)
     role = serializers.ChoiceField(choices=ASSIGNABLE_ROLES)
-    effective_from = serializers.DateTimeField(required=False)
+    effective_from = Moment(required=False)
 
 
 class RoleInput(serializers.Serializer):  # type: ignore[type-arg]
     unit = serializers.UUIDField(allow_null=True)
     role = serializers.ChoiceField(choices=ASSIGNABLE_ROLES)
-    effective_from = serializers.DateTimeField(required=False)
+    effective_from = Moment(required=False)
     expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)
 
 
 class DeactivateInput(serializers.Serializer):  # type: ignore[type-arg]
-    effective_from = serializers.DateTimeField(required=False)
+    effective_from = Moment(required=False)
     expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)
 
 

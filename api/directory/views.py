@@ -9,13 +9,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers
+from rest_framework import generics
 from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import parse_uuid, query_param, validated
+from api.common import Moment, parse_uuid, query_param, validated
 from api.directory.serializers import (
     DeactivateInput,
     RoleInput,
@@ -59,6 +59,7 @@ class UnitList(generics.ListAPIView):  # type: ignore[type-arg]
 
 class UnitStaff(generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = StaffAtOutput
+    pagination_class = None
 
     @extend_schema(
         parameters=[
@@ -72,8 +73,8 @@ class UnitStaff(generics.GenericAPIView):  # type: ignore[type-arg]
         if unit is None:
             raise UnitNotFound()
         now = timezone.now()
-        at = query_param(request, "at", serializers.DateTimeField()) or now
-        known_at = query_param(request, "known_at", serializers.DateTimeField()) or now
+        at = query_param(request, "at", Moment()) or now
+        known_at = query_param(request, "known_at", Moment()) or now
         return Response(StaffAtOutput(staff_at(unit.id, at, known_at), many=True).data)
 
 

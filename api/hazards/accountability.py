@@ -13,11 +13,12 @@ from rest_framework.response import Response
 
 from api.accountability import hazard_findings
 from api.auth import actor_of
-from api.common import query_param
+from api.common import Moment, query_param
 from api.eventstore import get_application
 from api.hazards.views import visible_hazard
 from domain.accountability import Finding
 from domain.errors import UnitNotFound
+from domain.policy import Actor
 from projections import scope
 from projections.directory import UnitView
 from projections.ledger import HazardLedger
@@ -55,7 +56,7 @@ class HazardAccountability(generics.GenericAPIView):  # type: ignore[type-arg]
     @extend_schema(parameters=[AS_OF], responses=FindingOutput(many=True))
     def get(self, request: Request, pk: str) -> Response:
         row = visible_hazard(request, pk)
-        as_of = query_param(request, "as_of", serializers.DateTimeField()) or timezone.now()
+        as_of = query_param(request, "as_of", Moment()) or timezone.now()
         return Response(FindingOutput(hazard_findings(get_application(), row, as_of), many=True).data)
 
 
@@ -71,22 +72,24 @@ class Accountability(generics.GenericAPIView):  # type: ignore[type-arg]
         responses=FindingOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        as_of = query_param(request, "as_of", serializers.DateTimeField()) or timezone.now()
+        as_of = query_param(request, "as_of", Moment()) or timezone.now()
         campaign = query_param(request, "campaign", serializers.UUIDField())
-        unit = query_param(request, "unit", serializers.UUIDField())
-        hazards = scope.filter_by_school(HazardLedger.objects.order_by("school", "number"), actor_of(request))
+        unit_id = query_param(request, "unit", serializers.UUIDField())
+        actor = actor_of(request)
+        unit = _unit(actor, unit_id) if unit_id is not None else None
+        hazards = scope.filter_by_school(HazardLedger.objects.order_by("school", "number"), actor)
         if campaign is not None:
             hazards = hazards.filter(campaign=campaign)
         app = get_application()
         found = [f for hazard in hazards for f in hazard_findings(app, hazard, as_of)]
         if unit is not None:
-            found = _concerning(found, _unit(unit), hazards)
+            found = _concerning(found, unit, hazards)
         page = self.paginate_queryset(found)
         return self.get_paginated_response(FindingOutput(page, many=True).data)
 
 
-def _unit(unit_id: UUID) -> UnitView:
-    unit = UnitView.objects.filter(id=unit_id).first()
+def _unit(actor: Actor, unit_id: UUID) -> UnitView:
+    unit = scope.units(actor).filter(id=unit_id).first()
     if unit is None:
         raise UnitNotFound(id=str(unit_id))
     return unit

@@ -7,12 +7,12 @@ from typing import Any
 import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers
+from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import query_param
+from api.common import Moment, TrueFalseFilter, query_param
 from api.hazards.serializers import OwnershipItem
 from projections import history, scope
 from projections.history import HazardVersion
@@ -21,9 +21,7 @@ from projections.history import HazardVersion
 class OwnershipFilter(django_filters.FilterSet):
     school = django_filters.UUIDFilter()
     campaign = django_filters.UUIDFilter()
-    overdue = django_filters.TypedChoiceFilter(
-        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true"
-    )
+    overdue = TrueFalseFilter()
 
     class Meta:
         model = HazardVersion
@@ -45,8 +43,8 @@ class Ownership(generics.ListAPIView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> Any:
         now = timezone.now()
-        at = query_param(self.request, "at", serializers.DateTimeField()) or now
-        known_at = query_param(self.request, "known_at", serializers.DateTimeField()) or now
+        at = query_param(self.request, "at", Moment()) or now
+        known_at = query_param(self.request, "known_at", Moment()) or now
         rows = history.open_at(at, known_at).order_by("school", "number", "hazard")
         return scope.filter_by_school(rows, actor_of(self.request)).values(
             "hazard", "number", "school", "owner", "owner_unit", "owner_since", "deadline", "status", "overdue"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from api.common import MAX_NAME, CommandInput, Text, enum_choices
+from api.common import MAX_NAME, CommandInput, Day, Moment, Text, enum_choices
 from domain.hazard.aggregate import Severity, Status
 
 
@@ -18,13 +18,13 @@ class DiscoverInput(serializers.Serializer):  # type: ignore[type-arg]
     severity = serializers.ChoiceField(choices=enum_choices(Severity))
     location = Text(MAX_NAME, required=False, default="")
     rectified_on_spot = serializers.BooleanField(required=False, default=False, help_text="立行立改（仅一般隐患）")
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = Moment(required=False)
 
 
 class AssignInput(CommandInput):
     owner = serializers.CharField(max_length=150)
     owner_unit = serializers.UUIDField()
-    deadline = serializers.DateField(help_text="整改时限（当日24:00截止）")
+    deadline = Day(help_text="整改时限（当日24:00截止）")
     standard = Text(required=False, default="", help_text="整改标准")
 
 
@@ -37,7 +37,7 @@ class TransferInput(CommandInput):
 class PlanInput(CommandInput):
     measures = Text(allow_blank=False, help_text="整改措施")
     funds = Text(MAX_NAME, required=False, default="", help_text="资金落实")
-    deadline = serializers.DateField(help_text="完成时间")
+    deadline = Day(help_text="完成时间")
     contingency = Text(required=False, default="", help_text="预案")
     beyond_capacity = serializers.BooleanField(required=False, default=False, help_text="学校无力整改")
 
@@ -52,7 +52,7 @@ class ProgressInput(CommandInput):
 
 
 class ExtendInput(CommandInput):
-    new_deadline = serializers.DateField()
+    new_deadline = Day()
     reason = Text(allow_blank=False)
 
 

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import enum_choices, parse_uuid, query_param, validated
+from api.common import Moment, TrueFalseFilter, enum_choices, parse_uuid, query_param, validated
 from api.eventstore import get_application
 from api.hazards import serializers as s
 from api.services import execute
@@ -29,9 +29,7 @@ class HazardFilter(django_filters.FilterSet):
     campaign = django_filters.UUIDFilter()
     status = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Status)])
     severity = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Severity)])
-    overdue = django_filters.TypedChoiceFilter(
-        choices=[("true", "true"), ("false", "false")], coerce=lambda value: value == "true"
-    )
+    overdue = TrueFalseFilter()
     owner = django_filters.CharFilter()
 
     class Meta:
@@ -69,7 +67,7 @@ class HazardDetail(generics.GenericAPIView):  # type: ignore[type-arg]
     def get(self, request: Request, pk: str) -> Response:
         row = visible_hazard(request, pk)
         version = query_param(request, "version", serializers.IntegerField(min_value=1, max_value=2**31))
-        as_of = query_param(request, "as_of", serializers.DateTimeField())
+        as_of = query_param(request, "as_of", Moment())
         if version is None and as_of is None:
             return Response(s.HazardOutput(row).data)
         past = history.state_as_of(row.id, version=version, known_at=as_of)
@@ -110,7 +108,7 @@ class HazardOwners(generics.GenericAPIView):  # type: ignore[type-arg]
     )
     def get(self, request: Request, pk: str) -> Response:
         row = visible_hazard(request, pk)
-        known_at = query_param(request, "known_at", serializers.DateTimeField()) or timezone.now()
+        known_at = query_param(request, "known_at", Moment()) or timezone.now()
         return Response(s.OwnerInterval(history.owners(row.id, known_at), many=True).data)
 
 

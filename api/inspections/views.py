@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import CommandInput, Text, enum_choices, parse_uuid, validated
+from api.common import CommandInput, Moment, Text, enum_choices, parse_uuid, validated
 from api.services import execute
 from domain.errors import InspectionNotFound, OutOfScope
 from domain.inspection.aggregate import AssessmentResult, InspectionKind
@@ -27,7 +27,7 @@ class InspectionInput(serializers.Serializer):  # type: ignore[type-arg]
     inspectors = serializers.ListField(child=serializers.CharField(max_length=150), min_length=1, max_length=50)
     leader_participated = serializers.BooleanField(required=False, default=False)
     departments = serializers.ListField(child=Text(100), required=False, default=list, max_length=50)
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = Moment(required=False)
 
 
 class AssessmentInput(CommandInput):

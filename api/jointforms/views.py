@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import CommandInput, parse_uuid, validated
+from api.common import CommandInput, Moment, parse_uuid, validated
 from api.eventstore import get_application
+from api.jointforms.serializers import JointFormHistoryItem, JointFormOutput, JointFormPatch
 from api.jointforms.service import cutoff_counts, form_json, visible_form
 from api.services import execute
 from domain.errors import InvalidValue, JointFormNotFound, OutOfScope
@@ -24,7 +25,7 @@ PATCH_HELP = "只提交本方栏目 {栏目键: 值}，可带 occurred_at、expe
 class OpenInput(serializers.Serializer):  # type: ignore[type-arg]
     campaign = serializers.UUIDField()
     school = serializers.UUIDField()
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = Moment(required=False)
 
 
 class SignInput(CommandInput):
@@ -32,14 +33,16 @@ class SignInput(CommandInput):
 
 
 class JointFormList(generics.GenericAPIView):  # type: ignore[type-arg]
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    serializer_class = JointFormOutput
+
+    @extend_schema(responses=JointFormOutput(many=True))
     def get(self, request: Request) -> Response:
         actor = actor_of(request)
         forms = scope.filter_by_school(JointFormView.objects.order_by("opened_at", "id"), actor)
         page = self.paginate_queryset(forms)
         return self.get_paginated_response([form_json(row, actor) for row in page])
 
-    @extend_schema(request=OpenInput, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=OpenInput, responses={201: JointFormOutput})
     def post(self, request: Request) -> Response:
         data = validated(OpenInput, request.data)
         actor = actor_of(request)
@@ -50,14 +53,15 @@ class JointFormList(generics.GenericAPIView):  # type: ignore[type-arg]
 
 
 class JointFormDetail(generics.GenericAPIView):  # type: ignore[type-arg]
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    serializer_class = JointFormOutput
+
     def get(self, request: Request, pk: str) -> Response:
         actor = actor_of(request)
         return Response(form_json(visible_form(actor, parse_uuid(pk, JointFormNotFound)), actor))
 
     @extend_schema(
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        request=JointFormPatch,
+        responses=JointFormOutput,
         description=PATCH_HELP,
     )
     def patch(self, request: Request, pk: str) -> Response:
@@ -74,7 +78,9 @@ class JointFormDetail(generics.GenericAPIView):  # type: ignore[type-arg]
 
 
 class JointFormSign(generics.GenericAPIView):  # type: ignore[type-arg]
-    @extend_schema(request=SignInput, responses=OpenApiTypes.OBJECT)
+    serializer_class = JointFormOutput
+
+    @extend_schema(request=SignInput, responses=JointFormOutput)
     def post(self, request: Request, pk: str) -> Response:
         actor = actor_of(request)
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
@@ -85,7 +91,9 @@ class JointFormSign(generics.GenericAPIView):  # type: ignore[type-arg]
 
 
 class JointFormSubmit(generics.GenericAPIView):  # type: ignore[type-arg]
-    @extend_schema(request=CommandInput, responses=OpenApiTypes.OBJECT)
+    serializer_class = JointFormOutput
+
+    @extend_schema(request=CommandInput, responses=JointFormOutput)
     def post(self, request: Request, pk: str) -> Response:
         actor = actor_of(request)
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
@@ -99,9 +107,10 @@ class JointFormSubmit(generics.GenericAPIView):  # type: ignore[type-arg]
 
 
 class JointFormHistory(generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = JointFormHistoryItem
     pagination_class = None
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=JointFormHistoryItem(many=True))
     def get(self, request: Request, pk: str) -> Response:
         actor = actor_of(request)
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))

@@ -9,6 +9,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
+from api.common import Moment
 from domain.errors import CampaignNotFound, HazardNotFound, InvalidValue, JointFormNotFound, UnitNotFound
 from domain.policy import Actor
 from domain.timerules import deadline_end
@@ -39,7 +40,7 @@ def build_query(spec: ReportSpec, params: Mapping[str, Any], actor: Actor, polic
     if values["campaign"] is None and values["form"] is not None:
         # A form belongs to one campaign: its cutoff is the default moment, as for any campaign report.
         values["campaign"] = JointFormView.objects.filter(id=values["form"]).values_list("campaign", flat=True).first()
-    campaign = _campaign(values["campaign"]) if values["campaign"] else None
+    campaign = _campaign(actor, values["campaign"]) if values["campaign"] else None
     unit = _visible_unit(actor, values["unit"] or actor.unit)
     school = _visible_unit(actor, values["school"]) if values["school"] else None
     form = values["form"]
@@ -70,7 +71,7 @@ PARAMETERS: dict[str, serializers.Field] = {  # type: ignore[type-arg]
     "school": serializers.UUIDField(),
     "form": serializers.UUIDField(),
     "hazard": serializers.UUIDField(),
-    "as_of": serializers.DateTimeField(),
+    "as_of": Moment(),
 }
 
 
@@ -84,9 +85,9 @@ def _param(params: Mapping[str, Any], name: str, field: serializers.Field) -> An
         raise InvalidValue(f"参数 {name} 无效", field=name) from error
 
 
-def _campaign(campaign_id: Any) -> CampaignView:
+def _campaign(actor: Actor, campaign_id: Any) -> CampaignView:
     found = CampaignView.objects.filter(id=campaign_id).first()
-    if found is None:
+    if found is None or not scope.sees_campaign(actor, found):
         raise CampaignNotFound(id=str(campaign_id))
     return found
 

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import parse_uuid, validated
+from api.common import Moment, parse_uuid, validated
 from api.models import SubmissionCopy
 from api.reports.query import build_query
 from api.reports.views import ReportNotFound
@@ -40,15 +40,35 @@ class SubmitInput(serializers.Serializer):  # type: ignore[type-arg]
     report = serializers.CharField(max_length=50)
     campaign = serializers.UUIDField(required=False, allow_null=True)
     unit = serializers.UUIDField(required=False, allow_null=True)
-    as_of = serializers.DateTimeField(required=False, allow_null=True)
+    as_of = Moment(required=False, allow_null=True)
     district = serializers.CharField(required=False, allow_blank=True, max_length=100)
     school = serializers.UUIDField(required=False, allow_null=True)
     form = serializers.UUIDField(required=False, allow_null=True)
     hazard = serializers.UUIDField(required=False, allow_null=True)
 
 
+class SubmittedCopyOutput(serializers.Serializer):  # type: ignore[type-arg]
+    line = serializers.ChoiceField(choices=["education", "police"])
+    sha256 = serializers.CharField()
+    size = serializers.IntegerField()
+    url = serializers.URLField()
+
+
+class SubmissionOutput(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.UUIDField()
+    report = serializers.CharField()
+    campaign = serializers.UUIDField(allow_null=True)
+    unit = serializers.UUIDField(allow_null=True)
+    as_of = serializers.DateTimeField()
+    submitted_by = serializers.CharField()
+    submitted_at = serializers.DateTimeField()
+    copies = SubmittedCopyOutput(many=True, help_text="调用者可见的报送副本（公安线副本仅公安单位用户可见）")
+
+
 class Submissions(generics.GenericAPIView):  # type: ignore[type-arg]
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    serializer_class = SubmissionOutput
+
+    @extend_schema(responses=SubmissionOutput(many=True))
     def get(self, request: Request) -> Response:
         actor = actor_of(request)
         rows = SubmissionView.objects.filter(unit__in=scope.units(actor).values("id"))
@@ -57,7 +77,7 @@ class Submissions(generics.GenericAPIView):  # type: ignore[type-arg]
         page = self.paginate_queryset(rows.order_by("-submitted_at", "id"))
         return self.get_paginated_response([submission_json(row, actor, request) for row in page])
 
-    @extend_schema(request=SubmitInput, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=SubmitInput, responses={201: SubmissionOutput})
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
         require_writer(actor)
@@ -89,7 +109,8 @@ class Submissions(generics.GenericAPIView):  # type: ignore[type-arg]
 
 
 class SubmissionDetail(generics.GenericAPIView):  # type: ignore[type-arg]
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    serializer_class = SubmissionOutput
+
     def get(self, request: Request, pk: str) -> Response:
         actor = actor_of(request)
         return Response(submission_json(visible_submission(actor, pk), actor, request))

@@ -41,7 +41,8 @@ class ReportView(generics.GenericAPIView):  # type: ignore[type-arg]
             OpenApiParameter("format", str, enum=list(FORMATS), description="json（默认）、pdf 或 xlsx"),
             *[OpenApiParameter(name, str) for name in PARAMETERS],
         ],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "application/pdf"): OpenApiTypes.BINARY},
+        responses={(200, CONTENT_TYPES[fmt]): OpenApiTypes.OBJECT if fmt == "json" else OpenApiTypes.BINARY
+                   for fmt in FORMATS},
     )
     def get(self, request: Request, name: str) -> HttpResponse:
         spec = load_all().get(name)

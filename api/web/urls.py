@@ -5,14 +5,14 @@ from django.urls import path, reverse_lazy
 
 from api.web import views
 from api.web.forms import LoginForm
+from api.web.login import LoginView
 
 app_name = "web"
 
 urlpatterns = [
     path(
         "accounts/login/",
-        auth.LoginView.as_view(
-            template_name="web/login.html",
+        LoginView.as_view(
             authentication_form=LoginForm,
             next_page=reverse_lazy("web:joint-forms"),
         ),

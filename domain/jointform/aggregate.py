@@ -191,10 +191,15 @@ def _checked(key: str, value: Any, party: Party) -> Value:
         return value
     if spec.kind == "int" and isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**7:
         return value
-    if spec.kind == "text" and isinstance(value, str) and len(value) <= MAX_TEXT:
+    if spec.kind == "text" and isinstance(value, str) and len(value) <= MAX_TEXT and _storable(value):
         return value.strip()
-    kinds = {"bool": "是/否", "int": "非负整数", "text": f"不超过{MAX_TEXT}字的文字"}
+    kinds = {"bool": "是/否", "int": "非负整数", "text": f"不超过{MAX_TEXT}字的文字（不含NUL等无法保存的字符）"}
     raise InvalidValue(f"“{spec.label}”应填{kinds[spec.kind]}", field=key)
+
+
+def _storable(text: str) -> bool:
+    """No NUL (PostgreSQL text cannot hold it) and no lone surrogate (not encodable as UTF-8)."""
+    return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def _check_guards(fields: dict[str, Value]) -> None:

@@ -12,10 +12,11 @@ from urllib.parse import quote
 from uuid import uuid4
 
 import pytest
+from django.test import Client as PageClient
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from api.demo import World
+from api.demo import DEMO_PASSWORD, World
 from domain.application import SafetyApplication
 from projections.ledger import HazardLedger
 
@@ -376,3 +377,95 @@ def test_token_request_with_bad_credentials_is_a_400(world: World, anonymous: AP
 def test_token_request_with_malformed_json_is_malformed_request(world: World, anonymous: APIClient) -> None:
     response = anonymous.post(f"{API}auth/token/", data='{"username":', content_type="application/json")
     refused(response, 400, "malformed_request")
+
+
+# --- login throttling: attempts per client address and username (settings LOGIN_RATE, 10/min) ----------------
+
+
+def token_attempt(client: APIClient, username: str, address: str = "203.0.113.7", **headers: str) -> Any:
+    return client.post(f"{API}auth/token/", {"username": username, "password": "wrong-password"}, format="json",
+                       REMOTE_ADDR=address, **headers)
+
+
+def test_the_eleventh_token_request_in_a_minute_is_too_many_login_attempts(world: World, anonymous: APIClient) -> None:
+    for _ in range(10):
+        assert token_attempt(anonymous, "hm_staff").status_code == 400
+    body = refused(token_attempt(anonymous, "hm_staff"), 429, "too_many_login_attempts")
+    assert "秒后重试" in body["detail"]
+    right = anonymous.post(f"{API}auth/token/", {"username": "hm_staff", "password": DEMO_PASSWORD}, format="json",
+                           REMOTE_ADDR="203.0.113.7")
+    refused(right, 429, "too_many_login_attempts")  # even the right password waits: no oracle for guesses
+    assert int(right["Retry-After"]) > 0
+
+
+def test_login_throttling_counts_per_address_and_username(world: World, anonymous: APIClient) -> None:
+    for _ in range(10):
+        token_attempt(anonymous, "hm_staff")
+    assert token_attempt(anonymous, "hm_staff").status_code == 429
+    assert token_attempt(anonymous, "hm_staff2").status_code == 400  # another user from the same address
+    assert token_attempt(anonymous, "hm_staff", address="198.51.100.9").status_code == 400  # another address
+
+
+def test_a_forged_forwarded_for_header_does_not_reset_the_count(world: World, anonymous: APIClient) -> None:
+    for n in range(10):
+        token_attempt(anonymous, "hm_staff", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}")
+    assert token_attempt(anonymous, "hm_staff", HTTP_X_FORWARDED_FOR="10.0.0.99").status_code == 429
+
+
+def test_the_login_page_is_throttled_the_same_way(world: World) -> None:
+    page = PageClient(REMOTE_ADDR="203.0.113.7")
+    for _ in range(10):
+        assert page.post("/accounts/login/", {"username": "hm_staff", "password": "wrong"}).status_code == 200
+    throttled = page.post("/accounts/login/", {"username": "hm_staff", "password": DEMO_PASSWORD})
+    assert throttled.status_code == 429 and "登录尝试过于频繁" in throttled.content.decode()
+    assert "_auth_user_id" not in page.session
+    admin_login = page.post("/admin/login/", {"username": "hm_staff", "password": "wrong"})
+    assert admin_login.status_code == 429 and "登录尝试过于频繁" in admin_login.content.decode()
+
+
+# --- text length: every text a request can carry is bounded -----------------------------------------------
+
+
+def unbounded_inputs(schema: dict[str, Any]) -> list[str]:
+    """Request-body properties of the OpenAPI schema with no bound: text without maxLength, enum, format or
+    pattern, lists without maxItems."""
+    found = []
+    for name, component in schema["components"]["schemas"].items():
+        if not name.endswith("Request"):
+            continue
+        for key, prop in component.get("properties", {}).items():
+            bounded_text = {"maxLength", "enum", "format", "pattern", "$ref", "allOf", "oneOf"} & set(prop)
+            if prop.get("type") == "string" and not bounded_text:
+                found.append(f"{name}.{key}")
+            if prop.get("type") == "array" and "maxItems" not in prop:
+                found.append(f"{name}.{key}[]")
+    return found
+
+
+def test_every_text_and_list_in_a_request_body_has_a_limit(db: None) -> None:
+    schema = APIClient().get(f"{API}schema/", {"format": "json"}).json()
+    assert any(name.endswith("Request") for name in schema["components"]["schemas"])
+    assert unbounded_inputs(schema) == []
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("joint-forms/{form}/", {"task_force_lead": "长" * 2001}, "task_force_lead"),
+    ("hazards/{hazard}/transfer/", {"owner": "hm_staff2", "owner_unit": "{school}", "reason": "因" * 2001}, "reason"),
+    ("hazards/{hazard}/plan/", {"measures": "更换", "funds": "元" * 201, "deadline": "2098-01-01"}, "funds"),
+    ("hazards/{hazard}/rectify/", {"note": "已整改", "evidence": ["照" * 501]}, "evidence"),
+    ("auth/token/", {"username": "u" * 151, "password": "x"}, "username"),
+])
+def test_oversized_text_elsewhere_is_refused_and_names_the_field(
+    app: SafetyApplication, world: World, user: Client, hazard: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    school = str(world.units["hongmei_school"])
+    form = ok(user("hm_staff").post(f"{API}joint-forms/", {"campaign": str(world.campaign), "school": school},
+                                    format="json"), 201)["id"]
+    url = API + path.format(form=form, hazard=hazard)
+    body = {k: v.format(school=school) if v == "{school}" else v for k, v in body.items()}
+    method = "patch" if path.startswith("joint-forms") else "post"
+    with nothing_recorded(app, hazard):
+        response = getattr(user("hm_principal"), method)(url, body, format="json")
+    assert response.status_code == 400, response.content.decode()[:300]
+    assert response.json()["code"] in ("invalid", "invalid_value")
+    assert field in response.json().get("errors", {}) or response.json().get("field") == field

@@ -335,3 +335,23 @@ def test_the_pdf_carries_the_title_the_values_the_counts_and_the_signatures(
     assert re.search(r"保安员人数\s+7", text)
     assert re.sub(r"\s+", "", FOOTER) in flat and "校长：王校长" in flat and "所长：" in flat
     assert signed_hash in flat
+
+
+MARKUP = '<script>alert(1)</script> & <b>粗体</b> "引号"'
+
+
+def test_markup_typed_into_the_form_is_shown_as_text_on_the_page_and_in_the_pdf(
+    form: str, browser_as: Any, tmp_path: Path
+) -> None:
+    save(browser_as("hm_staff"), form, {"task_force_lead": MARKUP, "work_report": MARKUP})
+    save(browser_as("hm_officer"), form, {"surrounding_order_hotspots": MARKUP})
+
+    for visitor in ("hm_staff", "hm_officer", "tn_inspector"):
+        html = page(browser_as(visitor), form)
+        assert "<script>alert(1)" not in html and "<b>粗体</b>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;粗体&lt;/b&gt;" in html
+        assert html.count("&lt;script&gt;") >= 3  # each of the three cells, escaped, whoever looks
+    pdf = browser_as("hm_staff").get(page_url(form) + "pdf/")
+    assert pdf.status_code == 200
+    text = pdf_text(pdf.content, tmp_path)
+    assert text.count("<script>alert(1)</script>") == 3 and text.count('& <b>粗体</b> "引号"') == 3

@@ -272,3 +272,16 @@ def test_a_ledger_of_two_thousand_hazards_pages_with_its_header_on_every_page(
     hazard_rows = cells[heads[0] + 1 : heads[1]]
     assert sum(isinstance(row[0], int) for row in hazard_rows) == MANY
     assert hazard_rows[MANY - 1][0] == MANY
+
+
+def test_markup_in_a_hazard_description_is_literal_text_in_the_pdf(world: World, user: Client) -> None:
+    markup = '<script>alert(1)</script> & <b>粗体</b>'
+    post = user("hm_staff").post(f"{API}hazards/", {
+        "campaign": str(world.campaign), "school": str(world.units["hongmei_school"]), "severity": "general",
+        "description": markup, "location": "<i>操场</i>"}, format="json")
+    assert post.status_code == 201, post.content.decode()[:300]
+
+    params = {"school": world.units["hongmei_school"], "campaign": world.campaign}
+    flat = squeezed(pdf_text(report(user("hm_principal"), "school-ledger", "pdf", **params)))
+
+    assert squeezed(markup) in flat and "<i>操场</i>" in flat
