@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from api.audit import AuditCheckpoints, AuditPublicKey, AuditVerify
 from api.campaigns import views as campaigns
 from api.directory import views as directory
 from api.errors import json_not_found, json_server_error
@@ -13,6 +14,7 @@ from api.hazards.ownership import Ownership
 from api.health import healthz
 from api.inspections import views as inspections
 from api.jointforms import views as jointforms
+from api.notifications import Notifications
 from api.reports.submissions import SubmissionCopyView, SubmissionDetail, Submissions
 from api.reports.views import ReportView
 from api.root import api_root
@@ -52,6 +54,10 @@ v1 = [
     path("submissions/", Submissions.as_view(), name="submissions"),
     path("submissions/<str:pk>/", SubmissionDetail.as_view(), name="submission-detail"),
     path("submissions/<str:pk>/copies/<str:line>/", SubmissionCopyView.as_view(), name="submission-copy"),
+    path("notifications/", Notifications.as_view(), name="notifications"),
+    path("audit/verify/", AuditVerify.as_view(), name="audit-verify"),
+    path("audit/checkpoints/", AuditCheckpoints.as_view(), name="audit-checkpoints"),
+    path("audit/public-key/", AuditPublicKey.as_view(), name="audit-public-key"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL, so the page needs no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
