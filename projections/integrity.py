@@ -113,6 +113,13 @@ def extend(notifications: Sequence[Notification]) -> dict[int, str]:
     return hashes
 
 
+def hashes_of(originator_id: UUID) -> dict[int, str]:
+    """version → chain hash of one aggregate's events (an event not chained yet has none)."""
+    return dict(
+        ChainLink.objects.filter(originator_id=originator_id).values_list("originator_version", "hash")
+    )
+
+
 def hash_of(originator_id: UUID, version: int) -> str | None:
     return (
         ChainLink.objects.filter(originator_id=originator_id, originator_version=version)

@@ -112,6 +112,9 @@ class HistoryItem(serializers.Serializer):  # type: ignore[type-arg]
     recorded_at = serializers.DateTimeField()
     actor = serializers.CharField()
     data = serializers.DictField()
+    hash = serializers.CharField(
+        allow_null=True, help_text="该事件在哈希链中的哈希（SHA-256，十六进制）；尚未入链时为 null"
+    )
 
 
 class OwnerInterval(serializers.Serializer):  # type: ignore[type-arg]

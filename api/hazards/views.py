@@ -20,7 +20,7 @@ from api.services import execute
 from domain.errors import HazardNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
 from domain.hazard.aggregate import Hazard, Severity, Status
-from projections import history, scope
+from projections import history, integrity, scope
 from projections.ledger import HazardLedger
 
 
@@ -84,6 +84,7 @@ class HazardHistory(generics.GenericAPIView):  # type: ignore[type-arg]
     def get(self, request: Request, pk: str) -> Response:
         row = visible_hazard(request, pk)
         events = get_application().hazard_events(row.id)
+        hashes = integrity.hashes_of(row.id)
         items = [
             {
                 "version": e.originator_version,
@@ -92,6 +93,7 @@ class HazardHistory(generics.GenericAPIView):  # type: ignore[type-arg]
                 "recorded_at": e.timestamp,
                 "actor": e.actor,  # type: ignore[attr-defined]
                 "data": event_data(e),
+                "hash": hashes.get(e.originator_version),
             }
             for e in events
         ]

@@ -16,7 +16,7 @@ from api.services import execute
 from domain.errors import InvalidValue, JointFormNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
 from domain.jointform.fields import BY_KEY
-from projections import scope
+from projections import integrity, scope
 from projections.jointforms import JointFormView
 
 PATCH_HELP = "只提交本方栏目 {栏目键: 值}，可带 occurred_at、expected_version；另一方的栏目返回 403 field_not_yours"
@@ -116,6 +116,7 @@ class JointFormHistory(generics.GenericAPIView):  # type: ignore[type-arg]
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
         police = scope.sees_police_content(actor)
         items = []
+        hashes = integrity.hashes_of(row.id)
         for event in get_application().events.get(row.id):
             data = event_data(event)  # type: ignore[arg-type]
             if not police and "changes" in data:
@@ -130,6 +131,7 @@ class JointFormHistory(generics.GenericAPIView):  # type: ignore[type-arg]
                     "recorded_at": event.timestamp,  # type: ignore[attr-defined]
                     "actor": event.actor,
                     "data": data,
+                    "hash": hashes.get(event.originator_version),
                 }
             )  # type: ignore[attr-defined]
         return Response(items)

@@ -22,6 +22,7 @@ from rest_framework.test import APIClient
 
 from api import demo
 from domain.application import SafetyApplication
+from domain.hazard.aggregate import Severity
 from projections import integrity
 from projections.integrity import ChainLink, Checkpoint
 from projections.runner import catch_up
@@ -217,3 +218,39 @@ def test_the_application_role_cannot_update_or_delete_events(chained: SafetyAppl
         with chained.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
             cursor.execute("DELETE FROM safetyapp_events WHERE notification_id = 2")
     assert verify(chained).ok
+
+
+def test_history_items_carry_their_chain_hash(
+    app: SafetyApplication, user: Callable[[str], APIClient], world: demo.World
+):
+    principal = user("hm_principal")
+    form = app.open_joint_form(
+        actor=world.actor("hm_principal"), campaign=world.campaign, school=world.units["hongmei_school"]
+    )
+    app.update_joint_form(form.id, actor=world.actor("hm_officer"), changes={"sensitive_notes": "涉密"})
+    app.update_joint_form(form.id, actor=world.actor("hm_principal"), changes={"guards_total": 2})
+    hazard = app.discover_hazard(
+        actor=world.actor("hm_staff"),
+        campaign=world.campaign,
+        school=world.units["hongmei_school"],
+        inspection=None,
+        item="CZ-01",
+        description="消防通道堆放杂物",
+        severity=Severity.GENERAL,
+        location="食堂后门",
+        rectified_on_spot=True,
+    )
+    catch_up(app)
+    for path, originator in (
+        (f"/api/v1/hazards/{hazard.id}/history/", hazard.id),
+        (f"/api/v1/joint-forms/{form.id}/history/", form.id),
+    ):
+        items = principal.get(path).json()
+        assert items, path
+        for item in items:
+            link = ChainLink.objects.get(originator_id=originator, originator_version=item["version"])
+            assert item["hash"] == link.hash and len(item["hash"]) == 64
+    # the hash is the chain's: recomputing it from the stored event and its predecessor gives the same
+    link = ChainLink.objects.get(originator_id=hazard.id, originator_version=1)
+    previous = bytes.fromhex(ChainLink.objects.get(position=link.position - 1).hash)
+    assert integrity.next_hash(previous, row(app, link.position)).hex() == link.hash
