@@ -14,7 +14,7 @@ from domain.accountability import Finding
 from domain.errors import HazardNotFound
 from domain.eventinfo import event_data, event_type
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS
-from projections import history
+from projections import history, integrity
 from projections.ledger import HazardLedger
 from reports.accountability import Names, clock, evidence, period, short_code, subjects_text
 from reports.base import Cell, Report, Table, chinese_date, numbered
@@ -84,10 +84,12 @@ EVENT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "rejected": (("不通过原因", "note"),),
     "reopened": (("原因", "reason"),),
 }
-NO_CHAIN_YET = "暂缺"
+NOT_CHAINED = "未入链"
+CHAIN_PREFIX = 16
 CHAIN_NOTE = (
-    "注：事件日志的哈希链（每条事件的链哈希 h_n = SHA-256(h_{n-1} ‖ 事件n)）尚未建立，链哈希暂不可用，"
-    "本档案不列任何哈希值；哈希链建成后可据此核对事件未被篡改、删除或插入。"
+    "注：链哈希为该事件在事件日志哈希链中的哈希 h_n = SHA-256(h_{n-1} ‖ 事件n) 的前16位"
+    "（完整值见接口 hazards/{id}/history/ 的 hash）；以 verify_integrity 或 audit/verify/ 核对，"
+    "可发现事件被篡改、删除、插入或调换次序。"
 )
 TIME_NOTE = (
     "注：发生时间为业务发生的时间，记录时间为系统记录该事件的时间，均为北京时间（Asia/Shanghai）。"
@@ -104,6 +106,7 @@ def hazard_dossier(query: ReportQuery) -> Report:
         raise HazardNotFound("该时间点尚无此隐患的记录", id=str(query.hazard))
     app, names = get_application(), Names()
     events = [e for e in app.hazard_events(query.hazard) if e.timestamp <= query.as_of]
+    hashes = integrity.hashes_of(query.hazard)
     found = hazard_findings(app, HazardLedger.objects.get(id=query.hazard), query.as_of)
     owners = history.owners(query.hazard, query.as_of)
     return Report(
@@ -122,9 +125,9 @@ def hazard_dossier(query: ReportQuery) -> Report:
             Table(
                 title=f"二、事件记录（共{len(events)}条）",
                 columns=HISTORY_COLUMNS,
-                rows=tuple(_event_row(e, names) for e in events),
+                rows=tuple(_event_row(e, names, hashes.get(e.originator_version)) for e in events),
                 notes=(TIME_NOTE, CHAIN_NOTE),
-                widths=(4, 10, 12, 14, 12, 43, 5),
+                widths=(4, 11, 11, 13, 11, 35, 15),
             ),
             Table(
                 title="三、整改责任人变动",
@@ -173,7 +176,7 @@ def _status(state: dict[str, Any]) -> str:
     return f"{status}（{'、'.join(flags)}）" if flags else str(status)
 
 
-def _event_row(event: Aggregate.Event, names: Names) -> tuple[Cell, ...]:
+def _event_row(event: Aggregate.Event, names: Names, chain_hash: str | None) -> tuple[Cell, ...]:
     kind, envelope = event_type(event), vars(event)
     return (
         event.originator_version,
@@ -182,7 +185,7 @@ def _event_row(event: Aggregate.Event, names: Names) -> tuple[Cell, ...]:
         clock(event.timestamp, seconds=True),
         names.person(envelope["actor"]),
         _content(kind, event_data(event), names) or None,
-        NO_CHAIN_YET,
+        chain_hash[:CHAIN_PREFIX] if chain_hash else NOT_CHAINED,
     )
 
 

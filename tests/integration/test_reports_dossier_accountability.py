@@ -17,6 +17,7 @@ from PIL import Image
 from domain.application import SafetyApplication
 from domain.timerules import business_date
 from projections.campaigns import CampaignView
+from projections.integrity import ChainLink
 from projections.ledger import HazardLedger
 from reports.base import chinese_date
 
@@ -118,7 +119,9 @@ def test_the_dossier_pdf_shows_the_hazard_its_events_owners_and_findings(
         assert column in text
     for value in (overdue.number, "红梅实验小学", "发现登记", "分派", "逾期", "赵后勤", "hm_staff2", "R1", "R4"):
         assert value in text, value
-    assert "链哈希" in text and "暂缺" in text and "尚未建立" in text
+    assert "链哈希" in text and "verify_integrity" in text
+    chain = ChainLink.objects.filter(originator_id=overdue.id).values_list("hash", flat=True)
+    assert chain and all(h[:16] in text for h in chain)
     assert re.search(r"第1页/共\d+页", text.replace(" ", ""))  # the page footer
     assert_printed(first_page(content, tmp_path, "hazard-dossier-p1.png"), landscape=True)
 
@@ -156,7 +159,8 @@ def test_the_dossier_json_renders_each_event_in_chinese_with_its_actor_and_the_o
         and "时任责任人：王校长（hm_principal）" in by_kind["逾期"]["内容"]
     )
     assert "无力整改" in by_kind["整改方案"]["内容"]
-    assert all(e["链哈希"] == "暂缺" for e in events)
+    chain = dict(ChainLink.objects.filter(originator_id=major.id).values_list("originator_version", "hash"))
+    assert [e["链哈希"] for e in events] == [chain[e["版本"]][:16] for e in events]
     assert by_kind["逾期"]["发生时间"].endswith("00:00")  # business time, Asia/Shanghai: the deadline's 24:00
     (owner,) = records(table(data, "三、"))
     assert owner["责任人"] == "王校长（hm_principal）" and owner["止"] == "至今"
