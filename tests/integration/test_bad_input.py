@@ -332,14 +332,28 @@ def test_oversized_invalid_body_is_refused_without_server_error(
         assert response.json()["code"] in ("invalid", "request_too_large")
 
 
-def test_body_over_one_mebibyte_is_refused_even_if_otherwise_valid(
-    app: SafetyApplication, user: Client, hazard: str
+@pytest.mark.parametrize(("method", "path"), [
+    ("post", "hazards/{hazard}/progress/"), ("patch", "joint-forms/{form}/"), ("post", "auth/token/"),
+    ("post", "/accounts/login/"),
+])
+def test_a_body_over_one_mebibyte_is_request_too_large_even_if_otherwise_valid(
+    app: SafetyApplication, world: World, user: Client, hazard: str, method: str, path: str
 ) -> None:
-    body = json.dumps({"percent": 50, "note": "已采购", "padding": "x" * (MIB + 1)})
+    form = ok(user("hm_staff").post(f"{API}joint-forms/", {
+        "campaign": str(world.campaign), "school": str(world.units["hongmei_school"])}, format="json"), 201)["id"]
+    url = path if path.startswith("/") else API + path.format(hazard=hazard, form=form)
+    body = json.dumps({"percent": 50, "task_force_lead": "李安全", "padding": "x" * MIB})
     with nothing_recorded(app, hazard):
-        response = user("hm_staff").post(f"{API}hazards/{hazard}/progress/", data=body,
-                                         content_type="application/json")
-        assert response.status_code in (400, 413), response.content.decode()[:300]
+        response = getattr(user("hm_staff"), method)(url, data=body, content_type="application/json")
+        refused(response, 413, "request_too_large")
+
+
+def test_a_body_just_under_one_mebibyte_is_accepted(user: Client, hazard: str) -> None:
+    body = json.dumps({"percent": 50, "padding": ""})
+    body = json.dumps({"percent": 50, "padding": "x" * (MIB - len(body))})
+    assert len(body.encode()) == MIB
+    response = user("hm_staff").post(f"{API}hazards/{hazard}/progress/", data=body, content_type="application/json")
+    assert ok(response)["version"] == 3
 
 
 # --- authentication ------------------------------------------------------------------------------

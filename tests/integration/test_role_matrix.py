@@ -1,5 +1,5 @@
 """DESIGN §5 as one table: every role × every /api/v1/ endpoint × own school / other school / other station /
-other district, answered 200/201/204, 403 or 404 as §5 says; police-only content (§6) only for police units;
+other district, answered 200/201/204, 401, 403 or 404 as §5 says; police-only content (§6) only for police units;
 deactivated users and revoked tokens refused.
 
 The table lists every URL pattern and method of the API (derived from the URL resolver: an endpoint without a
@@ -433,6 +433,13 @@ ROWS: tuple[Row, ...] = (
         build=lambda t, u, s, f: Call(f"submissions/{t.submission(s)}/copies/education/")),
     Row("submissions/<str:pk>/copies/<str:line>/", "GET", variant="police", rule=police_line,
         build=lambda t, u, s, f: Call(f"submissions/{t.submission(s)}/copies/police/")),
+    # notices addressed to the caller (to them, their unit or their role there: not a scope question)
+    Row("notifications/", "GET", sees=None, build=lambda t, u, s, f: Call("notifications/")),
+    # integrity of the log (§3): the whole chain is verified by those who oversee; the public key is public
+    Row("audit/verify/", "GET", sees=None, who=frozenset({"auditor"}) | EDU_BUREAU | {"police_officer"} | ADMIN,
+        build=lambda t, u, s, f: Call("audit/verify/")),
+    Row("audit/checkpoints/", "GET", sees=None, build=lambda t, u, s, f: Call("audit/checkpoints/")),
+    Row("audit/public-key/", "GET", sees=None, anonymous=200, build=lambda t, u, s, f: Call("audit/public-key/")),
 )
 
 
