@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
 from django.db import models
 from django.utils import timezone
+from eventsourcing.domain import Aggregate
 
 from domain.directory.aggregate import Staff, Unit
 from domain.policy import ROLE_LABELS, UNIT_KIND_LABELS, Role, UnitKind
+from projections import bulk
 from projections.base import Projector
 from projections.bitemporal import Bitemporal, in_force
 
@@ -71,7 +74,96 @@ class StaffInterval(Bitemporal):
         indexes = [models.Index(fields=["unit", "valid_from"]), models.Index(fields=["username", "valid_from"])]
 
 
-projector = Projector("directory", (UnitView, StaffView, StaffInterval))
+class DirectoryProjector(Projector):
+    """Registrations and appointments (nearly every directory event) are written in bulk; the rare role
+    changes and leavings go one by one, after what came before them in the batch has been written."""
+
+    def apply_batch(self, events: Sequence[Aggregate.Event]) -> None:
+        units: list[Unit.Registered] = []
+        staff: list[Staff.Appointed] = []
+        for event in events:
+            if isinstance(event, Unit.Registered):
+                units.append(event)
+            elif isinstance(event, Staff.Appointed):
+                staff.append(event)
+            elif type(event) in self.handlers:
+                _register(units)
+                _appoint(staff)
+                units, staff = [], []
+                self.apply(event)
+        _register(units)
+        _appoint(staff)
+
+
+UNIT_FIELDS = [
+    "id",
+    "kind",
+    "name",
+    "district",
+    "parent",
+    "police_station",
+    "stage",
+    "boarding",
+    "registered_at",
+    "version",
+]
+STAFF_FIELDS = ["username", "staff_id", "display_name", "phone", "unit", "role", "active", "version"]
+INTERVAL_FIELDS = ["username", "version", "unit", "role", "valid_from", "recorded_at", "next_valid", "next_recorded"]
+
+
+def _register(events: list[Unit.Registered]) -> None:
+    """Like ``unit_registered`` for each event: a unit already there is left as it is."""
+    if not events:
+        return
+    known = set(
+        UnitView.objects.filter(bulk.among("id", {e.originator_id for e in events})).values_list("id", flat=True)
+    )
+    rows = []
+    for e in events:
+        if e.originator_id not in known:
+            known.add(e.originator_id)
+            rows.append(
+                (
+                    e.originator_id,
+                    UnitKind(e.kind).value,
+                    e.name,
+                    e.district,
+                    e.parent,
+                    e.police_station,
+                    e.stage,
+                    e.boarding,
+                    e.occurred_at,
+                    e.originator_version,
+                )
+            )
+    bulk.insert(UnitView, UNIT_FIELDS, rows)
+
+
+def _appoint(events: list[Staff.Appointed]) -> None:
+    """Like ``staff_appointed`` for each event: a username already there is left as it is."""
+    if not events:
+        return
+    names = {e.username for e in events}
+    known = set(StaffView.objects.filter(bulk.among("username", names)).values_list("username", flat=True))
+    intervals = set(StaffInterval.objects.filter(bulk.among("username", names)).values_list("username", "version"))
+    staff, appointments, ended = [], [], []
+    for e in events:
+        if e.username in known:
+            continue
+        known.add(e.username)
+        staff.append((e.username, e.originator_id, e.display_name, e.phone, e.unit, e.role, True, e.originator_version))
+        if (e.username, e.originator_version) not in intervals:
+            ended.append((e.effective_from, e.timestamp, e.username, e.originator_version - 1))
+            appointments.append(
+                (e.username, e.originator_version, e.unit, e.role, e.effective_from, e.timestamp, None, None)
+            )
+    bulk.insert(StaffView, STAFF_FIELDS, staff)
+    ended = [r for r in ended if r[3] > 0]
+    bulk.update(StaffInterval, ["next_valid", "next_recorded"], ended, key=["username", "version"])
+    bulk.insert(StaffInterval, INTERVAL_FIELDS, appointments)
+
+
+projector = DirectoryProjector("directory", (UnitView, StaffView, StaffInterval))
 
 
 @projector.on(Unit.Registered)

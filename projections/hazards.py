@@ -1,40 +1,63 @@
 """The hazard projector: the ledger (台账, current state) and its bitemporal history, a batch at a time.
 
 Rows are loaded once per batch, changed in memory by the small pure functions of ``projections.ledger``,
-and written back in bulk — one transaction per batch, with the tracking position (see ``runner``).
-A row only takes an event exactly one version ahead of it, so a replayed batch changes nothing.
+and written back in bulk (``projections.bulk``) — one transaction per batch, with the tracking position
+(see ``runner``). A row only takes an event exactly one version ahead of it, so a replayed batch changes
+nothing. A history row's end (``next_*``) is its successor's start: set in memory when both are in the
+batch, updated in the table when the predecessor was written by an earlier batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
+from django.db.models import Count
+from django.db.models.functions import Substr
 from eventsourcing.domain import Aggregate
 
 from domain.hazard.aggregate import Hazard
 from domain.timerules import business_date
+from projections import bulk
 from projections.base import Projector
 from projections.directory import UnitView
-from projections.history import HazardVersion, version_row
+from projections.history import NEXT_RECORDED, NEXT_VALID, OWNER_SINCE, VERSION_FIELDS, HazardVersion, version_values
 from projections.ledger import APPLY, HazardLedger, discovered
 
-LEDGER_FIELDS = [f.name for f in HazardLedger._meta.concrete_fields if not f.primary_key]
-BULK = 500
+LEDGER_FIELDS = [f.attname for f in HazardLedger._meta.concrete_fields]
 
 
 class Numbers:
-    """序号 per school and year, continuing from what the ledger already holds."""
+    """序号 per school and year, continuing from what the ledger already holds (one query per batch)."""
 
-    def __init__(self) -> None:
-        self.last: dict[tuple[UUID, int], int] = {}
+    def __init__(self, discoveries: Iterable[Hazard.Discovered]) -> None:
+        wanted = {(e.school, business_date(e.occurred_at).year) for e in discoveries}
+        self.last: dict[tuple[UUID, int], int] = dict.fromkeys(wanted, 0)
+        if wanted:
+            counted = (
+                HazardLedger.objects.filter(bulk.among("school", {school for school, _ in wanted}))
+                .annotate(year=Substr("number", 1, 4))
+                .values_list("school", "year")
+                .annotate(n=Count("id"))
+            )
+            for school, year, n in counted:
+                if (school, int(year)) in self.last:
+                    self.last[school, int(year)] = n
 
     def next(self, school: UUID, year: int) -> str:
-        key = (school, year)
-        if key not in self.last:
-            self.last[key] = HazardLedger.objects.filter(school=school, number__startswith=f"{year}-").count()
-        self.last[key] += 1
-        return f"{year}-{self.last[key]:04d}"
+        self.last[school, year] += 1
+        return f"{year}-{self.last[school, year]:04d}"
+
+
+class Latest:
+    """A hazard's newest history row: still in memory (``values``) or already in the table (``version``)."""
+
+    __slots__ = ("values", "version", "owner_since")
+
+    def __init__(self, values: list[Any] | None, version: int, owner_since: datetime | None) -> None:
+        self.values, self.version, self.owner_since = values, version, owner_since
 
 
 class HazardProjector(Projector):
@@ -43,45 +66,76 @@ class HazardProjector(Projector):
 
     def apply_batch(self, events: Sequence[Aggregate.Event]) -> None:
         hazard_events = [e for e in events if isinstance(e, Hazard.Event)]
-        if not hazard_events:
-            return
-        ids = {e.originator_id for e in hazard_events}
-        rows: dict[UUID, HazardLedger] = HazardLedger.objects.in_bulk(ids)
-        latest = {v.hazard: v for v in HazardVersion.objects.filter(hazard__in=ids, next_recorded__isnull=True)}
-        schools = UnitView.objects.in_bulk({e.school for e in hazard_events if isinstance(e, Hazard.Discovered)})
-        numbers = Numbers()
-        created: dict[UUID, HazardLedger] = {}
-        changed: dict[UUID, HazardLedger] = {}
-        versions: list[HazardVersion] = []
-        ended: dict[int, HazardVersion] = {}
-        for event in hazard_events:
-            row = rows.get(event.originator_id)
-            if isinstance(event, Hazard.Discovered):
-                if row is not None:
-                    continue
-                year = business_date(event.occurred_at).year
-                row = rows[event.originator_id] = created[event.originator_id] = discovered(
-                    event, numbers.next(event.school, year), schools.get(event.school)
-                )
-            else:
-                apply = APPLY.get(type(event).__name__)
-                if row is None or apply is None or row.version != event.originator_version - 1:
-                    continue
-                apply(row, event)
-                row.version, row.updated_at = event.originator_version, event.timestamp
-                changed[row.id] = row
-            previous = latest.get(row.id)
-            if previous is not None:
-                previous.next_valid, previous.next_recorded = event.occurred_at, event.timestamp  # type: ignore[attr-defined]
-                if previous.pk is not None:
-                    ended[previous.pk] = previous
-            latest[row.id] = version_row(event, row, previous)
-            versions.append(latest[row.id])
-        HazardLedger.objects.bulk_create(created.values(), batch_size=BULK)
-        updated = [row for hazard, row in changed.items() if hazard not in created]
-        HazardLedger.objects.bulk_update(updated, LEDGER_FIELDS, batch_size=BULK)
-        HazardVersion.objects.bulk_update(ended.values(), ["next_valid", "next_recorded"], batch_size=BULK)
-        HazardVersion.objects.bulk_create(versions, batch_size=BULK)
+        if hazard_events:
+            Batch(hazard_events).apply()
+
+
+class Batch:
+    """One batch of hazard events: the rows they touch, loaded once, changed in memory, written in bulk."""
+
+    def __init__(self, events: list[Hazard.Event]) -> None:
+        self.events = events
+        discoveries = [e for e in events if isinstance(e, Hazard.Discovered)]
+        self.rows = bulk.by_pk(HazardLedger, {e.originator_id for e in events})
+        self.stored = set(self.rows)
+        self.latest = {
+            hazard: Latest(None, version, owner_since)
+            for hazard, version, owner_since in HazardVersion.objects.filter(
+                bulk.among("hazard", self.stored), next_recorded__isnull=True
+            ).values_list("hazard", "version", "owner_since")
+        }
+        self.schools = bulk.by_pk(UnitView, {e.school for e in discoveries})
+        self.numbers = Numbers(e for e in discoveries if e.originator_id not in self.rows)
+        self.static: dict[UUID, str] = {}  # see history.state_json
+        self.ended: list[tuple[datetime, datetime, UUID, int]] = []  # history rows of earlier batches to end
+
+    def apply(self) -> None:
+        changed: set[UUID] = set()
+        # A history row goes to the table as soon as its successor has ended it (or at the end of the batch),
+        # so the server stores it while the next events are worked out.
+        with bulk.inserting(HazardVersion, VERSION_FIELDS) as write_version:
+            for event in self.events:
+                if self.apply_event(event, write_version):
+                    changed.add(event.originator_id)
+            for last in self.latest.values():
+                if last.values is not None:
+                    write_version(last.values)
+        created = [_ledger_values(self.rows[h]) for h in changed if h not in self.stored]
+        updated = [_ledger_values(self.rows[h]) for h in changed if h in self.stored]
+        bulk.insert(HazardLedger, LEDGER_FIELDS, created)
+        bulk.upsert(HazardLedger, LEDGER_FIELDS, updated, key=["id"])
+        bulk.update(HazardVersion, ["next_valid", "next_recorded"], self.ended, key=["hazard", "version"])
+
+    def apply_event(self, event: Hazard.Event, write_version: Callable[[list[Any]], None]) -> bool:
+        """Apply one event to its ledger row and history; False if it does not apply (replayed, unknown)."""
+        row = self.rows.get(event.originator_id)
+        if isinstance(event, Hazard.Discovered):
+            if row is not None:
+                return False
+            number = self.numbers.next(event.school, business_date(event.occurred_at).year)
+            row = self.rows[event.originator_id] = discovered(event, number, self.schools.get(event.school))
+        else:
+            apply = APPLY.get(type(event).__name__)
+            if row is None or apply is None or row.version != event.originator_version - 1:
+                return False
+            apply(row, event)
+            row.version, row.updated_at = event.originator_version, event.timestamp
+        previous = self.latest.get(row.id)
+        valid, recorded = event.occurred_at, event.timestamp  # type: ignore[attr-defined]
+        if previous is not None and previous.values is not None:
+            previous.values[NEXT_VALID], previous.values[NEXT_RECORDED] = valid, recorded
+            write_version(previous.values)
+        elif previous is not None:
+            self.ended.append((valid, recorded, row.id, previous.version))
+        owner_since = previous.owner_since if previous else None
+        values = version_values(event, row, owner_since, previous is None, self.static)
+        self.latest[row.id] = Latest(values, event.originator_version, values[OWNER_SINCE])
+        return True
+
+
+def _ledger_values(row: HazardLedger) -> list[Any]:
+    values = row.__dict__
+    return [values[f] for f in LEDGER_FIELDS]
 
 
 projector = HazardProjector()

@@ -3,7 +3,8 @@ from its record time. Answers "who owned what at T, as the system showed it at R
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from django.db.models import QuerySet
 from domain.eventinfo import plain
 from domain.hazard.aggregate import Hazard
 from projections.bitemporal import Bitemporal, in_force
+from projections.bulk import JsonText
 from projections.ledger import HazardLedger
 
 STATE_FIELDS = (
@@ -73,30 +75,94 @@ class HazardVersion(Bitemporal):
         ]
 
 
-def version_row(event: Hazard.Event, row: HazardLedger, previous: HazardVersion | None) -> HazardVersion:
-    """The hazard's state right after ``event`` (``row`` already updated), valid from the event's business time."""
-    owner_changed = previous is None or type(event).__name__ in ("Assigned", "Transferred")
-    return HazardVersion(
-        hazard=row.id,
-        version=event.originator_version,
-        event_type=type(event).__name__,
-        valid_from=event.occurred_at,  # type: ignore[attr-defined]
-        recorded_at=event.timestamp,
-        school=row.school,
-        campaign=row.campaign,
-        number=row.number,
-        status=row.status,
-        owner=row.owner,
-        owner_unit=row.owner_unit,
-        owner_since=(event.occurred_at if row.owner else None) if owner_changed else previous.owner_since,  # type: ignore[union-attr,attr-defined]
-        deadline=row.deadline,
-        overdue=row.overdue,
-        state=state_of(row),
-    )
+VERSION_FIELDS = (
+    "hazard",
+    "version",
+    "event_type",
+    "valid_from",
+    "recorded_at",
+    "next_valid",
+    "next_recorded",
+    "school",
+    "campaign",
+    "number",
+    "status",
+    "owner",
+    "owner_unit",
+    "owner_since",
+    "deadline",
+    "overdue",
+    "state",
+)
+NEXT_VALID, NEXT_RECORDED, OWNER_SINCE = (
+    VERSION_FIELDS.index(f) for f in ("next_valid", "next_recorded", "owner_since")
+)
+OWNER_EVENTS = frozenset({"Assigned", "Transferred"})
 
 
-def state_of(row: HazardLedger) -> dict[str, Any]:
-    return {field: plain(getattr(row, field)) for field in STATE_FIELDS}
+def version_values(
+    event: Hazard.Event, row: HazardLedger, owner_since: datetime | None, first: bool, static: dict[UUID, str]
+) -> list[Any]:
+    """The hazard's state right after ``event`` (``row`` already updated), valid from the event's business time,
+    as the values of ``VERSION_FIELDS`` (the row is written in bulk; ``next_*`` are filled by its successor)."""
+    name = type(event).__name__
+    occurred_at: datetime = event.occurred_at  # type: ignore[attr-defined]
+    if first or name in OWNER_EVENTS:
+        owner_since = occurred_at if row.owner else None
+    return [
+        row.id,
+        event.originator_version,
+        name,
+        occurred_at,
+        event.timestamp,
+        None,
+        None,
+        row.school,
+        row.campaign,
+        row.number,
+        row.status,
+        row.owner,
+        row.owner_unit,
+        owner_since,
+        row.deadline,
+        row.overdue,
+        state_json(row, static),
+    ]
+
+
+# What a hazard's discovery fixes for good: serialized once per hazard and batch, reused for each of its versions.
+STATIC_FIELDS = (
+    "id",
+    "number",
+    "campaign",
+    "school",
+    "category",
+    "description",
+    "severity",
+    "location",
+    "discovered_at",
+    "item",
+)
+CHANGING_FIELDS = tuple(f for f in STATE_FIELDS if f not in STATIC_FIELDS)
+
+
+def state_json(row: HazardLedger, static: dict[UUID, str]) -> JsonText:
+    """``STATE_FIELDS`` of the row as JSON text (as ``plain`` makes them), the unchanging part taken from (or
+    put into) ``static``."""
+    values = row.__dict__
+    head = static.get(row.id)
+    if head is None:
+        head = static[row.id] = _encode({f: values[f] for f in STATIC_FIELDS})[:-1]
+    changing = {}
+    for f in CHANGING_FIELDS:
+        value = values[f]
+        to_json = _TO_JSON.get(type(value))
+        changing[f] = value if to_json is None else to_json(value)
+    return JsonText(head + ", " + _encode(changing)[1:])
+
+
+_TO_JSON: dict[type, Any] = {UUID: str, date: date.isoformat, datetime: datetime.isoformat}
+_encode = json.JSONEncoder(ensure_ascii=False, default=plain).encode
 
 
 # --- queries -------------------------------------------------------------------------------------

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
 from django.db import models
+from eventsourcing.domain import Aggregate
 
 from domain.inspection.aggregate import Inspection
+from projections import bulk
 from projections.base import Projector
 
 
@@ -43,7 +49,66 @@ class AssessmentView(models.Model):
         constraints = [models.UniqueConstraint(fields=["inspection", "item"], name="assessment_once_per_item")]
 
 
-projector = Projector("inspections", (AssessmentView, InspectionView))
+class InspectionProjector(Projector):
+    """The handlers below, applied to a whole batch in memory and written in bulk."""
+
+    def apply_batch(self, events: Sequence[Aggregate.Event]) -> None:
+        mine = [e for e in events if isinstance(e, Inspection.Event)]
+        if not mine:
+            return
+        rows = bulk.by_pk(InspectionView, {e.originator_id for e in mine})
+        stored = set(rows)
+        changed: set[UUID] = set()
+        assessments: dict[tuple[UUID, str], tuple[Any, ...]] = {}
+        for event in mine:
+            row = rows.get(event.originator_id)
+            if isinstance(event, Inspection.Scheduled):
+                if row is None:
+                    rows[event.originator_id] = _scheduled(event)
+                    changed.add(event.originator_id)
+                continue
+            if row is None or row.version != event.originator_version - 1 or type(event) not in self.handlers:
+                continue  # not scheduled, already applied, or not for this read model
+            row.version = event.originator_version
+            changed.add(row.id)
+            if isinstance(event, Inspection.ItemAssessed):
+                key = (row.id, event.item)
+                assessments[key] = (*key, event.result, event.note, event.occurred_at, event.actor)
+            elif isinstance(event, Inspection.Completed):
+                row.status, row.completed_at = "completed", event.occurred_at
+        bulk.insert(InspectionView, INSPECTION_FIELDS, (_values(rows[i]) for i in changed if i not in stored))
+        bulk.upsert(InspectionView, INSPECTION_FIELDS, (_values(rows[i]) for i in changed if i in stored), key=["id"])
+        new = [a for a in assessments.values() if a[0] not in stored]  # of inspections scheduled in this batch
+        bulk.insert(AssessmentView, ASSESSMENT_FIELDS, new)
+        old = [a for a in assessments.values() if a[0] in stored]
+        bulk.upsert(AssessmentView, ASSESSMENT_FIELDS, old, key=["inspection_id", "item"])
+
+
+INSPECTION_FIELDS = [f.attname for f in InspectionView._meta.concrete_fields]
+ASSESSMENT_FIELDS = ["inspection_id", "item", "result", "note", "assessed_at", "assessed_by"]
+
+
+def _scheduled(event: Inspection.Scheduled) -> InspectionView:
+    return InspectionView(
+        id=event.originator_id,
+        campaign=event.campaign,
+        school=event.school,
+        kind=event.kind,
+        inspectors=list(event.inspectors),
+        leader_participated=event.leader_participated,
+        departments=list(event.departments),
+        started_at=event.occurred_at,
+        recorded_by=event.actor,
+        version=event.originator_version,
+    )
+
+
+def _values(row: InspectionView) -> list[Any]:
+    values = row.__dict__
+    return [values[f] for f in INSPECTION_FIELDS]
+
+
+projector = InspectionProjector("inspections", (AssessmentView, InspectionView))
 
 
 @projector.on(Inspection.Scheduled)

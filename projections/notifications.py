@@ -8,17 +8,22 @@ Recipients are a user, a unit, or a role within a unit (the school's 校长 is w
 notice is read). The projector keeps its own small state (hazard → school, owner; school → bureau), filled
 from the same events in the same order, so it needs no other read model and runs as its own consumer group.
 Each notice is keyed by the event that caused it (hazard, version) and a recipient: a replay changes nothing.
+A batch is applied in memory (``Batch``) and written in bulk, in the caller's transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 from django.db import models
+from eventsourcing.domain import Aggregate
 
 from domain.directory.aggregate import Unit
 from domain.hazard.aggregate import Hazard
 from domain.policy import Actor, Role, UnitKind
+from projections import bulk
 from projections.base import Projector
 
 
@@ -63,13 +68,25 @@ class NotificationUnit(models.Model):
     parent = models.UUIDField(null=True)
 
 
-projector = Projector("notifications", (NotificationView, NotificationHazard, NotificationUnit))
-
 KIND_TITLES = {
     "deadline_missed": "隐患整改逾期",
     "escalated": "隐患上报",
     "supervised": "隐患挂牌督办",
 }
+NOTICE_FIELDS = [
+    "hazard",
+    "hazard_version",
+    "school",
+    "kind",
+    "recipient_user",
+    "recipient_unit",
+    "recipient_role",
+    "title",
+    "message",
+    "occurred_at",
+]
+HAZARD_FIELDS = ["id", "school", "description", "owner", "owner_unit", "version"]
+UNIT_FIELDS = ["id", "name", "parent"]
 
 
 def for_actor(actor: Actor) -> models.QuerySet[NotificationView]:
@@ -84,84 +101,142 @@ def for_actor(actor: Actor) -> models.QuerySet[NotificationView]:
     return NotificationView.objects.filter(id__in=first.values("first"))
 
 
-@projector.on(Unit.Registered)
-def unit_registered(event: Any) -> None:
-    if UnitKind(event.kind) is UnitKind.SCHOOL:
-        NotificationUnit.objects.get_or_create(
-            id=event.originator_id, defaults={"name": event.name, "parent": event.parent}
-        )
+class Batch:
+    """The projector's state for one batch: the rows it touches, loaded once, changed in memory, written in bulk."""
 
+    def __init__(self, events: Sequence[Aggregate.Event]) -> None:
+        hazards = {e.originator_id for e in events if isinstance(e, Hazard.Event)}
+        self.hazards = bulk.by_pk(NotificationHazard, hazards)
+        schools = {h.school for h in self.hazards.values()}
+        schools |= {e.school for e in events if isinstance(e, Hazard.Discovered)}
+        schools |= {e.originator_id for e in events if isinstance(e, Unit.Registered)}
+        self.units = bulk.by_pk(NotificationUnit, schools)
+        self.stored_hazards, self.stored_units = set(self.hazards), set(self.units)
+        self.changed: set[UUID] = set()
+        self.notices: list[tuple[Any, ...]] = []
 
-@projector.on(Hazard.Discovered)
-def discovered(event: Any) -> None:
-    NotificationHazard.objects.get_or_create(
-        id=event.originator_id,
-        defaults={"school": event.school, "description": event.description[:200], "version": event.originator_version},
-    )
-
-
-def _advance(event: Any) -> NotificationHazard | None:
-    """The hazard's state before this event, or None when the event was applied already (a replay)."""
-    row = NotificationHazard.objects.filter(id=event.originator_id, version__lt=event.originator_version).first()
-    if row is not None:
+    def advance(self, event: Any) -> NotificationHazard | None:
+        """The hazard's state before this event, or None when the event was applied already (a replay)."""
+        row = self.hazards.get(event.originator_id)
+        if row is None or row.version >= event.originator_version:
+            return None
         row.version = event.originator_version
-    return row
+        self.changed.add(row.id)
+        return row
+
+    def notify(self, row: NotificationHazard, event: Any, kind: str, message: str, recipients: list[Recipient]) -> None:
+        title = f"{KIND_TITLES[kind]}：{row.description[:40]}"
+        for user, unit, role in dict.fromkeys(recipients):
+            self.notices.append(
+                (
+                    row.id,
+                    event.originator_version,
+                    row.school,
+                    kind,
+                    user,
+                    unit,
+                    role,
+                    title,
+                    message,
+                    event.occurred_at,
+                )
+            )
+
+    def write(self) -> None:
+        hazards = [[getattr(self.hazards[h], f) for f in HAZARD_FIELDS] for h in self.changed]
+        bulk.insert(NotificationHazard, HAZARD_FIELDS, (h for h in hazards if h[0] not in self.stored_hazards))
+        bulk.upsert(NotificationHazard, HAZARD_FIELDS, (h for h in hazards if h[0] in self.stored_hazards), key=["id"])
+        units = [u for i, u in self.units.items() if i not in self.stored_units]
+        bulk.insert(NotificationUnit, UNIT_FIELDS, ([u.id, u.name, u.parent] for u in units))
+        bulk.insert(NotificationView, NOTICE_FIELDS, self.notices)
 
 
-@projector.on(Hazard.Assigned)
-@projector.on(Hazard.Transferred)
-def owner_changed(event: Any) -> None:
-    if row := _advance(event):
-        row.owner, row.owner_unit = event.owner, event.owner_unit
-        row.save()
+Recipient = tuple[str, UUID | None, str]  # user, unit, role within the unit
+Handler = Callable[[Batch, Any], None]
 
 
-def _notify(row: NotificationHazard, event: Any, kind: str, message: str, recipients: list[dict[str, Any]]) -> None:
-    title = f"{KIND_TITLES[kind]}：{row.description[:40]}"
-    for recipient in recipients:
-        NotificationView.objects.get_or_create(
-            hazard=row.id,
-            hazard_version=event.originator_version,
-            recipient_user=recipient.get("user", ""),
-            recipient_unit=recipient.get("unit"),
-            recipient_role=recipient.get("role", ""),
-            defaults={
-                "school": row.school,
-                "kind": kind,
-                "title": title,
-                "message": message,
-                "occurred_at": event.occurred_at,
-            },
+class NotificationProjector(Projector):
+    def __init__(self) -> None:
+        super().__init__("notifications", (NotificationView, NotificationHazard, NotificationUnit))
+        self.rules: dict[type[Aggregate.Event], Handler] = {}
+
+    def rule(self, *event_classes: type[Aggregate.Event]) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for event_class in event_classes:
+                self.rules[event_class] = handler
+            return handler
+
+        return register
+
+    def apply(self, event: Aggregate.Event) -> None:
+        self.apply_batch([event])
+
+    def apply_batch(self, events: Sequence[Aggregate.Event]) -> None:
+        mine = [e for e in events if type(e) in self.rules]
+        if not mine:
+            return
+        batch = Batch(mine)
+        for event in mine:
+            self.rules[type(event)](batch, event)
+        batch.write()
+
+
+projector = NotificationProjector()
+
+
+@projector.rule(Unit.Registered)
+def unit_registered(batch: Batch, event: Any) -> None:
+    if UnitKind(event.kind) is UnitKind.SCHOOL and event.originator_id not in batch.units:
+        batch.units[event.originator_id] = NotificationUnit(
+            id=event.originator_id, name=event.name, parent=event.parent
         )
-    row.save()
 
 
-@projector.on(Hazard.DeadlineMissed)
-def deadline_missed(event: Any) -> None:
-    if row := _advance(event):
-        school = NotificationUnit.objects.filter(id=row.school).first()
-        recipients: list[dict[str, Any]] = [{"unit": row.school, "role": Role.SCHOOL_PRINCIPAL.value}]
+@projector.rule(Hazard.Discovered)
+def discovered(batch: Batch, event: Any) -> None:
+    if event.originator_id not in batch.hazards:
+        batch.hazards[event.originator_id] = NotificationHazard(
+            id=event.originator_id,
+            school=event.school,
+            description=event.description[:200],
+            owner="",
+            version=event.originator_version,
+        )
+        batch.changed.add(event.originator_id)
+
+
+@projector.rule(Hazard.Assigned, Hazard.Transferred)
+def owner_changed(batch: Batch, event: Any) -> None:
+    if row := batch.advance(event):
+        row.owner, row.owner_unit = event.owner, event.owner_unit
+
+
+@projector.rule(Hazard.DeadlineMissed)
+def deadline_missed(batch: Batch, event: Any) -> None:
+    if row := batch.advance(event):
+        school = batch.units.get(row.school) or NotificationUnit.objects.filter(id=row.school).first()
+        recipients: list[Recipient] = [("", row.school, Role.SCHOOL_PRINCIPAL.value)]
         if event.owner or row.owner:
-            recipients.insert(0, {"user": event.owner or row.owner})
+            recipients.insert(0, (event.owner or row.owner, None, ""))
         if school is not None and school.parent is not None:
-            recipients.append({"unit": school.parent})
+            recipients.append(("", school.parent, ""))
         school_name = school.name if school else ""
         message = f"{school_name}隐患“{row.description[:60]}”整改期限 {event.deadline.isoformat()} 已过，尚未整改销号。"
-        _notify(row, event, "deadline_missed", message, recipients)
+        batch.notify(row, event, "deadline_missed", message, recipients)
 
 
-@projector.on(Hazard.Escalated)
-def escalated(event: Any) -> None:
-    if row := _advance(event):
+@projector.rule(Hazard.Escalated)
+def escalated(batch: Batch, event: Any) -> None:
+    if row := batch.advance(event):
         message = f"隐患“{row.description[:60]}”已上报贵单位：{event.reason}"
-        _notify(row, event, "escalated", message, [{"unit": event.to_unit}])
+        batch.notify(row, event, "escalated", message, [("", event.to_unit, "")])
 
 
-@projector.on(Hazard.Supervised)
-def supervised(event: Any) -> None:
-    if row := _advance(event):
-        recipients: list[dict[str, Any]] = [{"unit": row.school}]
+@projector.rule(Hazard.Supervised)
+def supervised(batch: Batch, event: Any) -> None:
+    if row := batch.advance(event):
+        recipients: list[Recipient] = [("", row.school, "")]
         if row.owner:
-            recipients.insert(0, {"user": row.owner})
+            recipients.insert(0, (row.owner, None, ""))
         message = f"隐患“{row.description[:60]}”已被挂牌督办。{event.note}".strip()
-        _notify(row, event, "supervised", message, recipients)
+        batch.notify(row, event, "supervised", message, recipients)

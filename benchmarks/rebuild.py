@@ -1,0 +1,113 @@
+"""Full projection rebuild (every read model, ``manage.py rebuild_projections``) against decoding the log alone.
+
+    python -m benchmarks.rebuild --url URL --database bench_medium_20261123 [--rounds 2]
+
+Each side runs in its own process, so its peak RSS is its own: (a) ours, the management command (empty the
+read models, then catch up from position 0 in batches, one transaction per batch with its tracking position);
+(b) baseline, the same pages of the event table read and decoded into domain events, nothing written.
+Rounds alternate a, b, a, b; the figures are the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+from benchmarks.common import Figure, figure, python, setup_django
+
+BATCH = 1000  # the command's default
+
+
+def measure(args: dict[str, Any]) -> list[Figure]:
+    runs: dict[str, list[dict[str, Any]]] = {"ours": [], "decode": []}
+    for _ in range(int(args.get("rounds", 2))):
+        for side in runs:
+            runs[side].append(_child(side, args["url"], args["database"]))
+    ours = statistics.median(r["events"] / r["seconds"] for r in runs["ours"])
+    base = statistics.median(r["events"] / r["seconds"] for r in runs["decode"])
+    rss = max(r["rss_mb"] for r in runs["ours"])
+    base_rss = max(r["rss_mb"] for r in runs["decode"])
+    events = runs["ours"][0]["events"]
+    large = args.get("size") == "large"
+    rounds = ", ".join(f"{r['events'] / r['seconds']:,.0f}" for r in runs["ours"])
+    return [
+        figure(
+            "rebuild: all read models",
+            ours,
+            base,
+            "events/s",
+            "≥ 30,000/s, ratio ≥ 0.4",
+            ours >= 30_000 and ours / base >= 0.4,
+            detail=f"{events:,} events, batch {BATCH}, median of rounds ({rounds}); baseline decodes the log",
+        ),
+        figure(
+            "rebuild: peak RSS",
+            rss,
+            base_rss,
+            "MB",
+            "≤ 400 MB at large",
+            rss <= 400 if large else None,
+            detail="max over rounds; the target applies at size large",
+        ),
+    ]
+
+
+def _child(side: str, url: str, database: str) -> dict[str, Any]:
+    command = [python(), "-m", "benchmarks.rebuild", "--child", side, "--url", url, "--database", database]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"rebuild {side} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ours() -> int:
+    from django.core.management import call_command
+
+    from api.eventstore import get_application
+
+    total = get_application().recorder.max_notification_id() or 0
+    call_command("rebuild_projections", batch_size=BATCH, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    return total
+
+
+def decode() -> int:
+    from api.eventstore import get_application
+
+    app = get_application()
+    start, events = 0, 0
+    while notifications := app.recorder.select_notifications(start=start, limit=BATCH, inclusive_of_start=False):
+        events += len([app.mapper.to_domain_event(n) for n in notifications])
+        start = notifications[-1].id
+    return events
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--child", choices=["ours", "decode"])
+    args = parser.parse_args(argv)
+    if args.child is None:
+        print(json.dumps(measure(vars(args)), ensure_ascii=False, indent=2))
+        return 0
+    setup_django(args.url, args.database)
+    started = time.perf_counter()
+    events = ours() if args.child == "ours" else decode()
+    seconds = time.perf_counter() - started
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"events": events, "seconds": seconds, "rss_mb": round(rss_mb, 1)}))
+    from api.eventstore import set_application
+
+    set_application(None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,152 @@
+"""Bulk writes for projectors: many rows per round trip, with no model instance per row.
+
+A rebuild writes a row or two per event; through the ORM (a model instance, then per-field preparation)
+that costs more than decoding the event. Here rows are plain tuples of Python values in the order of the
+named fields, inside the caller's transaction: new rows by COPY on PostgreSQL, upserts and updates by
+``executemany`` (pipelined by psycopg: one round trip, the statement parsed once). PostgreSQL takes the
+values as they are (JSON fields are dumped here); SQLite gets each prepared by its Django field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from django.db import connection, models
+from django.db.models import Lookup, Q
+from psycopg.copy import QueuedLibpqWriter
+
+Row = Sequence[Any]
+M = TypeVar("M", bound=models.Model)
+
+
+class JsonText(str):
+    """A JSON field's value already serialized (e.g. assembled from cached parts): written as it is."""
+
+
+@models.Field.register_lookup
+class AnyOf(Lookup):  # type: ignore[type-arg]
+    """``field = ANY(%s)``: one array parameter (PostgreSQL) where ``__in`` has a placeholder per value."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value: Any, conn: Any) -> tuple[str, list[Any]]:
+        field = self.lhs.output_field
+        return "%s", [[field.get_db_prep_value(v, conn, prepared=False) for v in value]]
+
+    def as_sql(self, compiler: Any, conn: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, conn)
+        rhs, rhs_params = self.process_rhs(compiler, conn)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+def among(field: str, values: Iterable[Any]) -> Q:
+    """``field IN values``, as one array parameter on PostgreSQL: a batch looks up thousands of keys, and a
+    statement with a placeholder per key costs more to build and parse than the lookup itself."""
+    lookup = "any" if connection.vendor == "postgresql" else "in"
+    return Q(**{f"{field}__{lookup}": list(values)})
+
+
+def by_pk(model: type[M], keys: Iterable[Any]) -> dict[Any, M]:
+    """``in_bulk`` with ``among``."""
+    return {row.pk: row for row in model._default_manager.filter(among("pk", keys))}
+
+
+def insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Row]) -> None:
+    """INSERT every row (all new: a conflict is an error, as with ``bulk_create``)."""
+    rows = list(rows)
+    if not rows:
+        return
+    table, columns = _names(model, fields)
+    prepare = _preparer(model, fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(prepare(row))
+        else:
+            cursor.executemany(_insert_sql(table, columns), [prepare(r) for r in rows])
+
+
+@contextmanager
+def inserting(model: type[models.Model], fields: Sequence[str]) -> Iterator[Callable[[Row], None]]:
+    """``insert`` fed one row at a time. On PostgreSQL each row is on its way to the server as soon as it is
+    written (COPY through a writer thread), so the server stores rows while the caller computes the next ones:
+    nothing else may use the connection until the block ends."""
+    table, columns = _names(model, fields)
+    prepare = _preparer(model, fields)
+    if connection.vendor != "postgresql":
+        rows: list[Row] = []
+        yield rows.append
+        insert(model, fields, rows)
+        return
+    with connection.cursor() as cursor:
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
+            yield lambda row: copy.write_row(prepare(row))
+
+
+def upsert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Row], *, key: Sequence[str]) -> None:
+    """INSERT every row, or UPDATE the existing one with the same ``key`` (all named non-key fields)."""
+    rows = list(rows)
+    if not rows:
+        return
+    table, columns = _names(model, fields)
+    keys = _names(model, key)[1]
+    changes = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys)
+    sql = f"{_insert_sql(table, columns)} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {changes}"
+    prepare = _preparer(model, fields)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [prepare(r) for r in rows])
+
+
+def update(model: type[models.Model], fields: Sequence[str], rows: Iterable[Row], *, key: Sequence[str]) -> None:
+    """UPDATE ``fields`` of the rows found by ``key``; each row is the field values followed by the key values."""
+    rows = list(rows)
+    if not rows:
+        return
+    table, columns = _names(model, fields)
+    keys = _names(model, key)[1]
+    changes, where = ", ".join(f"{c} = %s" for c in columns), " AND ".join(f"{k} = %s" for k in keys)
+    sql = f"UPDATE {table} SET {changes} WHERE {where}"
+    prepare = _preparer(model, [*fields, *key])
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [prepare(r) for r in rows])
+
+
+def _insert_sql(table: str, columns: list[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+
+
+def _names(model: type[models.Model], fields: Sequence[str]) -> tuple[str, list[str]]:
+    quote = connection.ops.quote_name
+    return quote(model._meta.db_table), [quote(model._meta.get_field(f).column) for f in fields]  # type: ignore[union-attr]
+
+
+def _preparer(model: type[models.Model], fields: Sequence[str]) -> Callable[[Row], Row]:
+    """How a row's values become statement parameters on this database."""
+    concrete = [model._meta.get_field(f) for f in fields]
+    if connection.vendor == "postgresql":
+        json_at = [i for i, f in enumerate(concrete) if isinstance(f, models.JSONField)]
+        if not json_at:
+            return lambda row: row
+
+        def dump_json(row: Row) -> Row:
+            values = list(row)
+            for i in json_at:
+                if values[i] is not None and type(values[i]) is not JsonText:
+                    values[i] = json.dumps(values[i], ensure_ascii=False)
+            return values
+
+        return dump_json
+    preps = [_sqlite_prep(f) for f in concrete]
+    return lambda row: [prep(value) for prep, value in zip(preps, row, strict=True)]
+
+
+def _sqlite_prep(field: Any) -> Callable[[Any], Any]:
+    if isinstance(field, models.JSONField):
+        return lambda value: str(value) if type(value) is JsonText else field.get_db_prep_save(value, connection)
+    return lambda value: field.get_db_prep_save(value, connection)
