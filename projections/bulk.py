@@ -51,8 +51,11 @@ def among(field: str, values: Iterable[Any]) -> Q:
 
 
 def by_pk(model: type[M], keys: Iterable[Any]) -> dict[Any, M]:
-    """``in_bulk`` with ``among``."""
-    return {row.pk: row for row in model._default_manager.filter(among("pk", keys))}
+    """``in_bulk`` with ``among`` (and no query for no keys)."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    return {row.pk: row for row in model._default_manager.filter(among("pk", keys)).order_by()}
 
 
 def insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Row]) -> None:
@@ -64,7 +67,7 @@ def insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Row]
     prepare = _preparer(model, fields)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(prepare(row))
         else:
@@ -85,7 +88,7 @@ def inserting(model: type[models.Model], fields: Sequence[str]) -> Iterator[Call
         return
     with connection.cursor() as cursor:
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        with cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
+        with cursor.cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
             yield lambda row: copy.write_row(prepare(row))
 
 

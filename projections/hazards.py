@@ -78,12 +78,7 @@ class Batch:
         discoveries = [e for e in events if isinstance(e, Hazard.Discovered)]
         self.rows = bulk.by_pk(HazardLedger, {e.originator_id for e in events})
         self.stored = set(self.rows)
-        self.latest = {
-            hazard: Latest(None, version, owner_since)
-            for hazard, version, owner_since in HazardVersion.objects.filter(
-                bulk.among("hazard", self.stored), next_recorded__isnull=True
-            ).values_list("hazard", "version", "owner_since")
-        }
+        self.latest = _open_versions(self.stored)
         self.schools = bulk.by_pk(UnitView, {e.school for e in discoveries})
         self.numbers = Numbers(e for e in discoveries if e.originator_id not in self.rows)
         self.static: dict[UUID, str] = {}  # see history.state_json
@@ -131,6 +126,16 @@ class Batch:
         values = version_values(event, row, owner_since, previous is None, self.static)
         self.latest[row.id] = Latest(values, event.originator_version, values[OWNER_SINCE])
         return True
+
+
+def _open_versions(hazards: set[UUID]) -> dict[UUID, Latest]:
+    """The newest history row of each hazard already in the table."""
+    if not hazards:
+        return {}
+    rows = HazardVersion.objects.filter(bulk.among("hazard", hazards), next_recorded__isnull=True).order_by()
+    return {
+        h: Latest(None, version, since) for h, version, since in rows.values_list("hazard", "version", "owner_since")
+    }
 
 
 def _ledger_values(row: HazardLedger) -> list[Any]:

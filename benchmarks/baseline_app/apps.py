@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BaselineConfig(AppConfig):
+    name = "benchmarks.baseline_app"
+    label = "baseline_app"
