@@ -102,8 +102,8 @@ def machine() -> dict[str, Any]:
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = "missing"
-    versions["postgresql"] = _command_version(["/usr/lib/postgresql/15/bin/postgres", "--version"])
-    versions["wrk"] = _command_version(["wrk", "-v"])
+    versions["postgresql"] = _command_version(["/usr/lib/postgresql/15/bin/postgres", "--version"]).split(") ")[-1]
+    versions["wrk"] = _command_version(["wrk", "-v"]).split(" [")[0]
     return {
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
