@@ -19,6 +19,7 @@ from django.db.models import Lookup, Q
 from psycopg.copy import QueuedLibpqWriter
 
 Row = Sequence[Any]
+FEW = 50  # fewer rows than this go by executemany (pipelined): a COPY costs more to set up
 M = TypeVar("M", bound=models.Model)
 
 
@@ -66,7 +67,7 @@ def insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Row]
     table, columns = _names(model, fields)
     prepare = _preparer(model, fields)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and len(rows) >= FEW:
             with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(prepare(row))
@@ -75,13 +76,13 @@ def insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Row]
 
 
 @contextmanager
-def inserting(model: type[models.Model], fields: Sequence[str]) -> Iterator[Callable[[Row], None]]:
-    """``insert`` fed one row at a time. On PostgreSQL each row is on its way to the server as soon as it is
-    written (COPY through a writer thread), so the server stores rows while the caller computes the next ones:
-    nothing else may use the connection until the block ends."""
+def inserting(model: type[models.Model], fields: Sequence[str], *, expected: int) -> Iterator[Callable[[Row], None]]:
+    """``insert`` fed one row at a time. When many rows are ``expected`` on PostgreSQL, each is on its way to
+    the server as soon as it is written (COPY through a writer thread), so the server stores rows while the
+    caller computes the next ones: nothing else may use the connection until the block ends."""
     table, columns = _names(model, fields)
     prepare = _preparer(model, fields)
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or expected < FEW:
         rows: list[Row] = []
         yield rows.append
         insert(model, fields, rows)
@@ -90,6 +91,18 @@ def inserting(model: type[models.Model], fields: Sequence[str]) -> Iterator[Call
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         with cursor.cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
             yield lambda row: copy.write_row(prepare(row))
+
+
+@contextmanager
+def together(statements_are_few: bool) -> Iterator[None]:
+    """Send the writes of the block in one round trip (psycopg's pipeline mode; COPY cannot take part, so
+    only for few rows): a command's catch-up writes a row or two to several tables."""
+    if connection.vendor != "postgresql" or not statements_are_few:
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield
 
 
 def upsert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Row], *, key: Sequence[str]) -> None:

@@ -85,16 +85,24 @@ class Batch:
         self.ended: list[tuple[datetime, datetime, UUID, int]] = []  # history rows of earlier batches to end
 
     def apply(self) -> None:
+        with bulk.together(len(self.events) < bulk.FEW):
+            self.write(self.work_out())
+
+    def work_out(self) -> set[UUID]:
+        """Every event applied in memory; history rows written as they are done. Returns the hazards changed."""
         changed: set[UUID] = set()
         # A history row goes to the table as soon as its successor has ended it (or at the end of the batch),
         # so the server stores it while the next events are worked out.
-        with bulk.inserting(HazardVersion, VERSION_FIELDS) as write_version:
+        with bulk.inserting(HazardVersion, VERSION_FIELDS, expected=len(self.events)) as write_version:
             for event in self.events:
                 if self.apply_event(event, write_version):
                     changed.add(event.originator_id)
             for last in self.latest.values():
                 if last.values is not None:
                     write_version(last.values)
+        return changed
+
+    def write(self, changed: set[UUID]) -> None:
         created = [_ledger_values(self.rows[h]) for h in changed if h not in self.stored]
         updated = [_ledger_values(self.rows[h]) for h in changed if h in self.stored]
         bulk.insert(HazardLedger, LEDGER_FIELDS, created)

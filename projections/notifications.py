@@ -178,7 +178,8 @@ class NotificationProjector(Projector):
         batch = Batch(mine)
         for event in mine:
             self.rules[type(event)](batch, event)
-        batch.write()
+        with bulk.together(len(mine) < bulk.FEW):
+            batch.write()
 
 
 projector = NotificationProjector()
