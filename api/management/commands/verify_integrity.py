@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from api.eventstore import get_application, set_application
+from api.eventstore import get_application
 from projections import integrity
 
 
@@ -25,10 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
-        try:
-            report = integrity.verify(integrity.stored_events(get_application().recorder))
-        finally:
-            set_application(None)  # close the store's connections before the interpreter exits
+        report = integrity.verify(integrity.stored_events(get_application().recorder))
         seconds = time.perf_counter() - started
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
