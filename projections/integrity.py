@@ -106,8 +106,12 @@ def extend(notifications: Sequence[Notification]) -> dict[int, str]:
         previous = next_hash(previous, n)
         hashes[n.id] = previous.hex()
         links.append(
-            ChainLink(position=n.id, originator_id=n.originator_id, originator_version=n.originator_version,
-                      hash=previous.hex())
+            ChainLink(
+                position=n.id,
+                originator_id=n.originator_id,
+                originator_version=n.originator_version,
+                hash=previous.hex(),
+            )
         )
     ChainLink.objects.bulk_create(links, batch_size=1000)
     return hashes
@@ -115,9 +119,7 @@ def extend(notifications: Sequence[Notification]) -> dict[int, str]:
 
 def hashes_of(originator_id: UUID) -> dict[int, str]:
     """version → chain hash of one aggregate's events (an event not chained yet has none)."""
-    return dict(
-        ChainLink.objects.filter(originator_id=originator_id).values_list("originator_version", "hash")
-    )
+    return dict(ChainLink.objects.filter(originator_id=originator_id).values_list("originator_version", "hash"))
 
 
 def hash_of(originator_id: UUID, version: int) -> str | None:
@@ -282,9 +284,9 @@ def verify(notifications: Iterable[Notification], *, max_problems: int = 100) ->
 def _links() -> dict[int, tuple[int, UUID, int, str]]:
     return {
         row[0]: row
-        for row in ChainLink.objects.order_by("position").values_list(
-            "position", "originator_id", "originator_version", "hash"
-        ).iterator(chunk_size=PAGE)
+        for row in ChainLink.objects.order_by("position")
+        .values_list("position", "originator_id", "originator_version", "hash")
+        .iterator(chunk_size=PAGE)
     }
 
 

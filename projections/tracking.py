@@ -51,9 +51,7 @@ class ParkedMessage(models.Model):
     class Meta:
         verbose_name = "搁置的消息"
         verbose_name_plural = "搁置的消息"
-        constraints = [
-            models.UniqueConstraint(fields=["group", "topic", "partition", "offset"], name="park_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["group", "topic", "partition", "offset"], name="park_once")]
 
 
 class AppliedVersion(models.Model):
