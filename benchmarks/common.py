@@ -103,7 +103,7 @@ def machine() -> dict[str, Any]:
         except PackageNotFoundError:
             versions[package] = "missing"
     versions["postgresql"] = _command_version(["/usr/lib/postgresql/15/bin/postgres", "--version"]).split(") ")[-1]
-    versions["wrk"] = _command_version(["wrk", "-v"]).split(" [")[0]
+    versions["wrk"] = _command_version(["wrk", "-v"]).split(" [")[0].removeprefix("wrk ")
     return {
         "platform": platform.platform(),
         "cpus": os.cpu_count(),

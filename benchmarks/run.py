@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
         "--only", nargs="*", help="run only these measurements (rebuild queries commands http kafka pdf)"
     )
     args = parser.parse_args(argv)
-    started = time.monotonic()
+    started, started_at = time.monotonic(), datetime.now(UTC)
     ensure_tools()
     plan = QUICK if args.quick else PLANS[args.size]
     only = set(args.only or ["rebuild", "queries", "commands", "http", "kafka", "pdf"])
@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
         "seed": args.seed,
         "events": datasets[args.size].get("events"),
         "datasets": datasets,
-        "started_at": datetime.now(UTC).isoformat(),
+        "started_at": started_at.isoformat(),
         "duration_s": round(time.monotonic() - started),
         "postgresql": "durable: fsync on, synchronous_commit on (scripts/pg.sh with PG_DURABLE=1)",
         "figures": figures,
