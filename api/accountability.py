@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
 
 from django.conf import settings
+from eventsourcing.domain import Aggregate
 
 from domain.accountability import Finding, SelfCheck, Thresholds, findings
 from domain.application import SafetyApplication
-from projections.directory import StaffDirectoryView
+from domain.policy import Role
+from projections import bulk
+from projections.directory import StaffInterval
 from projections.inspections import InspectionView
 from projections.ledger import HazardLedger
 
@@ -20,15 +24,32 @@ def thresholds() -> Thresholds:
 
 def hazard_findings(app: SafetyApplication, hazard: HazardLedger, as_of: datetime) -> list[Finding]:
     """Findings on one hazard, as knowable at record time ``as_of``."""
-    kind = InspectionView.objects.filter(id=hazard.inspection).values_list("kind", flat=True).first()
-    return findings(
-        app.hazard_events(hazard.id),
-        as_of=as_of,
-        directory=StaffDirectoryView(),
-        inspection_kind=kind,
-        self_checks=self_checks(app, hazard.campaign, hazard.school),
-        thresholds=thresholds(),
-    )
+    return findings_for(app, [hazard], as_of)[hazard.id]
+
+
+def findings_for(app: SafetyApplication, hazards: Sequence[HazardLedger], as_of: datetime) -> dict[UUID, list[Finding]]:
+    """Findings on each hazard (keyed in the order given), as knowable at record time ``as_of``.
+
+    What the hazards share is read once for all of them: the inspection kinds, a school's self-checks in a
+    campaign, and the staff intervals of everyone their events name. Each hazard's events are still one read
+    each: the library's recorder selects the events of one aggregate at a time.
+    """
+    histories = {h.id: app.hazard_events(h.id) for h in hazards}
+    kinds = _inspection_kinds({h.inspection for h in hazards if h.inspection is not None})
+    checks = {key: self_checks(app, *key) for key in dict.fromkeys((h.campaign, h.school) for h in hazards)}
+    directory = KnownDirectory(_named(histories.values(), checks.values()), {h.school for h in hazards})
+    limits = thresholds()
+    return {
+        h.id: findings(
+            histories[h.id],
+            as_of=as_of,
+            directory=directory,
+            inspection_kind=kinds.get(h.inspection) if h.inspection is not None else None,
+            self_checks=checks[h.campaign, h.school],
+            thresholds=limits,
+        )
+        for h in hazards
+    }
 
 
 def self_checks(app: SafetyApplication, campaign: UUID, school: UUID) -> list[SelfCheck]:
@@ -49,3 +70,57 @@ def self_checks(app: SafetyApplication, campaign: UUID, school: UUID) -> list[Se
                     )
                 )
     return checks
+
+
+class KnownDirectory:
+    """The domain's ``StaffDirectory`` port over staff intervals read up front: one query for the people and
+    schools a batch of findings will ask about (anyone else is read when first asked), then answered in memory
+    by the same rule as ``projections.directory.appointment_at`` and ``holders``."""
+
+    def __init__(self, usernames: Iterable[str], units: Iterable[UUID]) -> None:
+        self._of_user: dict[str, list[StaffInterval]] = {}
+        self._of_unit: dict[UUID, list[StaffInterval]] = {}
+        self._read(set(usernames), set(units))
+
+    def holders(self, unit: UUID, role: Role, at: datetime, known_at: datetime) -> list[str]:
+        if unit not in self._of_unit:
+            self._read(set(), {unit})
+        rows = self._of_unit[unit]
+        return sorted(r.username for r in rows if r.role == role.value and r.in_force_at(at, known_at))
+
+    def appointment(self, username: str, at: datetime, known_at: datetime) -> tuple[UUID | None, Role] | None:
+        if username not in self._of_user:
+            self._read({username}, set())
+        row = next((r for r in self._of_user[username] if r.in_force_at(at, known_at)), None)
+        return (row.unit, Role(row.role)) if row is not None and row.role else None
+
+    def _read(self, usernames: set[str], units: set[UUID]) -> None:
+        self._of_user.update((name, []) for name in usernames)
+        self._of_unit.update((unit, []) for unit in units)
+        if not usernames and not units:
+            return
+        wanted = bulk.among("username", usernames) | bulk.among("unit", units)
+        for row in StaffInterval.objects.filter(wanted).order_by("username", "version"):
+            if row.username in usernames:
+                self._of_user[row.username].append(row)
+            if row.unit in units:
+                self._of_unit[row.unit].append(row)
+
+
+def _inspection_kinds(inspections: set[UUID]) -> dict[UUID, str]:
+    if not inspections:
+        return {}
+    return dict(InspectionView.objects.filter(bulk.among("id", inspections)).values_list("id", "kind"))
+
+
+def _named(histories: Iterable[list[Aggregate.Event]], checks: Iterable[list[SelfCheck]]) -> set[str]:
+    """Everyone the rules may look up: the events' actors and owners, the self-checks' inspectors."""
+    names = {
+        value
+        for events in histories
+        for event in events
+        for value in (vars(event).get("actor"), vars(event).get("owner"))
+        if isinstance(value, str)
+    }
+    names.update(name for found in checks for check in found for name in check.inspectors)
+    return names

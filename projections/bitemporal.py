@@ -27,6 +27,14 @@ class Bitemporal(models.Model):
         """The end of this row's validity as known at ``known_at`` (None: still in force)."""
         return self.next_valid if self.next_recorded is not None and self.next_recorded <= known_at else None
 
+    def in_force_at(self, at: datetime, known_at: datetime) -> bool:
+        """``in_force`` for a row already read: valid at ``at`` as the system knew it at ``known_at``."""
+        if self.valid_from > at or self.recorded_at > known_at:
+            return False
+        if self.next_recorded is None or self.next_recorded > known_at:
+            return True
+        return self.next_valid is not None and self.next_valid > at
+
 
 def in_force(at: datetime, known_at: datetime) -> Q:
     """Rows valid at ``at`` as the system knew it at ``known_at``."""

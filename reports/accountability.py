@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from api.accountability import hazard_findings
+from api.accountability import findings_for
 from api.eventstore import get_application
 from domain.accountability import RULES, Finding, Subject
 from domain.hazard.aggregate import SEVERITY_LABELS, Severity
@@ -124,8 +124,9 @@ class _Line:
 @register("accountability", TITLE)
 def accountability(query: ReportQuery) -> Report:
     """Every finding on the hazards in the caller's scope, under the unit asked and in the campaign if given."""
-    app, names = get_application(), Names()
-    found = [(h, f) for h in _hazards(query) for f in hazard_findings(app, h, query.as_of)]
+    hazards, names = _hazards(query), Names()
+    per_hazard = findings_for(get_application(), hazards, query.as_of)
+    found = [(h, f) for h in hazards for f in per_hazard[h.id]]
     lines = sorted(
         (_Line(h, f, s) for h, f in found for s in (f.subjects or (None,))), key=lambda line: _order(line, names)
     )

@@ -11,7 +11,7 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.accountability import hazard_findings
+from api.accountability import findings_for, hazard_findings
 from api.auth import actor_of
 from api.common import Moment, query_param
 from api.eventstore import get_application
@@ -80,8 +80,7 @@ class Accountability(generics.GenericAPIView):  # type: ignore[type-arg]
         hazards = scope.filter_by_school(HazardLedger.objects.order_by("school", "number"), actor)
         if campaign is not None:
             hazards = hazards.filter(campaign=campaign)
-        app = get_application()
-        found = [f for hazard in hazards for f in hazard_findings(app, hazard, as_of)]
+        found = [f for per_hazard in findings_for(get_application(), list(hazards), as_of).values() for f in per_hazard]
         if unit is not None:
             found = _concerning(found, unit, hazards)
         page = self.paginate_queryset(found)
