@@ -33,9 +33,10 @@ class ProjectionPending(exceptions.APIException):
 def execute(command: Callable[[SafetyApplication], T]) -> T:
     """Commands return only after the read models reflect them (read-your-writes)."""
     app = get_application()
+    recorded = app.recording()
     result = command(app)
     if not settings.KAFKA_BOOTSTRAP_SERVERS:
-        catch_up(app)
+        catch_up(app, until=recorded())
     elif isinstance(result, Aggregate):
         wait_projected(result)
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
@@ -9,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from domain.campaign.aggregate import Campaign
 from domain.directory.aggregate import Staff, Unit, staff_id
@@ -53,6 +54,17 @@ class SafetyApplication(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, *, clock: Clock = utc_now) -> None:
         super().__init__(env)
         self.clock = clock
+        self._recorded = threading.local()
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        positions = [r.notification.id for r in recordings if r.notification.id is not None]
+        if positions:
+            self._recorded.position = max(positions + [getattr(self._recorded, "position", 0) or 0])
+
+    def recording(self) -> Callable[[], int | None]:
+        """Start noting what this thread records; the answer tells the log position of the last event since."""
+        self._recorded.position = None
+        return lambda: getattr(self._recorded, "position", None)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -94,10 +94,11 @@ def extend(notifications: Sequence[Notification]) -> dict[int, str]:
         return {}
     ProjectionPosition.objects.select_for_update().get_or_create(name="chain")  # one chain writer at a time
     position, previous = head()
-    hashes = dict(
-        ChainLink.objects.filter(
-            position__gte=notifications[0].id, position__lte=min(position, notifications[-1].id)
-        ).values_list("position", "hash")
+    first, last = notifications[0].id, min(position, notifications[-1].id)
+    hashes = (
+        dict(ChainLink.objects.filter(position__gte=first, position__lte=last).values_list("position", "hash"))
+        if first <= last
+        else {}
     )
     links = []
     for n in notifications:

@@ -34,18 +34,31 @@ POSITION_NAME = "read_models"
 _catch_up_lock = threading.Lock()
 
 
-def catch_up(app: SafetyApplication, *, batch_size: int = 500, progress: Callable[[int], None] | None = None) -> int:
+def catch_up(
+    app: SafetyApplication,
+    *,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+    until: int | None = None,
+) -> int:
     """Apply every event after the tracked position; returns how many were applied.
 
     Each batch of read-model changes is committed together with the new position, so a crash
     or a concurrent caller never applies an event twice or skips one. Without Kafka the hash chain is
     extended (and a checkpoint signed when due) in the same transaction; with Kafka the relay does that.
+    ``until``: the log position the caller needs applied (its own command's); once the read models have
+    it — often because a concurrent request's catch-up took it along — nothing more is done. A batch
+    shorter than ``batch_size`` reached the log's head: no second pass to find nothing.
     """
     applied = 0
+    if until is not None and position() >= until:
+        return applied
     with _catch_up_lock:
         while True:
             with transaction.atomic():
                 tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=POSITION_NAME)
+                if until is not None and tracking.position >= until:
+                    return applied
                 notifications = app.recorder.select_notifications(
                     start=tracking.position, limit=batch_size, inclusive_of_start=False
                 )
@@ -59,6 +72,13 @@ def catch_up(app: SafetyApplication, *, batch_size: int = 500, progress: Callabl
             applied += len(notifications)
             if progress:
                 progress(len(notifications))
+            if len(notifications) < batch_size:
+                return applied
+
+
+def position() -> int:
+    """The log position the read models have applied."""
+    return ProjectionPosition.objects.filter(name=POSITION_NAME).values_list("position", flat=True).first() or 0
 
 
 def apply_notifications(app: SafetyApplication, notifications: Sequence[Notification]) -> None:
@@ -76,5 +96,4 @@ def clear_read_models() -> None:
 
 
 def pending(app: SafetyApplication) -> int:
-    tracked = ProjectionPosition.objects.filter(name=POSITION_NAME).values_list("position", flat=True).first() or 0
-    return max(0, (app.recorder.max_notification_id() or 0) - tracked)
+    return max(0, (app.recorder.max_notification_id() or 0) - position())

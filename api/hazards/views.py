@@ -126,7 +126,7 @@ def command_view(method: str, input_class: type[serializers.Serializer], summary
             data = validated(input_class, request.data)
             actor = actor_of(request)
             hazard = execute(lambda app: getattr(app, method)(row.id, actor=actor, **data))
-            return Response(_hazard_json(hazard, _row(hazard.id)))
+            return Response(_hazard_json(hazard, row.number))  # the number never changes
 
     HazardCommand.__name__ = HazardCommand.__qualname__ = f"Hazard{method.title().replace('_', '')}"
     return HazardCommand.as_view()
@@ -160,6 +160,6 @@ def _row(hazard_id: UUID) -> HazardLedger:
     return HazardLedger.objects.get(id=hazard_id)
 
 
-def _hazard_json(hazard: Hazard, row: HazardLedger) -> dict[str, Any]:
-    hazard.number = row.number  # type: ignore[attr-defined]
+def _hazard_json(hazard: Hazard, number: str) -> dict[str, Any]:
+    hazard.number = number  # type: ignore[attr-defined]
     return dict(s.HazardOutput(hazard).data)

@@ -1,0 +1,94 @@
+"""The work one command does on its way through HTTP (issue 8): bounded queries, one catch-up transaction,
+nothing done twice when another request's catch-up already applied the command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from api.demo import World
+from domain.application import SafetyApplication
+from domain.hazard.aggregate import Severity
+from projections.ledger import HazardLedger
+from projections.runner import POSITION_NAME, catch_up, position
+from projections.tracking import ProjectionPosition
+
+Client = Callable[[str], APIClient]
+
+
+def _assigned_hazard(client_for: Client, world: World, past: Callable[[float], str]) -> str:
+    school = str(world.units["hongmei_school"])
+    hazard = client_for("hm_staff").post(
+        "/api/v1/hazards/",
+        {"campaign": str(world.campaign), "school": school, "item": "CZ-01", "severity": "general",
+         "description": "南校门缺少升降柱", "location": "南校门", "occurred_at": past(2)},
+        format="json",
+    )  # fmt: skip
+    assert hazard.status_code == 201, hazard.content
+    hid = hazard.json()["id"]
+    assigned = client_for("hm_principal").post(
+        f"/api/v1/hazards/{hid}/assign/",
+        {"owner": "hm_staff2", "owner_unit": school, "deadline": "2099-01-01", "standard": "按标准设置升降柱"},
+        format="json",
+    )
+    assert assigned.status_code == 200, assigned.content
+    return str(hid)
+
+
+def _locks(queries: list[dict[str, Any]]) -> int:
+    """Transactions that took the read models' position row (the catch-up passes)."""
+    return sum(1 for q in queries if f"'{POSITION_NAME}'" in q["sql"] and "FOR UPDATE" in q["sql"].upper())
+
+
+def test_a_command_catches_up_in_one_locked_pass_and_answers_without_rereading(
+    world: World, client_for: Client, past: Callable[[float], str]
+) -> None:
+    hid = _assigned_hazard(client_for, world, past)
+    principal = client_for("hm_principal")
+    principal.get("/api/v1/hazards/")  # the login's first request is not the one measured
+
+    with CaptureQueriesContext(connection) as queries:
+        answer = principal.post(f"/api/v1/hazards/{hid}/progress/", {"note": "进行中", "percent": 40}, format="json")
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["version"] == 3 and body["number"] == HazardLedger.objects.get(id=hid).number
+    assert HazardLedger.objects.get(id=hid).progress == 40  # read-your-writes: the ledger has it already
+    captured = queries.captured_queries
+    assert _locks(captured) == (0 if connection.vendor == "sqlite" else 1), [q["sql"] for q in captured]
+    # the ledger row is read twice at most (scope check, projector), never again for the answer
+    ledger_reads = [q for q in captured if q["sql"].startswith("SELECT") and "projections_hazardledger" in q["sql"]]
+    assert len(ledger_reads) <= 2, [q["sql"][:120] for q in ledger_reads]
+    assert len(captured) <= 20, [q["sql"][:120] for q in captured]
+
+
+def test_catch_up_until_an_applied_position_does_nothing(app: SafetyApplication, world: World) -> None:
+    catch_up(app)
+    head = position()
+    assert head == app.recorder.max_notification_id()
+    with CaptureQueriesContext(connection) as queries:
+        assert catch_up(app, until=head) == 0
+    assert len(queries.captured_queries) == 1  # the position, read without a lock
+
+
+def test_catch_up_until_takes_along_what_others_recorded_before_it(app: SafetyApplication, world: World) -> None:
+    catch_up(app)
+    recorded = app.recording()
+    first = app.discover_hazard(
+        actor=world.actor("hm_staff"), campaign=world.campaign, school=world.units["hongmei_school"],
+        description="楼梯扶手松动", severity=Severity.GENERAL,
+    )  # fmt: skip
+    mine = recorded()
+    second = app.discover_hazard(
+        actor=world.actor("hm_staff"), campaign=world.campaign, school=world.units["hongmei_school"],
+        description="消防通道堵塞", severity=Severity.GENERAL,
+    )  # fmt: skip
+    assert mine is not None and mine < app.recorder.max_notification_id()  # type: ignore[operator]
+
+    assert catch_up(app, until=mine) == 2  # one short batch: both events, then no second pass
+    assert ProjectionPosition.objects.get(name=POSITION_NAME).position == app.recorder.max_notification_id()
+    assert set(HazardLedger.objects.values_list("id", flat=True)) == {first.id, second.id}
+    assert catch_up(app, until=mine) == 0
