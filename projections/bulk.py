@@ -67,7 +67,7 @@ def insert(model: type[models.Model], fields: Sequence[str], rows: Iterable[Row]
     table, columns = _names(model, fields)
     prepare = _preparer(model, fields)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and len(rows) >= FEW:
+        if connection.vendor == "postgresql" and len(rows) >= FEW and not _pipelined():
             with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(prepare(row))
@@ -91,6 +91,11 @@ def inserting(model: type[models.Model], fields: Sequence[str], *, expected: int
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         with cursor.cursor.copy(sql, writer=QueuedLibpqWriter(cursor.cursor)) as copy:
             yield lambda row: copy.write_row(prepare(row))
+
+
+def _pipelined() -> bool:
+    """Inside ``together``: COPY cannot take part in a pipeline (a few events may still make many rows)."""
+    return bool(connection.connection is not None and connection.connection.pgconn.pipeline_status)
 
 
 @contextmanager

@@ -3,15 +3,20 @@ that tiny batches (hazards and inspections split across batches, rows reloaded e
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from django.core.management import call_command
-from django.db import models
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, models
 from django.utils import timezone
 
 from benchmarks.generate import Generator
 from domain.application import SafetyApplication
-from projections.runner import PROJECTORS, catch_up
+from projections import hazards
+from projections.history import HazardVersion
+from projections.ledger import HazardLedger
+from projections.runner import PROJECTORS, catch_up, pending
 
 
 def snapshot() -> dict[str, list[tuple[Any, ...]]]:
@@ -57,3 +62,50 @@ def test_one_event_per_batch_matches_one_batch(app: SafetyApplication) -> None:
     call_command("rebuild_projections", batch_size=5000)
 
     assert snapshot() == split
+
+
+def _generated(app: SafetyApplication, seed: int, schools: int, events: int) -> None:
+    generator = Generator(app, seed=seed, now=timezone.now(), batch=50)
+    generator.directory(schools=schools)
+    generator.inspections()
+    while generator.history.events < events:
+        generator.hazard()
+    generator.flush()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)  # the workers are processes with their own connections
+def test_parallel_rebuild_equals_projection_in_log_order(app: SafetyApplication) -> None:
+    assert connection.vendor == "postgresql", "the parallel rebuild is PostgreSQL's"
+    _generated(app, seed=13, schools=5, events=3000)
+    catch_up(app, batch_size=7)
+    in_order = snapshot()
+    assert HazardLedger.objects.values("school").distinct().count() == 5  # hazards in every school: all workers work
+
+    out = io.StringIO()
+    call_command("rebuild_projections", workers=3, batch_size=400, stdout=out)
+
+    assert snapshot() == in_order
+    assert pending(app) == 0
+    assert f"from {app.recorder.max_notification_id()} events" in out.getvalue()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_worker_leaves_empty_read_models_and_says_so(app: SafetyApplication, monkeypatch: Any) -> None:
+    _generated(app, seed=14, schools=4, events=800)
+    catch_up(app)
+    assert HazardLedger.objects.exists()
+    applied = hazards.projector.apply_batch
+
+    def fail_on_escalation(events: Any) -> None:
+        if any(type(e).__name__ == "Escalated" for e in events):
+            raise RuntimeError("磁盘已满")
+        applied(events)
+
+    monkeypatch.setattr(hazards.projector, "apply_batch", fail_on_escalation)  # inherited by the forked workers
+    with pytest.raises(CommandError, match="重建失败.*磁盘已满"):
+        call_command("rebuild_projections", workers=2, batch_size=100)
+
+    assert not HazardLedger.objects.exists() and not HazardVersion.objects.exists()
+    assert pending(app) == app.recorder.max_notification_id()  # nothing counted as applied: a re-run starts over

@@ -9,24 +9,34 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from api.eventstore import get_application
-from projections.runner import catch_up, clear_read_models
+from projections.rebuild import RebuildFailed, rebuild
 
 
 class Command(BaseCommand):
     help = "从事件日志重建全部读模型（台账、检查、单位、人员）"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--batch-size", type=int, default=1000, help="events per transaction (default 1000)")
+        parser.add_argument("--batch-size", type=int, default=5000, help="events per transaction (default 5000)")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=2,
+            help="worker processes on PostgreSQL, the hazards shared out by school (default 2; 1 = in this process)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         batch_size = options["batch_size"]
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
         app = get_application()
         total = app.recorder.max_notification_id() or 0
-        clear_read_models()
         with tqdm(total=total, unit="event", desc="rebuild", disable=None) as bar:
-            applied = catch_up(app, batch_size=batch_size, progress=bar.update)
+            try:
+                applied = rebuild(app, batch_size=batch_size, workers=options["workers"], progress=bar.update)
+            except RebuildFailed as failure:
+                raise CommandError(f"重建失败，读模型已清空，请重新运行：{failure}") from None
         self.stdout.write(f"rebuilt read models from {applied} events")
         if settings.KAFKA_BOOTSTRAP_SERVERS:
             from consumers.rebuild import skip_consumed_up_to
