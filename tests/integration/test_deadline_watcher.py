@@ -17,6 +17,7 @@ from domain.application import SafetyApplication
 from domain.hazard.aggregate import Severity
 from domain.timerules import business_date, deadline_end
 from projections.ledger import HazardLedger
+from projections.notifications import NotificationView
 
 
 def assigned_hazard(app: SafetyApplication, world: World, *, days_ago: int, deadline: date) -> UUID:
@@ -164,3 +165,16 @@ def test_watch_deadlines_once_processes_what_is_due_and_exits(
 
     assert len(misses(app, hazard)) == 1
     assert "recorded 1 missed deadline" in capsys.readouterr().out  # type: ignore[attr-defined]
+
+
+def test_a_midnight_with_many_misses_projects_every_notice(app: SafetyApplication, world: World) -> None:
+    # 20 misses in one catch-up batch make 60 notices (owner, 校长, district bureau): a few events, many rows
+    deadline = today() - timedelta(days=1)
+    hazards = [assigned_hazard(app, world, days_ago=5, deadline=deadline) for _ in range(20)]
+    record_due_misses(app, now=deadline_end(deadline) - timedelta(seconds=1))  # before midnight: read models now
+
+    assert record_due_misses(app) == 20
+
+    notices = NotificationView.objects.filter(kind="deadline_missed")
+    assert notices.count() == 60 and {n.hazard for n in notices} == set(hazards)
+    assert HazardLedger.objects.filter(id__in=hazards, overdue=True).count() == 20
