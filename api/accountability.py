@@ -17,6 +17,8 @@ from projections.directory import StaffInterval
 from projections.inspections import InspectionView
 from projections.ledger import HazardLedger
 
+FINDINGS_READ = ("id", "campaign", "school", "inspection")  # what ``findings_for`` reads of a HazardLedger row
+
 
 def thresholds() -> Thresholds:
     return Thresholds(**settings.ACCOUNTABILITY_THRESHOLDS)

@@ -11,7 +11,7 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.accountability import findings_for, hazard_findings
+from api.accountability import FINDINGS_READ, findings_for, hazard_findings
 from api.auth import actor_of
 from api.common import Moment, query_param
 from api.eventstore import get_application
@@ -77,7 +77,8 @@ class Accountability(generics.GenericAPIView):  # type: ignore[type-arg]
         unit_id = query_param(request, "unit", serializers.UUIDField())
         actor = actor_of(request)
         unit = _unit(actor, unit_id) if unit_id is not None else None
-        hazards = scope.filter_by_school(HazardLedger.objects.order_by("school", "number"), actor)
+        rows = HazardLedger.objects.only(*FINDINGS_READ).order_by("school", "number")
+        hazards = scope.filter_by_school(rows, actor)
         if campaign is not None:
             hazards = hazards.filter(campaign=campaign)
         found = [f for per_hazard in findings_for(get_application(), list(hazards), as_of).values() for f in per_hazard]
