@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
 from eventsourcing.domain import Aggregate
 
+from api.eventlog import events_of
 from domain.accountability import Finding, SelfCheck, Thresholds, findings
 from domain.application import SafetyApplication
 from domain.policy import Role
@@ -32,13 +34,15 @@ def hazard_findings(app: SafetyApplication, hazard: HazardLedger, as_of: datetim
 def findings_for(app: SafetyApplication, hazards: Sequence[HazardLedger], as_of: datetime) -> dict[UUID, list[Finding]]:
     """Findings on each hazard (keyed in the order given), as knowable at record time ``as_of``.
 
-    What the hazards share is read once for all of them: the inspection kinds, a school's self-checks in a
-    campaign, and the staff intervals of everyone their events name. Each hazard's events are still one read
-    each: the library's recorder selects the events of one aggregate at a time.
+    Each thing is read once for all of them: the schools' self-inspections in their campaigns, the events of
+    those and of the hazards (one read of the log), the inspections' kinds, and the staff intervals of everyone
+    the events name.
     """
-    histories = {h.id: app.hazard_events(h.id) for h in hazards}
+    inspections = _self_inspections(dict.fromkeys((h.campaign, h.school) for h in hazards))
+    log = events_of(app, [*(h.id for h in hazards), *(i.id for rows in inspections.values() for i in rows)])
+    histories = {h.id: log[h.id] or app.hazard_events(h.id) for h in hazards}  # none: HazardNotFound
+    checks = {key: _self_checks(rows, log) for key, rows in inspections.items()}
     kinds = _inspection_kinds({h.inspection for h in hazards if h.inspection is not None})
-    checks = {key: self_checks(app, *key) for key in dict.fromkeys((h.campaign, h.school) for h in hazards)}
     directory = KnownDirectory(_named(histories.values(), checks.values()), {h.school for h in hazards})
     limits = thresholds()
     return {
@@ -54,24 +58,34 @@ def findings_for(app: SafetyApplication, hazards: Sequence[HazardLedger], as_of:
     }
 
 
-def self_checks(app: SafetyApplication, campaign: UUID, school: UUID) -> list[SelfCheck]:
-    """Every item assessment of the school's own self-inspections in the campaign, from the log."""
-    checks = []
-    inspections = InspectionView.objects.filter(campaign=campaign, school=school, kind="self")
-    for inspection in inspections:
-        for event in app.events.get(inspection.id):
-            if type(event).__name__ == "ItemAssessed":
-                checks.append(
-                    SelfCheck(
-                        inspection=inspection.id,
-                        inspectors=tuple(inspection.inspectors),
-                        item=event.item,  # type: ignore[attr-defined]
-                        result=event.result,  # type: ignore[attr-defined]
-                        assessed_at=event.occurred_at,  # type: ignore[attr-defined]
-                        recorded_at=event.timestamp,  # type: ignore[attr-defined]
-                    )
-                )
-    return checks
+def _self_inspections(pairs: Iterable[tuple[UUID, UUID]]) -> dict[tuple[UUID, UUID], list[InspectionView]]:
+    """Each (campaign, school)'s own self-inspections (kind "self"), latest first."""
+    found: dict[tuple[UUID, UUID], list[InspectionView]] = {key: [] for key in pairs}
+    if not found:
+        return found
+    rows = InspectionView.objects.filter(
+        bulk.among("campaign", {c for c, _ in found}), bulk.among("school", {s for _, s in found}), kind="self"
+    )
+    for row in rows.only("id", "campaign", "school", "inspectors"):
+        found.get((row.campaign, row.school), []).append(row)
+    return found
+
+
+def _self_checks(inspections: list[InspectionView], log: dict[UUID, list[Any]]) -> list[SelfCheck]:
+    """Every item assessment of these self-inspections, from their events."""
+    return [
+        SelfCheck(
+            inspection=inspection.id,
+            inspectors=tuple(inspection.inspectors),
+            item=event.item,
+            result=event.result,
+            assessed_at=event.occurred_at,
+            recorded_at=event.timestamp,
+        )
+        for inspection in inspections
+        for event in log[inspection.id]
+        if type(event).__name__ == "ItemAssessed"
+    ]
 
 
 class KnownDirectory:

@@ -12,9 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from api.accountability import findings_for, self_checks, thresholds
+from api.accountability import findings_for, thresholds
 from benchmarks.generate import Generator
-from domain.accountability import Finding, findings
+from domain.accountability import Finding, SelfCheck, findings
 from domain.application import SafetyApplication
 from projections.directory import StaffDirectoryView
 from projections.inspections import InspectionView
@@ -30,9 +30,19 @@ def judged_alone(app: SafetyApplication, hazard: HazardLedger, as_of: datetime) 
         as_of=as_of,
         directory=StaffDirectoryView(),
         inspection_kind=kind,
-        self_checks=self_checks(app, hazard.campaign, hazard.school),
+        self_checks=self_checks(app, hazard),
         thresholds=thresholds(),
     )
+
+
+def self_checks(app: SafetyApplication, hazard: HazardLedger) -> list[SelfCheck]:
+    inspections = InspectionView.objects.filter(campaign=hazard.campaign, school=hazard.school, kind="self")
+    return [
+        SelfCheck(i.id, tuple(i.inspectors), e.item, e.result, e.occurred_at, e.timestamp)
+        for i in inspections
+        for e in app.events.get(i.id)
+        if type(e).__name__ == "ItemAssessed"
+    ]
 
 
 @pytest.fixture
