@@ -6,9 +6,9 @@ school's unit row and the 序号 count of its school: so the hazards are shared 
 1. In this process: the hash chain is extended where it is behind, then the directory (units and staff, and the
    notifications' unit rows), in log order. Units never change once registered, so a hazard projected later
    reads the same school row as it would have in log order.
-2. ``workers`` processes, each reading the log up to the head taken at the start: worker *i* applies the hazard
-   events of the schools with ``school.int % workers == i`` (ledger, history, notifications); worker 0 also
-   campaigns, inspections, joint forms and submissions.
+2. ``workers`` processes, each reading the log up to the head taken at the start: each applies the hazard events
+   of its share of the schools (ledger, history, notifications, see ``worker_of``); worker 0 also campaigns,
+   inspections, joint forms and submissions, so its share of the schools is half the others'.
 3. The read models' position is set to that head; what was recorded meanwhile is caught up as usual.
 
 Every worker commits a batch at a time (inside an open transaction the rebuild runs in this process instead).
@@ -82,6 +82,12 @@ def kind_of(topic: str, kinds: dict[str, str]) -> str:
             kind = OTHER
         kinds[topic] = kind
     return kind
+
+
+def worker_of(school: UUID, workers: int) -> int:
+    """The worker that projects the school's hazards: ``2·workers − 1`` slots, one for worker 0, two for each other."""
+    slot = school.int % (2 * workers - 1)
+    return (slot + 1) // 2
 
 
 def pages(app: SafetyApplication, head: int, batch_size: int, start: int = 0) -> Any:
@@ -174,9 +180,9 @@ def _worker(index: int, workers: int, head: int, batch_size: int, done: Any) -> 
                     if school is None:  # the discovery: decoded by every worker, for its school
                         event = app.mapper.to_domain_event(n)
                         school = school_of[n.originator_id] = event.school  # type: ignore[attr-defined]
-                        if school.int % workers == index:
+                        if worker_of(school, workers) == index:
                             hazard_events.append(event)
-                    elif school.int % workers == index:
+                    elif worker_of(school, workers) == index:
                         hazard_events.append(app.mapper.to_domain_event(n))
                 elif kind == OTHER and index == 0:
                     other_events.append(app.mapper.to_domain_event(n))

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
 
@@ -88,10 +88,20 @@ def apply_notifications(app: SafetyApplication, notifications: Sequence[Notifica
 
 
 def clear_read_models() -> None:
-    """Empty every read model and reset the position (the start of a rebuild)."""
+    """Empty every read model and reset the position (the start of a rebuild).
+
+    On PostgreSQL by TRUNCATE: deleting the rows would leave them dead in the tables and their indexes, and
+    each rebuild would write into a larger table than the last (435 MB for 85k history rows after a few). Inside
+    a caller's transaction (whose own writes TRUNCATE would have to wait for) the rows are deleted."""
+    truncate = connection.vendor == "postgresql" and not connection.in_atomic_block
     with transaction.atomic():
-        for projector in reversed(PROJECTORS):
-            projector.clear()
+        if truncate:
+            tables = [connection.ops.quote_name(m._meta.db_table) for p in PROJECTORS for m in p.models]
+            with connection.cursor() as cursor:
+                cursor.execute(f"TRUNCATE {', '.join(tables)}")
+        else:
+            for projector in reversed(PROJECTORS):
+                projector.clear()
         ProjectionPosition.objects.filter(name=POSITION_NAME).delete()
 
 
