@@ -58,11 +58,13 @@ def rebuild(
         # SQLite has one writer; inside an open transaction workers could not see its changes
         return catch_up(app, batch_size=batch_size, progress=progress)
     _chain_up_to(app, head, batch_size)
-    _directory_up_to(app, head, batch_size)
     try:
+        _directory_up_to(app, head, batch_size)
         _in_workers(workers, head, batch_size, progress)
-    except BaseException:
+    except BaseException as error:
         clear_read_models()
+        if isinstance(error, Exception) and not isinstance(error, RebuildFailed):
+            raise RebuildFailed(f"{type(error).__name__}: {error}") from error
         raise
     with transaction.atomic():
         ProjectionPosition.objects.update_or_create(name=POSITION_NAME, defaults={"position": head})
