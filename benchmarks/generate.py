@@ -401,12 +401,14 @@ def generate(
     *,
     seed: int = 20261123,
     now: datetime | None = None,
+    schools: int | None = None,
+    batch: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> History:
-    """At least ``events`` events: a directory sized to the history, a campaign per template, inspections of
-    every school, hazards until full."""
-    gen = Generator(app, seed=seed, now=now or datetime.now(UTC))
-    gen.directory(schools=max(20, events // 500))
+    """At least ``events`` events: a directory sized to the history (or of ``schools``), a campaign per template,
+    inspections of every school, hazards until full; saved ``batch`` aggregates at a time."""
+    gen = Generator(app, seed=seed, now=now or datetime.now(UTC), batch=batch)
+    gen.directory(schools=schools or max(20, events // 500))
     gen.inspections()
     gen.hazards(events, progress)
     return gen.history

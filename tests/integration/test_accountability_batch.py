@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api.accountability import findings_for, thresholds
-from benchmarks.generate import Generator
+from benchmarks.generate import generate
 from domain.accountability import Finding, SelfCheck, findings
 from domain.application import SafetyApplication
 from projections.directory import StaffDirectoryView
@@ -48,12 +48,7 @@ def self_checks(app: SafetyApplication, hazard: HazardLedger) -> list[SelfCheck]
 @pytest.fixture
 def history(app: SafetyApplication) -> datetime:
     """A generated history of a few schools (self, onsite and joint inspections; hazards in every state)."""
-    generator = Generator(app, seed=5, now=timezone.now(), batch=200)
-    generator.directory(schools=3)
-    generator.inspections()
-    while generator.history.events < 1500:
-        generator.hazard()
-    generator.flush()
+    generate(app, 1500, seed=5, schools=3, batch=200)
     catch_up(app, batch_size=500)
     return timezone.now()  # the events' record times are when they were saved: all of them are known now
 

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, models
-from django.utils import timezone
 
-from benchmarks.generate import Generator
+from benchmarks.generate import generate
 from domain.application import SafetyApplication
 from projections import hazards
 from projections.history import HazardVersion
@@ -33,12 +32,7 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_rebuild_in_large_batches_equals_projection_in_small_ones(app: SafetyApplication) -> None:
-    generator = Generator(app, seed=11, now=timezone.now(), batch=50)
-    generator.directory(schools=3)
-    generator.inspections()
-    while generator.history.events < 2500:
-        generator.hazard()
-    generator.flush()
+    generate(app, 2500, seed=11, schools=3, batch=50)
     catch_up(app, batch_size=7)  # hazards and inspections cut across batches
     small = snapshot()
     assert len(small["HazardVersion"]) > 1500 and len(small["AssessmentView"]) > 50
@@ -50,12 +44,7 @@ def test_rebuild_in_large_batches_equals_projection_in_small_ones(app: SafetyApp
 
 
 def test_one_event_per_batch_matches_one_batch(app: SafetyApplication) -> None:
-    generator = Generator(app, seed=12, now=timezone.now(), batch=1)
-    generator.directory(schools=2)
-    generator.inspections()
-    while generator.history.events < 1200:
-        generator.hazard()
-    generator.flush()
+    generate(app, 1200, seed=12, schools=2, batch=1)
     catch_up(app, batch_size=1)  # as in embedded mode: every event in its own batch
     split = snapshot()
 
@@ -64,20 +53,11 @@ def test_one_event_per_batch_matches_one_batch(app: SafetyApplication) -> None:
     assert snapshot() == split
 
 
-def _generated(app: SafetyApplication, seed: int, schools: int, events: int) -> None:
-    generator = Generator(app, seed=seed, now=timezone.now(), batch=50)
-    generator.directory(schools=schools)
-    generator.inspections()
-    while generator.history.events < events:
-        generator.hazard()
-    generator.flush()
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)  # the workers are processes with their own connections
 def test_parallel_rebuild_equals_projection_in_log_order(app: SafetyApplication) -> None:
     assert connection.vendor == "postgresql", "the parallel rebuild is PostgreSQL's"
-    _generated(app, seed=13, schools=5, events=3000)
+    generate(app, 3000, seed=13, schools=5, batch=50)
     catch_up(app, batch_size=7)
     in_order = snapshot()
     assert HazardLedger.objects.values("school").distinct().count() == 5  # hazards in every school: all workers work
@@ -106,7 +86,7 @@ def _history_table_size() -> int:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_worker_leaves_empty_read_models_and_says_so(app: SafetyApplication, monkeypatch: Any) -> None:
-    _generated(app, seed=14, schools=4, events=800)
+    generate(app, 800, seed=14, schools=4, batch=50)
     catch_up(app)
     assert HazardLedger.objects.exists()
     applied = hazards.projector.apply_batch
