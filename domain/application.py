@@ -17,6 +17,7 @@ from domain.directory.aggregate import Staff, Unit, staff_id
 from domain.errors import (
     AlreadyExists,
     CampaignNotFound,
+    Conflict,
     HazardNotFound,
     InspectionNotFound,
     InvalidEscalationTarget,
@@ -32,7 +33,7 @@ from domain.errors import (
 )
 from domain.hazard.aggregate import Hazard, Severity
 from domain.inspection.aggregate import AssessmentResult, Inspection, InspectionKind
-from domain.jointform.aggregate import JointForm, form_id
+from domain.jointform.aggregate import JointForm, form_id, party_of
 from domain.policy import BUREAU_KINDS, EDU_BUREAU_ROLES, SYSTEM_ACTOR, Actor, Role, UnitKind, require_role
 from domain.submission.aggregate import Submission
 from domain.timerules import check_occurred_at, deadline_end
@@ -600,9 +601,10 @@ class SafetyApplication(Application[UUID]):
     def open_joint_form(
         self, *, actor: Actor, campaign: UUID, school: UUID, occurred_at: datetime | None = None
     ) -> JointForm:
+        station = self.get_unit(school).police_station
+        party_of(actor, school, station)  # who may open it is judged before any invalid value or conflict
         when = self._when(occurred_at)
         self._school_in_campaign(self.get_campaign(campaign), school)
-        station = self.get_unit(school).police_station
         if station is None:
             raise InvalidValue("该学校未登记属地派出所", field="school")
         if self._exists(form_id(campaign, school)):
@@ -725,10 +727,18 @@ class SafetyApplication(Application[UUID]):
         decide: Callable[[A, datetime], None],
     ) -> A:
         aggregate = self._load(cls, aggregate_id, not_found)
-        if expected_version is not None and expected_version != aggregate.version:
-            raise VersionConflict(expected=expected_version, actual=aggregate.version)
-        when = self._when(occurred_at, latest=getattr(aggregate, "last_occurred_at", None))
-        decide(aggregate, when)
+        loaded = aggregate.version
+        stale = VersionConflict(expected=expected_version, actual=loaded)
+        try:
+            when = self._when(occurred_at, latest=getattr(aggregate, "last_occurred_at", None))
+            decide(aggregate, when)
+        except Conflict:
+            # Refusals in the order 403/404 → 400 → 409: who may act and what is valid are judged first.
+            if expected_version not in (None, loaded):
+                raise stale from None
+            raise
+        if expected_version not in (None, loaded):
+            raise stale
         self._save(aggregate)
         return aggregate
 

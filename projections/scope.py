@@ -6,6 +6,7 @@ from uuid import UUID
 
 from django.db.models import Q, QuerySet
 
+from domain.errors import OutOfScope, UnitNotFound
 from domain.policy import Actor, Role, UnitKind
 from projections.campaigns import CampaignView
 from projections.directory import UnitView
@@ -45,6 +46,52 @@ def units(actor: Actor) -> QuerySet[UnitView]:
     if own is not None:
         condition |= Q(id=own.id) | Q(kind=UnitKind.DISTRICT_EDU_BUREAU, district=own.district)
     return UnitView.objects.filter(condition)
+
+
+def units_in_charge(actor: Actor) -> QuerySet[UnitView]:
+    """The units the actor answers for: their own and those below it in their scope — a station's and a district
+    bureau's schools; every district bureau, station and school for a city bureau; any unit for auditors and
+    admins. A unit the actor merely sees (the bureaus above, a school's station) is not among them."""
+    if actor.role in (Role.ADMIN, Role.AUDITOR):
+        return UnitView.objects.all()
+    own = _unit(actor)
+    if own is None:
+        return UnitView.objects.none()
+    if own.kind in CITY_KINDS:
+        return UnitView.objects.filter(Q(id=own.id) | ~Q(kind__in=CITY_KINDS))
+    return UnitView.objects.filter(Q(id=own.id) | Q(id__in=schools_under(own).values("id")))
+
+
+def unit_in_charge(actor: Actor, unit_id: UUID | None) -> UnitView | None:
+    """填报单位 of a report or a submission: a unit the actor answers for; one they see but that is above or beside
+    them → 403 ``out_of_scope``; one they cannot see → 404, as for every object out of scope."""
+    if unit_id is None:
+        return None
+    found = units_in_charge(actor).filter(id=unit_id).first()
+    if found is not None:
+        return found
+    if units(actor).filter(id=unit_id).exists():
+        raise OutOfScope("只能以本单位或下级单位名义填报", field="unit", unit=str(unit_id))
+    raise UnitNotFound(id=str(unit_id))
+
+
+def reported_schools(actor: Actor, unit: UnitView | None) -> QuerySet[UnitView]:
+    """The one rule for what leaves the server in a report or a submission: the schools under its 填报单位 that
+    the actor may see (``None``: every school the actor may see)."""
+    return filter_by_school(schools_under(unit), actor, field="id")
+
+
+def filter_submissions(queryset: QuerySet, actor: Actor) -> QuerySet:  # type: ignore[type-arg]
+    """Submissions (报送) the actor may see: those of a unit they answer for (the submitting unit and the units
+    above it), those sent to their unit as a recipient of the campaign, and all for auditors and admins — never
+    one that merely mentions their school or station. Which copies' bytes they may fetch is ``sees_police_content``."""
+    if actor.role in (Role.ADMIN, Role.AUDITOR):
+        return queryset
+    condition = Q(unit__in=units_in_charge(actor).values("id"))
+    if actor.unit is not None:
+        received = [c for c, to in CampaignView.objects.values_list("id", "recipients") if str(actor.unit) in to]
+        condition |= Q(campaign__in=received)
+    return queryset.filter(condition)
 
 
 def filter_by_school(queryset: QuerySet, actor: Actor, field: str = "school") -> QuerySet:  # type: ignore[type-arg]

@@ -157,8 +157,7 @@ def accountability(query: ReportQuery) -> Report:
 
 
 def _hazards(query: ReportQuery) -> list[HazardLedger]:
-    hazards = scope.filter_by_school(HazardLedger.objects.all(), query.actor)
-    hazards = hazards.filter(school__in=scope.schools_under(query.unit).values("id"))
+    hazards = HazardLedger.objects.filter(school__in=scope.reported_schools(query.actor, query.unit).values("id"))
     if query.school is not None:
         hazards = hazards.filter(school=query.school.id)
     if query.campaign is not None:

@@ -13,7 +13,6 @@ from django.template import Context, Engine
 
 from domain.errors import InvalidValue
 from domain.jointform.fields import BY_KEY, COUNT_LABELS, FOOTER, TITLE
-from domain.policy import UnitKind
 from domain.timerules import deadline_end
 from projections import scope
 from projections.bitemporal import in_force
@@ -223,8 +222,7 @@ def changzhou_district_summary(query: ReportQuery) -> Report:
     campaign = query.campaign
     assert campaign is not None  # guaranteed by ``needs``
     district = query.district
-    in_district = UnitView.objects.filter(kind=UnitKind.SCHOOL, district=district)
-    schools = list(scope.filter_by_school(in_district, query.actor, field="id"))
+    schools = list(scope.reported_schools(query.actor, query.unit).filter(district=district))
     stations = _unit_names({s.police_station for s in schools if s.police_station})
     ids = [s.id for s in schools]
     forms = dict(JointFormView.objects.filter(campaign=campaign.id, school__in=ids).values_list("school", "fields"))

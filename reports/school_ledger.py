@@ -8,9 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from domain.errors import InvalidValue
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS, Severity, Status
-from domain.policy import UnitKind
 from domain.timerules import business_date
 from projections.bitemporal import in_force
 from projections.directory import StaffView, UnitView
@@ -33,8 +31,6 @@ def school_ledger(query: ReportQuery) -> Report:
     """Every hazard of the school (of the campaign, when given) in its state as of ``query.as_of``."""
     school = query.school
     assert school is not None  # guaranteed by ``needs``
-    if school.kind != UnitKind.SCHOOL:
-        raise InvalidValue("school 必须是学校", field="school")
     states = HazardVersion.objects.filter(in_force(query.as_of, query.as_of), school=school.id)
     if query.campaign is not None:
         states = states.filter(campaign=query.campaign.id)

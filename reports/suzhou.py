@@ -41,7 +41,7 @@ def suzhou_summary(query: ReportQuery) -> Report:
     """Inspections with bureau leadership / by multi-department teams, their schools and what they found."""
     campaign = query.campaign
     assert campaign is not None  # guaranteed by ``needs``
-    schools = scope.schools_under(query.unit).values("id")
+    schools = scope.reported_schools(query.actor, query.unit).values("id")
     inspections = InspectionView.objects.filter(
         campaign=campaign.id, school__in=schools, started_at__lte=query.as_of
     ).exclude(kind="self")
@@ -81,7 +81,7 @@ def suzhou_hazard_list(query: ReportQuery) -> Report:
     campaign = query.campaign
     assert campaign is not None
     week_before = deadline_end(campaign.report_deadline - timedelta(days=7))
-    schools = scope.schools_under(query.unit).values("id")
+    schools = scope.reported_schools(query.actor, query.unit).values("id")
     open_then = (
         HazardVersion.objects.filter(in_force(week_before, query.as_of), campaign=campaign.id, school__in=schools)
         .filter(status__in=("reported", "assigned"))

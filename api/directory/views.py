@@ -27,7 +27,7 @@ from api.directory.serializers import (
 )
 from api.services import execute
 from domain.errors import AlreadyExists, StaffNotFound, UnitNotFound
-from domain.policy import Role, UnitKind
+from domain.policy import Role, UnitKind, require_role
 from projections import scope
 from projections.directory import StaffView, UnitView, staff_at
 
@@ -83,8 +83,9 @@ class UserCreate(generics.GenericAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=UserInput, responses={201: UserOutput})
     def post(self, request: Request) -> Response:
-        data = validated(UserInput, request.data)
         actor = actor_of(request)
+        require_role(actor, frozenset(), "创建用户")  # who may is judged before whether the name is taken
+        data = validated(UserInput, request.data)
         password = data.pop("password")
         if User.objects.filter(username=data["username"]).exists():
             raise AlreadyExists("用户名已存在", field="username")

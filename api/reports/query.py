@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+from uuid import UUID
 
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 from rest_framework import serializers
 
 from api.common import Moment
-from domain.errors import CampaignNotFound, HazardNotFound, InvalidValue, JointFormNotFound, UnitNotFound
-from domain.policy import Actor
+from domain.errors import CampaignNotFound, HazardNotFound, InvalidValue, JointFormNotFound, NotFound, UnitNotFound
+from domain.policy import Actor, UnitKind
 from domain.timerules import deadline_end
 from projections import scope
 from projections.campaigns import CampaignView
@@ -20,6 +22,8 @@ from projections.jointforms import JointFormView
 from projections.ledger import HazardLedger
 from reports.base import Caller
 from reports.registry import ReportQuery, ReportSpec
+
+M = TypeVar("M", bound=Model)
 
 
 def caller_of(actor: Actor) -> Caller:
@@ -33,22 +37,20 @@ def caller_of(actor: Actor) -> Caller:
 
 
 def build_query(spec: ReportSpec, params: Mapping[str, Any], actor: Actor, police_line: bool = False) -> ReportQuery:
+    """Every object the request names is judged against ``scope.reported_schools`` before anything is read."""
     values = {name: _param(params, name, field) for name, field in PARAMETERS.items()}
+    unit = scope.unit_in_charge(actor, values["unit"] or actor.unit)
+    schools = scope.reported_schools(actor, unit).values("id")
+    school = _school(actor, schools, values["school"])
+    form = _in(JointFormView, schools, values["form"], JointFormNotFound)
+    hazard = _in(HazardLedger, schools, values["hazard"], HazardNotFound)
+    if values["campaign"] is None and form is not None:
+        # A form belongs to one campaign: its cutoff is the default moment, as for any campaign report.
+        values["campaign"] = form.campaign
+    campaign = _campaign(actor, values["campaign"]) if values["campaign"] else None
     for name in spec.needs:
         if values.get(name) is None:
             raise InvalidValue(f"缺少参数 {name}", field=name)
-    if values["campaign"] is None and values["form"] is not None:
-        # A form belongs to one campaign: its cutoff is the default moment, as for any campaign report.
-        values["campaign"] = JointFormView.objects.filter(id=values["form"]).values_list("campaign", flat=True).first()
-    campaign = _campaign(actor, values["campaign"]) if values["campaign"] else None
-    unit = _visible_unit(actor, values["unit"] or actor.unit)
-    school = _visible_unit(actor, values["school"]) if values["school"] else None
-    form = values["form"]
-    if form is not None and not scope.filter_by_school(JointFormView.objects.filter(id=form), actor).exists():
-        raise JointFormNotFound(id=str(form))
-    hazard = values["hazard"]
-    if hazard is not None and not scope.filter_by_school(HazardLedger.objects.filter(id=hazard), actor).exists():
-        raise HazardNotFound(id=str(hazard))
     as_of: datetime = values["as_of"] or (deadline_end(campaign.statistics_cutoff) if campaign else timezone.now())
     return ReportQuery(
         actor=actor,
@@ -58,8 +60,8 @@ def build_query(spec: ReportSpec, params: Mapping[str, Any], actor: Actor, polic
         unit=unit,
         district=values["district"] or (unit.district if unit else ""),
         school=school,
-        form=form,
-        hazard=hazard,
+        form=form.id if form else None,
+        hazard=hazard.id if hazard else None,
         police_line=police_line,
     )
 
@@ -92,10 +94,26 @@ def _campaign(actor: Actor, campaign_id: Any) -> CampaignView:
     return found
 
 
-def _visible_unit(actor: Actor, unit_id: Any) -> UnitView | None:
-    if unit_id is None:
+def _school(actor: Actor, schools: QuerySet[UnitView], school_id: UUID | None) -> UnitView | None:
+    """``school``: one of the schools the report may contain; a unit the actor cannot see → 404."""
+    if school_id is None:
         return None
-    found = scope.units(actor).filter(id=unit_id).first()
+    found = UnitView.objects.filter(id=school_id, id__in=schools).first()
+    if found is not None:
+        return found
+    named = scope.units(actor).filter(id=school_id).first()
+    if named is None:
+        raise UnitNotFound(id=str(school_id))
+    if named.kind != UnitKind.SCHOOL:
+        raise InvalidValue("school 必须是学校", field="school")
+    raise InvalidValue("该学校不在填报单位的范围内", field="school")
+
+
+def _in(model: type[M], schools: QuerySet[UnitView], pk: UUID | None, not_found: type[NotFound]) -> M | None:
+    """A form or hazard the request names, found only among the schools the report may contain."""
+    if pk is None:
+        return None
+    found = model.objects.filter(id=pk, school__in=schools).first()  # type: ignore[attr-defined]
     if found is None:
-        raise UnitNotFound(id=str(unit_id))
-    return found
+        raise not_found(id=str(pk))
+    return found  # type: ignore[no-any-return]

@@ -21,7 +21,7 @@ from api.reports.query import build_query
 from api.reports.views import ReportNotFound
 from api.services import execute
 from domain.errors import NotFound, OutOfScope
-from domain.policy import EDU_BUREAU_KINDS, POLICE_KINDS, Actor, Role, require_writer
+from domain.policy import EDU_BUREAU_KINDS, POLICE_KINDS, Actor, require_writer
 from domain.timerules import business_date
 from projections import scope
 from projections.campaigns import CampaignView
@@ -71,9 +71,7 @@ class Submissions(generics.GenericAPIView):  # type: ignore[type-arg]
     @extend_schema(responses=SubmissionOutput(many=True))
     def get(self, request: Request) -> Response:
         actor = actor_of(request)
-        rows = SubmissionView.objects.filter(unit__in=scope.units(actor).values("id"))
-        if actor.role in (Role.ADMIN, Role.AUDITOR):
-            rows = SubmissionView.objects.all()
+        rows = scope.filter_submissions(SubmissionView.objects.all(), actor)
         page = self.paginate_queryset(rows.order_by("-submitted_at", "id"))
         return self.get_paginated_response([submission_json(row, actor, request) for row in page])
 
@@ -147,9 +145,7 @@ def visible_lines(actor: Actor) -> tuple[str, ...]:
 
 def visible_submission(actor: Actor, pk: str) -> SubmissionView:
     rows = SubmissionView.objects.filter(id=parse_uuid(pk, SubmissionNotFound))
-    if actor.role not in (Role.ADMIN, Role.AUDITOR):
-        rows = rows.filter(unit__in=scope.units(actor).values("id"))
-    row = rows.first()
+    row = scope.filter_submissions(rows, actor).first()
     if row is None:
         raise SubmissionNotFound(id=pk)
     return row

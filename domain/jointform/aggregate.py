@@ -167,7 +167,7 @@ class JointForm(Aggregate):
         self.last_occurred_at = occurred_at
 
 
-def party_of(actor: Actor, school: UUID, station: UUID) -> Party:
+def party_of(actor: Actor, school: UUID, station: UUID | None) -> Party:
     """The party the actor fills the form for: the school's own staff, or its station's officers."""
     require_writer(actor)
     if actor.role in SCHOOL_ROLES and actor.unit == school:
