@@ -1,6 +1,8 @@
 """DESIGN §5 as one table: every role × every /api/v1/ endpoint × own school / other school / other station /
 other district, answered 200/201/204, 401, 403 or 404 as §5 says; police-only content (§6) only for police units;
-deactivated users and revoked tokens refused.
+deactivated users and revoked tokens refused. Reports and submissions also take two units as targets: one above
+the caller (their district bureau, the city police bureau) and one their content merely mentions (a school's
+station); none of their answers may name a school, or hold a hazard of one, that the caller may not see.
 
 The table lists every URL pattern and method of the API (derived from the URL resolver: an endpoint without a
 row fails ``test_every_api_endpoint_and_method_has_a_row``). One test per row walks all users × relations and
@@ -19,6 +21,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils.timezone import now
+from reporthelpers import pdf_text
 from rest_framework.test import APIClient
 
 from api import demo
@@ -96,6 +99,40 @@ STATION_OF = {"hongmei_school": "hongmei_station", "lanling_school": "hongmei_st
 BUREAU_OF = {school: "district_bureau" for school in TIANNING} | {"hutang_school": "wujin_bureau"}
 DISTRICT_OF = {school: "天宁区" for school in TIANNING} | {"hutang_school": "武进区"}
 
+# Reports and submissions: two more relations, to units rather than schools (issue 13). "above": a unit above the
+# caller (for those with none, the other city bureau; for auditors and the admin, who answer for every unit, the
+# city police bureau); "mentioned": a unit the caller's content names without their answering for it.
+UNIT_RELATIONS = ("above", "mentioned")
+CITY = {"city_police", "city_edu"}
+STATIONS = {"hongmei_station", "qinglong_station"}
+DISTRICT_OF |= {unit: "天宁区" for unit in (*CITY, *STATIONS, "district_bureau")}
+OWN_UNIT: dict[str, str] = {name: unit for name, _, unit, _ in demo.STAFF if unit}
+ABOVE: dict[str, str] = {
+    "hm_principal": "district_bureau", "hm_staff": "city_police", "hm_staff2": "district_bureau",
+    "ql_principal": "district_bureau", "ql_staff": "city_police", "lh_principal": "city_police",
+    "hm_officer": "city_police", "hm_chief": "city_police", "ql_chief": "city_police",
+    "tn_inspector": "city_police", "tn_leader": "city_police", "cz_police": "city_edu",
+    "auditor": "city_police", "admin": "city_police", "anonymous": "district_bureau",
+}
+MENTIONED: dict[str, str] = {
+    "hm_principal": "hongmei_station", "hm_staff": "hongmei_station", "hm_staff2": "hongmei_station",
+    "ql_principal": "qinglong_station", "ql_staff": "qinglong_station", "lh_principal": "hongmei_station",
+    "hm_officer": "district_bureau", "hm_chief": "district_bureau", "ql_chief": "district_bureau",
+    "tn_inspector": "hongmei_station", "tn_leader": "qinglong_station", "cz_police": "hongmei_station",
+    "auditor": "hongmei_station", "admin": "hongmei_station", "anonymous": "hongmei_station",
+}
+# Who sends a unit's own submission (a 附件2 of 天宁区), and the recipients of 天宁区's campaign.
+SUBMITTER = {"district_bureau": "tn_inspector", "city_police": "cz_police", "city_edu": "ce_inspector",
+             "hongmei_station": "hm_chief", "qinglong_station": "ql_chief"}
+RECIPIENTS = {"district_bureau", "city_police"}
+SCHOOL_NAMES = {"hongmei_school": "红梅实验小学", "lanling_school": "兰陵幼儿园", "qinglong_school": "青龙中学",
+                "hutang_school": "湖塘小学"}
+
+
+def mark(school: str) -> str:
+    """Written into every hazard of the school: finding it in an answer means the answer holds that hazard."""
+    return f"〔矩阵-{school}〕"
+
 
 def sees_school(user: str, school: str) -> bool:
     return school in VISIBLE[user]
@@ -104,6 +141,51 @@ def sees_school(user: str, school: str) -> bool:
 def sees_campaign(user: str, school: str) -> bool:
     """The campaign of the school's district: every user of that district, and the city-wide ones."""
     return any(DISTRICT_OF[seen] == DISTRICT_OF[school] for seen in VISIBLE[user])
+
+
+def sees_unit(user: str, target: str) -> bool:
+    """§5's visible units: the schools in scope, their stations, the user's district bureau and the city bureaus."""
+    if target in ALL_SCHOOLS or not VISIBLE[user]:
+        return sees_school(user, target)
+    if VISIBLE[user] == ALL_SCHOOLS:
+        return True
+    return target in {STATION_OF[s] for s in VISIBLE[user]} | {"district_bureau"} | CITY
+
+
+def in_charge(user: str, target: str) -> bool:
+    """A unit the user answers for (填报单位): their own and those below it; any for auditors and the admin."""
+    if ROLES[user] in ("auditor", "admin"):
+        return True
+    own = OWN_UNIT.get(user)
+    if target == own:
+        return True
+    if own in CITY:
+        return target not in CITY
+    return target in ALL_SCHOOLS and sees_school(user, target)
+
+
+def unit_in_charge(user: str, target: str) -> int | None:
+    """A report's 填报单位 that the user sees but does not answer for (above or beside them): 403."""
+    return None if in_charge(user, target) else 403
+
+
+def names_a_school(user: str, target: str) -> int | None:
+    """``school`` naming a unit that is no school: 400 (once it is seen at all)."""
+    return None if target in ALL_SCHOOLS else 400
+
+
+def sees_submission(user: str, target: str) -> bool:
+    """A submission is seen by its unit and those above, the campaign's recipients, auditors and the admin; a
+    school's submission went to 天宁区's or 武进区's bureau and the city police, which see the school anyway."""
+    if target in ALL_SCHOOLS:
+        return sees_school(user, target)
+    return user != "anonymous" and (in_charge(user, target) or OWN_UNIT.get(user) in RECIPIENTS)
+
+
+def submits_as_own(user: str, target: str) -> int | None:
+    """A submission is sent in the user's own unit's name (the admin's in any): a school's target is the
+    school's 台账 without ``unit``; naming a unit above or beside is 403."""
+    return None if target in ALL_SCHOOLS or user == "admin" else 403
 
 
 def owner_or_principal(user: str, school: str) -> int | None:
@@ -146,17 +228,20 @@ class Targets:
         self.units["hutang_school"] = register(
             actor=admin, kind=UnitKind.SCHOOL, name="湖塘小学", district="武进区", parent=self.units["wujin_bureau"],
             police_station=self.units["hutang_station"], stage="小学").id
+        self.units["city_edu"] = register(actor=admin, kind=UnitKind.CITY_EDU_BUREAU, name="常州市教育局").id
         for username, unit, role in (
             ("wj_inspector", "wujin_bureau", Role.EDU_INSPECTOR),
             ("ht_principal", "hutang_school", Role.SCHOOL_PRINCIPAL),
             ("ht_staff", "hutang_school", Role.SCHOOL_STAFF),
             ("ht_chief", "hutang_station", Role.STATION_CHIEF),
             ("lh_staff", "lanling_school", Role.SCHOOL_STAFF),
+            ("ce_inspector", "city_edu", Role.EDU_INSPECTOR),
         ):
             self.app.appoint_staff(actor=admin, username=username, display_name=username, phone="0519-85680000",
                                    unit=self.units[unit], role=role)
             self.actors[username] = Actor(username=username, role=role, unit=self.units[unit])
-        get_user_model().objects.create_user("ht_principal", password=demo.DEMO_PASSWORD)  # submits over HTTP
+        for username in ("ht_principal", "ce_inspector"):  # they submit over HTTP
+            get_user_model().objects.create_user(username, password=demo.DEMO_PASSWORD)
 
     def person(self, school: str, who: str) -> Actor:
         return self.actors[PEOPLE[school][who]]
@@ -195,7 +280,8 @@ class Targets:
         """A general hazard found by the school's owner, taken as far as ``status``."""
         owner, unit, campaign = self.person(school, "owner"), self.units[school], UUID(self.campaign(school))
         hazard = execute(lambda app: app.discover_hazard(
-            actor=owner, campaign=campaign, school=unit, description="矩阵：围墙破损", severity=Severity.GENERAL)).id
+            actor=owner, campaign=campaign, school=unit, description=f"矩阵：围墙破损{mark(school)}",
+            severity=Severity.GENERAL)).id
         if status in ("assigned", "rectified", "closed"):
             execute(lambda app: app.assign_hazard(hazard, actor=self.person(school, "principal"), owner=owner.username,
                                                   owner_unit=unit, deadline=FAR))
@@ -238,15 +324,35 @@ class Targets:
     def content_hash(self, form: str) -> str:
         return str(ok(self.login("admin").get(f"{API}joint-forms/{form}/"))["content_hash"])
 
-    def submission(self, school: str) -> str:
-        """The school's 台账 sent by its 校长 in the school's name (to the education and the police line)."""
-        body = {"report": "school-ledger", "campaign": self.campaign(school), "school": self.unit(school)}
+    def submission(self, target: str) -> str:
+        """A school's 台账 sent by its 校长 in the school's name, or a unit's 附件2 of 天宁区 sent in its own name
+        (to the education and the police line)."""
+        if target in ALL_SCHOOLS:
+            sender = PEOPLE[target]["principal"]
+            body = {"report": "school-ledger", "campaign": self.campaign(target), "school": self.unit(target)}
+        else:
+            sender = SUBMITTER[target]
+            body = {"report": "changzhou-district-summary", "campaign": self.campaign(target), "district": "天宁区"}
 
         def make() -> str:
-            principal = self.login(PEOPLE[school]["principal"])
-            return str(ok(principal.post(f"{API}submissions/", body, format="json"), 201)["id"])
+            return str(ok(self.login(sender).post(f"{API}submissions/", body, format="json"), 201)["id"])
 
-        return self.once(("submission", school), False, make)
+        return self.once(("submission", target), False, make)
+
+    def seed(self) -> None:
+        """Something to leak at every school: a bureau's on-site check with its leaders that found a major hazard
+        (counted by 附件1, listed by 附件2, a finding of 倒查追责 once unanswered for 24 hours)."""
+        for school in sorted(ALL_SCHOOLS):
+            self._found_onsite(school)
+
+    def _found_onsite(self, school: str) -> None:
+        bureau, campaign, unit = self.person(school, "bureau"), UUID(self.campaign(school)), self.units[school]
+        onsite = execute(lambda app: app.schedule_inspection(
+            actor=bureau, campaign=campaign, school=unit, kind=InspectionKind.ONSITE,
+            inspectors=[bureau.username], leader_participated=True)).id
+        execute(lambda app: app.discover_hazard(
+            actor=bureau, campaign=campaign, school=unit, inspection=onsite, severity=Severity.MAJOR,
+            description=f"矩阵：周界无报警{mark(school)}"))
 
 
 # --- the table ---------------------------------------------------------------------------------------------
@@ -279,6 +385,7 @@ class Row:
     rule: Callable[[str, str], int | None] | None = None  # a cell decided by more than the role
     anonymous: int = 401
     secret: str = "absent"  # police-only notes: "absent" for non-police users, "police" shown to police only
+    units: bool = False  # also the UNIT_RELATIONS, and no answer names a school the user may not see
 
     @property
     def label(self) -> str:
@@ -313,13 +420,27 @@ def command(name: str, status: str, body: Callable[[Targets, str], dict[str, Any
                build=lambda t, u, s, f: Call(f"hazards/{t.hazard(s, status, f)}/{name}/", body(t, s)))
 
 
-def report(name: str, params: Callable[[Targets, str], dict[str, str]]) -> Row:
-    return Row("reports/<str:name>/", "GET", variant=name, secret="never",
-               build=lambda t, u, s, f: Call(f"reports/{name}/", {"format": "json", **params(t, s)}))
+def report(name: str, params: Callable[[Targets, str, str], dict[str, str]], variant: str = "", **row: Any) -> Row:
+    return Row("reports/<str:name>/", "GET", variant=f"{name}{variant}", secret="never", **{"units": True, **row},
+               build=lambda t, u, s, f: Call(f"reports/{name}/", {"format": "json", **params(t, u, s)}))
 
 
-def campaign_unit(t: Targets, s: str) -> dict[str, str]:
+def by_unit(name: str, params: Callable[[Targets, str, str], dict[str, str]], variant: str = "") -> Row:
+    """A report whose ``unit`` (填报单位) is the target: a school in scope, or a unit above or beside the user."""
+    return report(name, params, variant, sees=sees_unit, rule=unit_in_charge)
+
+
+def home(user: str, target: str) -> str:
+    """The school whose objects a unit-targeted cell names: the target itself, or the user's own."""
+    return target if target in ALL_SCHOOLS else HOME[user]
+
+
+def campaign_unit(t: Targets, u: str, s: str) -> dict[str, str]:
     return {"campaign": t.campaign(s), "unit": t.unit(s)}
+
+
+def campaign_school(t: Targets, u: str, s: str) -> dict[str, str]:
+    return {"campaign": t.campaign(s), "school": t.unit(s)}
 
 
 PRINCIPAL = frozenset({"school_principal"})
@@ -415,24 +536,33 @@ ROWS: tuple[Row, ...] = (
     Row("joint-forms/<str:pk>/history/", "GET", secret="police",
         build=lambda t, u, s, f: Call(f"joint-forms/{t.form(s)}/history/")),
     # reports (education copies: never police-only content) and submissions (报送)
-    report("suzhou-summary", campaign_unit),
-    report("suzhou-hazard-list", campaign_unit),
-    report("changzhou-district-summary", campaign_unit),
-    report("accountability", campaign_unit),
-    report("school-ledger", lambda t, s: {"campaign": t.campaign(s), "school": t.unit(s)}),
-    report("hazard-dossier", lambda t, s: {"hazard": t.hazard(s)}),
-    report("changzhou-school-form", lambda t, s: {"form": t.form(s)}),
+    by_unit("suzhou-summary", campaign_unit),
+    by_unit("suzhou-hazard-list", campaign_unit),
+    by_unit("changzhou-district-summary", campaign_unit),
+    by_unit("accountability", campaign_unit),
+    report("accountability", campaign_school, ", school", sees=sees_unit, rule=names_a_school),
+    report("school-ledger", campaign_school, sees=sees_unit, rule=names_a_school),
+    by_unit("school-ledger", lambda t, u, s: {"school": t.unit(home(u, s)), "unit": t.unit(s)}, ", unit"),
+    report("hazard-dossier", lambda t, u, s: {"hazard": t.hazard(s)}, units=False),
+    by_unit("hazard-dossier", lambda t, u, s: {"hazard": t.hazard(home(u, s)), "unit": t.unit(s)}, ", unit"),
+    report("changzhou-school-form", lambda t, u, s: {"form": t.form(s)}, units=False),
+    by_unit("changzhou-school-form", lambda t, u, s: {"form": t.form(home(u, s)), "unit": t.unit(s)}, ", unit"),
+    report("changzhou-district-summary", lambda t, u, s: {"campaign": t.campaign(HOME[u]), "district": DISTRICT_OF[s]},
+           ", district", sees=None),
     Row("reports/<str:name>/", "GET", variant="suzhou-hazard-list, the caller's own unit", secret="never",
         sees=sees_campaign, build=lambda t, u, s, f: Call("reports/suzhou-hazard-list/", {"campaign": t.campaign(s)})),
-    Row("submissions/", "GET", listing=True,
+    Row("submissions/", "GET", listing=True, sees=sees_submission, units=True,
         build=lambda t, u, s, f: Call("submissions/", {"limit": 1000}, t.submission(s))),
-    Row("submissions/", "POST", ok=201, who=EVERYONE_BUT_AUDITOR, build=lambda t, u, s, f: Call(
-        "submissions/", {"report": "school-ledger", "campaign": t.campaign(s), "school": t.unit(s)})),
-    Row("submissions/<str:pk>/", "GET", build=lambda t, u, s, f: Call(f"submissions/{t.submission(s)}/")),
-    Row("submissions/<str:pk>/copies/<str:line>/", "GET", variant="education",
+    Row("submissions/", "POST", ok=201, who=EVERYONE_BUT_AUDITOR, sees=sees_unit, rule=submits_as_own, units=True,
+        build=lambda t, u, s, f: Call("submissions/", campaign_school(t, u, s) | {"report": "school-ledger"}
+                                      if s in ALL_SCHOOLS else {"report": "suzhou-hazard-list",
+                                                                "campaign": t.campaign(s), "unit": t.unit(s)})),
+    Row("submissions/<str:pk>/", "GET", sees=sees_submission, units=True,
+        build=lambda t, u, s, f: Call(f"submissions/{t.submission(s)}/")),
+    Row("submissions/<str:pk>/copies/<str:line>/", "GET", variant="education", sees=sees_submission, units=True,
         build=lambda t, u, s, f: Call(f"submissions/{t.submission(s)}/copies/education/")),
-    Row("submissions/<str:pk>/copies/<str:line>/", "GET", variant="police", rule=police_line,
-        build=lambda t, u, s, f: Call(f"submissions/{t.submission(s)}/copies/police/")),
+    Row("submissions/<str:pk>/copies/<str:line>/", "GET", variant="police", rule=police_line, sees=sees_submission,
+        units=True, build=lambda t, u, s, f: Call(f"submissions/{t.submission(s)}/copies/police/")),
     # notices addressed to the caller (to them, their unit or their role there: not a scope question)
     Row("notifications/", "GET", sees=None, build=lambda t, u, s, f: Call("notifications/")),
     # integrity of the log (§3): the whole chain is verified by those who oversee; the public key is public
@@ -495,7 +625,22 @@ def cell_problems(row: Row, t: Targets, user: str, school: str) -> list[str]:
         problems.append("police-only notes in the response")
     if police_may_see and want in (200, LISTED) and SECRET not in text:
         problems.append("a police user does not see the police-only notes")
+    if row.units and response.status_code < 300:
+        problems += leaks(user, response, text)
     return problems
+
+
+def leaks(user: str, response: Any, text: str) -> list[str]:
+    """A school the user may not see, named or counted in an answer (a PDF read as its text)."""
+    if response["Content-Type"] == "application/pdf":
+        text = pdf_text(response.content)
+    hidden = sorted(ALL_SCHOOLS - VISIBLE[user])
+    found = [f"{SCHOOL_NAMES[s]} in the answer" for s in hidden if SCHOOL_NAMES[s] in text or mark(s) in text]
+    body = response.json() if response["Content-Type"].startswith("application/json") else {}
+    if isinstance(body, dict) and body.get("name") == "suzhou-summary":
+        counted = body["tables"][0]["total"][2]  # 排查学校个数: every school had a leaders' on-site check
+        found += [f"{counted} schools counted, {len(VISIBLE[user])} in scope"] if counted > len(VISIBLE[user]) else []
+    return found
 
 
 def refusal_problems(row: Row, user: str, school: str, want: int, response: Any) -> list[str]:
@@ -516,6 +661,13 @@ def refusal_problems(row: Row, user: str, school: str, want: int, response: Any)
     return []
 
 
+def relations(row: Row, user: str) -> list[tuple[str, str]]:
+    """The user's own school, another school, another station's, another district's — and for reports and
+    submissions a unit above the user and one their content merely mentions."""
+    cells = list(zip(RELATIONS, TARGETS[HOME[user]], strict=True))
+    return cells + [("above", ABOVE[user]), ("mentioned", MENTIONED[user])] if row.units else cells
+
+
 def test_every_api_endpoint_and_method_has_a_row() -> None:
     assert api_endpoints() == {(row.route, row.method) for row in ROWS}
 
@@ -523,13 +675,15 @@ def test_every_api_endpoint_and_method_has_a_row() -> None:
 @pytest.mark.parametrize("row", ROWS, ids=[row.label for row in ROWS])
 def test_role_matrix(row: Row, app: SafetyApplication, world: demo.World, client_for: Login) -> None:
     targets = Targets(app, world, client_for)
+    if row.units:
+        targets.seed()
     wrong = [
-        f"{user:>12} × {relation:<14} ({school}): {problem}"
+        f"{user:>12} × {relation:<14} ({target}): {problem}"
         for user in USERS
-        for relation, school in zip(RELATIONS, TARGETS[HOME[user]], strict=True)
-        for problem in cell_problems(row, targets, user, school)
+        for relation, target in relations(row, user)
+        for problem in cell_problems(row, targets, user, target)
     ]
-    cells = len(USERS) * len(RELATIONS)
+    cells = sum(len(relations(row, user)) for user in USERS)
     assert not wrong, f"{row.label}: {len(wrong)} problem(s) in {cells} cells of DESIGN §5\n" + "\n".join(wrong)
 
 
