@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import Moment, TrueFalseFilter, enum_choices, parse_uuid, query_param, validated
+from api.common import CanonicalUUIDFilter, Moment, TrueFalseFilter, enum_choices, parse_uuid, query_param, validated
 from api.eventstore import get_application
 from api.hazards import serializers as s
 from api.services import execute
@@ -25,8 +25,8 @@ from projections.ledger import HazardLedger
 
 
 class HazardFilter(django_filters.FilterSet):
-    school = django_filters.UUIDFilter()
-    campaign = django_filters.UUIDFilter()
+    school = CanonicalUUIDFilter()
+    campaign = CanonicalUUIDFilter()
     status = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Status)])
     severity = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Severity)])
     overdue = TrueFalseFilter()
