@@ -8,9 +8,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from domain.policy import Actor, Role
+from domain.policy import Actor, Role, require_writer
 from projections.directory import appointment_at
 
 
@@ -57,3 +58,13 @@ class ActorSessionAuthentication(SessionAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "Token"
+
+
+class WritersOnly(BasePermission):
+    """Read-only roles (auditors) are refused every change before its body is read or its target looked up:
+    403 ``read_only_role``, never a 400 about the body or a 409 about the target (authorization comes first)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method not in SAFE_METHODS and request.user is not None:
+            require_writer(actor_of(request))
+        return True

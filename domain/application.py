@@ -32,7 +32,7 @@ from domain.errors import (
 )
 from domain.hazard.aggregate import Hazard, Severity
 from domain.inspection.aggregate import AssessmentResult, Inspection, InspectionKind
-from domain.jointform.aggregate import JointForm, form_id
+from domain.jointform.aggregate import JointForm
 from domain.policy import BUREAU_KINDS, EDU_BUREAU_ROLES, SYSTEM_ACTOR, Actor, Role, UnitKind, require_role
 from domain.submission.aggregate import Submission
 from domain.timerules import check_occurred_at, deadline_end
@@ -605,9 +605,10 @@ class SafetyApplication(Application[UUID]):
         station = self.get_unit(school).police_station
         if station is None:
             raise InvalidValue("该学校未登记属地派出所", field="school")
-        if self._exists(form_id(campaign, school)):
-            raise AlreadyExists("该校本次专项排查的报表已存在", id=str(form_id(campaign, school)))
+        # Opened (in memory: who may is judged there) before asking whether it exists: 403 before 409.
         form = JointForm.open(campaign=campaign, school=school, station=station, actor=actor, occurred_at=when)
+        if self._exists(form.id):
+            raise AlreadyExists("该校本次专项排查的报表已存在", id=str(form.id))
         self._save(form, conflict=AlreadyExists("该校本次专项排查的报表已存在", id=str(form.id)))
         return form
 
