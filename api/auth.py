@@ -10,8 +10,9 @@ from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
-from domain.policy import Actor, Role, require_writer
+from domain.policy import Actor, Requirement, Role, require_writer
 from projections.directory import appointment_at
 
 
@@ -68,3 +69,15 @@ class WritersOnly(BasePermission):
         if request.method not in SAFE_METHODS and request.user is not None:
             require_writer(actor_of(request))
         return True
+
+
+def requires(requirement: Requirement) -> list[type[BasePermission]]:
+    """The default permissions plus ``requirement`` judged before a change's input is read (403 before 400/409)."""
+
+    class RequirementMet(BasePermission):
+        def has_permission(self, request: Request, view: Any) -> bool:
+            if request.method not in SAFE_METHODS and request.user is not None:
+                requirement.check(actor_of(request))
+            return True
+
+    return [*api_settings.DEFAULT_PERMISSION_CLASSES, RequirementMet]

@@ -33,7 +33,18 @@ from domain.errors import (
 from domain.hazard.aggregate import Hazard, Severity
 from domain.inspection.aggregate import AssessmentResult, Inspection, InspectionKind
 from domain.jointform.aggregate import JointForm
-from domain.policy import BUREAU_KINDS, EDU_BUREAU_ROLES, SYSTEM_ACTOR, Actor, Role, UnitKind, require_role
+from domain.policy import (
+    BUREAU_KINDS,
+    CHANGE_ROLE,
+    CREATE_USER,
+    DEACTIVATE_USER,
+    LAUNCH_CAMPAIGN,
+    REGISTER_UNIT,
+    SYSTEM_ACTOR,
+    Actor,
+    Role,
+    UnitKind,
+)
 from domain.submission.aggregate import Submission
 from domain.timerules import check_occurred_at, deadline_end
 from domain.transcodings import DateAsISO
@@ -85,7 +96,7 @@ class SafetyApplication(Application[UUID]):
         boarding: bool = False,
         occurred_at: datetime | None = None,
     ) -> Unit:
-        require_role(actor, frozenset(), "登记单位")
+        REGISTER_UNIT.check(actor)
         when = self._when(occurred_at)
         unit = Unit.register(
             kind=kind,
@@ -113,7 +124,7 @@ class SafetyApplication(Application[UUID]):
         effective_from: datetime | None = None,
         occurred_at: datetime | None = None,
     ) -> Staff:
-        require_role(actor, frozenset(), "创建用户")
+        CREATE_USER.check(actor)
         when = self._when(occurred_at)
         if self._exists(staff_id(username)):
             raise AlreadyExists("用户名已存在", username=username)
@@ -142,7 +153,7 @@ class SafetyApplication(Application[UUID]):
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
     ) -> Staff:
-        require_role(actor, frozenset(), "调整任职")
+        CHANGE_ROLE.check(actor)
         unit_kind = self.get_unit(unit).kind if unit else None
         return self._change(
             Staff,
@@ -169,7 +180,7 @@ class SafetyApplication(Application[UUID]):
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
     ) -> Staff:
-        require_role(actor, frozenset(), "停用用户")
+        DEACTIVATE_USER.check(actor)
         return self._change(
             Staff,
             staff_id(username),
@@ -204,7 +215,7 @@ class SafetyApplication(Application[UUID]):
         recipients: Sequence[UUID],
         occurred_at: datetime | None = None,
     ) -> Campaign:
-        require_role(actor, EDU_BUREAU_ROLES, "发起专项排查")
+        LAUNCH_CAMPAIGN.check(actor)
         when = self._when(occurred_at)
         for unit in [*scope, *recipients]:
             self.get_unit(unit)

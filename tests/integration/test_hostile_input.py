@@ -324,3 +324,27 @@ def test_auditors_may_still_log_out(user: Client) -> None:
     auditor = user("auditor")
     assert auditor.post(f"{API}auth/token/revoke/", {}, format="json").status_code == 204
     refused(auditor.get(f"{API}hazards/"), 401, "not_authenticated")
+
+
+@pytest.mark.parametrize(("username", "method", "path", "code"), [
+    ("hm_principal", "post", "users/", "role_not_permitted"),
+    ("hm_principal", "post", "units/", "role_not_permitted"),
+    ("hm_principal", "post", "users/hm_staff/role/", "role_not_permitted"),
+    ("hm_principal", "post", "users/hm_staff/deactivate/", "role_not_permitted"),
+    ("hm_principal", "post", "campaigns/", "role_not_permitted"),
+    ("hm_staff", "post", "hazards/{hazard}/assign/", "role_not_permitted"),
+    ("hm_principal", "post", "hazards/{hazard}/supervise/", "role_not_permitted"),
+    ("hm_principal", "post", "hazards/{hazard}/reopen/", "role_not_permitted"),
+    ("hm_principal", "post", "hazards/{hazard}/extend/", "role_not_permitted"),
+])
+def test_a_malformed_command_by_a_role_without_the_right_is_403_not_400(
+    user: Client, hazard: str, username: str, method: str, path: str, code: str
+) -> None:
+    refused(malformed_to(user(username), method, path.format(hazard=hazard)), 403, code)
+
+
+def test_a_non_admin_creating_an_existing_username_is_403_not_409(world: World, user: Client) -> None:
+    response = user("hm_principal").post(f"{API}users/", {
+        "username": "hm_staff", "password": "long-enough-1", "display_name": "重名",
+        "unit": str(world.units["hongmei_school"]), "role": "school_staff"}, format="json")
+    refused(response, 403, "role_not_permitted")
