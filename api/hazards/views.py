@@ -11,7 +11,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from api.auth import actor_of, requires
 from api.common import CanonicalUUIDFilter, Moment, TrueFalseFilter, enum_choices, parse_uuid, query_param, validated
@@ -124,18 +123,19 @@ def command_view(
     summary: str,
     requirement: Requirement | None = None,
 ) -> Any:
-    """A POST endpoint that validates ``input_class`` and calls ``SafetyApplication.<method>``; a ``requirement`` on
-    the role alone is judged before the hazard is looked up or the body read."""
+    """A POST endpoint that validates ``input_class`` and calls ``SafetyApplication.<method>``. The hazard must be in
+    the caller's scope (404), then a ``requirement`` on the role alone is met (403), before the body is judged."""
 
     class HazardCommand(generics.GenericAPIView):  # type: ignore[type-arg]
         serializer_class = s.HazardOutput
-        permission_classes = requires(requirement) if requirement else api_settings.DEFAULT_PERMISSION_CLASSES
 
         @extend_schema(request=input_class, responses=s.HazardOutput, summary=summary)
         def post(self, request: Request, pk: str) -> Response:
             row = visible_hazard(request, pk)
-            data = validated(input_class, request.data)
             actor = actor_of(request)
+            if requirement is not None:
+                requirement.check(actor)
+            data = validated(input_class, request.data)
             hazard = execute(lambda app: getattr(app, method)(row.id, actor=actor, **data))
             return Response(_hazard_json(hazard, row.number))  # the number never changes
 

@@ -331,7 +331,6 @@ def test_auditors_may_still_log_out(user: Client) -> None:
     ("hm_principal", "post", "units/", "role_not_permitted"),
     ("hm_principal", "post", "users/hm_staff/role/", "role_not_permitted"),
     ("hm_principal", "post", "users/hm_staff/deactivate/", "role_not_permitted"),
-    ("hm_principal", "post", "campaigns/", "role_not_permitted"),
     ("hm_staff", "post", "hazards/{hazard}/assign/", "role_not_permitted"),
     ("hm_principal", "post", "hazards/{hazard}/supervise/", "role_not_permitted"),
     ("hm_principal", "post", "hazards/{hazard}/reopen/", "role_not_permitted"),
