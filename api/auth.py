@@ -8,9 +8,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
-from domain.policy import Actor, Role
+from domain.policy import Actor, Requirement, Role, require_writer
 from projections.directory import appointment_at
 
 
@@ -57,3 +59,25 @@ class ActorSessionAuthentication(SessionAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "Token"
+
+
+class WritersOnly(BasePermission):
+    """Read-only roles (auditors) are refused every change before its body is read or its target looked up:
+    403 ``read_only_role``, never a 400 about the body or a 409 about the target (authorization comes first)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method not in SAFE_METHODS and request.user is not None:
+            require_writer(actor_of(request))
+        return True
+
+
+def requires(requirement: Requirement) -> list[type[BasePermission]]:
+    """The default permissions plus ``requirement`` judged before a change's input is read (403 before 400/409)."""
+
+    class RequirementMet(BasePermission):
+        def has_permission(self, request: Request, view: Any) -> bool:
+            if request.method not in SAFE_METHODS and request.user is not None:
+                requirement.check(actor_of(request))
+            return True
+
+    return [*api_settings.DEFAULT_PERMISSION_CLASSES, RequirementMet]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
 import django_filters
+from django import forms
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 
@@ -25,18 +28,43 @@ class Text(serializers.CharField):
         super().__init__(max_length=max_length, **kwargs)
 
 
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
+# Wall-clock times this far inside year 1 or 9999 cannot be converted between time zones (OverflowError):
+# anything outside these, with any offset (at most ±24 h), is out of range before a conversion is tried.
+_WALL_EARLIEST, _WALL_LATEST = datetime(1969, 12, 30), datetime(9000, 1, 2)
+
+
+def in_business_range(moment: datetime) -> bool:
+    """Whether an aware moment lies from 1970 to 9000 (compared, never converted: conversion can overflow)."""
+    return EARLIEST <= moment < LATEST
+
+
 class Moment(serializers.DateTimeField):
-    """An ISO 8601 moment from 1970 to 9000. Earlier is no business time of this ledger (and before 1901
-    Asia/Shanghai had an offset in seconds, which RFC 3339 cannot print); later overflows date arithmetic."""
+    """An ISO 8601 moment from 1970 to 9000, with or without an offset: every date-time a request can carry.
+    Earlier is no business time of this ledger (and before 1901 Asia/Shanghai had an offset in seconds, which
+    RFC 3339 cannot print); later overflows date arithmetic. The wall-clock value is checked before DRF makes it
+    aware: ``0001-01-01`` in Asia/Shanghai is before UTC's year 1 and overflowed there (a 500)."""
 
     default_error_messages = {"out_of_range": "时间须在1970年至9000年之间"}
-    earliest, latest = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC)
 
     def to_internal_value(self, value: Any) -> datetime:
+        wall = _wall_clock(value)
+        if wall is not None and not _WALL_EARLIEST <= wall <= _WALL_LATEST:
+            self.fail("out_of_range")
         moment: datetime = super().to_internal_value(value)
-        if not self.earliest <= moment < self.latest:
+        if not in_business_range(moment):
             self.fail("out_of_range")
         return moment
+
+
+def _wall_clock(value: Any) -> datetime | None:
+    """The date and time written in ``value``, offset dropped; None when it is no date-time (DRF says why)."""
+    if isinstance(value, str):
+        try:
+            value = parse_datetime(value)
+        except ValueError:
+            return None
+    return value.replace(tzinfo=None) if isinstance(value, datetime) else None
 
 
 class Day(serializers.DateField):
@@ -77,11 +105,52 @@ def query_param(request: Any, name: str, field: serializers.Field) -> Any:  # ty
         raise InvalidValue(f"查询参数 {name} 无效", field=name) from error
 
 
+# The one spelling of an id: 8-4-4-4-12 ASCII hex digits (either case, RFC 9562). Python's UUID() also takes
+# braces, ``urn:uuid:``, no hyphens and full-width digits: several texts for one object, none of them ours.
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def canonical_uuid(value: Any) -> UUID | None:
+    """The UUID written canonically in ``value``; None for any other text."""
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, str) and _CANONICAL_UUID.fullmatch(value):
+        return UUID(value)
+    return None
+
+
 def parse_uuid(value: str, not_found: type[NotFound] = NotFound) -> UUID:
-    try:
-        return UUID(str(value))
-    except ValueError:
-        raise not_found(id=str(value)) from None
+    """An id from a URL path: anything but a canonical UUID names no object (404)."""
+    found = canonical_uuid(value)
+    if found is None:
+        raise not_found(id=str(value))
+    return found
+
+
+class CanonicalUUID(serializers.UUIDField):
+    """An id in a request body or query: only the canonical spelling (DRF's UUIDField takes any of Python's)."""
+
+    def to_internal_value(self, data: Any) -> UUID:
+        found = canonical_uuid(data)
+        if found is None:
+            self.fail("invalid", value=data)
+        return found
+
+
+class _CanonicalUUIDFormField(forms.UUIDField):
+    def to_python(self, value: Any) -> UUID | None:
+        if value in self.empty_values:
+            return None
+        found = canonical_uuid(value)
+        if found is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return found
+
+
+class CanonicalUUIDFilter(django_filters.UUIDFilter):
+    """A query filter on an id: only the canonical spelling, anything else a 400 naming the filter."""
+
+    field_class = _CanonicalUUIDFormField
 
 
 def enum_choices(enum: Any) -> list[str]:

@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from api.logging import REQUEST_ID
 from domain.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, RequestDataTooBig):
         return Response({"code": "request_too_large", "detail": "请求体过大"}, status=413)
     if isinstance(exc, exceptions.ParseError):
-        ours = exc.get_codes() == "unencodable_text"  # api.parsers: valid JSON, text that cannot be stored
+        ours = exc.get_codes() in ("unencodable_text", "too_deep")  # api.parsers' own refusals, in Chinese
         detail = str(exc.detail) if ours else "请求体不是有效的JSON"
         return Response({"code": "malformed_request", "detail": detail}, status=400)
     if isinstance(exc, exceptions.ValidationError):
@@ -60,4 +61,6 @@ def json_not_found(request: Any, exception: Exception | None = None) -> JsonResp
 
 
 def json_server_error(request: Any) -> JsonResponse:
-    return JsonResponse({"code": "server_error", "detail": "服务器内部错误"}, status=500)
+    """The answer to an unhandled error: no detail of it, only the request id its traceback is logged under."""
+    body = {"code": "internal_error", "detail": "服务器内部错误", "request_id": REQUEST_ID.get()}
+    return JsonResponse(body, status=500)

@@ -1,11 +1,63 @@
-"""Request guards applied before any view (body size, NUL characters) and the pages' Content-Security-Policy."""
+"""Request ids and JSON 500s, request guards applied before any view (body size, NUL characters), and the pages'
+Content-Security-Policy."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from uuid import uuid4
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core import signals
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.log import log_response
+
+from api.errors import json_server_error
+from api.logging import REQUEST_ID
+
+API_PREFIX = "/api/"
+# Exceptions Django itself answers with a 4xx: not server errors.
+_CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
+
+
+class RequestIdMiddleware:
+    """The outermost middleware: every request gets an id, answered in ``X-Request-ID`` and attached to every log
+    line written while it is served. An unhandled error under ``/api/`` answers JSON 500 ``internal_error`` with
+    that id and its traceback goes to the log, DEBUG or not: Django's DEBUG page (megabytes of HTML, settings and
+    source) is never an API answer."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = uuid4().hex
+        token = REQUEST_ID.set(request_id)
+        try:
+            response = self.get_response(request)
+            if _is_api(request) and response.status_code >= 500 and not _is_json(response):
+                response = json_server_error(request)  # an error below a view, already logged by Django
+            response.headers["X-Request-ID"] = request_id
+            return response
+        finally:
+            REQUEST_ID.reset(token)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """An exception a view did not handle (DRF re-raises those): logged with its traceback, answered as JSON."""
+        if not _is_api(request) or isinstance(exception, _CLIENT_ERRORS):
+            return None
+        response = json_server_error(request)
+        signals.got_request_exception.send(sender=None, request=request)
+        log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request,
+                     exception=exception)
+        return response
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").startswith("application/json")
 
 
 class RequestGuardMiddleware:

@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -62,6 +63,7 @@ class RevokeToken(generics.GenericAPIView):  # type: ignore[type-arg]
     """``POST auth/token/revoke/`` — the caller's own token (logout), or any user's for an admin."""
 
     serializer_class = RevokeInput
+    permission_classes = [IsAuthenticated]  # read-only roles too may log out
 
     @extend_schema(request=RevokeInput, responses={204: None}, summary="注销令牌（此后使用该令牌的请求返回401）")
     def post(self, request: Request) -> Response:

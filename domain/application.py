@@ -33,8 +33,19 @@ from domain.errors import (
 )
 from domain.hazard.aggregate import Hazard, Severity
 from domain.inspection.aggregate import AssessmentResult, Inspection, InspectionKind
-from domain.jointform.aggregate import JointForm, form_id, party_of
-from domain.policy import BUREAU_KINDS, EDU_BUREAU_ROLES, SYSTEM_ACTOR, Actor, Role, UnitKind, require_role
+from domain.jointform.aggregate import JointForm, party_of
+from domain.policy import (
+    BUREAU_KINDS,
+    CHANGE_ROLE,
+    CREATE_USER,
+    DEACTIVATE_USER,
+    LAUNCH_CAMPAIGN,
+    REGISTER_UNIT,
+    SYSTEM_ACTOR,
+    Actor,
+    Role,
+    UnitKind,
+)
 from domain.submission.aggregate import Submission
 from domain.timerules import check_occurred_at, deadline_end
 from domain.transcodings import DateAsISO
@@ -86,7 +97,7 @@ class SafetyApplication(Application[UUID]):
         boarding: bool = False,
         occurred_at: datetime | None = None,
     ) -> Unit:
-        require_role(actor, frozenset(), "登记单位")
+        REGISTER_UNIT.check(actor)
         when = self._when(occurred_at)
         unit = Unit.register(
             kind=kind,
@@ -114,7 +125,7 @@ class SafetyApplication(Application[UUID]):
         effective_from: datetime | None = None,
         occurred_at: datetime | None = None,
     ) -> Staff:
-        require_role(actor, frozenset(), "创建用户")
+        CREATE_USER.check(actor)
         when = self._when(occurred_at)
         if self._exists(staff_id(username)):
             raise AlreadyExists("用户名已存在", username=username)
@@ -143,7 +154,7 @@ class SafetyApplication(Application[UUID]):
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
     ) -> Staff:
-        require_role(actor, frozenset(), "调整任职")
+        CHANGE_ROLE.check(actor)
         unit_kind = self.get_unit(unit).kind if unit else None
         return self._change(
             Staff,
@@ -170,7 +181,7 @@ class SafetyApplication(Application[UUID]):
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
     ) -> Staff:
-        require_role(actor, frozenset(), "停用用户")
+        DEACTIVATE_USER.check(actor)
         return self._change(
             Staff,
             staff_id(username),
@@ -205,7 +216,7 @@ class SafetyApplication(Application[UUID]):
         recipients: Sequence[UUID],
         occurred_at: datetime | None = None,
     ) -> Campaign:
-        require_role(actor, EDU_BUREAU_ROLES, "发起专项排查")
+        LAUNCH_CAMPAIGN.check(actor)
         when = self._when(occurred_at)
         for unit in [*scope, *recipients]:
             self.get_unit(unit)
@@ -607,9 +618,10 @@ class SafetyApplication(Application[UUID]):
         self._school_in_campaign(self.get_campaign(campaign), school)
         if station is None:
             raise InvalidValue("该学校未登记属地派出所", field="school")
-        if self._exists(form_id(campaign, school)):
-            raise AlreadyExists("该校本次专项排查的报表已存在", id=str(form_id(campaign, school)))
+        # Opened (in memory: who may is judged there) before asking whether it exists: 403 before 409.
         form = JointForm.open(campaign=campaign, school=school, station=station, actor=actor, occurred_at=when)
+        if self._exists(form.id):
+            raise AlreadyExists("该校本次专项排查的报表已存在", id=str(form.id))
         self._save(form, conflict=AlreadyExists("该校本次专项排查的报表已存在", id=str(form.id)))
         return form
 

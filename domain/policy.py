@@ -106,3 +106,23 @@ def require_role(actor: Actor, allowed: frozenset[Role] | set[Role], action: str
 def require_writer(actor: Actor) -> None:
     if actor.role is Role.AUDITOR:
         raise ReadOnlyRole()
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Who may run a command, judged from the actor alone: the API checks it before reading the command's input,
+    so a caller without the right gets 403 — not a 400 about the body, nor a 409 about the target."""
+
+    roles: frozenset[Role]
+    action: str
+
+    def check(self, actor: Actor) -> None:
+        require_role(actor, self.roles, self.action)
+
+
+ADMINS_ONLY: frozenset[Role] = frozenset()  # require_role lets admins do everything but sign
+REGISTER_UNIT = Requirement(ADMINS_ONLY, "登记单位")
+CREATE_USER = Requirement(ADMINS_ONLY, "创建用户")
+CHANGE_ROLE = Requirement(ADMINS_ONLY, "调整任职")
+DEACTIVATE_USER = Requirement(ADMINS_ONLY, "停用用户")
+LAUNCH_CAMPAIGN = Requirement(EDU_BUREAU_ROLES, "发起专项排查")

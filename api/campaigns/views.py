@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import MAX_NAME, Day, Moment, Text, parse_uuid, validated
+from api.common import MAX_NAME, CanonicalUUID, Day, Moment, Text, parse_uuid, validated
 from api.services import execute
 from domain.campaign.aggregate import PHASE_KINDS
 from domain.campaign.templates import TEMPLATES, get_template
@@ -51,8 +51,8 @@ class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
     phases = serializers.ListField(child=PhaseSerializer(), required=False, default=list, max_length=20)
     statistics_cutoff = Day()
     report_deadline = Day()
-    scope = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=20000)
-    recipients = serializers.ListField(child=serializers.UUIDField(), required=False, default=list, max_length=100)
+    scope = serializers.ListField(child=CanonicalUUID(), required=False, default=list, max_length=20000)
+    recipients = serializers.ListField(child=CanonicalUUID(), required=False, default=list, max_length=100)
     occurred_at = Moment(required=False)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from api.common import MAX_NAME, Moment, Text, enum_choices
+from api.common import MAX_NAME, CanonicalUUID, Moment, Text, enum_choices
 from domain.policy import Role, UnitKind
 
 ASSIGNABLE_ROLES = [r for r in enum_choices(Role) if r != Role.SYSTEM.value]
@@ -14,19 +14,19 @@ class UnitInput(serializers.Serializer):  # type: ignore[type-arg]
     kind = serializers.ChoiceField(choices=enum_choices(UnitKind))
     name = Text(MAX_NAME, allow_blank=False)
     district = Text(100, required=False, default="")
-    parent = serializers.UUIDField(required=False, allow_null=True, default=None)
-    police_station = serializers.UUIDField(required=False, allow_null=True, default=None)
+    parent = CanonicalUUID(required=False, allow_null=True, default=None)
+    police_station = CanonicalUUID(required=False, allow_null=True, default=None)
     stage = Text(50, required=False, default="")
     boarding = serializers.BooleanField(required=False, default=False)
 
 
 class UnitOutput(serializers.Serializer):  # type: ignore[type-arg]
-    id = serializers.UUIDField()
+    id = CanonicalUUID()
     kind = serializers.CharField()
     name = serializers.CharField()
     district = serializers.CharField()
-    parent = serializers.UUIDField(allow_null=True)
-    police_station = serializers.UUIDField(allow_null=True)
+    parent = CanonicalUUID(allow_null=True)
+    police_station = CanonicalUUID(allow_null=True)
     stage = serializers.CharField()
     boarding = serializers.BooleanField()
     version = serializers.IntegerField()
@@ -37,13 +37,13 @@ class UserInput(serializers.Serializer):  # type: ignore[type-arg]
     password = serializers.CharField(min_length=8, max_length=128, write_only=True)
     display_name = Text(100, allow_blank=False)
     phone = Text(50, required=False, default="")
-    unit = serializers.UUIDField(required=False, allow_null=True, default=None)
+    unit = CanonicalUUID(required=False, allow_null=True, default=None)
     role = serializers.ChoiceField(choices=ASSIGNABLE_ROLES)
     effective_from = Moment(required=False)
 
 
 class RoleInput(serializers.Serializer):  # type: ignore[type-arg]
-    unit = serializers.UUIDField(allow_null=True)
+    unit = CanonicalUUID(allow_null=True)
     role = serializers.ChoiceField(choices=ASSIGNABLE_ROLES)
     effective_from = Moment(required=False)
     expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)
@@ -58,7 +58,7 @@ class UserOutput(serializers.Serializer):  # type: ignore[type-arg]
     username = serializers.CharField()
     display_name = serializers.CharField()
     phone = serializers.CharField()
-    unit = serializers.UUIDField(allow_null=True)
+    unit = CanonicalUUID(allow_null=True)
     role = serializers.CharField()
     active = serializers.BooleanField()
     version = serializers.IntegerField()

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from api.accountability import FINDINGS_READ, findings_for, hazard_findings
 from api.auth import actor_of
-from api.common import Moment, query_param
+from api.common import CanonicalUUID, Moment, query_param
 from api.eventstore import get_application
 from api.hazards.views import visible_hazard
 from domain.accountability import Finding
@@ -28,14 +28,14 @@ AS_OF = OpenApiParameter("as_of", str, description="记录时间（ISO 8601）�
 
 class SubjectOutput(serializers.Serializer):  # type: ignore[type-arg]
     username = serializers.CharField(allow_null=True)
-    unit = serializers.UUIDField(allow_null=True)
+    unit = CanonicalUUID(allow_null=True)
     role = serializers.CharField(allow_null=True)
 
 
 class FindingOutput(serializers.Serializer):  # type: ignore[type-arg]
     code = serializers.CharField()
     wording = serializers.CharField()
-    hazard = serializers.UUIDField()
+    hazard = CanonicalUUID()
     subjects = SubjectOutput(many=True)
     to = serializers.DateTimeField(source="end", allow_null=True)
     evidence = serializers.ListField(child=serializers.IntegerField())
@@ -73,8 +73,8 @@ class Accountability(generics.GenericAPIView):  # type: ignore[type-arg]
     )
     def get(self, request: Request) -> Response:
         as_of = query_param(request, "as_of", Moment()) or timezone.now()
-        campaign = query_param(request, "campaign", serializers.UUIDField())
-        unit_id = query_param(request, "unit", serializers.UUIDField())
+        campaign = query_param(request, "campaign", CanonicalUUID())
+        unit_id = query_param(request, "unit", CanonicalUUID())
         actor = actor_of(request)
         unit = _unit(actor, unit_id) if unit_id is not None else None
         rows = HazardLedger.objects.only(*FINDINGS_READ).order_by("school", "number")

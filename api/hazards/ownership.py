@@ -12,15 +12,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import Moment, TrueFalseFilter, query_param
+from api.common import CanonicalUUIDFilter, Moment, TrueFalseFilter, query_param
 from api.hazards.serializers import OwnershipItem
 from projections import history, scope
 from projections.history import HazardVersion
 
 
 class OwnershipFilter(django_filters.FilterSet):
-    school = django_filters.UUIDFilter()
-    campaign = django_filters.UUIDFilter()
+    school = CanonicalUUIDFilter()
+    campaign = CanonicalUUIDFilter()
     overdue = TrueFalseFilter()
 
     class Meta:

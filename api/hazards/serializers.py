@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from api.common import MAX_NAME, CommandInput, Day, Moment, Text, enum_choices
+from api.common import MAX_NAME, CanonicalUUID, CommandInput, Day, Moment, Text, enum_choices
 from domain.hazard.aggregate import Severity, Status
 
 
 class DiscoverInput(serializers.Serializer):  # type: ignore[type-arg]
-    campaign = serializers.UUIDField()
-    school = serializers.UUIDField()
-    inspection = serializers.UUIDField(required=False, allow_null=True, default=None)
+    campaign = CanonicalUUID()
+    school = CanonicalUUID()
+    inspection = CanonicalUUID(required=False, allow_null=True, default=None)
     item = serializers.CharField(required=False, default="", allow_blank=True, max_length=20)
     category = Text(100, required=False, default="")
     description = Text(allow_blank=False, help_text="问题表现")
@@ -23,14 +23,14 @@ class DiscoverInput(serializers.Serializer):  # type: ignore[type-arg]
 
 class AssignInput(CommandInput):
     owner = serializers.CharField(max_length=150)
-    owner_unit = serializers.UUIDField()
+    owner_unit = CanonicalUUID()
     deadline = Day(help_text="整改时限（当日24:00截止）")
     standard = Text(required=False, default="", help_text="整改标准")
 
 
 class TransferInput(CommandInput):
     owner = serializers.CharField(max_length=150)
-    owner_unit = serializers.UUIDField()
+    owner_unit = CanonicalUUID()
     reason = Text(allow_blank=False)
 
 
@@ -57,7 +57,7 @@ class ExtendInput(CommandInput):
 
 
 class EscalateInput(CommandInput):
-    to_unit = serializers.UUIDField()
+    to_unit = CanonicalUUID()
     reason = Text(allow_blank=False)
 
 
@@ -82,17 +82,17 @@ class ReopenInput(CommandInput):
 class HazardOutput(serializers.Serializer):  # type: ignore[type-arg]
     """The hazard JSON of DESIGN §5; reads a ledger row or a (past) aggregate state alike."""
 
-    id = serializers.UUIDField()
+    id = CanonicalUUID()
     number = serializers.CharField()
-    campaign = serializers.UUIDField()
-    school = serializers.UUIDField()
+    campaign = CanonicalUUID()
+    school = CanonicalUUID()
     category = serializers.CharField()
     description = serializers.CharField()
     severity = serializers.ChoiceField(choices=enum_choices(Severity))
     location = serializers.CharField()
     status = serializers.ChoiceField(choices=enum_choices(Status))
     owner = serializers.CharField(allow_null=True)
-    owner_unit = serializers.UUIDField(allow_null=True)
+    owner_unit = CanonicalUUID(allow_null=True)
     deadline = serializers.DateField(allow_null=True)
     standard = serializers.CharField()
     escalated = serializers.BooleanField()
@@ -119,7 +119,7 @@ class HistoryItem(serializers.Serializer):  # type: ignore[type-arg]
 
 class OwnerInterval(serializers.Serializer):  # type: ignore[type-arg]
     owner = serializers.CharField()
-    owner_unit = serializers.UUIDField()
+    owner_unit = CanonicalUUID()
     to = serializers.DateTimeField(allow_null=True)
 
     def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
@@ -134,11 +134,11 @@ class OwnerInterval(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class OwnershipItem(serializers.Serializer):  # type: ignore[type-arg]
-    hazard = serializers.UUIDField()
+    hazard = CanonicalUUID()
     number = serializers.CharField()
-    school = serializers.UUIDField()
+    school = CanonicalUUID()
     owner = serializers.CharField(allow_null=True)
-    owner_unit = serializers.UUIDField(allow_null=True)
+    owner_unit = CanonicalUUID(allow_null=True)
     owner_since = serializers.DateTimeField(allow_null=True)
     deadline = serializers.DateField(allow_null=True)
     status = serializers.CharField()

@@ -12,21 +12,23 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from api.auth import actor_of
-from api.common import Moment, TrueFalseFilter, enum_choices, parse_uuid, query_param, validated
+from api.auth import actor_of, requires
+from api.common import CanonicalUUIDFilter, Moment, TrueFalseFilter, enum_choices, parse_uuid, query_param, validated
 from api.eventstore import get_application
 from api.hazards import serializers as s
 from api.services import execute
 from domain.errors import HazardNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
+from domain.hazard import aggregate as hazard_rules
 from domain.hazard.aggregate import Hazard, Severity, Status
+from domain.policy import Requirement
 from projections import history, integrity, scope
 from projections.ledger import HazardLedger
 
 
 class HazardFilter(django_filters.FilterSet):
-    school = django_filters.UUIDFilter()
-    campaign = django_filters.UUIDFilter()
+    school = CanonicalUUIDFilter()
+    campaign = CanonicalUUIDFilter()
     status = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Status)])
     severity = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Severity)])
     overdue = TrueFalseFilter()
@@ -38,6 +40,7 @@ class HazardFilter(django_filters.FilterSet):
 
 
 class HazardList(generics.ListAPIView):  # type: ignore[type-arg]
+    permission_classes = requires(hazard_rules.DISCOVER)
     serializer_class = s.HazardOutput
     filterset_class = HazardFilter
 
@@ -114,8 +117,14 @@ class HazardOwners(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(s.OwnerInterval(history.owners(row.id, known_at), many=True).data)
 
 
-def command_view(method: str, input_class: type[serializers.Serializer], summary: str) -> Any:  # type: ignore[type-arg]
-    """A POST endpoint that validates ``input_class`` and calls ``SafetyApplication.<method>``."""
+def command_view(
+    method: str,
+    input_class: type[serializers.Serializer],  # type: ignore[type-arg]
+    summary: str,
+    requirement: Requirement | None = None,
+) -> Any:
+    """A POST endpoint that validates ``input_class`` and calls ``SafetyApplication.<method>``. The hazard must be in
+    the caller's scope (404), then a ``requirement`` on the role alone is met (403), before the body is judged."""
 
     class HazardCommand(generics.GenericAPIView):  # type: ignore[type-arg]
         serializer_class = s.HazardOutput
@@ -123,8 +132,10 @@ def command_view(method: str, input_class: type[serializers.Serializer], summary
         @extend_schema(request=input_class, responses=s.HazardOutput, summary=summary)
         def post(self, request: Request, pk: str) -> Response:
             row = visible_hazard(request, pk)
-            data = validated(input_class, request.data)
             actor = actor_of(request)
+            if requirement is not None:
+                requirement.check(actor)
+            data = validated(input_class, request.data)
             hazard = execute(lambda app: getattr(app, method)(row.id, actor=actor, **data))
             return Response(_hazard_json(hazard, row.number))  # the number never changes
 
@@ -133,17 +144,17 @@ def command_view(method: str, input_class: type[serializers.Serializer], summary
 
 
 COMMANDS = {
-    "assign": command_view("assign_hazard", s.AssignInput, "分派整改责任人"),
-    "transfer": command_view("transfer_hazard", s.TransferInput, "移交整改责任"),
+    "assign": command_view("assign_hazard", s.AssignInput, "分派整改责任人", hazard_rules.ASSIGN),
+    "transfer": command_view("transfer_hazard", s.TransferInput, "移交整改责任", hazard_rules.TRANSFER),
     "plan": command_view("record_plan", s.PlanInput, "录入整改方案（五落实）"),
     "interim-measures": command_view("record_interim_measures", s.InterimMeasuresInput, "录入临时安全防范措施"),
     "progress": command_view("report_progress", s.ProgressInput, "报告整改进度"),
-    "extend": command_view("extend_deadline", s.ExtendInput, "延长整改时限"),
-    "escalate": command_view("escalate_hazard", s.EscalateInput, "上报"),
-    "supervise": command_view("supervise_hazard", s.SuperviseInput, "挂牌督办"),
+    "extend": command_view("extend_deadline", s.ExtendInput, "延长整改时限", hazard_rules.EXTEND),
+    "escalate": command_view("escalate_hazard", s.EscalateInput, "上报", hazard_rules.ESCALATE),
+    "supervise": command_view("supervise_hazard", s.SuperviseInput, "挂牌督办", hazard_rules.SUPERVISE),
     "rectify": command_view("rectify_hazard", s.RectifyInput, "登记整改完成"),
     "verify": command_view("verify_hazard", s.VerifyInput, "验收"),
-    "reopen": command_view("reopen_hazard", s.ReopenInput, "重新打开"),
+    "reopen": command_view("reopen_hazard", s.ReopenInput, "重新打开", hazard_rules.REOPEN),
 }
 
 

@@ -12,7 +12,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import CommandInput, Moment, Text, enum_choices, parse_uuid, validated
+from api.common import (
+    CanonicalUUID,
+    CanonicalUUIDFilter,
+    CommandInput,
+    Moment,
+    Text,
+    enum_choices,
+    parse_uuid,
+    validated,
+)
 from api.services import execute
 from domain.errors import InspectionNotFound, OutOfScope
 from domain.inspection.aggregate import AssessmentResult, InspectionKind
@@ -21,8 +30,8 @@ from projections.inspections import AssessmentView, InspectionView
 
 
 class InspectionInput(serializers.Serializer):  # type: ignore[type-arg]
-    campaign = serializers.UUIDField()
-    school = serializers.UUIDField()
+    campaign = CanonicalUUID()
+    school = CanonicalUUID()
     kind = serializers.ChoiceField(choices=enum_choices(InspectionKind))
     inspectors = serializers.ListField(child=serializers.CharField(max_length=150), min_length=1, max_length=50)
     leader_participated = serializers.BooleanField(required=False, default=False)
@@ -65,8 +74,8 @@ class InspectionOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
 
 class InspectionFilter(django_filters.FilterSet):
-    campaign = django_filters.UUIDFilter()
-    school = django_filters.UUIDFilter()
+    campaign = CanonicalUUIDFilter()
+    school = CanonicalUUIDFilter()
     kind = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(InspectionKind)])
 
     class Meta:

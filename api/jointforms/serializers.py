@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from api.common import CommandInput
+from api.common import CanonicalUUID, CommandInput
 from api.hazards.serializers import HistoryItem
 from domain.jointform.fields import FIELDS, MAX_TEXT, FormField
 
@@ -24,10 +24,10 @@ class CopyOutput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class JointFormOutput(serializers.Serializer):  # type: ignore[type-arg]
-    id = serializers.UUIDField()
-    campaign = serializers.UUIDField()
-    school = serializers.UUIDField()
-    station = serializers.UUIDField(help_text="属地派出所")
+    id = CanonicalUUID()
+    campaign = CanonicalUUID()
+    school = CanonicalUUID()
+    station = CanonicalUUID(help_text="属地派出所")
     status = serializers.ChoiceField(choices=["draft", "signed", "submitted"])
     version = serializers.IntegerField()
     content_hash = serializers.CharField(help_text="表格内容的 SHA-256（不含公安专属内容）")

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import CommandInput, Moment, parse_uuid, validated
+from api.common import CanonicalUUID, CommandInput, Moment, parse_uuid, validated
 from api.eventstore import get_application
 from api.jointforms.serializers import JointFormHistoryItem, JointFormOutput, JointFormPatch
 from api.jointforms.service import cutoff_counts, form_json, visible_form
@@ -23,8 +23,8 @@ PATCH_HELP = "只提交本方栏目 {栏目键: 值}，可带 occurred_at、expe
 
 
 class OpenInput(serializers.Serializer):  # type: ignore[type-arg]
-    campaign = serializers.UUIDField()
-    school = serializers.UUIDField()
+    campaign = CanonicalUUID()
+    school = CanonicalUUID()
     occurred_at = Moment(required=False)
 
 

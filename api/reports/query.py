@@ -11,7 +11,7 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 from rest_framework import serializers
 
-from api.common import Moment
+from api.common import CanonicalUUID, Moment
 from domain.errors import CampaignNotFound, HazardNotFound, InvalidValue, JointFormNotFound, NotFound, UnitNotFound
 from domain.policy import Actor, UnitKind
 from domain.timerules import deadline_end
@@ -67,12 +67,12 @@ def build_query(spec: ReportSpec, params: Mapping[str, Any], actor: Actor, polic
 
 
 PARAMETERS: dict[str, serializers.Field] = {  # type: ignore[type-arg]
-    "campaign": serializers.UUIDField(),
-    "unit": serializers.UUIDField(),
+    "campaign": CanonicalUUID(),
+    "unit": CanonicalUUID(),
     "district": serializers.CharField(max_length=100),
-    "school": serializers.UUIDField(),
-    "form": serializers.UUIDField(),
-    "hazard": serializers.UUIDField(),
+    "school": CanonicalUUID(),
+    "form": CanonicalUUID(),
+    "hazard": CanonicalUUID(),
     "as_of": Moment(),
 }
 

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import Moment, parse_uuid, validated
+from api.common import CanonicalUUID, Moment, parse_uuid, validated
 from api.models import SubmissionCopy
 from api.reports.query import build_query
 from api.reports.views import ReportNotFound
@@ -38,13 +38,13 @@ class SubmissionNotFound(NotFound):
 
 class SubmitInput(serializers.Serializer):  # type: ignore[type-arg]
     report = serializers.CharField(max_length=50)
-    campaign = serializers.UUIDField(required=False, allow_null=True)
-    unit = serializers.UUIDField(required=False, allow_null=True)
+    campaign = CanonicalUUID(required=False, allow_null=True)
+    unit = CanonicalUUID(required=False, allow_null=True)
     as_of = Moment(required=False, allow_null=True)
     district = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    school = serializers.UUIDField(required=False, allow_null=True)
-    form = serializers.UUIDField(required=False, allow_null=True)
-    hazard = serializers.UUIDField(required=False, allow_null=True)
+    school = CanonicalUUID(required=False, allow_null=True)
+    form = CanonicalUUID(required=False, allow_null=True)
+    hazard = CanonicalUUID(required=False, allow_null=True)
 
 
 class SubmittedCopyOutput(serializers.Serializer):  # type: ignore[type-arg]
@@ -55,10 +55,10 @@ class SubmittedCopyOutput(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class SubmissionOutput(serializers.Serializer):  # type: ignore[type-arg]
-    id = serializers.UUIDField()
+    id = CanonicalUUID()
     report = serializers.CharField()
-    campaign = serializers.UUIDField(allow_null=True)
-    unit = serializers.UUIDField(allow_null=True)
+    campaign = CanonicalUUID(allow_null=True)
+    unit = CanonicalUUID(allow_null=True)
     as_of = serializers.DateTimeField()
     submitted_by = serializers.CharField()
     submitted_at = serializers.DateTimeField()

@@ -27,6 +27,7 @@ from domain.policy import (
     SCHOOL_ROLES,
     STATION_ROLES,
     Actor,
+    Requirement,
     Role,
     require_role,
     require_writer,
@@ -60,6 +61,14 @@ ESCALATORS = ASSIGNERS
 SUPERVISORS = EDU_BUREAU_ROLES | {Role.POLICE_OFFICER}
 GENERAL_VERIFIERS = ASSIGNERS
 OPEN_FOR_WORK = frozenset({Status.REPORTED, Status.ASSIGNED})
+# Commands whose right depends on the role alone (the API judges these before the input).
+DISCOVER = Requirement(DISCOVERERS, "登记隐患")
+ASSIGN = Requirement(ASSIGNERS, "分派整改责任人")
+TRANSFER = Requirement(ASSIGNERS, "移交整改责任")
+EXTEND = Requirement(SUPERVISORS, "延长整改时限")
+ESCALATE = Requirement(ESCALATORS, "上报隐患")
+SUPERVISE = Requirement(SUPERVISORS, "挂牌督办")
+REOPEN = Requirement(SUPERVISORS, "重新打开隐患")
 
 
 class Hazard(Aggregate):
@@ -127,7 +136,7 @@ class Hazard(Aggregate):
         actor: Actor,
         occurred_at: datetime,
     ) -> Hazard:
-        require_role(actor, DISCOVERERS, "登记隐患")
+        DISCOVER.check(actor)
         if not description.strip():
             raise InvalidValue("问题表现不能为空", field="description")
         if rectified_on_spot and severity is not Severity.GENERAL:
@@ -164,7 +173,7 @@ class Hazard(Aggregate):
     def assign(
         self, *, owner: str, owner_unit: UUID, deadline: date, standard: str, actor: Actor, occurred_at: datetime
     ) -> None:
-        require_role(actor, ASSIGNERS, "分派整改责任人")
+        ASSIGN.check(actor)
         self._require_status({Status.REPORTED}, "只有新登记的隐患可以分派，已分派的请使用移交")
         _check_deadline(deadline, occurred_at)
         self._assigned(
@@ -185,7 +194,7 @@ class Hazard(Aggregate):
         self.last_occurred_at = occurred_at
 
     def transfer(self, *, owner: str, owner_unit: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
-        require_role(actor, ASSIGNERS, "移交整改责任")
+        TRANSFER.check(actor)
         self._require_status({Status.ASSIGNED}, "只有已分派、正在整改的隐患可以移交")
         _require_text(reason, "reason", "移交原因不能为空")
         if owner == self.owner and owner_unit == self.owner_unit:
@@ -264,7 +273,7 @@ class Hazard(Aggregate):
         self.last_occurred_at = occurred_at
 
     def extend_deadline(self, *, new_deadline: date, reason: str, actor: Actor, occurred_at: datetime) -> None:
-        require_role(actor, SUPERVISORS, "延长整改时限")
+        EXTEND.check(actor)
         self._require_status(OPEN_FOR_WORK, "已整改或已销号的隐患不能延期")
         if self.deadline is None:
             raise InvalidTransition("尚未确定整改时限，不能延期")
@@ -304,7 +313,7 @@ class Hazard(Aggregate):
         self.last_occurred_at = occurred_at
 
     def escalate(self, *, to_unit: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
-        require_role(actor, ESCALATORS, "上报隐患")
+        ESCALATE.check(actor)
         self._require_status(OPEN_FOR_WORK | {Status.RECTIFIED}, "已销号的隐患不能上报")
         _require_text(reason, "reason", "上报原因不能为空")
         self._escalated(to_unit=to_unit, reason=reason, actor=actor.username, occurred_at=occurred_at)
@@ -316,7 +325,7 @@ class Hazard(Aggregate):
         self.last_occurred_at = occurred_at
 
     def supervise(self, *, note: str, actor: Actor, occurred_at: datetime) -> None:
-        require_role(actor, SUPERVISORS, "挂牌督办")
+        SUPERVISE.check(actor)
         self._require_status(OPEN_FOR_WORK | {Status.RECTIFIED}, "已销号的隐患不能挂牌督办")
         if self.supervised:
             raise AlreadySupervised()
@@ -371,7 +380,7 @@ class Hazard(Aggregate):
         self.last_occurred_at = occurred_at
 
     def reopen(self, *, reason: str, actor: Actor, occurred_at: datetime) -> None:
-        require_role(actor, SUPERVISORS, "重新打开隐患")
+        REOPEN.check(actor)
         if self.status is not Status.CLOSED:
             raise InvalidTransition("只有已销号的隐患可以重新打开")
         _require_text(reason, "reason", "重新打开的原因不能为空")

@@ -4,7 +4,9 @@ and invalid requests to every operation never get a 5xx, and every response conf
 Budget: ``FUZZ_EXAMPLES`` examples per operation, generation mode and role (default 3: a short run for CI).
 A long run, e.g. ``FUZZ_EXAMPLES=2000 pytest tests/integration/test_fuzz_schema.py -s``, prints its figures
 (BENCHMARKS.md keeps the last ones). Ids in paths, bodies and queries are half the time real ones of the demo
-district, so the fuzzing reaches the commands and not only their 404s.
+district, so the fuzzing reaches the commands and not only their 404s. Date-time fields and parameters are
+often ancient or far-future (year 1, year 9999, with and without offset), and every operation that takes a body
+also gets JSON nested 500 deep: both must be a 400, never a 500.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.test import Client
 from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -42,6 +45,12 @@ from reports.registry import load_all
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "3"))
 ROLES = ("hm_principal", "hm_chief", "tn_inspector", "auditor", "admin")
 MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
+DATE_TIMES = {"occurred_at", "effective_from", "as_of", "at", "known_at"}  # every date-time a request can carry
+HOSTILE_MOMENTS = st.sampled_from([
+    "0001-01-01", "0001-01-01T00:00:00", "0001-01-01T07:59:59", "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59", "9999-12-31T23:59:59-12:00", "1969-12-31T23:59:59Z", "9000-01-01",
+])
+DEEP_BODIES = ("[" * 500 + "]" * 500, '{"a":' * 500 + "1" + "}" * 500)
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 
@@ -96,6 +105,18 @@ def realistic(case: schemathesis.Case, data: st.DataObject, known: Known) -> Non
         for key in list(container):
             if key in known.by_field and data.draw(st.booleans()):
                 container[key] = data.draw(known.by_field[key])
+    hostile(case, data)
+
+
+def hostile(case: schemathesis.Case, data: st.DataObject) -> None:
+    """Now and then, a date-time of year 1 or 9999 where the request takes a date-time (query or body)."""
+    declared = [parameter.name for parameter in case.operation.query if parameter.name in DATE_TIMES]
+    if declared and data.draw(st.booleans()):
+        case.query = {**(case.query or {}), data.draw(st.sampled_from(declared)): data.draw(HOSTILE_MOMENTS)}
+    if isinstance(case.body, dict):
+        for key in [key for key in case.body if key in DATE_TIMES]:
+            if data.draw(st.booleans()):
+                case.body[key] = data.draw(HOSTILE_MOMENTS)
 
 
 @pytest.fixture
@@ -166,3 +187,27 @@ def test_fuzzing_the_openapi_schema_finds_no_server_error_and_no_response_off_th
     print(f"\nfuzz {username}: {sent} requests, {len(operations)} operations ({runs} with valid or invalid input), "
           f"{EXAMPLES} examples each, {seconds:.1f} s, {len(failures)} failing")
     assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.parametrize("username", ["admin", "hm_principal"])
+def test_every_operation_with_a_body_refuses_deep_nesting_before_parsing_it(
+    district: Known, wsgi: Any, username: str
+) -> None:
+    """Real ids in the path, so the body is what is judged: 400 ``malformed_request`` — or, for a caller who may
+    not act there, the 403/404 that comes before any judgement of the body. Never a 500."""
+    schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", wsgi)
+    token, _ = Token.objects.get_or_create(user=get_user_model().objects.get(username=username))
+    client, answers = Client(HTTP_AUTHORIZATION=f"Token {token.key}"), {}
+    for operation in (result.ok() for result in schema.get_all_operations()):
+        if not operation.body:
+            continue
+        path = operation.path
+        for parameter in operation.path_parameters:
+            choices = district.path_choices(operation.path, parameter.name) or ["x"]
+            path = path.replace("{" + parameter.name + "}", choices[0])
+        for body in DEEP_BODIES:
+            response = getattr(client, operation.method.lower())(path, data=body, content_type="application/json")
+            answers[f"{operation.label}"] = (response.status_code, response.json().get("code"))
+    malformed = {label for label, answer in answers.items() if answer == (400, "malformed_request")}
+    assert all(status in (400, 403, 404) for status, _ in answers.values()), answers
+    assert len(malformed) >= len(answers) // 2, answers
