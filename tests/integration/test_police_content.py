@@ -26,6 +26,7 @@ from domain.jointform.police import notes_id
 from projections.campaigns import CampaignView
 from projections.policekey import AesGcmCipher, PoliceKeyError
 from projections.runner import catch_up
+from projections.tracking import AppliedVersion
 
 from apihelpers import API, ok, post, refused
 
@@ -237,3 +238,15 @@ def test_in_postgresql_the_access_log_cannot_be_changed(world: World, user: Clie
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
     assert [r[0] for r in reads()] == ["hm_officer"]
+
+
+def test_in_kafka_mode_a_police_only_edit_waits_for_its_notes_to_be_projected(
+    app: SafetyApplication, world: World, user: Client, settings: Any
+) -> None:
+    form = open_form(world, user)
+    settings.KAFKA_BOOTSTRAP_SERVERS, settings.READ_YOUR_WRITES_TIMEOUT = "127.0.0.1:9", 0.2  # no consumer runs
+    AppliedVersion.objects.update_or_create(originator_id=UUID(form), defaults={"version": 1})  # the form is shown
+
+    response = user("hm_officer").patch(f"{API}joint-forms/{form}/", {"sensitive_notes": SECRET}, format="json")
+
+    assert response.status_code == 202 and response.json()["code"] == "accepted_projection_pending"
