@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -76,6 +77,7 @@ class PoliceAccessLog(generics.GenericAPIView):  # type: ignore[type-arg]
 
     serializer_class = PoliceReadOutput
 
+    @extend_schema(responses=PoliceReadOutput(many=True))
     def get(self, request: Request) -> Response:
         actor = actor_of(request)
         if actor.role not in OVERSEERS:
