@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import connections
 
 from domain.application import SafetyApplication
+from projections.policekey import police_cipher
 
 _lock = threading.Lock()
 _application: SafetyApplication | None = None
@@ -36,8 +37,13 @@ def get_application() -> SafetyApplication:
     global _application
     with _lock:
         if _application is None:
-            _application = SafetyApplication(env=application_env())
+            _application = new_application(application_env())
         return _application
+
+
+def new_application(env: dict[str, str]) -> SafetyApplication:
+    """The application over this store, sealing police-only content under the police-held key."""
+    return SafetyApplication(env=env, police_cipher=police_cipher())
 
 
 def set_application(application: SafetyApplication | None, *, close_previous: bool = True) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import TypeVar
+from uuid import UUID
 
 from django.conf import settings
-from eventsourcing.domain import Aggregate
 from rest_framework import exceptions
 
 from api.eventstore import get_application
@@ -37,15 +37,17 @@ def execute(command: Callable[[SafetyApplication], T]) -> T:
     result = command(app)
     if not settings.KAFKA_BOOTSTRAP_SERVERS:
         catch_up(app, until=recorded())
-    elif isinstance(result, Aggregate):
-        wait_projected(result)
+    else:
+        # Every aggregate the command saved (a joint form's police-only edit saves only its PoliceNotes).
+        for originator, version in app.recorded_versions().items():
+            wait_projected(originator, version)
     return result
 
 
-def wait_projected(aggregate: Aggregate) -> None:
+def wait_projected(originator: UUID, version: int) -> None:
     deadline = time.monotonic() + settings.READ_YOUR_WRITES_TIMEOUT
     pause = 0.01
-    while not AppliedVersion.objects.filter(originator_id=aggregate.id, version__gte=aggregate.version).exists():
+    while not AppliedVersion.objects.filter(originator_id=originator, version__gte=version).exists():
         if time.monotonic() > deadline:
             raise ProjectionPending()
         time.sleep(pause)

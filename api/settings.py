@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -109,6 +110,11 @@ DEADLINE_WATCHER = os.environ.get("DEADLINE_WATCHER", "on")
 DEV_INTEGRITY_SIGNING_KEY = "00" * 31 + "01"
 INTEGRITY_SIGNING_KEY = os.environ.get("INTEGRITY_SIGNING_KEY", DEV_INTEGRITY_SIGNING_KEY)
 CHECKPOINT_EVERY = int(os.environ.get("CHECKPOINT_EVERY", "1000"))  # events between signed checkpoints
+
+# Police-only content (DESIGN §6) enters the log only as AES-GCM ciphertext under this police-held key
+# (32 bytes, hex). The development key below is public; production settings refuse to start with it.
+DEV_POLICE_CONTENT_KEY = "00" * 31 + "02"
+POLICE_CONTENT_KEY = os.environ.get("POLICE_CONTENT_KEY", DEV_POLICE_CONTENT_KEY)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -227,6 +233,10 @@ def production_problems() -> list[str]:
         problems.append("DJANGO_SECRET_KEY is unset or the public development default")
     if INTEGRITY_SIGNING_KEY in ("", DEV_INTEGRITY_SIGNING_KEY):
         problems.append("INTEGRITY_SIGNING_KEY is unset or the public development key (DEV_INTEGRITY_SIGNING_KEY)")
+    if POLICE_CONTENT_KEY in ("", DEV_POLICE_CONTENT_KEY) or not re.fullmatch(r"[0-9a-fA-F]{64}", POLICE_CONTENT_KEY):
+        problems.append(
+            "POLICE_CONTENT_KEY is unset, not 64 hex characters, or the public development key (DEV_POLICE_CONTENT_KEY)"
+        )
     if not os.environ.get("DJANGO_ALLOWED_HOSTS", "").strip(", "):
         problems.append("DJANGO_ALLOWED_HOSTS is unset (the host names this server answers to, comma-separated)")
     return problems

@@ -15,6 +15,7 @@ from api.health import healthz
 from api.inspections import views as inspections
 from api.jointforms import views as jointforms
 from api.notifications import Notifications
+from api.policeaccess import PoliceAccessLog
 from api.reports.submissions import SubmissionCopyView, SubmissionDetail, Submissions
 from api.reports.views import ReportView
 from api.root import api_root
@@ -58,6 +59,7 @@ v1 = [
     path("audit/verify/", AuditVerify.as_view(), name="audit-verify"),
     path("audit/checkpoints/", AuditCheckpoints.as_view(), name="audit-checkpoints"),
     path("audit/public-key/", AuditPublicKey.as_view(), name="audit-public-key"),
+    path("audit/police-access/", PoliceAccessLog.as_view(), name="audit-police-access"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL, so the page needs no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),

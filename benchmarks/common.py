@@ -24,6 +24,7 @@ def production_env(url: str) -> dict[str, str]:
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": os.environ.get("BENCH_SECRET_KEY") or "bench-" + "7" * 40,
         "INTEGRITY_SIGNING_KEY": "5a" * 32,
+        "POLICE_CONTENT_KEY": "6b" * 32,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "LOG_LEVEL": "WARNING",
         "DEADLINE_WATCHER": "off",

@@ -34,6 +34,7 @@ from domain.errors import (
 from domain.hazard.aggregate import Hazard, Severity
 from domain.inspection.aggregate import AssessmentResult, Inspection, InspectionKind
 from domain.jointform.aggregate import JointForm, party_of
+from domain.jointform.police import Cipher, PoliceNotes, notes_id
 from domain.policy import (
     BUREAU_KINDS,
     CHANGE_ROLE,
@@ -63,20 +64,33 @@ class SafetyApplication(Application[UUID]):
 
     name = "SafetyApp"
 
-    def __init__(self, env: dict[str, str] | None = None, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, *, clock: Clock = utc_now, police_cipher: Cipher | None = None
+    ) -> None:
         super().__init__(env)
         self.clock = clock
+        self.police_cipher = police_cipher  # seals police-only content (domain.jointform.police)
         self._recorded = threading.local()
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         positions = [r.notification.id for r in recordings if r.notification.id is not None]
         if positions:
             self._recorded.position = max(positions + [getattr(self._recorded, "position", 0) or 0])
+        versions = getattr(self._recorded, "versions", None)
+        if versions is not None:
+            for r in recordings:
+                event = r.domain_event
+                versions[event.originator_id] = max(versions.get(event.originator_id, 0), event.originator_version)
 
     def recording(self) -> Callable[[], int | None]:
         """Start noting what this thread records; the answer tells the log position of the last event since."""
         self._recorded.position = None
+        self._recorded.versions = {}
         return lambda: getattr(self._recorded, "position", None)
+
+    def recorded_versions(self) -> dict[UUID, int]:
+        """The latest version of each aggregate this thread recorded since ``recording()``."""
+        return dict(getattr(self._recorded, "versions", None) or {})
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -634,14 +648,33 @@ class SafetyApplication(Application[UUID]):
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
     ) -> JointForm:
-        return self._change(
-            JointForm,
-            form,
-            JointFormNotFound,
-            expected_version,
-            occurred_at,
-            lambda f, when: f.update(changes=changes, actor=actor, occurred_at=when),
-        )
+        """The form's own fields on the form; police-only ones sealed into its ``PoliceNotes``, in one save."""
+        joint = self.get_joint_form(form)
+        if expected_version is not None and expected_version != joint.version:
+            raise VersionConflict(expected=expected_version, actual=joint.version)
+        notes = self.get_police_notes(form)
+        latest = max(joint.last_occurred_at, notes.last_occurred_at) if notes else joint.last_occurred_at
+        when = self._when(occurred_at, latest=latest)
+        police = joint.update(changes=changes, actor=actor, occurred_at=when)
+        if police:
+            if notes is None:
+                notes = PoliceNotes(
+                    form=form, school=joint.school, station=joint.station, actor=actor.username, occurred_at=when
+                )
+            notes.record(values=police, cipher=self._cipher(), actor=actor.username, occurred_at=when)
+        self._save(joint, *([notes] if notes else []))
+        return joint
+
+    def get_police_notes(self, form: UUID) -> PoliceNotes | None:
+        """The form's police-only content (sealed), or None while there is none."""
+        if not self._exists(notes_id(form)):
+            return None
+        return self._load(PoliceNotes, notes_id(form), JointFormNotFound)
+
+    def _cipher(self) -> Cipher:
+        if self.police_cipher is None:
+            raise RuntimeError("no police key: SafetyApplication(police_cipher=...) is needed for police-only content")
+        return self.police_cipher
 
     def sign_joint_form(
         self,

@@ -1,7 +1,7 @@
 """Joint form read models (常州 附件1): the form as filled and signed, and the copies sent to each line.
 
 Police-only content (``sensitive_notes``) lives in its own column and its own copy, so no education-side query
-ever selects it by accident.
+ever selects it by accident. The log holds it sealed (``PoliceNotes``); it is opened here with the police key.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from typing import Any
 from django.db import models
 
 from domain.jointform.aggregate import JointForm, canonical
-from domain.jointform.fields import BY_KEY
+from domain.jointform.police import POLICE_ONLY, PoliceNotes
 from projections.base import Projector
-
-POLICE_ONLY = tuple(k for k, f in BY_KEY.items() if f.police_only)
+from projections.policekey import readable
 
 
 class JointFormView(models.Model):
@@ -33,6 +32,7 @@ class JointFormView(models.Model):
     submitted_at = models.DateTimeField(null=True)
     updated_at = models.DateTimeField()
     version = models.IntegerField(default=0)
+    police_version = models.IntegerField(default=0)  # of the form's PoliceNotes stream
 
     class Meta:
         verbose_name = "学校及周边安全排查整改情况报表"
@@ -85,6 +85,20 @@ def fields_updated(event: Any) -> None:
         for key, value in event.changes.items():
             (row.police_only if key in POLICE_ONLY else row.fields)[key] = value
         row.save()
+
+
+@projector.on(PoliceNotes.Opened)
+def police_notes_opened(event: Any) -> None:
+    JointFormView.objects.filter(id=event.form, police_version=0).update(police_version=event.originator_version)
+
+
+@projector.on(PoliceNotes.Recorded)
+def police_notes_recorded(event: Any) -> None:
+    row = JointFormView.objects.filter(id=event.form, police_version=event.originator_version - 1).first()
+    if row is not None:
+        row.police_only.update(readable(event.form, event.changes))
+        row.police_version = event.originator_version
+        row.save(update_fields=["police_only", "police_version"])
 
 
 @projector.on(JointForm.SignatureVoided)

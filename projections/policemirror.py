@@ -1,9 +1,10 @@
 """The police-side mirror (公安机关留存): its own copy of joint forms, police-only notes and the integrity trail.
 
 Fed only by the Kafka envelopes (the ``police-mirror`` consumer group), never by the education side's read
-models: the police keep the forms as they were filled, signed and submitted — sensitive notes included — the
-chain hash of every event they were sent, and the signed checkpoints, each checked against the public key and
-against the hashes received (dual custody, DESIGN §3).
+models: the police keep the forms as they were filled, signed and submitted — sensitive notes included, opened
+from the sealed ``PoliceNotes`` events with the police key — the chain hash of every event they were sent, and
+the signed checkpoints, each checked against the public key and against the hashes received (dual custody,
+DESIGN §3).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any
 from django.db import models
 
 from projections.integrity import signature_valid
+from projections.policekey import readable
 
 FORM_AGGREGATE = "JointForm"
+NOTES_AGGREGATE = "PoliceNotes"  # a form's sealed police-only content (domain.jointform.police)
 
 
 class PoliceFormMirror(models.Model):
@@ -71,7 +74,7 @@ MODELS = (PoliceCheckpoint, PoliceEventCopy, PoliceFormMirror)
 
 def apply_event(envelope: dict[str, Any]) -> None:
     """Keep one event envelope (idempotent: a position already kept changes nothing)."""
-    is_form = envelope.get("aggregate") == FORM_AGGREGATE
+    is_form = envelope.get("aggregate") in (FORM_AGGREGATE, NOTES_AGGREGATE)
     _, created = PoliceEventCopy.objects.get_or_create(
         position=envelope["position"],
         defaults={
@@ -92,6 +95,9 @@ def apply_event(envelope: dict[str, Any]) -> None:
 
 def _apply_form(envelope: dict[str, Any]) -> None:
     data, kind = envelope["data"], envelope["type"]
+    if envelope.get("aggregate") == NOTES_AGGREGATE:
+        _apply_notes(envelope)
+        return
     recorded_at = datetime.fromisoformat(envelope["recorded_at"])
     if kind == "opened":
         PoliceFormMirror.objects.get_or_create(
@@ -130,6 +136,17 @@ def _apply_form(envelope: dict[str, Any]) -> None:
     )
     form.updated_at = recorded_at
     form.save()
+
+
+def _apply_notes(envelope: dict[str, Any]) -> None:
+    """Police-only values, opened with the police key; the form's own version and chain link stay the form's."""
+    if envelope["type"] != "recorded":
+        return
+    form = PoliceFormMirror.objects.filter(id=envelope["data"]["form"]).first()
+    if form is not None:
+        form.fields.update(readable(form.id, envelope["data"]["changes"]))
+        form.updated_at = datetime.fromisoformat(envelope["recorded_at"])
+        form.save(update_fields=["fields", "updated_at"])
 
 
 def apply_checkpoint(checkpoint: dict[str, Any]) -> None:

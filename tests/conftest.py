@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db import connection
 from pgadmin import superuser_connection
 
-from api.eventstore import application_env, set_application
+from api.eventstore import application_env, new_application, set_application
 from domain.application import SafetyApplication
 
 
@@ -21,7 +21,7 @@ def _postgres_application(django_db_setup: None, django_db_blocker: object) -> I
         if connection.vendor != "postgresql":
             yield None
             return
-        app = SafetyApplication(env=application_env())
+        app = new_application(application_env())
     yield app
     app.close()
 
@@ -40,8 +40,8 @@ def app(_postgres_application: SafetyApplication | None, tmp_path: Path, db: Non
         empty_event_log()
         application = _postgres_application
     else:
-        application = SafetyApplication(
-            env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")}
+        application = new_application(
+            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")}
         )
     set_application(application)
     yield application

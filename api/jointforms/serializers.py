@@ -44,6 +44,12 @@ class JointFormOutput(serializers.Serializer):  # type: ignore[type-arg]
 class JointFormHistoryItem(HistoryItem):
     """One change of the form, with its actor; police-only changes are left out for the education side."""
 
+    stream = serializers.ChoiceField(
+        choices=["police_notes"],
+        required=False,
+        help_text="仅公安单位用户可见：公安专属内容的变更（单独的事件序列，version 为该序列的版本号）",
+    )
+
 
 def _input(spec: FormField) -> serializers.Field:  # type: ignore[type-arg]
     """How a field is typed in a PATCH (documentation: the domain checks the values, and who may set them)."""

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from django.utils import timezone
 
+from api.policeaccess import record_read
 from domain.errors import JointFormNotFound
 from domain.jointform.aggregate import content_hash
 from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS
@@ -37,13 +38,21 @@ def visible_form(actor: Actor, form: UUID) -> JointFormView:
     return row
 
 
-def form_json(row: JointFormView, actor: Actor) -> dict[str, Any]:
+def police_content(row: JointFormView, actor: Actor, *, via: str) -> dict[str, Any] | None:
+    """The form's police-only values for a user of a police unit (the read recorded when there are any), or None."""
+    if not scope.sees_police_content(actor):
+        return None
+    if any(value not in (None, "") for value in row.police_only.values()):
+        record_read(actor, via=via, form=row.id, school=row.school)
+    return {k: row.police_only.get(k) for k, f in BY_KEY.items() if f.police_only}
+
+
+def form_json(row: JointFormView, actor: Actor, *, via: str = "api") -> dict[str, Any]:
     """The form as the caller may see it: police-only content only for users of police units."""
     counts = form_counts(row)
     current = content_hash(row.campaign, row.school, row.fields, counts)
     fields = {f.key: row.fields.get(f.key) for f in FIELDS if not f.police_only}
-    if scope.sees_police_content(actor):
-        fields.update({k: row.police_only.get(k) for k, f in BY_KEY.items() if f.police_only})
+    fields.update(police_content(row, actor, via=via) or {})
     signatures = [
         {
             "role": s.get("role", role),

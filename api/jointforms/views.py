@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -12,12 +15,14 @@ from api.common import CanonicalUUID, CommandInput, Moment, parse_uuid, validate
 from api.eventstore import get_application
 from api.jointforms.serializers import JointFormHistoryItem, JointFormOutput, JointFormPatch
 from api.jointforms.service import cutoff_counts, form_json, visible_form
+from api.policeaccess import record_read
 from api.services import execute
 from domain.errors import InvalidValue, JointFormNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
-from domain.jointform.fields import BY_KEY
+from domain.jointform.police import POLICE_ONLY, notes_id
 from projections import integrity, scope
 from projections.jointforms import JointFormView
+from projections.policekey import readable
 
 PATCH_HELP = "只提交本方栏目 {栏目键: 值}，可带 occurred_at、expected_version；另一方的栏目返回 403 field_not_yours"
 
@@ -114,24 +119,43 @@ class JointFormHistory(generics.GenericAPIView):  # type: ignore[type-arg]
     def get(self, request: Request, pk: str) -> Response:
         actor = actor_of(request)
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
-        police = scope.sees_police_content(actor)
-        items = []
-        hashes = integrity.hashes_of(row.id)
-        for event in get_application().events.get(row.id):
-            data = event_data(event)  # type: ignore[arg-type]
-            if not police and "changes" in data:
-                data["changes"] = {k: v for k, v in data["changes"].items() if not BY_KEY[k].police_only}
-                if not data["changes"]:
-                    continue  # a police-only edit is not even hinted at to the education side
-            items.append(
-                {
-                    "version": event.originator_version,
-                    "type": event_type(event),  # type: ignore[arg-type]
-                    "occurred_at": event.occurred_at,
-                    "recorded_at": event.timestamp,  # type: ignore[attr-defined]
-                    "actor": event.actor,
-                    "data": data,
-                    "hash": hashes.get(event.originator_version),
-                }
-            )  # type: ignore[attr-defined]
+        app = get_application()
+        if not scope.sees_police_content(actor):
+            return Response(_items(app.events.get(row.id), integrity.hashes_of(row.id), police=False))
+        # Police users also see the form's police-only stream, opened with the police key, in log order.
+        notes = notes_id(row.id)
+        items = _items(app.events.get(row.id), integrity.hashes_of(row.id), police=True) + [
+            {**item, "stream": "police_notes"}
+            for item in _items(app.events.get(notes), integrity.hashes_of(notes), police=True)
+            if item["type"] == "recorded"
+        ]
+        items.sort(key=lambda item: item["recorded_at"])
+        if any(POLICE_ONLY & set(item["data"].get("changes", {})) for item in items):
+            record_read(actor, via="history", form=row.id, school=row.school)
         return Response(items)
+
+
+def _items(events: Iterable[Any], hashes: dict[int, str], *, police: bool) -> list[dict[str, Any]]:
+    """History items; for the education side without police-only content (old events carry it in plaintext)."""
+    items = []
+    for event in events:
+        data = event_data(event)
+        if "changes" in data:
+            shown = {k: v for k, v in data["changes"].items() if k not in POLICE_ONLY}
+            if not police and not shown:
+                continue  # a police-only edit is not even hinted at to the education side
+            if police:
+                shown.update(readable(getattr(event, "form", event.originator_id), event.changes))
+            data["changes"] = shown
+        items.append(
+            {
+                "version": event.originator_version,
+                "type": event_type(event),
+                "occurred_at": event.occurred_at,
+                "recorded_at": event.timestamp,
+                "actor": event.actor,
+                "data": data,
+                "hash": hashes.get(event.originator_version),
+            }
+        )
+    return items

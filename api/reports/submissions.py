@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from api.auth import actor_of
 from api.common import CanonicalUUID, Moment, parse_uuid, validated
 from api.models import SubmissionCopy
+from api.policeaccess import record_submission_read
 from api.reports.query import build_query
 from api.reports.views import ReportNotFound
 from api.services import execute
@@ -124,6 +125,8 @@ class SubmissionCopyView(generics.GenericAPIView):  # type: ignore[type-arg]
         copy = SubmissionCopy.objects.filter(submission=row.id, line=line).first()
         if copy is None:
             raise SubmissionNotFound(id=pk)
+        if line == "police":
+            record_submission_read(actor, row)
         response = HttpResponse(bytes(copy.content), content_type=copy.content_type)
         response["Content-Disposition"] = content_disposition_header(True, copy.filename)
         response["X-Content-SHA256"] = copy.sha256

@@ -101,10 +101,10 @@ def page_context(
     row: JointFormView, actor: Actor, *, posted: QueryDict | None = None, error: DomainError | None = None
 ) -> dict[str, Any]:
     """Everything the template needs; police-only cells only for users of police units."""
-    form = form_json(row, actor)
+    form = form_json(row, actor, via="page")
     police = scope.sees_police_content(actor)
     # Only the cells actually filled: an unfilled cell is blank, a None is "/" (not applicable).
-    form["filled"] = {**row.fields, **(row.police_only if police else {})}
+    form["filled"] = {**row.fields, **{k: form["fields"][k] for k in row.police_only if k in form["fields"]}}
     party = party_for(actor, row)
     locked = row.status != "draft"
     editable_party = None if locked else party

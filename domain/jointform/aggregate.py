@@ -80,20 +80,22 @@ class JointForm(Aggregate):
 
     # --- commands -------------------------------------------------------------------------------
 
-    def update(self, *, changes: dict[str, Any], actor: Actor, occurred_at: datetime) -> None:
-        """PATCH: only the caller's party's fields; a change after one signature voids it."""
+    def update(self, *, changes: dict[str, Any], actor: Actor, occurred_at: datetime) -> dict[str, Value]:
+        """PATCH: only the caller's party's fields; a change after one signature voids it.
+
+        Police-only values are checked here but not recorded on the form: they are returned for the form's
+        ``PoliceNotes``, sealed, so that neither the form's version nor its history shows a police-only edit.
+        """
         party = party_of(actor, self.school, self.station)
         if self.locked:
             raise FormLocked()
         values = {key: _checked(key, value, party) for key, value in changes.items()}
-        _check_guards({**self.fields, **values})
-        changed = {k: v for k, v in values.items() if k not in self.fields or self.fields[k] != v}
-        if not changed:
-            return
-        self._fields_updated(party=party, changes=changed, actor=actor.username, occurred_at=occurred_at)
-        shown_changed = any(not BY_KEY[k].police_only for k in changed)
-        for role, signature in list(self.signatures.items()):
-            if shown_changed:
+        shown = {k: v for k, v in values.items() if not BY_KEY[k].police_only}
+        _check_guards({**self.fields, **shown})
+        changed = {k: v for k, v in shown.items() if k not in self.fields or self.fields[k] != v}
+        if changed:
+            self._fields_updated(party=party, changes=changed, actor=actor.username, occurred_at=occurred_at)
+            for role, signature in list(self.signatures.items()):
                 self._signature_voided(
                     role=role,
                     signer=signature["signer"],
@@ -101,9 +103,12 @@ class JointForm(Aggregate):
                     actor=actor.username,
                     occurred_at=occurred_at,
                 )
+        return {k: v for k, v in values.items() if BY_KEY[k].police_only}
 
     @event("FieldsUpdated")
     def _fields_updated(self, *, party: str, changes: dict[str, Value], actor: str, occurred_at: datetime) -> None:
+        # Events recorded before police-only values were sealed may carry them here in plaintext: kept as
+        # they are (the log is forever), never part of the content hash, superseded by the form's PoliceNotes.
         self.fields.update(changes)
         self.last_occurred_at = occurred_at
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -74,6 +75,10 @@ def test_police_mirror_keeps_forms_sensitive_notes_and_checkpoints(
 
     copy = PoliceFormMirror.objects.get(id=form.id)
     assert copy.fields["sensitive_notes"] == SECRET and copy.fields["guards_total"] == 4
+    # What the police received holds the note sealed only: they open it with their key.
+    received = json.dumps(list(PoliceEventCopy.objects.values_list("data", flat=True)), ensure_ascii=False)
+    assert SECRET not in received
+    assert PoliceEventCopy.objects.filter(type="recorded", data__changes__sensitive_notes__enc="aes-gcm").exists()
     assert copy.version == 3 and copy.last_hash == integrity.hash_of(form.id, 3)
     assert PoliceEventCopy.objects.count() == ChainLink.objects.count() == app.recorder.max_notification_id()
     assert all(

@@ -59,6 +59,7 @@ PRODUCTION = {
     "DJANGO_DEBUG": "0",
     "DJANGO_SECRET_KEY": "a-production-secret-that-nobody-else-knows-4f9c2e",
     "INTEGRITY_SIGNING_KEY": "7f" * 32,
+    "POLICE_CONTENT_KEY": "3c" * 32,
     "DJANGO_ALLOWED_HOSTS": "safety.example.invalid",
 }
 SHOW_SETTINGS = (
@@ -70,7 +71,7 @@ SHOW_SETTINGS = (
 
 def start_django(tmp_path: Path, **environ: str) -> subprocess.CompletedProcess[str]:
     """``django.setup()`` in a fresh interpreter with exactly these project variables set."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTEGRITY_", "KAFKA_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "INTEGRITY_", "KAFKA_", "POLICE_"))}
     env = {**clean, "DJANGO_SETTINGS_MODULE": "api.settings", "SAFETY_VAR_DIR": str(tmp_path), **environ}
     return subprocess.run([sys.executable, "-c", SHOW_SETTINGS], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
@@ -100,6 +101,9 @@ def test_production_with_its_own_secrets_starts_with_secure_cookies_and_hsts(tmp
     ("DJANGO_SECRET_KEY", settings.DEV_SECRET_KEY),
     ("INTEGRITY_SIGNING_KEY", None),
     ("INTEGRITY_SIGNING_KEY", settings.DEV_INTEGRITY_SIGNING_KEY),
+    ("POLICE_CONTENT_KEY", None),
+    ("POLICE_CONTENT_KEY", settings.DEV_POLICE_CONTENT_KEY),
+    ("POLICE_CONTENT_KEY", "3c" * 16),
     ("DJANGO_ALLOWED_HOSTS", None),
     ("DJANGO_ALLOWED_HOSTS", ""),
 ])
@@ -114,7 +118,7 @@ def test_production_refuses_to_start_with_a_default_or_missing_variable_and_name
 
     assert started.returncode != 0
     assert "ImproperlyConfigured" in started.stderr and variable in started.stderr
-    others = {"DJANGO_SECRET_KEY", "INTEGRITY_SIGNING_KEY", "DJANGO_ALLOWED_HOSTS"} - {variable}
+    others = {"DJANGO_SECRET_KEY", "INTEGRITY_SIGNING_KEY", "POLICE_CONTENT_KEY", "DJANGO_ALLOWED_HOSTS"} - {variable}
     assert not any(f"{other} is unset" in started.stderr for other in others), started.stderr
 
 
@@ -122,7 +126,7 @@ def test_production_with_nothing_set_names_every_missing_variable(tmp_path: Path
     started = start_django(tmp_path, DJANGO_DEBUG="0")
 
     assert started.returncode != 0
-    for variable in ("DJANGO_SECRET_KEY", "INTEGRITY_SIGNING_KEY", "DJANGO_ALLOWED_HOSTS"):
+    for variable in ("DJANGO_SECRET_KEY", "INTEGRITY_SIGNING_KEY", "POLICE_CONTENT_KEY", "DJANGO_ALLOWED_HOSTS"):
         assert variable in started.stderr
 
 

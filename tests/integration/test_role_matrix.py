@@ -570,6 +570,9 @@ ROWS: tuple[Row, ...] = (
         build=lambda t, u, s, f: Call("audit/verify/")),
     Row("audit/checkpoints/", "GET", sees=None, build=lambda t, u, s, f: Call("audit/checkpoints/")),
     Row("audit/public-key/", "GET", sees=None, anonymous=200, build=lambda t, u, s, f: Call("audit/public-key/")),
+    # who read police-only content: 所长, the city police bureau and auditors (§6)
+    Row("audit/police-access/", "GET", sees=None, who=frozenset({"station_chief", "police_officer", "auditor"}),
+        build=lambda t, u, s, f: Call("audit/police-access/")),
 )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -23,6 +24,20 @@ APPOINTED_FROM = datetime(2026, 1, 1, tzinfo=BUSINESS_TZ)
 DEADLINE = date(2026, 7, 20)
 ADMIN = Actor(username="admin", role=Role.ADMIN)
 IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+class FakeCipher:
+    """The police key port (``domain.jointform.police.Cipher``) without cryptography: bytes masked, not hidden —
+    enough to see what the domain seals, where, and how long it is; a fresh random nonce each time."""
+
+    def seal(self, plaintext: bytes, associated: bytes) -> dict[str, str]:
+        nonce = os.urandom(12).hex()
+        return {"enc": "fake", "kid": "test", "nonce": nonce, "ct": bytes(b ^ 0x5A for b in plaintext).hex(),
+                "ad": associated.hex()}
+
+    def open(self, sealed: Mapping[str, str], associated: bytes) -> bytes:
+        assert sealed["ad"] == associated.hex(), "opened in another place"
+        return bytes(b ^ 0x5A for b in bytes.fromhex(sealed["ct"]))
 
 
 class Clock:
@@ -208,7 +223,7 @@ def clock() -> Clock:
 @pytest.fixture
 def make_app(clock: Clock) -> Callable[..., SafetyApplication]:
     def make(env: dict[str, str] | None = None) -> SafetyApplication:
-        return SafetyApplication(env=env or IN_MEMORY, clock=clock)
+        return SafetyApplication(env=env or IN_MEMORY, clock=clock, police_cipher=FakeCipher())
 
     return make
 
