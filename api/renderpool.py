@@ -95,7 +95,7 @@ def _run(function: Callable[..., bytes], args: tuple[Any, ...], limit: float, go
                     f"报表文件生成超过{limit:g}秒，已终止；请缩小范围（例如指定 campaign=、school=、unit=）后重试"
                 )
             if gone():
-                logger.info("render killed: its client has gone", extra={"pid": child.pid})
+                logger.warning("render killed: its client has gone", extra={"pid": child.pid})
                 raise ClientGone()
         return _answer(ours, child)
     finally:

@@ -112,7 +112,8 @@ def server(folder: str, port: int) -> Any:
         "--log-level=warning",
         f"--error-logfile={folder}/gunicorn.log",
     ]
-    process = subprocess.Popen(command, env=server_env(folder), cwd=ROOT, stdout=subprocess.DEVNULL)
+    log = open(f"{folder}/server.log", "w")  # noqa: SIM115 (open while the server runs)
+    process = subprocess.Popen(command, env=server_env(folder), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         while get(port, "/healthz", timeout=2)[0] != 200:
@@ -127,6 +128,7 @@ def server(folder: str, port: int) -> Any:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
 def tree(root: int) -> list[int]:
@@ -275,6 +277,8 @@ def run(folder: str, hazards: int, renders: int, abandoned: int) -> dict[str, An
         stop.set()
         for thread in watchers:
             thread.join()
+    killed = Path(f"{folder}/server.log").read_text()
+    gone += [{"killed_as_client_gone": killed.count("its client has gone"), "killed_at_limit": killed.count("time limit")}]
     return summary(data, too_large, samples, health, failures, done, gone, begun, ended)
 
 
