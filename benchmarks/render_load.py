@@ -277,8 +277,8 @@ def run(folder: str, hazards: int, renders: int, abandoned: int) -> dict[str, An
         stop.set()
         for thread in watchers:
             thread.join()
-    killed = Path(f"{folder}/server.log").read_text()
-    gone += [{"killed_as_client_gone": killed.count("its client has gone"), "killed_at_limit": killed.count("time limit")}]
+    log = Path(f"{folder}/server.log").read_text()
+    gone.append({"killed_gone": log.count("its client has gone"), "killed_at_limit": log.count("at its time limit")})
     return summary(data, too_large, samples, health, failures, done, gone, begun, ended)
 
 
