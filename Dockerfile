@@ -16,4 +16,5 @@ RUN useradd --system --home /var/lib/school-safety school-safety \
     && mkdir -p /var/lib/school-safety && chown school-safety /var/lib/school-safety
 USER school-safety
 EXPOSE 8000
-CMD ["gunicorn", "api.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4"]
+# gthread workers: a request waiting for a report render (api/renderpool.py) holds a thread, not a worker
+CMD ["gunicorn", "api.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--worker-class", "gthread", "--threads", "8", "--timeout", "120"]

@@ -145,6 +145,21 @@ CONTENT_SECURITY_POLICY = (
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # request bodies above 1 MiB are refused
 
+# Bounded reports (api.renderpool): a report with more table rows than its format allows is refused before it is
+# rendered (400 report_too_large); PDF/XLSX files are rendered in child processes, at most
+# REPORT_RENDER_CONCURRENCY at once for the whole server (lock files in REPORT_RENDER_SLOTS; others 429), each
+# killed after REPORT_RENDER_TIMEOUT seconds (504) or when its client has gone. 2,000 rows is a school ledger of
+# 666 hazards: about 12 s alone; 2,200 rows took 55 s with two renders on two cores shared three times over
+# (BENCHMARKS.md, issue 13).
+REPORT_MAX_ROWS = {
+    "json": int(os.environ.get("REPORT_MAX_ROWS_JSON", "100000")),
+    "pdf": int(os.environ.get("REPORT_MAX_ROWS_PDF", "2000")),
+    "xlsx": int(os.environ.get("REPORT_MAX_ROWS_XLSX", "20000")),
+}
+REPORT_RENDER_TIMEOUT = float(os.environ.get("REPORT_RENDER_TIMEOUT", "60"))
+REPORT_RENDER_CONCURRENCY = int(os.environ.get("REPORT_RENDER_CONCURRENCY", "2"))
+REPORT_RENDER_SLOTS = VAR_DIR / "render-slots"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.auth.ActorTokenAuthentication",

@@ -121,7 +121,7 @@ class _Line:
     subject: Subject | None
 
 
-@register("accountability", TITLE)
+@register("accountability", TITLE, narrow_by=("campaign", "unit", "school"))
 def accountability(query: ReportQuery) -> Report:
     """Every finding on the hazards in the caller's scope, under the unit asked and in the campaign if given."""
     hazards, names = _hazards(query), Names()

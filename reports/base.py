@@ -61,6 +61,11 @@ class Report:
             ("填报日期", chinese_date(statistics_day(self.as_of))),
         )
 
+    @property
+    def row_count(self) -> int:
+        """What a render's cost grows with: the rows of all its tables."""
+        return sum(len(t.rows) for t in self.tables)
+
     def as_dict(self) -> dict[str, Any]:
         data = plain(asdict(self))
         data["header"] = [{"label": label, "value": value} for label, value in self.header]

@@ -140,17 +140,15 @@ def _police_table(row: JointFormView) -> Table:
     )
 
 
-def school_form_pdf(query: ReportQuery) -> bytes:
-    """The form laid out like the seed (reports.joint_form), with the 填报 lines and, for police, its section."""
-    from weasyprint import HTML  # loading WeasyPrint (Pango, fonts) is slow: only when a PDF is asked for
-
+def school_form_html(query: ReportQuery) -> str:
+    """The form laid out like the seed (reports.joint_form), with the 填报 lines and, for police, its section:
+    the HTML its PDF is printed from."""
     row, form = joint_form_of(query)
     lines = _snippet("changzhou_form_lines.html", {"header": _school_form_report(query, row, form).header})
     html = _insert(render_joint_form_html(form), "<table>", lines)
     if query.police_line:
         html = _insert(html, "</body>", _police_page(row, form))
-    pdf: bytes = HTML(string=html).write_pdf()
-    return pdf
+    return html
 
 
 def _police_page(row: JointFormView, form: Mapping[str, Any]) -> str:
@@ -177,7 +175,7 @@ def _insert(html: str, before: str, snippet: str) -> str:
     return html[:at] + snippet + html[at:]
 
 
-@register("changzhou-school-form", TITLE, needs=("form",), pdf=school_form_pdf)
+@register("changzhou-school-form", TITLE, needs=("form",), pdf_html=school_form_html)
 def changzhou_school_form(query: ReportQuery) -> Report:
     """The signed joint form: its fields in the seed's order, the three counts, the 校长 / 所长 signatures."""
     row, form = joint_form_of(query)
@@ -216,7 +214,7 @@ def _school_form_report(query: ReportQuery, row: JointFormView, form: Mapping[st
 # --- 附件2: the district summary ----------------------------------------------------------------------------
 
 
-@register("changzhou-district-summary", SUMMARY_TITLE, needs=("campaign",))
+@register("changzhou-district-summary", SUMMARY_TITLE, needs=("campaign",), narrow_by=("district",))
 def changzhou_district_summary(query: ReportQuery) -> Report:
     """One row per school of the district: the police's findings from its form, its hazards from the ledger."""
     campaign = query.campaign

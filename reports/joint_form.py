@@ -17,6 +17,7 @@ from django.utils import timezone
 from domain.jointform.aggregate import content_hash
 from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS, FOOTER, TITLE
 from projections.jointforms import JointFormView
+from reports.render import html_to_pdf
 
 Cell = dict[str, Any]
 SIGNATORIES = (("school_principal", "校长"), ("station_chief", "所长"))
@@ -184,10 +185,7 @@ def render_joint_form_html(data: Mapping[str, Any]) -> str:
 
 
 def render_joint_form_pdf(data: Mapping[str, Any]) -> bytes:
-    from weasyprint import HTML  # imported here: loading WeasyPrint (Pango, fonts) is slow and only PDFs need it
-
-    pdf: bytes = HTML(string=render_joint_form_html(data)).write_pdf()
-    return pdf
+    return html_to_pdf(render_joint_form_html(data))
 
 
 def keys_in(rows: Iterable[Iterable[Cell]]) -> set[str]:

@@ -31,7 +31,7 @@ class ReportQuery:
 
 
 Builder = Callable[[ReportQuery], Report]
-PdfRenderer = Callable[[ReportQuery], bytes]
+PdfLayout = Callable[[ReportQuery], str]
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,22 @@ class ReportSpec:
     title: str
     build: Builder
     needs: tuple[str, ...] = ()  # query parameters that must be given: campaign, school, form, hazard
-    pdf: PdfRenderer | None = None  # a seed form with a layout of its own renders its PDF itself
+    pdf_html: PdfLayout | None = None  # a seed form with a layout of its own: the HTML its PDF is printed from
+    narrow_by: tuple[str, ...] = ()  # parameters that make a report too large to render smaller
 
 
 REPORTS: dict[str, ReportSpec] = {}
 
 
 def register(
-    name: str, title: str, needs: tuple[str, ...] = (), pdf: PdfRenderer | None = None
+    name: str,
+    title: str,
+    needs: tuple[str, ...] = (),
+    pdf_html: PdfLayout | None = None,
+    narrow_by: tuple[str, ...] = (),
 ) -> Callable[[Builder], Builder]:
     def add(build: Builder) -> Builder:
-        REPORTS[name] = ReportSpec(name, title, build, needs, pdf)
+        REPORTS[name] = ReportSpec(name, title, build, needs, pdf_html, narrow_by)
         return build
 
     return add

@@ -49,9 +49,14 @@ def render_html(report: Report) -> str:
 
 
 def render_pdf(report: Report) -> bytes:
+    return html_to_pdf(render_html(report))
+
+
+def html_to_pdf(html: str) -> bytes:
+    """The one WeasyPrint call: every PDF (tables, the joint form, 附件1) is HTML printed here."""
     from weasyprint import HTML  # loading WeasyPrint (Pango, fonts) is slow: only when a PDF is asked for
 
-    pdf: bytes = HTML(string=render_html(report)).write_pdf()
+    pdf: bytes = HTML(string=html).write_pdf()
     return pdf
 
 

@@ -26,7 +26,7 @@ DONE = (Status.RECTIFIED, Status.CLOSED)
 GRADES = {severity: label.removesuffix("隐患") for severity, label in SEVERITY_LABELS.items()}  # 一般 / 重大
 
 
-@register("school-ledger", TITLE, needs=("school",))
+@register("school-ledger", TITLE, needs=("school",), narrow_by=("campaign",))
 def school_ledger(query: ReportQuery) -> Report:
     """Every hazard of the school (of the campaign, when given) in its state as of ``query.as_of``."""
     school = query.school

@@ -36,7 +36,7 @@ LIST_NOTE = "注：问题隐患为在上报截止日期前一周仍未完成整�
 DONE = ("rectified", "closed")
 
 
-@register("suzhou-summary", SUMMARY_TITLE, needs=("campaign",))
+@register("suzhou-summary", SUMMARY_TITLE, needs=("campaign",), narrow_by=("unit",))
 def suzhou_summary(query: ReportQuery) -> Report:
     """Inspections with bureau leadership / by multi-department teams, their schools and what they found."""
     campaign = query.campaign
@@ -75,7 +75,7 @@ def suzhou_summary(query: ReportQuery) -> Report:
     )
 
 
-@register("suzhou-hazard-list", LIST_TITLE, needs=("campaign",))
+@register("suzhou-hazard-list", LIST_TITLE, needs=("campaign",), narrow_by=("unit",))
 def suzhou_hazard_list(query: ReportQuery) -> Report:
     """Hazards still not rectified one week before the report deadline (附件2's rule)."""
     campaign = query.campaign

@@ -19,7 +19,7 @@ from api.common import CanonicalUUID, Moment, parse_uuid, validated
 from api.models import SubmissionCopy
 from api.policeaccess import record_submission_read
 from api.reports.query import build_query
-from api.reports.views import ReportNotFound
+from api.reports.views import ReportNotFound, report_file
 from api.services import execute
 from domain.errors import NotFound, OutOfScope
 from domain.policy import EDU_BUREAU_KINDS, POLICE_KINDS, Actor, require_writer
@@ -29,7 +29,6 @@ from projections.campaigns import CampaignView
 from projections.directory import UnitView
 from projections.submissions import SubmissionView
 from reports.registry import ReportQuery, ReportSpec, load_all
-from reports.render import render_pdf
 
 
 class SubmissionNotFound(NotFound):
@@ -88,7 +87,8 @@ class Submissions(generics.GenericAPIView):  # type: ignore[type-arg]
         query = build_query(spec, params, actor)
         if not actor.is_admin and (query.unit is None or query.unit.id != actor.unit):
             raise OutOfScope("只能以本单位名义报送", field="unit")
-        copies = [_copy(spec, replace(query, police_line=line == "police"), line) for line in lines_of(query.campaign)]
+        lines = lines_of(query.campaign)
+        copies = [_copy(request, spec, replace(query, police_line=line == "police"), line) for line in lines]
         with transaction.atomic():
             submission = execute(
                 lambda app: app.submit_report(
@@ -177,11 +177,9 @@ def submission_json(row: SubmissionView, actor: Actor, request: Request) -> dict
     }
 
 
-def _copy(spec: ReportSpec, query: ReportQuery, line: str) -> dict[str, Any]:
-    """One line's copy as the PDF that is sent (a report with a layout of its own renders it itself)."""
-    report = spec.build(query)
-    custom_pdf = getattr(spec, "pdf", None)
-    content = custom_pdf(query) if custom_pdf else render_pdf(report)
+def _copy(request: Request, spec: ReportSpec, query: ReportQuery, line: str) -> dict[str, Any]:
+    """One line's copy as the PDF that is sent (as ``reports/{name}/?format=pdf`` gives it)."""
+    report, content = report_file(request, spec, query, "pdf")
     filename = f"{report.title}-{business_date(report.as_of).isoformat()}-{'公安' if line == 'police' else '教育'}.pdf"
     return {
         "line": line,

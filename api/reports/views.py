@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
@@ -11,12 +12,14 @@ from rest_framework import generics
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 
+from api import renderpool
 from api.auth import actor_of
 from api.reports.query import PARAMETERS, build_query
 from domain.errors import InvalidValue, NotFound
 from domain.timerules import business_date
-from reports.registry import load_all
-from reports.render import CONTENT_TYPES, render
+from reports.base import Report
+from reports.registry import ReportQuery, ReportSpec, load_all
+from reports.render import CONTENT_TYPES, RENDERERS, html_to_pdf, render_json
 
 FORMATS = tuple(CONTENT_TYPES)
 
@@ -24,6 +27,19 @@ FORMATS = tuple(CONTENT_TYPES)
 class ReportNotFound(NotFound):
     code = "report_not_found"
     message = "没有这个报表"
+
+
+class ReportTooLarge(InvalidValue):
+    code = "report_too_large"
+    message = "报表过大，请缩小范围"
+
+
+NARROWING = {
+    "campaign": "campaign=（专项排查）",
+    "unit": "unit=（下级单位）",
+    "school": "school=（学校）",
+    "district": "district=（区县）",
+}
 
 
 class FormatIsOurs(DefaultContentNegotiation):
@@ -41,8 +57,9 @@ class ReportView(generics.GenericAPIView):  # type: ignore[type-arg]
             OpenApiParameter("format", str, enum=list(FORMATS), description="json（默认）、pdf 或 xlsx"),
             *[OpenApiParameter(name, str) for name in PARAMETERS],
         ],
-        responses={(200, CONTENT_TYPES[fmt]): OpenApiTypes.OBJECT if fmt == "json" else OpenApiTypes.BINARY
-                   for fmt in FORMATS},
+        responses={
+            (200, CONTENT_TYPES[fmt]): OpenApiTypes.OBJECT if fmt == "json" else OpenApiTypes.BINARY for fmt in FORMATS
+        },
     )
     def get(self, request: Request, name: str) -> HttpResponse:
         spec = load_all().get(name)
@@ -52,10 +69,33 @@ class ReportView(generics.GenericAPIView):  # type: ignore[type-arg]
         if fmt not in FORMATS:
             raise InvalidValue("format 只能是 json、pdf 或 xlsx", field="format")
         query = build_query(spec, request.query_params, actor_of(request))
-        report = spec.build(query)
-        content = spec.pdf(query) if fmt == "pdf" and spec.pdf else render(report, fmt)
+        report, content = report_file(request, spec, query, fmt)
         response = HttpResponse(content, content_type=CONTENT_TYPES[fmt])
         if fmt != "json":
             filename = f"{report.title}-{business_date(report.as_of).isoformat()}.{fmt}"
             response["Content-Disposition"] = content_disposition_header(True, filename)
         return response
+
+
+def report_file(request: Request, spec: ReportSpec, query: ReportQuery, fmt: str) -> tuple[Report, bytes]:
+    """The report and its file: refused above its format's row limit, PDF and XLSX rendered by api.renderpool."""
+    report = spec.build(query)
+    within_limit(spec, report, fmt)
+    if fmt == "json":
+        return report, render_json(report)
+    if fmt == "pdf" and spec.pdf_html:
+        return report, renderpool.render(request, html_to_pdf, spec.pdf_html(query))
+    return report, renderpool.render(request, RENDERERS[fmt], report)
+
+
+def within_limit(spec: ReportSpec, report: Report, fmt: str) -> None:
+    """Checked before rendering: a render's time and memory grow with its rows."""
+    limits: dict[str, int] = settings.REPORT_MAX_ROWS
+    rows, limit = report.row_count, limits[fmt]
+    if rows <= limit:
+        return
+    ways = [f"指定 {NARROWING[name]}" for name in spec.narrow_by]
+    if fmt != "json" and rows <= limits["json"]:
+        ways.append(f"改用 format=json（上限{limits['json']}行）")
+    advice = f"请缩小范围后分次获取：{'，或'.join(ways)}。" if ways else "请缩小范围后分次获取。"
+    raise ReportTooLarge(f"报表共{rows}行，超过{fmt.upper()}文件{limit}行的上限。{advice}", field="format")

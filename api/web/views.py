@@ -17,7 +17,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.http import content_disposition_header
 from django.views import View
+from rest_framework.exceptions import APIException
 
+from api import renderpool
 from api.auth import UserInactive, actor_for
 from api.errors import STATUS_BY_KIND
 from api.jointforms.service import cutoff_counts, form_counts, visible_form
@@ -125,6 +127,13 @@ class JointFormPdf(WebPage):
             names.get(row.station, ""),
             signer_names=staff_names(s.get("signer", "") for s in row.signatures.values()),
         )
-        response = HttpResponse(render_joint_form_pdf(data), content_type="application/pdf")
+        try:
+            content = renderpool.render(request, render_joint_form_pdf, data)
+        except APIException as refused:  # busy, timed out, or nobody waiting: a page, as for every refusal here
+            response = render(request, "web/refused.html", {"message": refused.detail}, status=refused.status_code)
+            if isinstance(refused, renderpool.TooManyRenders):
+                response["Retry-After"] = str(renderpool.RETRY_AFTER_SECONDS)
+            return response
+        response = HttpResponse(content, content_type="application/pdf")
         response["Content-Disposition"] = content_disposition_header(True, f"{TITLE}-{school}.pdf")
         return response
