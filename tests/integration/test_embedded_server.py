@@ -19,7 +19,9 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -231,9 +233,43 @@ def test_the_admin_stylesheet_is_served(server: Server) -> None:
 # --- a later start, on every interface ------------------------------------------------------------------------
 
 
-def test_a_later_start_on_every_interface_reuses_the_keys_and_prints_a_lan_url(server: Server, var_dir: Path) -> None:
+def api(server: Server, path: str, token: str, body: dict[str, str] | None = None) -> dict[str, Any]:
+    status, _, answer = fetch(
+        f"{server.url}/api/v1/{path}", data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    assert status in (200, 201), answer.decode()
+    return dict(json.loads(answer))
+
+
+def token_of(server: Server, username: str) -> str:
+    credentials = urllib.parse.urlencode({"username": username, "password": DEMO_PASSWORD}).encode()
+    return str(json.loads(fetch(f"{server.url}/api/v1/auth/token/", data=credentials)[2])["token"])
+
+
+def hazard_past_its_deadline(server: Server) -> str:
+    """A hazard assigned 9 days ago with a deadline that ended 3 days ago, its miss not yet recorded."""
+    staff, principal = token_of(server, "hm_staff"), token_of(server, "hm_principal")
+    campaign = api(server, "campaigns/", staff)["results"][0]["id"]
+    school = next(u["id"] for u in api(server, "units/", staff)["results"] if u["kind"] == "school")
+    now = datetime.now(UTC)
+    hazard = api(server, "hazards/", staff, {
+        "campaign": campaign, "school": school, "item": "CZ-01", "severity": "general",
+        "description": "围墙破损", "location": "北墙", "occurred_at": (now - timedelta(days=10)).isoformat(),
+    })["id"]
+    api(server, f"hazards/{hazard}/assign/", principal, {
+        "owner": "hm_staff", "owner_unit": school, "occurred_at": (now - timedelta(days=9)).isoformat(),
+        "deadline": (now - timedelta(days=3)).date().isoformat(),
+    })
+    return str(hazard)
+
+
+def test_a_later_start_on_every_interface_reuses_the_keys_prints_a_lan_url_and_watches_deadlines(
+    server: Server, var_dir: Path
+) -> None:
     keys_before = stored_keys(var_dir)
     public_key = served_public_key(server)
+    hazard = hazard_past_its_deadline(server)
     server.stop()
 
     again = start_server(var_dir, host="0.0.0.0")
@@ -245,5 +281,11 @@ def test_a_later_start_on_every_interface_reuses_the_keys_and_prints_a_lan_url(s
         assert printed and printed.group(1) == f"http://{lan_host}:{again.port}/api/v1/"
         status, _, _ = fetch(f"http://{lan_host}:{again.port}/healthz")  # the address a phone would use
         assert status == 200
+        # The deadline watcher runs in the gunicorn worker: its first pass records the miss.
+        principal = token_of(again, "hm_principal")
+        deadline = time.monotonic() + 30
+        while not api(again, f"hazards/{hazard}/", principal)["overdue"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert api(again, f"hazards/{hazard}/", principal)["overdue"] is True
     finally:
         again.stop()
