@@ -39,6 +39,8 @@ def ensure_keys(path: Path) -> list[str]:
     missing = [name for name in GENERATORS if not stored.get(name)]
     if missing:
         _write_private(path, {**stored, **{name: GENERATORS[name]() for name in missing}})
+    else:
+        os.chmod(path, 0o600)  # a copy restored from a backup may have come back readable by others
     return missing
 
 

@@ -1,10 +1,15 @@
-"""Where the embedded server says it can be reached, and which host names it answers to."""
+"""Where the embedded server says it can be reached, which host names it answers to, and its keys file."""
 
 from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
 
 import pytest
 
 from api.embedded import Address, allowed_hosts, base_url, parse_address
+from api.keyfile import ensure_keys, read_keys
 
 
 @pytest.mark.parametrize(("text", "address"), [
@@ -41,3 +46,18 @@ def test_it_answers_to_localhost_the_bind_address_and_on_every_interface_each_la
     assert "192.168.1.23" in allowed_hosts(Address("192.168.1.23", 8000), [])
     every = allowed_hosts(Address("0.0.0.0", 8000), ["192.168.1.23", "10.0.0.7"])
     assert {"127.0.0.1", "localhost", "192.168.1.23", "10.0.0.7"} <= set(every)
+
+
+def test_keys_are_generated_once_kept_private_and_completed_when_one_is_missing(tmp_path: Path) -> None:
+    keys_file = tmp_path / "var" / "keys.json"
+
+    assert ensure_keys(keys_file) == ["DJANGO_SECRET_KEY", "INTEGRITY_SIGNING_KEY", "POLICE_CONTENT_KEY"]
+    first = read_keys(keys_file)
+    assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+    assert ensure_keys(keys_file) == [] and read_keys(keys_file) == first
+
+    keys_file.write_text(json.dumps({"INTEGRITY_SIGNING_KEY": first["INTEGRITY_SIGNING_KEY"]}))
+    keys_file.chmod(0o644)
+    assert ensure_keys(keys_file) == ["DJANGO_SECRET_KEY", "POLICE_CONTENT_KEY"]
+    assert read_keys(keys_file)["INTEGRITY_SIGNING_KEY"] == first["INTEGRITY_SIGNING_KEY"]
+    assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
