@@ -60,6 +60,15 @@ def json_not_found(request: Any, exception: Exception | None = None) -> JsonResp
     return JsonResponse(NOT_FOUND, status=404)
 
 
+def json_bad_request(request: Any, exception: Exception | None = None) -> JsonResponse:
+    """A request Django refuses before any view (e.g. a Host header not in ALLOWED_HOSTS)."""
+    return JsonResponse({"code": "bad_request", "detail": "请求无效"}, status=400)
+
+
+def json_forbidden(request: Any, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse({"code": "forbidden", "detail": "无权访问"}, status=403)
+
+
 def json_server_error(request: Any) -> JsonResponse:
     """The answer to an unhandled error: no detail of it, only the request id its traceback is logged under."""
     body = {"code": "internal_error", "detail": "服务器内部错误", "request_id": REQUEST_ID.get()}

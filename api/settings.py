@@ -9,12 +9,26 @@ from urllib.parse import unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("SAFETY_VAR_DIR", BASE_DIR / "var"))
+from api.embedded import var_dir
+from api.keyfile import KEYS_FILE_NAME, read_keys
 
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"  # DJANGO_DEBUG=0 is production: see the checks at the end
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = var_dir()  # SAFETY_VAR_DIR, default var/
+
+# The keys `manage.py serve` generated on its first start (mode 0600); the environment overrides each of them.
+KEYS_FILE = VAR_DIR / KEYS_FILE_NAME
+STORED_KEYS = read_keys(KEYS_FILE)
+
+
+def configured_key(name: str, development_default: str) -> str:
+    """The environment variable ``name``, else the key stored in ``KEYS_FILE``, else the public development key."""
+    return os.environ.get(name, "") or STORED_KEYS.get(name, "") or development_default
+
+
+# DJANGO_DEBUG=0 is production: see the checks at the end. `manage.py serve` runs with DEBUG off unless asked.
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "") or DEV_SECRET_KEY
+SECRET_KEY = configured_key("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
 INSTALLED_APPS = [
@@ -36,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "api.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (admin, Swagger UI) under any WSGI server
     "api.middleware.RequestGuardMiddleware",
     "api.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -108,13 +123,14 @@ DEADLINE_WATCHER = os.environ.get("DEADLINE_WATCHER", "on")
 # Integrity of the log (DESIGN §3): Ed25519 seed (32 bytes, hex) signing the chain checkpoints.
 # The development key below is public; production settings refuse to start with it.
 DEV_INTEGRITY_SIGNING_KEY = "00" * 31 + "01"
-INTEGRITY_SIGNING_KEY = os.environ.get("INTEGRITY_SIGNING_KEY", DEV_INTEGRITY_SIGNING_KEY)
+INTEGRITY_SIGNING_KEY = configured_key("INTEGRITY_SIGNING_KEY", DEV_INTEGRITY_SIGNING_KEY)
 CHECKPOINT_EVERY = int(os.environ.get("CHECKPOINT_EVERY", "1000"))  # events between signed checkpoints
 
 # Police-only content (DESIGN §6) enters the log only as AES-GCM ciphertext under this police-held key
-# (32 bytes, hex). The development key below is public; production settings refuse to start with it.
+# (32 bytes, hex), generated and stored like the keys above by the embedded server. The development key below is
+# public; production settings refuse to start with it.
 DEV_POLICE_CONTENT_KEY = "00" * 31 + "02"
-POLICE_CONTENT_KEY = os.environ.get("POLICE_CONTENT_KEY", DEV_POLICE_CONTENT_KEY)
+POLICE_CONTENT_KEY = configured_key("POLICE_CONTENT_KEY", DEV_POLICE_CONTENT_KEY)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -128,7 +144,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise serves the apps' static files (admin, drf-spectacular-sidecar's Swagger UI) straight from where the
+# packages installed them, in every mode and under any WSGI server: no `collectstatic`, so no STATIC_ROOT.
+WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "/admin/login/"
 
@@ -231,10 +249,16 @@ ACCOUNTABILITY_THRESHOLDS = {
 
 # --- production (DJANGO_DEBUG=0) ----------------------------------------------------------------------
 
+# Whether browsers reach this server over HTTPS (directly or through a TLS-terminating proxy). Production assumes
+# so; the embedded server on a school's LAN is plain HTTP (it sets DJANGO_HTTPS=0), where Secure cookies would
+# never be sent back and nobody could log in.
+SERVED_OVER_HTTPS = os.environ.get("DJANGO_HTTPS", "0" if DEBUG else "1") == "1"
+
 if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+if SERVED_OVER_HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SESSION_COOKIE_HTTPONLY = True
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
     SECURE_SSL_REDIRECT = os.environ.get("DJANGO_SSL_REDIRECT", "0") == "1"
     if REST_FRAMEWORK["NUM_PROXIES"]:
@@ -261,5 +285,6 @@ if not DEBUG and production_problems():
     raise ImproperlyConfigured(
         "Refusing to start in production (DJANGO_DEBUG=0): "
         + "; ".join(production_problems())
-        + ". Set these environment variables, or DJANGO_DEBUG=1 for development."
+        + ". Set these environment variables (or use `manage.py serve`, which generates the keys into "
+        + f"{KEYS_FILE}), or DJANGO_DEBUG=1 for development."
     )

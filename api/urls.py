@@ -7,7 +7,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from api.audit import AuditCheckpoints, AuditPublicKey, AuditVerify
 from api.campaigns import views as campaigns
 from api.directory import views as directory
-from api.errors import json_not_found, json_server_error
 from api.hazards import views as hazards
 from api.hazards.accountability import Accountability, HazardAccountability
 from api.hazards.ownership import Ownership
@@ -20,6 +19,7 @@ from api.reports.submissions import SubmissionCopyView, SubmissionDetail, Submis
 from api.reports.views import ReportView
 from api.root import api_root
 from api.token import ObtainToken, RevokeToken
+from api.web import errorpages
 from api.web.login import throttled_login
 
 v1 = [
@@ -73,5 +73,8 @@ urlpatterns = [
     path("", include("api.web.urls")),
 ]
 
-handler404 = json_not_found
-handler500 = json_server_error
+# JSON under /api/, Chinese pages elsewhere (templates/404.html …); never a traceback with DEBUG off.
+handler400 = errorpages.bad_request
+handler403 = errorpages.permission_denied
+handler404 = errorpages.not_found
+handler500 = errorpages.server_error
