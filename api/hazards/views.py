@@ -122,9 +122,11 @@ def command_view(
     input_class: type[serializers.Serializer],  # type: ignore[type-arg]
     summary: str,
     requirement: Requirement | None = None,
+    owner_work: bool = False,
 ) -> Any:
     """A POST endpoint that validates ``input_class`` and calls ``SafetyApplication.<method>``. The hazard must be in
-    the caller's scope (404), then a ``requirement`` on the role alone is met (403), before the body is judged."""
+    the caller's scope (404), then a ``requirement`` on the role alone — or, for ``owner_work``, being its current
+    owner or the 校长 — is met (403), before the body is judged (400) and the command runs (409)."""
 
     class HazardCommand(generics.GenericAPIView):  # type: ignore[type-arg]
         serializer_class = s.HazardOutput
@@ -135,6 +137,8 @@ def command_view(
             actor = actor_of(request)
             if requirement is not None:
                 requirement.check(actor)
+            if owner_work:
+                hazard_rules.require_owner_or_principal(actor, row.owner)
             data = validated(input_class, request.data)
             hazard = execute(lambda app: getattr(app, method)(row.id, actor=actor, **data))
             return Response(_hazard_json(hazard, row.number))  # the number never changes
@@ -146,14 +150,16 @@ def command_view(
 COMMANDS = {
     "assign": command_view("assign_hazard", s.AssignInput, "分派整改责任人", hazard_rules.ASSIGN),
     "transfer": command_view("transfer_hazard", s.TransferInput, "移交整改责任", hazard_rules.TRANSFER),
-    "plan": command_view("record_plan", s.PlanInput, "录入整改方案（五落实）"),
-    "interim-measures": command_view("record_interim_measures", s.InterimMeasuresInput, "录入临时安全防范措施"),
-    "progress": command_view("report_progress", s.ProgressInput, "报告整改进度"),
+    "plan": command_view("record_plan", s.PlanInput, "录入整改方案（五落实）", owner_work=True),
+    "interim-measures": command_view(
+        "record_interim_measures", s.InterimMeasuresInput, "录入临时安全防范措施", owner_work=True
+    ),
+    "progress": command_view("report_progress", s.ProgressInput, "报告整改进度", owner_work=True),
     "extend": command_view("extend_deadline", s.ExtendInput, "延长整改时限", hazard_rules.EXTEND),
     "escalate": command_view("escalate_hazard", s.EscalateInput, "上报", hazard_rules.ESCALATE),
     "supervise": command_view("supervise_hazard", s.SuperviseInput, "挂牌督办", hazard_rules.SUPERVISE),
-    "rectify": command_view("rectify_hazard", s.RectifyInput, "登记整改完成"),
-    "verify": command_view("verify_hazard", s.VerifyInput, "验收"),
+    "rectify": command_view("rectify_hazard", s.RectifyInput, "登记整改完成", owner_work=True),
+    "verify": command_view("verify_hazard", s.VerifyInput, "验收", hazard_rules.VERIFY),
     "reopen": command_view("reopen_hazard", s.ReopenInput, "重新打开", hazard_rules.REOPEN),
 }
 

@@ -335,6 +335,12 @@ def test_auditors_may_still_log_out(user: Client) -> None:
     ("hm_principal", "post", "hazards/{hazard}/supervise/", "role_not_permitted"),
     ("hm_principal", "post", "hazards/{hazard}/reopen/", "role_not_permitted"),
     ("hm_principal", "post", "hazards/{hazard}/extend/", "role_not_permitted"),
+    # work on the hazard is for its owner (hm_staff) or the 校长; 验收 for the 校长 or a bureau
+    ("hm_staff2", "post", "hazards/{hazard}/plan/", "not_current_owner"),
+    ("hm_staff2", "post", "hazards/{hazard}/interim-measures/", "not_current_owner"),
+    ("hm_staff2", "post", "hazards/{hazard}/progress/", "not_current_owner"),
+    ("hm_staff2", "post", "hazards/{hazard}/rectify/", "not_current_owner"),
+    ("hm_staff", "post", "hazards/{hazard}/verify/", "role_not_permitted"),
 ])
 def test_a_malformed_command_by_a_role_without_the_right_is_403_not_400(
     user: Client, hazard: str, username: str, method: str, path: str, code: str

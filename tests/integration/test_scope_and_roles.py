@@ -242,9 +242,9 @@ def test_major_hazard_is_verified_only_by_a_bureau(app: SafetyApplication, world
          {"owner": "hm_staff", "owner_unit": school, "deadline": "2099-01-01", "occurred_at": past(2)})
     post(user("hm_staff"), f"hazards/{hazard}/rectify/", {"note": "已修复围墙", "occurred_at": past(3)})
     with nothing_recorded(app):
-        for username in ("hm_principal", "hm_chief"):
+        for username, code in (("hm_principal", "major_requires_bureau"), ("hm_chief", "role_not_permitted")):
             refused(user(username).post(f"{API}hazards/{hazard}/verify/", {"accepted": True}, format="json"),
-                    403, "major_requires_bureau")
+                    403, code)
     closed = post(user("tn_inspector"), f"hazards/{hazard}/verify/", {"accepted": True, "note": "验收合格"})
     assert (closed["status"], closed["version"]) == ("closed", 4)
     assert HazardLedger.objects.get(id=hazard).verified_by == "tn_inspector"
