@@ -81,7 +81,8 @@ def require_owner_or_principal(actor: Actor, owner: str | None) -> None:
 
 
 class Hazard(Aggregate):
-    """One hazard's life. Every command checks its rules, then records exactly one event."""
+    """One hazard's life. Every command checks its rules — who may (403), then its input (400), then the hazard's
+    state (409) — and records exactly one event."""
 
     @event("Discovered")
     def __init__(
@@ -183,8 +184,8 @@ class Hazard(Aggregate):
         self, *, owner: str, owner_unit: UUID, deadline: date, standard: str, actor: Actor, occurred_at: datetime
     ) -> None:
         ASSIGN.check(actor)
-        self._require_status({Status.REPORTED}, "只有新登记的隐患可以分派，已分派的请使用移交")
         _check_deadline(deadline, occurred_at)
+        self._require_status({Status.REPORTED}, "只有新登记的隐患可以分派，已分派的请使用移交")
         self._assigned(
             owner=owner,
             owner_unit=owner_unit,
@@ -204,8 +205,8 @@ class Hazard(Aggregate):
 
     def transfer(self, *, owner: str, owner_unit: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
         TRANSFER.check(actor)
-        self._require_status({Status.ASSIGNED}, "只有已分派、正在整改的隐患可以移交")
         _require_text(reason, "reason", "移交原因不能为空")
+        self._require_status({Status.ASSIGNED}, "只有已分派、正在整改的隐患可以移交")
         if owner == self.owner and owner_unit == self.owner_unit:
             raise InvalidValue("新责任人与当前责任人相同", field="owner")
         self._transferred(
@@ -229,9 +230,9 @@ class Hazard(Aggregate):
         occurred_at: datetime,
     ) -> None:
         self._require_owner_or_principal(actor)
-        self._require_status(OPEN_FOR_WORK, "已整改或已销号的隐患不能再制定整改方案")
         _require_text(measures, "measures", "整改措施不能为空")
         _check_deadline(deadline, occurred_at)
+        self._require_status(OPEN_FOR_WORK, "已整改或已销号的隐患不能再制定整改方案")
         self._plan_recorded(
             measures=measures,
             funds=funds,
@@ -260,8 +261,8 @@ class Hazard(Aggregate):
 
     def record_interim_measures(self, *, measures: str, actor: Actor, occurred_at: datetime) -> None:
         self._require_owner_or_principal(actor)
-        self._require_status(OPEN_FOR_WORK, "已整改或已销号的隐患不需要临时防范措施")
         _require_text(measures, "measures", "临时安全防范措施不能为空")
+        self._require_status(OPEN_FOR_WORK, "已整改或已销号的隐患不需要临时防范措施")
         self._interim_measures_recorded(measures=measures, actor=actor.username, occurred_at=occurred_at)
 
     @event("InterimMeasuresRecorded")
@@ -271,9 +272,9 @@ class Hazard(Aggregate):
 
     def report_progress(self, *, note: str, percent: int, actor: Actor, occurred_at: datetime) -> None:
         self._require_owner_or_principal(actor)
-        self._require_status({Status.ASSIGNED}, "只有正在整改的隐患可以报告进度")
         if not 0 <= percent <= 100:
             raise InvalidValue("整改进度必须在0到100之间", field="percent")
+        self._require_status({Status.ASSIGNED}, "只有正在整改的隐患可以报告进度")
         self._progress_reported(note=note, percent=percent, actor=actor.username, occurred_at=occurred_at)
 
     @event("ProgressReported")
@@ -323,8 +324,8 @@ class Hazard(Aggregate):
 
     def escalate(self, *, to_unit: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
         ESCALATE.check(actor)
-        self._require_status(OPEN_FOR_WORK | {Status.RECTIFIED}, "已销号的隐患不能上报")
         _require_text(reason, "reason", "上报原因不能为空")
+        self._require_status(OPEN_FOR_WORK | {Status.RECTIFIED}, "已销号的隐患不能上报")
         self._escalated(to_unit=to_unit, reason=reason, actor=actor.username, occurred_at=occurred_at)
 
     @event("Escalated")
@@ -348,8 +349,8 @@ class Hazard(Aggregate):
 
     def rectify(self, *, note: str, evidence: list[str], actor: Actor, occurred_at: datetime) -> None:
         self._require_owner_or_principal(actor)
-        self._require_status({Status.ASSIGNED}, "只有已分派、正在整改的隐患可以登记整改完成")
         _require_text(note, "note", "整改情况说明不能为空")
+        self._require_status({Status.ASSIGNED}, "只有已分派、正在整改的隐患可以登记整改完成")
         self._rectified(note=note, evidence=evidence, actor=actor.username, occurred_at=occurred_at)
 
     @event("Rectified")
@@ -362,15 +363,16 @@ class Hazard(Aggregate):
     def verify(self, *, accepted: bool, note: str, actor: Actor, occurred_at: datetime) -> None:
         """验收: accepted closes the hazard (销号); rejected sends it back to the owner."""
         VERIFY.check(actor)
-        self._require_status({Status.RECTIFIED}, "只有已登记整改完成的隐患可以验收")
         if self.severity is Severity.MAJOR and not (actor.is_bureau or actor.is_admin):
             raise MajorRequiresBureau()
         if actor.username == self.rectified_by:
             raise SeparationOfDuties(rectified_by=self.rectified_by)
+        if not accepted:
+            _require_text(note, "note", "验收不通过时必须说明原因")
+        self._require_status({Status.RECTIFIED}, "只有已登记整改完成的隐患可以验收")
         if accepted:
             self._verified(note=note, actor=actor.username, occurred_at=occurred_at)
         else:
-            _require_text(note, "note", "验收不通过时必须说明原因")
             self._rejected(note=note, actor=actor.username, occurred_at=occurred_at)
 
     @event("Verified")
@@ -388,9 +390,9 @@ class Hazard(Aggregate):
 
     def reopen(self, *, reason: str, actor: Actor, occurred_at: datetime) -> None:
         REOPEN.check(actor)
+        _require_text(reason, "reason", "重新打开的原因不能为空")
         if self.status is not Status.CLOSED:
             raise InvalidTransition("只有已销号的隐患可以重新打开")
-        _require_text(reason, "reason", "重新打开的原因不能为空")
         self._reopened(reason=reason, actor=actor.username, occurred_at=occurred_at)
 
     @event("Reopened")

@@ -201,13 +201,16 @@ def test_every_operation_with_a_body_refuses_deep_nesting_before_parsing_it(
     for operation in (result.ok() for result in schema.get_all_operations()):
         if not operation.body:
             continue
-        path = operation.path
+        paths = [operation.path]
         for parameter in operation.path_parameters:
-            choices = district.path_choices(operation.path, parameter.name) or ["x"]
-            path = path.replace("{" + parameter.name + "}", choices[0])
+            choices = (district.path_choices(operation.path, parameter.name) or ["x"])[:10]
+            paths = [path.replace("{" + parameter.name + "}", choice) for path in paths for choice in choices]
         for body in DEEP_BODIES:
-            response = getattr(client, operation.method.lower())(path, data=body, content_type="application/json")
-            answers[f"{operation.label}"] = (response.status_code, response.json().get("code"))
+            for path in paths:  # the first id the caller may see, so the body is what is judged
+                response = getattr(client, operation.method.lower())(path, data=body, content_type="application/json")
+                answers[f"{operation.label}"] = (response.status_code, response.json().get("code"))
+                if response.status_code != 404:
+                    break
     malformed = {label for label, answer in answers.items() if answer == (400, "malformed_request")}
     assert all(status in (400, 403, 404) for status, _ in answers.values()), answers
     assert len(malformed) >= len(answers) // 2, answers

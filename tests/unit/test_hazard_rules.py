@@ -928,3 +928,33 @@ def test_discovery_records_its_inspection(world: World) -> None:
 
     found = world.app.get_hazard(hazard.id)
     assert (found.inspection, found.severity, found.status) == (inspection.id, Severity.MAJOR, Status.REPORTED)
+
+
+# --- refusal order: who (403) before the input (400) before the hazard's state (409) ------------------------
+
+
+def test_bad_input_on_a_closed_hazard_is_refused_for_the_input_not_the_state(world: World) -> None:
+    hazard_id = world.closed()
+    commands: list[Callable[[], object]] = [
+        lambda: world.app.rectify_hazard(hazard_id, actor=world.staff, note=" "),
+        lambda: world.app.report_progress(hazard_id, actor=world.staff, note="", percent=150),
+        lambda: world.app.record_interim_measures(hazard_id, actor=world.staff, measures=" "),
+        lambda: world.app.escalate_hazard(hazard_id, actor=world.principal, to_unit=world.bureau, reason=" "),
+    ]
+    for command in commands:
+        with world.refused(InvalidValue, "invalid_value", hazard=hazard_id):
+            command()
+
+
+def test_a_rejection_without_a_reason_of_a_closed_hazard_is_refused_for_the_reason(world: World) -> None:
+    hazard_id = world.closed()
+
+    with world.refused(InvalidValue, "invalid_value", hazard=hazard_id):
+        world.app.verify_hazard(hazard_id, actor=world.inspector, accepted=False, note=" ")
+
+
+def test_a_reopening_without_a_reason_of_an_open_hazard_is_refused_for_the_reason(world: World) -> None:
+    hazard_id = world.assigned()
+
+    with world.refused(InvalidValue, "invalid_value", hazard=hazard_id):
+        world.app.reopen_hazard(hazard_id, actor=world.inspector, reason=" ")
