@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 from uuid import UUID
@@ -12,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
-from domain.campaign.aggregate import Campaign
+from domain.campaign.aggregate import Campaign, SchoolPlace
 from domain.directory.aggregate import Staff, Unit, staff_id
 from domain.errors import (
     AlreadyExists,
@@ -228,13 +228,17 @@ class SafetyApplication(Application[UUID]):
         report_deadline: date,
         scope: Sequence[UUID],
         recipients: Sequence[UUID],
+        schools: Iterable[SchoolPlace] | None = None,
         occurred_at: datetime | None = None,
     ) -> Campaign:
+        """``schools``: the directory's schools now (the API passes them), so that a scope covering none is refused."""
         LAUNCH_CAMPAIGN.check(actor)
         when = self._when(occurred_at)
-        for unit in [*scope, *recipients]:
+        for unit in recipients:
             self.get_unit(unit)
         campaign = Campaign.launch(
+            scope_units=[self.get_unit(unit) for unit in scope],
+            schools=schools,
             title=title.strip(),
             document_no=document_no.strip(),
             issuer=actor.unit,
@@ -816,8 +820,17 @@ class SafetyApplication(Application[UUID]):
         school = self.get_unit(school_id)
         if school.kind is not UnitKind.SCHOOL:
             raise NotASchool(unit=str(school_id))
-        if not campaign.covers(school, self.get_unit(campaign.issuer) if campaign.issuer else None):
+        if not self._covers(campaign, school):
             raise SchoolNotInCampaign(school=str(school_id))
+
+    def _covers(self, campaign: Campaign, school: Unit) -> bool:
+        """Judged against the directory as it is now: the scope's units and the school's district and station."""
+        scope_units = [self.get_unit(unit) for unit in campaign.scope]
+        return campaign.covers(school, scope_units, self.get_unit(campaign.issuer) if campaign.issuer else None)
+
+    def campaign_covers(self, campaign: UUID, school: UUID) -> bool:
+        """Whether a campaign reaches a school (``domain.campaign.aggregate.scope_covers``)."""
+        return self._covers(self.get_campaign(campaign), self.get_unit(school))
 
     def _check_owner(self, owner: str, owner_unit: UUID, when: datetime) -> None:
         self.get_unit(owner_unit)

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from django.db.models import Q, QuerySet
 
+from domain.campaign.aggregate import covered_schools
 from domain.errors import OutOfScope, UnitNotFound
 from domain.policy import Actor, Role, UnitKind
 from projections.campaigns import CampaignView
@@ -110,13 +111,23 @@ def sees_campaign(actor: Actor, campaign: CampaignView) -> bool:
     visible = school_ids(actor)
     if visible is ALL or actor.unit == campaign.issuer or str(actor.unit) in campaign.recipients:
         return True
-    schools = UnitView.objects.filter(id__in=visible)
-    if campaign.scope:
-        return schools.filter(id__in=campaign.scope).exists()
+    return bool(campaign_schools(campaign, UnitView.objects.filter(id__in=visible)))
+
+
+def campaign_schools(campaign: CampaignView, among: QuerySet[UnitView] | None = None) -> list[UnitView]:
+    """The schools a campaign covers in the directory as it is now (``domain.campaign.aggregate.scope_covers``),
+    optionally only those ``among`` a set of units."""
+    schools = UnitView.objects.filter(kind=UnitKind.SCHOOL).order_by("name")
+    if among is not None:
+        schools = schools.filter(id__in=among.values("id"))
+    scope_units = list(UnitView.objects.filter(id__in=campaign.scope))
     issuer = UnitView.objects.filter(id=campaign.issuer).first() if campaign.issuer else None
-    if issuer is not None and issuer.kind == UnitKind.DISTRICT_EDU_BUREAU:
-        schools = schools.filter(district=issuer.district)
-    return schools.exists()
+    return covered_schools(scope_units, issuer, schools)  # type: ignore[return-value]
+
+
+def directory_schools() -> QuerySet[UnitView]:
+    """Every school of the directory, for judging a new campaign's scope at launch."""
+    return UnitView.objects.filter(kind=UnitKind.SCHOOL)
 
 
 def _unit(actor: Actor) -> UnitView | None:

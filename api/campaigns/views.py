@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -56,7 +56,34 @@ class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
     occurred_at = Moment(required=False)
 
 
+class CoveredSchool(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
 class CampaignOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """``scope`` holds units of any kind (a school, a district bureau, a city bureau, a police station; empty: every
+    school under the issuer); ``schools_covered`` are the schools it covers in the directory as it is now — a school
+    registered later in a scoped district is among them — limited to those the caller may see."""
+
+    schools_covered_count = serializers.SerializerMethodField(help_text="本次专项排查覆盖的学校数（调用者可见范围内）")
+    schools_covered = serializers.SerializerMethodField(help_text="本次专项排查覆盖的学校（调用者可见范围内）")
+
+    def _covered(self, campaign: CampaignView) -> list[dict[str, str]]:
+        cache: dict[object, list[dict[str, str]]] = self.context.setdefault("covered", {})
+        if campaign.id not in cache:
+            request = self.context.get("request")
+            among = scope.units(actor_of(request)) if request is not None else None
+            cache[campaign.id] = [{"id": str(s.id), "name": s.name} for s in scope.campaign_schools(campaign, among)]
+        return cache[campaign.id]
+
+    def get_schools_covered_count(self, campaign: CampaignView) -> int:
+        return len(self._covered(campaign))
+
+    @extend_schema_field(CoveredSchool(many=True))
+    def get_schools_covered(self, campaign: CampaignView) -> list[dict[str, str]]:
+        return self._covered(campaign)
+
     class Meta:
         model = CampaignView
         fields = [
@@ -71,6 +98,8 @@ class CampaignOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "report_deadline",
             "scope",
             "recipients",
+            "schools_covered_count",
+            "schools_covered",
             "launched_by",
             "launched_at",
             "version",
@@ -93,7 +122,7 @@ class CampaignList(generics.GenericAPIView):  # type: ignore[type-arg]
     def get(self, request: Request) -> Response:
         campaigns = [c for c in CampaignView.objects.all() if _visible(request, c)]
         page = self.paginate_queryset(campaigns)
-        return self.get_paginated_response(CampaignOutput(page, many=True).data)
+        return self.get_paginated_response(CampaignOutput(page, many=True, context={"request": request}).data)
 
     @extend_schema(request=CampaignInput, responses={201: CampaignOutput})
     def post(self, request: Request) -> Response:
@@ -114,8 +143,12 @@ class CampaignList(generics.GenericAPIView):  # type: ignore[type-arg]
         in_scope = set(scope.units(actor).filter(id__in=data["scope"]).values_list("id", flat=True))
         if set(data["scope"]) - in_scope:  # unknown ids too: whether a unit exists out of scope is not told
             raise OutOfScope("排查范围中有不在您管辖范围内的单位", field="scope")
-        campaign = execute(lambda app: app.launch_campaign(actor=actor, checklist=checklist, **data))
-        return Response(CampaignOutput(CampaignView.objects.get(id=campaign.id)).data, status=201)
+        campaign = execute(
+            lambda app: app.launch_campaign(actor=actor, checklist=checklist, schools=scope.directory_schools(), **data)
+        )
+        return Response(
+            CampaignOutput(CampaignView.objects.get(id=campaign.id), context={"request": request}).data, status=201
+        )
 
 
 class CampaignDetail(generics.GenericAPIView):  # type: ignore[type-arg]
@@ -125,7 +158,7 @@ class CampaignDetail(generics.GenericAPIView):  # type: ignore[type-arg]
         campaign = CampaignView.objects.filter(id=parse_uuid(pk, CampaignNotFound)).first()
         if campaign is None or not _visible(request, campaign):
             raise CampaignNotFound()
-        return Response(CampaignOutput(campaign).data)
+        return Response(CampaignOutput(campaign, context={"request": request}).data)
 
 
 def _visible(request: Request, campaign: CampaignView) -> bool:

@@ -2,17 +2,71 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.directory.aggregate import Unit
 from domain.errors import InvalidValue
 from domain.policy import UnitKind
 
 PHASE_KINDS = ("self_check", "onsite", "supervision")
+
+
+class ScopeUnit(Protocol):
+    """A unit named in a campaign's scope (or its issuer): a directory ``Unit`` or its read-model row."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def district(self) -> str: ...
+
+
+class SchoolPlace(Protocol):
+    """Where a school stands in the directory: its district and its 属地派出所."""
+
+    @property
+    def id(self) -> UUID: ...
+    @property
+    def district(self) -> str: ...
+    @property
+    def police_station(self) -> UUID | None: ...
+
+
+def unit_covers(unit: ScopeUnit, school: SchoolPlace) -> bool:
+    """A school covers itself; a district bureau the schools of its district; a city bureau (education or police)
+    all schools; a police station the schools whose 属地派出所 it is."""
+    match UnitKind(unit.kind):
+        case UnitKind.SCHOOL:
+            return school.id == unit.id
+        case UnitKind.DISTRICT_EDU_BUREAU:
+            return school.district == unit.district
+        case UnitKind.CITY_EDU_BUREAU | UnitKind.CITY_POLICE_BUREAU:
+            return True
+        case UnitKind.POLICE_STATION:
+            return school.police_station == unit.id
+    return False  # pragma: no cover - every kind is matched above
+
+
+def scope_covers(scope: Sequence[ScopeUnit], issuer: ScopeUnit | None, school: SchoolPlace) -> bool:
+    """The one rule of a campaign's reach, judged against the directory as it is now (so a school registered later
+    in a scoped district is covered): a school covered by any unit of the scope; an empty scope means every school
+    under the issuer (a district bureau's district; the whole city for a city bureau or the administrator)."""
+    if scope:
+        return any(unit_covers(unit, school) for unit in scope)
+    if issuer is None or UnitKind(issuer.kind) is not UnitKind.DISTRICT_EDU_BUREAU:
+        return True
+    return unit_covers(issuer, school)
+
+
+def covered_schools(
+    scope: Sequence[ScopeUnit], issuer: ScopeUnit | None, schools: Iterable[SchoolPlace]
+) -> list[SchoolPlace]:
+    return [school for school in schools if scope_covers(scope, issuer, school)]
 
 
 class Campaign(Aggregate):
@@ -46,7 +100,12 @@ class Campaign(Aggregate):
         self.last_occurred_at = occurred_at
 
     @classmethod
-    def launch(cls, **kwargs: Any) -> Campaign:
+    def launch(
+        cls, *, scope_units: Sequence[ScopeUnit], schools: Iterable[SchoolPlace] | None = None, **kwargs: Any
+    ) -> Campaign:
+        """``schools``: the directory's schools at launch; a scope naming units must cover at least one of them."""
+        if scope_units and schools is not None and not covered_schools(scope_units, None, schools):
+            raise InvalidValue("排查范围内没有任何学校", field="scope")
         _check_launch(
             title=kwargs["title"],
             checklist=kwargs["checklist"],
@@ -59,13 +118,9 @@ class Campaign(Aggregate):
     def item(self, code: str) -> dict[str, str] | None:
         return next((item for item in self.checklist if item["code"] == code), None)
 
-    def covers(self, school: Unit, issuer: Unit | None) -> bool:
-        """An explicit scope lists its schools; an empty one means every school under the issuer."""
-        if self.scope:
-            return school.id in self.scope
-        if issuer is None or issuer.kind is not UnitKind.DISTRICT_EDU_BUREAU:
-            return True  # a city bureau (or the administrator) covers the whole city
-        return school.district == issuer.district
+    def covers(self, school: SchoolPlace, scope_units: Sequence[ScopeUnit], issuer: ScopeUnit | None) -> bool:
+        """``scope_units``: the units of ``self.scope`` as the directory has them now (``scope_covers``)."""
+        return scope_covers(scope_units, issuer, school)
 
 
 def _check_launch(

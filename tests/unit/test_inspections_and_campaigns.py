@@ -89,16 +89,12 @@ def test_campaign_launched_from_the_changzhou_template_carries_its_checklist_and
 
 
 def test_campaign_covers_only_the_schools_in_its_scope(world: World) -> None:
-    campaign = world.app.get_campaign(world.campaign)
-    issuer = world.app.get_unit(world.bureau)
-
-    assert campaign.covers(world.app.get_unit(world.school), issuer) is True
-    assert campaign.covers(world.app.get_unit(world.other_school), issuer) is False
+    assert world.app.campaign_covers(world.campaign, world.school) is True
+    assert world.app.campaign_covers(world.campaign, world.other_school) is False
 
 
 def test_campaign_with_an_empty_scope_covers_every_school_of_the_issuing_district(world: World) -> None:
-    campaign = world.app.get_campaign(_launch(world, scope=[]))
-    issuer = world.app.get_unit(world.bureau)
+    campaign = _launch(world, scope=[])
     elsewhere = world.app.register_unit(
         actor=Actor("admin", Role.ADMIN),
         kind=UnitKind.SCHOOL,
@@ -107,9 +103,9 @@ def test_campaign_with_an_empty_scope_covers_every_school_of_the_issuing_distric
         police_station=world.station,
     )
 
-    assert campaign.covers(world.app.get_unit(world.school), issuer)
-    assert campaign.covers(world.app.get_unit(world.other_school), issuer)
-    assert not campaign.covers(elsewhere, issuer)
+    assert world.app.campaign_covers(campaign, world.school)
+    assert world.app.campaign_covers(campaign, world.other_school)
+    assert not world.app.campaign_covers(campaign, elsewhere.id)
 
 
 def test_campaign_scope_and_recipients_are_deduplicated_in_order(world: World) -> None:
