@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import pytest
 
+from domain.campaign.aggregate import scope_covers
 from domain.errors import (
     DomainError,
     InspectionCompleted,
@@ -388,3 +390,110 @@ def test_unknown_inspection_is_not_found(world: World) -> None:
         world.app.get_inspection(uuid4())
     with world.refused(InspectionNotFound, "inspection_not_found"):
         world.app.complete_inspection(world.campaign, actor=world.inspector)
+
+
+# --- scope of units of any kind (issue 14) ------------------------------------------------------------
+
+
+def _register_school(world: World, name: str, *, district: str = "武进区", station: UUID | None = None) -> UUID:
+    return world.app.register_unit(
+        actor=world.admin,
+        kind=UnitKind.SCHOOL,
+        name=name,
+        district=district,
+        parent=world.bureau,
+        police_station=station or world.station,
+    ).id
+
+
+def _schools(world: World, *ids: UUID) -> list[Any]:
+    return [world.app.get_unit(school) for school in ids]
+
+
+def test_a_campaign_scoped_to_a_district_bureau_covers_every_school_of_its_district_even_one_registered_later(
+    world: World,
+) -> None:
+    # given: 武进区教育局 launches a campaign scoped to itself; a school of 天宁区 exists
+    tianning = _register_school(world, "红梅实验小学", district="天宁区")
+    campaign = _launch(world, scope=[world.bureau], schools=_schools(world, world.school, tianning))
+    # when: a school is registered in 武进区 after the launch, and its teacher records a hazard in the campaign
+    later = _register_school(world, "湖塘新城小学")
+    world.app.appoint_staff(
+        actor=world.admin,
+        username="later_staff",
+        display_name="钱老师",
+        phone="13800000001",
+        unit=later,
+        role=Role.SCHOOL_STAFF,
+        effective_from=world.clock() - timedelta(days=1),
+    )
+    hazard = world.discover(
+        actor=Actor("later_staff", Role.SCHOOL_STAFF, later), campaign=campaign, school=later, item="X-01"
+    )
+    # then: every school of the district is covered, the one of another district is not
+    assert hazard.school == later
+    assert [world.app.campaign_covers(campaign, s) for s in (world.school, world.other_school, later)] == [True] * 3
+    assert world.app.campaign_covers(campaign, tianning) is False
+    with pytest.raises(SchoolNotInCampaign):
+        _schedule_at(world, campaign, tianning)
+
+
+def test_a_campaign_scoped_to_a_police_station_covers_the_schools_it_is_the_local_station_of(world: World) -> None:
+    # given: another station with one school of the same district
+    other_station = world.app.register_unit(
+        actor=world.admin,
+        kind=UnitKind.POLICE_STATION,
+        name="南夏墅派出所",
+        district="武进区",
+        parent=world.city_police,
+    ).id
+    far_school = _register_school(world, "南夏墅小学", station=other_station)
+    # when: a campaign is scoped to 湖塘派出所
+    campaign = _launch(world, scope=[world.station], schools=_schools(world, world.school, far_school))
+    # then: the schools whose 属地派出所 it is are covered, the other station's school is not
+    assert world.app.campaign_covers(campaign, world.school)
+    assert world.app.campaign_covers(campaign, world.other_school)
+    assert not world.app.campaign_covers(campaign, far_school)
+
+
+def test_a_campaign_scoped_to_the_city_police_bureau_covers_every_school(world: World) -> None:
+    tianning = _register_school(world, "红梅实验小学", district="天宁区")
+
+    campaign = _launch(world, scope=[world.city_police], schools=_schools(world, tianning))
+
+    assert world.app.campaign_covers(campaign, tianning) and world.app.campaign_covers(campaign, world.school)
+
+
+def test_a_scope_that_covers_no_school_is_refused_at_launch(world: World) -> None:
+    # given: a police station that is the 属地派出所 of no school
+    idle_station = world.app.register_unit(
+        actor=world.admin, kind=UnitKind.POLICE_STATION, name="空派出所", district="武进区", parent=world.city_police
+    ).id
+    # when / then
+    with pytest.raises(InvalidValue) as refused:
+        _launch(world, scope=[idle_station], schools=_schools(world, world.school, world.other_school))
+    assert refused.value.context["field"] == "scope"
+
+
+def test_scope_covers_is_one_pure_rule_over_unit_kinds() -> None:
+    station, school_id = uuid4(), uuid4()
+    school = SimpleNamespace(id=school_id, district="武进区", police_station=station)
+
+    def unit(kind: UnitKind, unit_id: UUID | None = None, district: str = "武进区") -> Any:
+        return SimpleNamespace(id=unit_id or uuid4(), kind=kind, district=district)
+
+    assert scope_covers([unit(UnitKind.SCHOOL, school_id)], None, school)
+    assert not scope_covers([unit(UnitKind.SCHOOL)], None, school)
+    assert scope_covers([unit(UnitKind.DISTRICT_EDU_BUREAU)], None, school)
+    assert not scope_covers([unit(UnitKind.DISTRICT_EDU_BUREAU, district="天宁区")], None, school)
+    assert scope_covers([unit(UnitKind.CITY_EDU_BUREAU, district="")], None, school)
+    assert scope_covers([unit(UnitKind.POLICE_STATION, station)], None, school)
+    assert not scope_covers([unit(UnitKind.POLICE_STATION)], None, school)
+    assert scope_covers([], unit(UnitKind.DISTRICT_EDU_BUREAU), school)  # empty: every school under the issuer
+    assert not scope_covers([], unit(UnitKind.DISTRICT_EDU_BUREAU, district="天宁区"), school)
+
+
+def _schedule_at(world: World, campaign: UUID, school: UUID) -> Inspection:
+    return world.app.schedule_inspection(
+        actor=world.inspector, campaign=campaign, school=school, kind=InspectionKind.ONSITE, inspectors=["inspector"]
+    )
