@@ -53,11 +53,11 @@ def test_a_district_bureau_launches_a_campaign_for_its_whole_district(world: Wor
     # given: 天宁区教育局 launches a campaign whose scope names itself
     bureau = str(world.units["district_bureau"])
     campaign = ok(launch(user("tn_leader"), [bureau]), 201)
+    # when / then: a school of the district records a hazard in it
+    ok(discover(user("hm_staff"), campaign["id"], str(world.units["hongmei_school"])), 201)
     covered = {s["name"] for s in campaign["schools_covered"]}
     assert campaign["scope"] == [bureau]
     assert covered == {"红梅实验小学", "青龙中学", "兰陵幼儿园"} and campaign["schools_covered_count"] == 3
-    # when / then: a school of the district records a hazard in it
-    ok(discover(user("hm_staff"), campaign["id"], str(world.units["hongmei_school"])), 201)
     # a school registered in the district after the launch records in it too
     station = str(world.units["hongmei_station"])
     later = register_school(user("admin"), "茶山小学", "天宁区", station, "cs_staff")
@@ -72,8 +72,8 @@ def test_a_station_scoped_campaign_covers_the_schools_it_is_the_local_station_of
     # given: a campaign scoped to 青龙派出所 (属地派出所 of 青龙中学 only)
     campaign = ok(launch(user("tn_leader"), [str(world.units["qinglong_station"])]), 201)
     # then
-    assert [s["name"] for s in campaign["schools_covered"]] == ["青龙中学"]
     ok(discover(user("ql_staff"), campaign["id"], str(world.units["qinglong_school"])), 201)
+    assert [s["name"] for s in campaign["schools_covered"]] == ["青龙中学"]
     refused(discover(user("hm_staff"), campaign["id"], str(world.units["hongmei_school"])), 400,
             "school_not_in_campaign")
 
