@@ -191,6 +191,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "api.common.LimitOffset",
     "PAGE_SIZE": 100,
+    # Every date-time out of the API in Asia/Shanghai (+08:00), whatever zone it was stored or given in.
+    "DEFAULT_RENDERER_CLASSES": ["api.renderers.BeijingJSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",

@@ -10,6 +10,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.timerules import beijing_iso
+
 _ENVELOPE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "actor", "occurred_at"}
 )
@@ -28,7 +30,9 @@ def event_data(event: Aggregate.Event) -> dict[str, Any]:
 def plain(value: Any) -> Any:
     if isinstance(value, UUID):
         return str(value)
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return beijing_iso(value)
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value

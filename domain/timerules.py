@@ -26,6 +26,11 @@ def business_date(moment: datetime) -> date:
     return moment.astimezone(BUSINESS_TZ).date()
 
 
+def beijing_iso(moment: datetime) -> str:
+    """A moment as every response, report and page shows it: ISO 8601 in Asia/Shanghai (+08:00)."""
+    return moment.astimezone(BUSINESS_TZ).isoformat()
+
+
 def deadline_end(deadline: date) -> datetime:
     """A deadline (整改时限) ends at 24:00 Asia/Shanghai of its date."""
     return datetime.combine(deadline + timedelta(days=1), time.min, tzinfo=BUSINESS_TZ)

@@ -23,6 +23,7 @@ from django.db import models
 from django.utils import timezone
 from eventsourcing.persistence import Notification
 
+from domain.timerules import beijing_iso
 from projections.tracking import ProjectionPosition
 
 GENESIS = bytes(32)
@@ -61,7 +62,7 @@ class Checkpoint(models.Model):
             "hash": self.hash,
             "signature": self.signature,
             "public_key": self.public_key,
-            "signed_at": self.signed_at.isoformat(),
+            "signed_at": beijing_iso(self.signed_at),
         }
 
 

@@ -13,6 +13,7 @@ from django.db import models
 
 from domain.jointform.aggregate import JointForm, canonical
 from domain.jointform.police import POLICE_ONLY, PoliceNotes
+from domain.timerules import beijing_iso
 from projections.base import Projector
 from projections.policekey import readable
 
@@ -121,7 +122,7 @@ def signed(event: Any) -> None:
         row.signatures[event.role] = {
             "signer": event.actor,
             "content_hash": event.content_hash,
-            "signed_at": event.occurred_at.isoformat(),
+            "signed_at": beijing_iso(event.occurred_at),
         }
         if all(role in row.signatures for role in ("school_principal", "station_chief")):
             row.status, row.frozen_counts = "signed", event.counts

@@ -23,6 +23,7 @@ from domain.errors import (
 )
 from domain.jointform.fields import BY_KEY, MAX_TEXT, FormField, Party
 from domain.policy import SCHOOL_ROLES, STATION_ROLES, Actor, Role, require_writer
+from domain.timerules import beijing_iso
 
 FORM_NAMESPACE = uuid5(NAMESPACE_URL, "school-safety/joint-form")
 SIGNING_ROLES: dict[Role, Party] = {Role.SCHOOL_PRINCIPAL: "school", Role.STATION_CHIEF: "police"}
@@ -151,7 +152,7 @@ class JointForm(Aggregate):
 
     @event("Signed")
     def _signed(self, *, role: str, content_hash: str, counts: Counts, actor: str, occurred_at: datetime) -> None:
-        self.signatures[role] = {"signer": actor, "content_hash": content_hash, "signed_at": occurred_at.isoformat()}
+        self.signatures[role] = {"signer": actor, "content_hash": content_hash, "signed_at": beijing_iso(occurred_at)}
         if self.locked:
             self.frozen_counts = counts
         self.last_occurred_at = occurred_at
