@@ -239,11 +239,11 @@ def declared_parameters(view: Any, method: str) -> frozenset[str]:
     filterset_class = getattr(view, "filterset_class", None)
     if filterset_class is not None:
         names.update(filterset_class.base_filters)
-    handler = getattr(type(view), method.lower(), None)
+    handler = getattr(type(view), "get" if method.upper() == "HEAD" else method.lower(), None)
     schema_class = getattr(handler, "kwargs", {}).get("schema")
     schema = schema_class() if schema_class is not None else getattr(type(view), "schema", None)
     if schema is not None and hasattr(schema, "get_override_parameters"):
-        schema.view, schema.method = view, method.upper()
+        schema.view, schema.method = view, "GET" if method.upper() == "HEAD" else method.upper()
         names.update(
             parameter.name
             for parameter in schema.get_override_parameters()

@@ -68,6 +68,7 @@ def test_paging_and_format_are_always_allowed(demo: None, client_for: Client) ->
     page = ok(bureau.get(f"{API}hazards/", {"limit": 2, "offset": 1, "format": "json", "supervised": "true"}))
     assert len(page["results"]) <= 2
     ok(bureau.get(f"{API}ownership/", {"limit": 1, "offset": 0, "overdue": "true", "known_at": timezone.now()}))
+    assert bureau.head(f"{API}ownership/", {"at": timezone.now().isoformat()}).status_code == 200
     campaign = HazardLedger.objects.values_list("campaign", flat=True).first()
     ok(bureau.get(f"{API}reports/suzhou-summary/", {"format": "json", "campaign": campaign}))
 
