@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
+from api.common import DeclaredQuery
 from api.eventstore import get_application
 from domain.errors import NotPermitted
 from domain.policy import Role
@@ -45,7 +46,7 @@ class CheckpointOut(serializers.Serializer):  # type: ignore[type-arg]
     signed_at = serializers.DateTimeField()
 
 
-class AuditVerify(generics.GenericAPIView):  # type: ignore[type-arg]
+class AuditVerify(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     """Recompute the whole chain now (auditors, bureaus and admins: it reads every event)."""
 
     serializer_class = VerifyOut
@@ -58,14 +59,14 @@ class AuditVerify(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(VerifyOut(report.as_dict()).data)
 
 
-class AuditCheckpoints(generics.ListAPIView):  # type: ignore[type-arg]
+class AuditCheckpoints(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = CheckpointOut
 
     def get_queryset(self) -> Any:
         return integrity.Checkpoint.objects.order_by("-position")
 
 
-class AuditPublicKey(generics.GenericAPIView):  # type: ignore[type-arg]
+class AuditPublicKey(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     """The Ed25519 public key the checkpoints are signed with (public: anyone may check a checkpoint)."""
 
     permission_classes = [AllowAny]

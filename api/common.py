@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
 import django_filters
 from django import forms
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 
-from domain.errors import InvalidValue, NotFound
+from domain.errors import InvalidValue, NotFound, UnknownParameter
 
 MAX_TEXT = 2000
 MAX_NAME = 200
@@ -167,6 +168,41 @@ class TrueFalseFilter(django_filters.ChoiceFilter):
         return qs if value in ("", None) else super().filter(qs, value == "true")
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class _MomentOrDayField(forms.Field):
+    """A date (the start of that day, or of the next day with ``end_of_day``) or a date-time, as Day/Moment."""
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs: Any) -> None:
+        self.end_of_day = end_of_day
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> datetime | None:
+        if value in self.empty_values:
+            return None
+        try:
+            if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+                day = Day().run_validation(value) + timedelta(days=1 if self.end_of_day else 0)
+                return timezone.make_aware(datetime.combine(day, time()))
+            moment: datetime = Moment().run_validation(value)
+            return moment
+        except serializers.ValidationError as error:
+            raise forms.ValidationError("请输入日期（YYYY-MM-DD）或带时区的时间（ISO 8601）", code="invalid") from error
+
+
+class MomentFilter(django_filters.Filter):
+    """A bound on a moment: ``after`` is from the given date or time on, ``before`` up to the given time or to
+    the end of the given date (so ``after=2026-03-01&before=2026-03-31`` is the whole of March)."""
+
+    field_class = _MomentOrDayField
+
+    def __init__(self, *, field_name: str, bound: str, **kwargs: Any) -> None:
+        before = bound == "before"
+        kwargs.setdefault("end_of_day", before)
+        super().__init__(field_name=field_name, lookup_expr="lt" if before else "gte", **kwargs)
+
+
 class LimitOffset(LimitOffsetPagination):
     """DRF's ``limit``/``offset``, bounded: a huge number is a short or empty page, never a database overflow."""
 
@@ -190,3 +226,39 @@ class LimitOffset(LimitOffsetPagination):
         if self.count > self.limit and self.template is not None:
             self.display_page_controls = True
         return page
+
+
+# Query parameters every endpoint takes: the page (``limit``, ``offset``), the representation, the order.
+ALWAYS_ALLOWED = frozenset({"limit", "offset", "format", "ordering"})
+
+
+def declared_parameters(view: Any, method: str) -> frozenset[str]:
+    """The query parameters ``view`` documents for ``method``: its filterset's filters and the parameters of its
+    ``@extend_schema`` (the OpenAPI schema's own source, so what is accepted is what is documented)."""
+    names = set(ALWAYS_ALLOWED)
+    filterset_class = getattr(view, "filterset_class", None)
+    if filterset_class is not None:
+        names.update(filterset_class.base_filters)
+    handler = getattr(type(view), "get" if method.upper() == "HEAD" else method.lower(), None)
+    schema_class = getattr(handler, "kwargs", {}).get("schema")
+    schema = schema_class() if schema_class is not None else getattr(type(view), "schema", None)
+    if schema is not None and hasattr(schema, "get_override_parameters"):
+        schema.view, schema.method = view, "GET" if method.upper() == "HEAD" else method.upper()
+        names.update(
+            parameter.name
+            for parameter in schema.get_override_parameters()
+            if getattr(parameter, "location", None) == "query"
+        )
+    return frozenset(names)
+
+
+class DeclaredQuery:
+    """Refuses a read with a query parameter the endpoint does not document (400 ``unknown_parameter``): a
+    misspelt or unsupported filter is an error, never a silently unfiltered list."""
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if request.method in ("GET", "HEAD"):
+            unknown = sorted(set(request.query_params) - declared_parameters(self, request.method))
+            if unknown:
+                raise UnknownParameter(f"未知的查询参数：{'、'.join(unknown)}", parameters=unknown)

@@ -47,8 +47,9 @@ class RequestIdMiddleware:
             return None
         response = json_server_error(request)
         signals.got_request_exception.send(sender=None, request=request)
-        log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request,
-                     exception=exception)
+        log_response(
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request, exception=exception
+        )
         return response
 
 

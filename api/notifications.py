@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import generics, serializers
 
 from api.auth import actor_of
+from api.common import DeclaredQuery
 from projections.notifications import NotificationView, for_actor
 
 
@@ -16,7 +17,7 @@ class NotificationOut(serializers.ModelSerializer):  # type: ignore[type-arg]
         fields = ["id", "kind", "title", "message", "hazard", "school", "occurred_at"]
 
 
-class Notifications(generics.ListAPIView):  # type: ignore[type-arg]
+class Notifications(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = NotificationOut
 
     def get_queryset(self) -> Any:

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
+from api.common import DeclaredQuery
 from api.models import PoliceContentRead
 from domain.errors import NotPermitted
 from domain.policy import Actor, Role, UnitKind
@@ -72,7 +73,7 @@ class PoliceReadOutput(serializers.Serializer):  # type: ignore[type-arg]
     school_name = serializers.CharField()
 
 
-class PoliceAccessLog(generics.GenericAPIView):  # type: ignore[type-arg]
+class PoliceAccessLog(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     """Every read of police-only content, newest first: 所长 (their station's schools), 市公安局民警, auditors."""
 
     serializer_class = PoliceReadOutput

@@ -9,26 +9,41 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from reports.registry import load_all
+
+# Every endpoint whose path has no id in it (reports: one link per report name).
+TOP_LEVEL = (
+    "auth-token",
+    "auth-token-revoke",
+    "units",
+    "users",
+    "campaign-templates",
+    "campaigns",
+    "inspections",
+    "hazards",
+    "ownership",
+    "accountability",
+    "joint-forms",
+    "submissions",
+    "notifications",
+    "audit-verify",
+    "audit-checkpoints",
+    "audit-public-key",
+    "audit-police-access",
+    "schema",
+    "docs",
+)
+
 
 @extend_schema(exclude=True)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def api_root(request: Request) -> Response:
-    links = [
-        "auth-token",
-        "auth-token-revoke",
-        "units",
-        "users",
-        "campaign-templates",
-        "campaigns",
-        "inspections",
-        "hazards",
-        "schema",
-        "docs",
-    ]
+    links = {name: reverse(name, request=request) for name in TOP_LEVEL}
+    links.update({f"report-{name}": reverse("report", args=[name], request=request) for name in sorted(load_all())})
     return Response(
         {
             "name": "校园安全隐患排查整治",
-            "links": {name: reverse(name, request=request) for name in links},
+            "links": links,
         }
     )

@@ -45,8 +45,11 @@ def error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
             if path.endswith("/auth/token/"):
                 errors.update(LOGIN_ERRORS)
             for status, description in errors.items():
-                operation["responses"].setdefault(status, {
-                    "description": description,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                })
+                operation["responses"].setdefault(
+                    status,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                )
     return result

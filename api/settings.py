@@ -230,7 +230,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {
-            "handlers": ["console"], "level": "ERROR", "propagate": False, "filters": ["request_id"],
+            "handlers": ["console"],
+            "level": "ERROR",
+            "propagate": False,
+            "filters": ["request_id"],
         },
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "weasyprint": {"level": "WARNING"},

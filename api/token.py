@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_for, actor_of
-from api.common import validated
+from api.common import DeclaredQuery, validated
 from api.parsers import StrictJSONParser
 from api.throttling import LoginRateThrottle, LoginThrottled
 from domain.errors import StaffNotFound
@@ -59,7 +59,7 @@ class ObtainToken(ObtainAuthToken):
         raise LoginThrottled(wait)
 
 
-class RevokeToken(generics.GenericAPIView):  # type: ignore[type-arg]
+class RevokeToken(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     """``POST auth/token/revoke/`` — the caller's own token (logout), or any user's for an admin."""
 
     serializer_class = RevokeInput

@@ -28,6 +28,11 @@ class InvalidValue(DomainError):
     message = "输入值无效"
 
 
+class UnknownParameter(DomainError):
+    code = "unknown_parameter"
+    message = "未知的查询参数"
+
+
 class OccurredAtNotAware(DomainError):
     code = "occurred_at_naive"
     message = "发生时间必须带时区"

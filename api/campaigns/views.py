@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import MAX_NAME, CanonicalUUID, Day, Moment, Text, parse_uuid, validated
+from api.common import MAX_NAME, CanonicalUUID, Day, DeclaredQuery, Moment, Text, parse_uuid, validated
 from api.services import execute
 from domain.campaign.aggregate import PHASE_KINDS
 from domain.campaign.templates import TEMPLATES, get_template
@@ -106,7 +106,7 @@ class CampaignOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
         ]
 
 
-class TemplateList(generics.GenericAPIView):  # type: ignore[type-arg]
+class TemplateList(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = TemplateOutput
     pagination_class = None
 
@@ -115,7 +115,7 @@ class TemplateList(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(TemplateOutput([asdict(t) for t in TEMPLATES], many=True).data)
 
 
-class CampaignList(generics.GenericAPIView):  # type: ignore[type-arg]
+class CampaignList(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = CampaignOutput
 
     @extend_schema(responses=CampaignOutput(many=True))
@@ -151,7 +151,7 @@ class CampaignList(generics.GenericAPIView):  # type: ignore[type-arg]
         )
 
 
-class CampaignDetail(generics.GenericAPIView):  # type: ignore[type-arg]
+class CampaignDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = CampaignOutput
 
     def get(self, request: Request, pk: str) -> Response:

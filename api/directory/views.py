@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of, requires
-from api.common import Moment, parse_uuid, query_param, validated
+from api.common import DeclaredQuery, Moment, parse_uuid, query_param, validated
 from api.directory.serializers import (
     DeactivateInput,
     RoleInput,
@@ -43,7 +43,7 @@ class UnitFilter(django_filters.FilterSet):
         fields = ["kind", "district"]
 
 
-class UnitList(generics.ListAPIView):  # type: ignore[type-arg]
+class UnitList(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
     permission_classes = requires(REGISTER_UNIT)
     serializer_class = UnitOutput
     filterset_class = UnitFilter
@@ -58,7 +58,7 @@ class UnitList(generics.ListAPIView):  # type: ignore[type-arg]
         return Response(UnitOutput(UnitView.objects.get(id=unit.id)).data, status=201)
 
 
-class UnitStaff(generics.GenericAPIView):  # type: ignore[type-arg]
+class UnitStaff(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = StaffAtOutput
     pagination_class = None
 
@@ -79,7 +79,7 @@ class UnitStaff(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(StaffAtOutput(staff_at(unit.id, at, known_at), many=True).data)
 
 
-class UserCreate(generics.GenericAPIView):  # type: ignore[type-arg]
+class UserCreate(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     permission_classes = requires(CREATE_USER)
     serializer_class = UserOutput
 
@@ -96,7 +96,7 @@ class UserCreate(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(UserOutput(StaffView.objects.get(username=data["username"])).data, status=201)
 
 
-class UserRole(generics.GenericAPIView):  # type: ignore[type-arg]
+class UserRole(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     permission_classes = requires(CHANGE_ROLE)
     serializer_class = UserOutput
 
@@ -109,7 +109,7 @@ class UserRole(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(UserOutput(StaffView.objects.get(username=username)).data)
 
 
-class UserDeactivate(generics.GenericAPIView):  # type: ignore[type-arg]
+class UserDeactivate(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     permission_classes = requires(DEACTIVATE_USER)
     serializer_class = UserOutput
 

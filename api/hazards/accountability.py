@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from api.accountability import FINDINGS_READ, findings_for, hazard_findings
 from api.auth import actor_of
-from api.common import CanonicalUUID, Moment, query_param
+from api.common import CanonicalUUID, DeclaredQuery, Moment, query_param
 from api.eventstore import get_application
 from api.hazards.views import visible_hazard
 from domain.accountability import Finding
@@ -49,7 +49,7 @@ class FindingOutput(serializers.Serializer):  # type: ignore[type-arg]
         return {name: fields[name] for name in ordered}
 
 
-class HazardAccountability(generics.GenericAPIView):  # type: ignore[type-arg]
+class HazardAccountability(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = FindingOutput
     pagination_class = None
 
@@ -60,7 +60,7 @@ class HazardAccountability(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(FindingOutput(hazard_findings(get_application(), row, as_of), many=True).data)
 
 
-class Accountability(generics.GenericAPIView):  # type: ignore[type-arg]
+class Accountability(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = FindingOutput
 
     @extend_schema(

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import CanonicalUUIDFilter, Moment, TrueFalseFilter, query_param
+from api.common import CanonicalUUIDFilter, DeclaredQuery, Moment, TrueFalseFilter, query_param
 from api.hazards.serializers import OwnershipItem
 from projections import history, scope
 from projections.history import HazardVersion
@@ -28,7 +28,7 @@ class OwnershipFilter(django_filters.FilterSet):
         fields = ["school", "campaign", "overdue"]
 
 
-class Ownership(generics.ListAPIView):  # type: ignore[type-arg]
+class Ownership(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = OwnershipItem
     filterset_class = OwnershipFilter
 

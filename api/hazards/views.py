@@ -13,7 +13,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of, requires
-from api.common import CanonicalUUIDFilter, Moment, TrueFalseFilter, enum_choices, parse_uuid, query_param, validated
+from api.common import (
+    CanonicalUUIDFilter,
+    DeclaredQuery,
+    Moment,
+    MomentFilter,
+    TrueFalseFilter,
+    enum_choices,
+    parse_uuid,
+    query_param,
+    validated,
+)
 from api.eventstore import get_application
 from api.hazards import serializers as s
 from api.services import execute
@@ -32,14 +42,22 @@ class HazardFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Status)])
     severity = django_filters.ChoiceFilter(choices=[(v, v) for v in enum_choices(Severity)])
     overdue = TrueFalseFilter()
-    owner = django_filters.CharFilter()
+    owner = django_filters.CharFilter(help_text="整改责任人（用户名）")
+    supervised = TrueFalseFilter(help_text="是否挂牌督办")
+    escalated = TrueFalseFilter(help_text="是否已上报")
+    discovered_after = MomentFilter(
+        field_name="discovered_at", bound="after", help_text="发现时间不早于（日期 YYYY-MM-DD 或 ISO 8601 时间）"
+    )
+    discovered_before = MomentFilter(
+        field_name="discovered_at", bound="before", help_text="发现时间早于该时间，或不晚于该日期（含当日）"
+    )
 
     class Meta:
         model = HazardLedger
-        fields = ["school", "campaign", "status", "severity", "overdue", "owner"]
+        fields = ["school", "campaign", "status", "severity", "overdue", "owner", "supervised", "escalated"]
 
 
-class HazardList(generics.ListAPIView):  # type: ignore[type-arg]
+class HazardList(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
     permission_classes = requires(hazard_rules.DISCOVER)
     serializer_class = s.HazardOutput
     filterset_class = HazardFilter
@@ -58,7 +76,7 @@ class HazardList(generics.ListAPIView):  # type: ignore[type-arg]
         return Response(s.HazardOutput(_row(hazard.id)).data, status=201)
 
 
-class HazardDetail(generics.GenericAPIView):  # type: ignore[type-arg]
+class HazardDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = s.HazardOutput
 
     @extend_schema(
@@ -79,7 +97,7 @@ class HazardDetail(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(s.HazardOutput(past.state).data)
 
 
-class HazardHistory(generics.GenericAPIView):  # type: ignore[type-arg]
+class HazardHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = s.HistoryItem
     pagination_class = None
 
@@ -103,7 +121,7 @@ class HazardHistory(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(s.HistoryItem(items, many=True).data)
 
 
-class HazardOwners(generics.GenericAPIView):  # type: ignore[type-arg]
+class HazardOwners(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = s.OwnerInterval
     pagination_class = None
 
@@ -128,7 +146,7 @@ def command_view(
     the caller's scope (404), then a ``requirement`` on the role alone — or, for ``owner_work``, being its current
     owner or the 校长 — is met (403), before the body is judged (400) and the command runs (409)."""
 
-    class HazardCommand(generics.GenericAPIView):  # type: ignore[type-arg]
+    class HazardCommand(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
         serializer_class = s.HazardOutput
 
         @extend_schema(request=input_class, responses=s.HazardOutput, summary=summary)

@@ -16,6 +16,7 @@ from api.common import (
     CanonicalUUID,
     CanonicalUUIDFilter,
     CommandInput,
+    DeclaredQuery,
     Moment,
     Text,
     enum_choices,
@@ -83,7 +84,7 @@ class InspectionFilter(django_filters.FilterSet):
         fields = ["campaign", "school", "kind"]
 
 
-class InspectionList(generics.ListAPIView):  # type: ignore[type-arg]
+class InspectionList(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = InspectionOutput
     filterset_class = InspectionFilter
 
@@ -101,14 +102,14 @@ class InspectionList(generics.ListAPIView):  # type: ignore[type-arg]
         return Response(InspectionOutput(InspectionView.objects.get(id=inspection.id)).data, status=201)
 
 
-class InspectionDetail(generics.GenericAPIView):  # type: ignore[type-arg]
+class InspectionDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = InspectionOutput
 
     def get(self, request: Request, pk: str) -> Response:
         return Response(InspectionOutput(_visible_inspection(request, pk)).data)
 
 
-class InspectionAssess(generics.GenericAPIView):  # type: ignore[type-arg]
+class InspectionAssess(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = InspectionOutput
 
     @extend_schema(request=AssessmentInput, responses={201: InspectionOutput})
@@ -120,7 +121,7 @@ class InspectionAssess(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(InspectionOutput(InspectionView.objects.get(id=inspection.id)).data, status=201)
 
 
-class InspectionComplete(generics.GenericAPIView):  # type: ignore[type-arg]
+class InspectionComplete(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = InspectionOutput
 
     @extend_schema(request=CommandInput, responses=InspectionOutput)

@@ -59,8 +59,9 @@ def _input(spec: FormField) -> serializers.Field:  # type: ignore[type-arg]
         return serializers.BooleanField(required=False, allow_null=spec.slash_allowed, help_text=help_text)
     if spec.kind == "int":
         return serializers.IntegerField(required=False, min_value=0, max_value=10**7, help_text=help_text)
-    return serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=MAX_TEXT,
-                                 help_text=help_text)
+    return serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=MAX_TEXT, help_text=help_text
+    )
 
 
 # PATCH joint-forms/{id}/: any of the form's fields, with occurred_at and expected_version.

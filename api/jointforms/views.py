@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import CanonicalUUID, CommandInput, Moment, parse_uuid, validated
+from api.common import CanonicalUUID, CommandInput, DeclaredQuery, Moment, parse_uuid, validated
 from api.eventstore import get_application
 from api.jointforms.serializers import JointFormHistoryItem, JointFormOutput, JointFormPatch
 from api.jointforms.service import cutoff_counts, form_json, visible_form
@@ -37,7 +37,7 @@ class SignInput(CommandInput):
     content_hash = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="签字时所见内容的 SHA-256")
 
 
-class JointFormList(generics.GenericAPIView):  # type: ignore[type-arg]
+class JointFormList(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
     @extend_schema(responses=JointFormOutput(many=True))
@@ -57,7 +57,7 @@ class JointFormList(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(form_json(JointFormView.objects.get(id=form.id), actor), status=201)
 
 
-class JointFormDetail(generics.GenericAPIView):  # type: ignore[type-arg]
+class JointFormDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
     def get(self, request: Request, pk: str) -> Response:
@@ -82,7 +82,7 @@ class JointFormDetail(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(form_json(JointFormView.objects.get(id=row.id), actor))
 
 
-class JointFormSign(generics.GenericAPIView):  # type: ignore[type-arg]
+class JointFormSign(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
     @extend_schema(request=SignInput, responses=JointFormOutput)
@@ -95,7 +95,7 @@ class JointFormSign(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(form_json(JointFormView.objects.get(id=row.id), actor))
 
 
-class JointFormSubmit(generics.GenericAPIView):  # type: ignore[type-arg]
+class JointFormSubmit(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
     @extend_schema(request=CommandInput, responses=JointFormOutput)
@@ -111,7 +111,7 @@ class JointFormSubmit(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(body)
 
 
-class JointFormHistory(generics.GenericAPIView):  # type: ignore[type-arg]
+class JointFormHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormHistoryItem
     pagination_class = None
 

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.auth import actor_of
-from api.common import CanonicalUUID, Moment, parse_uuid, validated
+from api.common import CanonicalUUID, DeclaredQuery, Moment, parse_uuid, validated
 from api.models import SubmissionCopy
 from api.policeaccess import record_submission_read
 from api.reports.query import build_query
@@ -65,7 +65,7 @@ class SubmissionOutput(serializers.Serializer):  # type: ignore[type-arg]
     copies = SubmittedCopyOutput(many=True, help_text="调用者可见的报送副本（公安线副本仅公安单位用户可见）")
 
 
-class Submissions(generics.GenericAPIView):  # type: ignore[type-arg]
+class Submissions(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = SubmissionOutput
 
     @extend_schema(responses=SubmissionOutput(many=True))
@@ -107,7 +107,7 @@ class Submissions(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(submission_json(SubmissionView.objects.get(id=submission.id), actor, request), status=201)
 
 
-class SubmissionDetail(generics.GenericAPIView):  # type: ignore[type-arg]
+class SubmissionDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = SubmissionOutput
 
     def get(self, request: Request, pk: str) -> Response:
@@ -115,7 +115,7 @@ class SubmissionDetail(generics.GenericAPIView):  # type: ignore[type-arg]
         return Response(submission_json(visible_submission(actor, pk), actor, request))
 
 
-class SubmissionCopyView(generics.GenericAPIView):  # type: ignore[type-arg]
+class SubmissionCopyView(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: str, line: str) -> HttpResponse:
         actor = actor_of(request)

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 
 from api import renderpool
 from api.auth import actor_of
+from api.common import DeclaredQuery
 from api.reports.query import PARAMETERS, build_query
 from domain.errors import InvalidValue, NotFound
 from domain.timerules import business_date
@@ -49,11 +50,12 @@ class FormatIsOurs(DefaultContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class ReportView(generics.GenericAPIView):  # type: ignore[type-arg]
+class ReportView(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     content_negotiation_class = FormatIsOurs
 
     @extend_schema(
         parameters=[
+            OpenApiParameter("name", str, OpenApiParameter.PATH, enum=sorted(load_all()), description="报表名称"),
             OpenApiParameter("format", str, enum=list(FORMATS), description="json（默认）、pdf 或 xlsx"),
             *[OpenApiParameter(name, str) for name in PARAMETERS],
         ],
