@@ -175,6 +175,7 @@ class Generator:
                 statistics_cutoff=business_date(self.now),
                 report_deadline=business_date(self.now),
                 scope=[],
+                scope_units=[],
                 recipients=[],
                 actor="admin",
                 occurred_at=self.start,
