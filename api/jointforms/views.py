@@ -99,7 +99,12 @@ class JointFormSign(DeclaredQuery, generics.GenericAPIView):  # type: ignore[typ
 class JointFormSubmit(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
-    @extend_schema(request=CommandInput, responses=JointFormOutput)
+    @extend_schema(
+        request=CommandInput,
+        responses=JointFormOutput,
+        description="双报送：生成一条报送记录（submission），教育副本报教育线、公安副本报公安线；"
+        "copies 为回执，副本字节在 submissions/{id}/copies/{line}/ 下载；此后本表的PDF即所报送的教育副本。",
+    )
     def post(self, request: Request, pk: str) -> Response:
         actor = actor_of(request)
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))

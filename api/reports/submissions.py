@@ -34,6 +34,13 @@ from projections.jointforms import JointFormView
 from projections.submissions import SubmissionView
 from reports.registry import ReportQuery, ReportSpec, load_all
 
+SUBMIT_HELP = (
+    "按专项排查的接收单位分教育线、公安线各生成一份PDF副本并保存其字节和SHA-256。回执 copies 列出每条报送线的"
+    "接收单位和报送时间；哈希、大小和下载地址仅给可下载该线副本的用户（公安线仅公安单位用户）。"
+    "已报送的学校及周边安全排查整改情况报表（changzhou-school-form 带 form）不再另行报送："
+    "409 form_already_submitted，submission 为已有的报送记录。"
+)
+
 
 class SubmissionNotFound(NotFound):
     code = "submission_not_found"
@@ -93,7 +100,7 @@ class Submissions(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-
         page = self.paginate_queryset(rows.order_by("-submitted_at", "id"))
         return self.get_paginated_response([submission_json(row, actor, request) for row in page])
 
-    @extend_schema(request=SubmitInput, responses={201: SubmissionOutput})
+    @extend_schema(request=SubmitInput, responses={201: SubmissionOutput}, description=SUBMIT_HELP)
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
         require_writer(actor)

@@ -169,3 +169,17 @@ def test_the_forms_station_submits_it_in_the_schools_name(world: World, user: Us
 
     school_view = ok(user("hm_principal").get(f"{API}submissions/{answer['submission']}/"))
     assert school_view["unit"] == str(world.units["hongmei_school"]) and school_view["submitted_by"] == "hm_officer"
+
+
+def test_the_page_submits_the_form_as_a_submission_and_then_downloads_what_was_sent(
+    user: User, signed_form: str
+) -> None:
+    page = session("hm_principal")
+
+    response = page.post(f"/forms/joint/{signed_form}/", {"action": "submit"})
+
+    assert response.status_code == 302
+    form = ok(user("hm_principal").get(f"{API}joint-forms/{signed_form}/"))
+    assert form["status"] == "submitted" and form["submission"]
+    sent = user("hm_principal").get(f"{API}submissions/{form['submission']}/copies/education/").content
+    assert page.get(f"/forms/joint/{signed_form}/pdf/").content == sent
