@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.test import Client
 from reporthelpers import pdf_text
 
@@ -169,6 +170,9 @@ def test_the_forms_station_submits_it_in_the_schools_name(world: World, user: Us
 
     school_view = ok(user("hm_principal").get(f"{API}submissions/{answer['submission']}/"))
     assert school_view["unit"] == str(world.units["hongmei_school"]) and school_view["submitted_by"] == "hm_officer"
+    call_command("rebuild_projections")  # the form names its submission from the log alone
+    assert ok(user("hm_principal").get(f"{API}joint-forms/{signed_form}/"))["submission"] == answer["submission"]
+    assert ok(user("hm_principal").get(f"{API}submissions/{answer['submission']}/")) == school_view
 
 
 def test_the_page_submits_the_form_as_a_submission_and_then_downloads_what_was_sent(
