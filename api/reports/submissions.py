@@ -8,7 +8,6 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiTypes, extend_schema
@@ -233,9 +232,11 @@ def sending(
 
 
 def store(copies: list[dict[str, Any]], record: Callable[[SafetyApplication], UUID]) -> SubmissionView:
-    """The submission recorded (``record`` returns its id), then each copy's exact bytes kept beside it."""
-    with transaction.atomic():
-        submission = execute(record)
+    """The submission recorded (``record`` returns its id) and each copy's exact bytes kept beside it at once —
+    before waiting for the read models, so a submission accepted while they lag (202) still has its bytes."""
+
+    def command(app: SafetyApplication) -> UUID:
+        submission = record(app)
         SubmissionCopy.objects.bulk_create(
             SubmissionCopy(
                 submission=submission,
@@ -247,7 +248,9 @@ def store(copies: list[dict[str, Any]], record: Callable[[SafetyApplication], UU
             )
             for c in copies
         )
-    return SubmissionView.objects.get(id=submission)
+        return submission
+
+    return SubmissionView.objects.get(id=execute(command))
 
 
 def refuse_if_form_submitted(form: UUID) -> None:
