@@ -23,6 +23,7 @@ from api import renderpool
 from api.auth import UserInactive, actor_for
 from api.errors import STATUS_BY_KIND
 from api.jointforms.service import cutoff_counts, form_query, submit_form, visible_form
+from api.reports.submissions import receipts
 from api.reports.views import JOINT_FORM_REPORT, report_file
 from api.services import execute
 from api.web.forms import changes_from_post, posted_version
@@ -33,6 +34,7 @@ from domain.jointform.fields import TITLE
 from domain.policy import Actor
 from projections import scope
 from projections.jointforms import JointFormView
+from projections.submissions import SubmissionView
 from reports.registry import load_all
 
 Command = Callable[[SafetyApplication], Any]
@@ -78,7 +80,11 @@ class JointFormList(WebPage):
 class JointFormPage(WebPage):
     def get(self, request: HttpRequest, pk: UUID) -> HttpResponse:
         actor = actor_for(request.user)  # type: ignore[arg-type]
-        return render(request, "web/joint_form.html", page_context(visible_form(actor, pk), actor))
+        row = visible_form(actor, pk)
+        context = page_context(row, actor)
+        submission = SubmissionView.objects.filter(id=row.submission).first() if row.submission else None
+        context["receipts"] = receipts(submission, actor, request) if submission else []
+        return render(request, "web/joint_form.html", context)
 
     def post(self, request: HttpRequest, pk: UUID) -> HttpResponse:
         actor = actor_for(request.user)  # type: ignore[arg-type]

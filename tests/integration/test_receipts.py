@@ -187,3 +187,20 @@ def test_the_page_submits_the_form_as_a_submission_and_then_downloads_what_was_s
     assert form["status"] == "submitted" and form["submission"]
     sent = user("hm_principal").get(f"{API}submissions/{form['submission']}/copies/education/").content
     assert page.get(f"/forms/joint/{signed_form}/pdf/").content == sent
+
+
+def test_the_page_shows_each_lines_receipt_and_the_police_copys_hash_only_to_the_police(
+    user: User, signed_form: str
+) -> None:
+    answer = ok(user("hm_staff").post(f"{API}joint-forms/{signed_form}/submit/", {}, format="json"))
+    police_hash = {
+        c["line"]: c for c in ok(user("hm_chief").get(f"{API}submissions/{answer['submission']}/"))["copies"]
+    }["police"]["sha256"]
+
+    school_page = session("hm_principal").get(f"/forms/joint/{signed_form}/").content.decode()
+    station_page = session("hm_chief").get(f"/forms/joint/{signed_form}/").content.decode()
+
+    for html in (school_page, station_page):
+        assert "报送回执" in html and "常州市公安局" in html and "天宁区教育局" in html
+    assert "仅公安机关可下载" in school_page and police_hash not in school_page
+    assert police_hash in station_page and f"submissions/{answer['submission']}/copies/police/" in station_page
