@@ -243,6 +243,11 @@ class FormNotSigned(Conflict):
     message = "校长和所长均签字后才能报送"
 
 
+class FormAlreadySubmitted(Conflict):
+    code = "form_already_submitted"
+    message = "该报表已报送，请查看已有的报送记录"
+
+
 class JointFormNotFound(NotFound):
     code = "joint_form_not_found"
     message = "报表不存在或不在您的管辖范围内"

@@ -17,7 +17,6 @@ from django.utils import timezone
 from domain.jointform.aggregate import content_hash
 from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS, FOOTER, TITLE
 from projections.jointforms import JointFormView
-from reports.render import html_to_pdf
 
 Cell = dict[str, Any]
 SIGNATORIES = (("school_principal", "校长"), ("station_chief", "所长"))
@@ -182,10 +181,6 @@ _engine = Engine(dirs=[str(Path(__file__).parent / "templates")], autoescape=Tru
 
 def render_joint_form_html(data: Mapping[str, Any]) -> str:
     return _engine.get_template("reports/joint_form.html").render(Context(dict(data)))
-
-
-def render_joint_form_pdf(data: Mapping[str, Any]) -> bytes:
-    return html_to_pdf(render_joint_form_html(data))
 
 
 def keys_in(rows: Iterable[Iterable[Cell]]) -> set[str]:

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from api.common import CanonicalUUID, CommandInput
 from api.hazards.serializers import HistoryItem
+from api.reports.submissions import SubmittedCopyOutput
 from domain.jointform.fields import FIELDS, MAX_TEXT, FormField
 
 
@@ -16,11 +17,6 @@ class SignatureOutput(serializers.Serializer):  # type: ignore[type-arg]
     signed_at = serializers.CharField(allow_null=True)
     valid = serializers.BooleanField(help_text="签字的哈希与当前内容一致且未作废")
     voided = serializers.BooleanField()
-
-
-class CopyOutput(serializers.Serializer):  # type: ignore[type-arg]
-    line = serializers.ChoiceField(choices=["education", "police"])
-    sha256 = serializers.CharField()
 
 
 class JointFormOutput(serializers.Serializer):  # type: ignore[type-arg]
@@ -38,7 +34,12 @@ class JointFormOutput(serializers.Serializer):  # type: ignore[type-arg]
     count_labels = serializers.DictField(child=serializers.CharField())
     signatures = SignatureOutput(many=True)
     submitted_at = serializers.DateTimeField(allow_null=True)
-    copies = CopyOutput(many=True, required=False, help_text="仅报送时返回：调用者可见的报送副本")
+    submission = CanonicalUUID(allow_null=True, help_text="报送后：报送记录 submissions/{id}/，其副本即所报送的字节")
+    copies = SubmittedCopyOutput(
+        many=True,
+        required=False,
+        help_text="仅报送时返回：每条报送线的回执，与 submissions/{id}/ 的 copies 相同",
+    )
 
 
 class JointFormHistoryItem(HistoryItem):

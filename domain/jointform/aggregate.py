@@ -59,6 +59,7 @@ class JointForm(Aggregate):
         self.fields: dict[str, Value] = {}
         self.signatures: dict[str, dict[str, str]] = {}  # role -> {"signer", "content_hash", "signed_at"}
         self.submitted_at: datetime | None = None
+        self.submission: UUID | None = None
         self.frozen_counts: Counts | None = None  # the counts both signed for: fixed once the form locks
         self.last_occurred_at = occurred_at
 
@@ -157,19 +158,34 @@ class JointForm(Aggregate):
             self.frozen_counts = counts
         self.last_occurred_at = occurred_at
 
-    def submit(self, *, counts: Counts, actor: Actor, occurred_at: datetime) -> None:
-        """Dual submission: the education copy to the education line, the police copy to the police line."""
+    def check_submit(self, actor: Actor) -> None:
+        """Who may submit, and when: a party of the form, once both have signed, once."""
         party_of(actor, self.school, self.station)
         if not self.locked:
             raise FormNotSigned()
         if self.submitted_at is not None:
             raise FormLocked("报表已报送")
+
+    def submit(self, *, counts: Counts, actor: Actor, occurred_at: datetime, submission: UUID | None = None) -> None:
+        """Dual submission: the education copy to the education line, the police copy to the police line —
+        ``submission`` is the report submission (报送记录) that carries both copies' bytes."""
+        self.check_submit(actor)
         counts = self.frozen_counts or counts
-        self._submitted(content_hash=self.hash(counts), counts=counts, actor=actor.username, occurred_at=occurred_at)
+        self._submitted(
+            content_hash=self.hash(counts),
+            counts=counts,
+            actor=actor.username,
+            occurred_at=occurred_at,
+            submission=submission,
+        )
 
     @event("Submitted")
-    def _submitted(self, *, content_hash: str, counts: Counts, actor: str, occurred_at: datetime) -> None:
+    def _submitted(
+        self, *, content_hash: str, counts: Counts, actor: str, occurred_at: datetime, submission: UUID | None = None
+    ) -> None:
+        # ``submission`` is absent from forms submitted before submissions carried their copies (None).
         self.submitted_at = occurred_at
+        self.submission = submission
         self.last_occurred_at = occurred_at
 
 

@@ -162,7 +162,7 @@ def test_principal_and_chief_in_post_sign_then_the_form_locks_and_goes_to_both_l
 
     submitted = ok(staff.post(f"{API}joint-forms/{form}/submit/", {}, format="json"))
     assert submitted["status"] == "submitted"
-    assert [c["line"] for c in submitted["copies"]] == ["education"]
+    assert [(c["line"], "sha256" in c) for c in submitted["copies"]] == [("education", True), ("police", False)]
     copies = {c.line: c for c in JointFormCopy.objects.filter(form_id=form)}
     assert set(copies) == {"education", "police"}
     assert SECRET not in json.dumps(copies["education"].content, ensure_ascii=False)
