@@ -11,11 +11,12 @@ from django.utils import timezone
 from api.policeaccess import record_read
 from domain.errors import JointFormNotFound
 from domain.jointform.aggregate import content_hash
-from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS
+from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS, missing
 from domain.policy import Actor
 from domain.timerules import deadline_end
 from projections import scope
 from projections.campaigns import CampaignView
+from projections.directory import boarding
 from projections.history import counts_at
 from projections.jointforms import JointFormView
 
@@ -77,4 +78,14 @@ def form_json(row: JointFormView, actor: Actor, *, via: str = "api") -> dict[str
         "count_labels": COUNT_LABELS,
         "signatures": signatures,
         "submitted_at": row.submitted_at,
+        "missing": missing_cells(row),
     }
+
+
+def missing_cells(row: JointFormView) -> list[dict[str, str]]:
+    """The cells still to fill before the form may be signed (none once signed: it was complete then)."""
+    if row.status != "draft":
+        return []
+    return [
+        {"key": f.key, "label": f.label, "party": f.party} for f in missing(row.fields, boarding=boarding(row.school))
+    ]
