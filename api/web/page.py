@@ -63,10 +63,11 @@ def form_value(spec: FormField, fields: Mapping[str, Any]) -> str:
     return str(value)
 
 
-def choices(spec: FormField, filled: bool, slash: bool) -> list[tuple[str, str]]:
-    options = [] if filled else [("", "请选择")]
-    options += [("true", "是"), ("false", "否")]
-    return options + ([(NOT_APPLICABLE, "/（不适用）")] if slash else [])
+def choices(value: str, slash: bool) -> list[tuple[str, str]]:
+    """是/否, and "/" where it applies; "请选择" while the stored value is none of them (unfilled, or a "/" a
+    boarding school may no longer give), so that the browser never preselects an answer nobody gave."""
+    options = [("true", "是"), ("false", "否"), *([(NOT_APPLICABLE, "/（不适用）")] if slash else [])]
+    return options if value in dict(options) else [("", "请选择"), *options]
 
 
 def field_cell(
@@ -94,7 +95,7 @@ def field_cell(
         "editable": editable,
         "value": value,
         "display": display(spec.key, fields if on_paper is None else on_paper),
-        "choices": choices(spec, spec.key in fields, spec.slash_allowed and not boarding)
+        "choices": choices(form_value(spec, fields), spec.slash_allowed and not boarding)
         if spec.kind == "bool"
         else [],
         "slash": spec.slash_allowed,

@@ -12,7 +12,7 @@ from api.demo import World
 from domain.application import SafetyApplication
 from domain.jointform.fields import BY_KEY, FIELDS
 
-from apihelpers import API, POLICE_FILLED, SCHOOL_FILLED, fill_joint_form, ok, post, refused
+from apihelpers import API, fill_joint_form, ok, post, refused
 
 Client = Any
 DORMITORY = BY_KEY["panic_button_dormitory"].label
@@ -127,8 +127,3 @@ def test_a_boarding_school_must_answer_for_its_dormitory(world: World, user: Cli
     ok(staff.patch(f"{API}joint-forms/{form}/", {"panic_button_dormitory": True}, format="json"))
     ok(sign(user("ql_principal"), form))
     assert ok(sign(chief, form))["status"] == "signed"
-
-
-def test_the_completed_parts_are_the_seed_cells_of_each_party() -> None:
-    shown = {f.key for f in FIELDS if not f.police_only}
-    assert set(SCHOOL_FILLED) | set(POLICE_FILLED) == shown - {"panic_button_dormitory"}
