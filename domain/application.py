@@ -659,7 +659,8 @@ class SafetyApplication(Application[UUID]):
         notes = self.get_police_notes(form)
         latest = max(joint.last_occurred_at, notes.last_occurred_at) if notes else joint.last_occurred_at
         when = self._when(occurred_at, latest=latest)
-        police = joint.update(changes=changes, actor=actor, occurred_at=when)
+        boarding = self.get_unit(joint.school).boarding
+        police = joint.update(changes=changes, boarding=boarding, actor=actor, occurred_at=when)
         if police:
             if notes is None:
                 notes = PoliceNotes(
@@ -696,7 +697,13 @@ class SafetyApplication(Application[UUID]):
             JointFormNotFound,
             expected_version,
             occurred_at,
-            lambda f, when: f.sign(signed_hash=content_hash, counts=counts, actor=actor, occurred_at=when),
+            lambda f, when: f.sign(
+                signed_hash=content_hash,
+                counts=counts,
+                boarding=self.get_unit(f.school).boarding,
+                actor=actor,
+                occurred_at=when,
+            ),
         )
 
     def submit_joint_form(

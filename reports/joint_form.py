@@ -15,7 +15,8 @@ from django.template import Context, Engine
 from django.utils import timezone
 
 from domain.jointform.aggregate import content_hash
-from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS, FOOTER, TITLE
+from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS, FOOTER, TITLE, printed
+from projections.directory import boarding
 from projections.jointforms import JointFormView
 
 Cell = dict[str, Any]
@@ -158,7 +159,8 @@ def build_joint_form(
     """The education copy of the form as plain data: shown fields only, labels from FIELDS, counts, signatures."""
     shown = {f.key: row.fields.get(f.key) for f in FIELDS if not f.police_only and f.key in row.fields}
     current = content_hash(row.campaign, row.school, shown, dict(counts))
-    values = {f.key: display(f.key, shown) for f in FIELDS if not f.police_only}
+    on_paper = printed(shown, boarding=boarding(row.school))
+    values = {f.key: display(f.key, on_paper) for f in FIELDS if not f.police_only}
     values.update({k: str(counts.get(k, "")) for k in COUNT_LABELS})
     rows = [[{**c, "value": values[c["key"]]} if c["kind"] != "label" else c for c in r] for r in table_rows()]
     return {

@@ -16,11 +16,12 @@ from api.reports.submissions import JOINT_FORM_REPORT, render_copies, sending, s
 from domain.application import SafetyApplication
 from domain.errors import JointFormNotFound
 from domain.jointform.aggregate import content_hash
-from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS
+from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS, missing
 from domain.policy import Actor
 from domain.timerules import deadline_end
 from projections import scope
 from projections.campaigns import CampaignView
+from projections.directory import boarding
 from projections.history import counts_at
 from projections.jointforms import JointFormView
 from projections.submissions import SubmissionView
@@ -85,6 +86,7 @@ def form_json(row: JointFormView, actor: Actor, *, via: str = "api") -> dict[str
         "signatures": signatures,
         "submitted_at": row.submitted_at,
         "submission": row.submission,
+        "missing": missing_cells(row),
     }
 
 
@@ -118,3 +120,12 @@ def submit_form(
         return joint.submission
 
     return store(copies, submit)
+
+
+def missing_cells(row: JointFormView) -> list[dict[str, str]]:
+    """The cells still to fill before the form may be signed (none once signed: it was complete then)."""
+    if row.status != "draft":
+        return []
+    return [
+        {"key": f.key, "label": f.label, "party": f.party} for f in missing(row.fields, boarding=boarding(row.school))
+    ]

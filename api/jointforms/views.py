@@ -86,7 +86,12 @@ class JointFormDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[t
 class JointFormSign(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
-    @extend_schema(request=SignInput, responses=JointFormOutput)
+    @extend_schema(
+        request=SignInput,
+        responses=JointFormOutput,
+        description="校长、所长签署当前内容哈希。表格尚有栏目未填写 → 409 form_incomplete，"
+        "detail 列出缺项名称，missing 为 [{key, label}]；内容已变化 → 409 stale_hash。",
+    )
     def post(self, request: Request, pk: str) -> Response:
         actor = actor_of(request)
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
