@@ -30,14 +30,20 @@ LEDGER_FIELDS = [f.attname for f in HazardLedger._meta.concrete_fields]
 
 
 class Numbers:
-    """序号 per school and year, continuing from what the ledger already holds (one query per batch)."""
+    """隐患编号, fixed by the order of the log: ``{school code}-{year}-{sequence}`` for a hazard whose Discovered
+    carries its school's code, the sequence counted over every hazard of that code and year (so unique across
+    the district and the city); ``{year}-{sequence}`` per school and year for the hazards discovered before codes
+    existed, as they were numbered then. Continues from what the ledger already holds (two queries per batch)."""
 
     def __init__(self, discoveries: Iterable[Hazard.Discovered]) -> None:
-        wanted = {(e.school, business_date(e.occurred_at).year) for e in discoveries}
-        self.last: dict[tuple[UUID, int], int] = dict.fromkeys(wanted, 0)
-        if wanted:
+        discoveries = list(discoveries)
+        old = {(e.school, business_date(e.occurred_at).year) for e in discoveries if not _code(e)}
+        series = {_series(e) for e in discoveries if _code(e)}
+        self.last: dict[tuple[UUID, int], int] = dict.fromkeys(old, 0)
+        self.last_of: dict[str, int] = dict.fromkeys(series, 0)
+        if old:
             counted = (
-                HazardLedger.objects.filter(bulk.among("school", {school for school, _ in wanted}))
+                HazardLedger.objects.filter(bulk.among("school", {school for school, _ in old}), series="")
                 .annotate(year=Substr("number", 1, 4))
                 .values_list("school", "year")
                 .annotate(n=Count("id"))
@@ -45,10 +51,26 @@ class Numbers:
             for school, year, n in counted:
                 if (school, int(year)) in self.last:
                     self.last[school, int(year)] = n
+        if series:
+            rows = HazardLedger.objects.filter(bulk.among("series", series)).values_list("series")
+            self.last_of.update(rows.annotate(n=Count("id")).order_by())
 
-    def next(self, school: UUID, year: int) -> str:
+    def next(self, event: Hazard.Discovered) -> str:
+        if _code(event):
+            series = _series(event)
+            self.last_of[series] += 1
+            return f"{series}-{self.last_of[series]:04d}"
+        school, year = event.school, business_date(event.occurred_at).year
         self.last[school, year] += 1
         return f"{year}-{self.last[school, year]:04d}"
+
+
+def _code(event: Hazard.Discovered) -> str:
+    return getattr(event, "code", "")  # type: ignore[no-any-return]
+
+
+def _series(event: Hazard.Discovered) -> str:
+    return f"{_code(event)}-{business_date(event.occurred_at).year}"
 
 
 class Latest:
@@ -115,7 +137,7 @@ class Batch:
         if isinstance(event, Hazard.Discovered):
             if row is not None:
                 return False
-            number = self.numbers.next(event.school, business_date(event.occurred_at).year)
+            number = self.numbers.next(event)
             row = self.rows[event.originator_id] = discovered(event, number, self.schools.get(event.school))
         else:
             apply = APPLY.get(type(event).__name__)

@@ -14,7 +14,7 @@ from api.auth import actor_of
 from api.common import CanonicalUUID, CommandInput, DeclaredQuery, Moment, parse_uuid, validated
 from api.eventstore import get_application
 from api.jointforms.serializers import JointFormHistoryItem, JointFormOutput, JointFormPatch
-from api.jointforms.service import cutoff_counts, form_json, visible_form
+from api.jointforms.service import cutoff_counts, form_json, form_names, visible_form
 from api.policeaccess import record_read
 from api.services import execute
 from domain.errors import InvalidValue, JointFormNotFound, OutOfScope
@@ -45,7 +45,8 @@ class JointFormList(DeclaredQuery, generics.GenericAPIView):  # type: ignore[typ
         actor = actor_of(request)
         forms = scope.filter_by_school(JointFormView.objects.order_by("opened_at", "id"), actor)
         page = self.paginate_queryset(forms)
-        return self.get_paginated_response([form_json(row, actor) for row in page])
+        names = form_names(page)
+        return self.get_paginated_response([form_json(row, actor, names=names) for row in page])
 
     @extend_schema(request=OpenInput, responses={201: JointFormOutput})
     def post(self, request: Request) -> Response:

@@ -26,7 +26,7 @@ from domain.policy import EDU_BUREAU_KINDS, POLICE_KINDS, Actor, require_writer
 from domain.timerules import business_date
 from projections import scope
 from projections.campaigns import CampaignView
-from projections.directory import UnitView
+from projections.directory import DisplayNames, UnitView
 from projections.submissions import SubmissionView
 from reports.registry import ReportQuery, ReportSpec, load_all
 
@@ -59,8 +59,10 @@ class SubmissionOutput(serializers.Serializer):  # type: ignore[type-arg]
     report = serializers.CharField()
     campaign = CanonicalUUID(allow_null=True)
     unit = CanonicalUUID(allow_null=True)
+    unit_name = serializers.CharField(allow_null=True, help_text="填报单位名称")
     as_of = serializers.DateTimeField()
     submitted_by = serializers.CharField()
+    submitted_by_name = serializers.CharField(allow_null=True, help_text="报送人姓名")
     submitted_at = serializers.DateTimeField()
     copies = SubmittedCopyOutput(many=True, help_text="调用者可见的报送副本（公安线副本仅公安单位用户可见）")
 
@@ -73,7 +75,8 @@ class Submissions(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-
         actor = actor_of(request)
         rows = scope.filter_submissions(SubmissionView.objects.all(), actor)
         page = self.paginate_queryset(rows.order_by("-submitted_at", "id"))
-        return self.get_paginated_response([submission_json(row, actor, request) for row in page])
+        names = DisplayNames().load([row.unit for row in page], [row.submitted_by for row in page])
+        return self.get_paginated_response([submission_json(row, actor, request, names) for row in page])
 
     @extend_schema(request=SubmitInput, responses={201: SubmissionOutput})
     def post(self, request: Request) -> Response:
@@ -154,15 +157,20 @@ def visible_submission(actor: Actor, pk: str) -> SubmissionView:
     return row
 
 
-def submission_json(row: SubmissionView, actor: Actor, request: Request) -> dict[str, Any]:
+def submission_json(
+    row: SubmissionView, actor: Actor, request: Request, names: DisplayNames | None = None
+) -> dict[str, Any]:
     lines = visible_lines(actor)
+    names = names or DisplayNames()
     return {
         "id": row.id,
         "report": row.report,
         "campaign": row.campaign,
         "unit": row.unit,
+        "unit_name": names.unit_name(row.unit),
         "as_of": row.as_of,
         "submitted_by": row.submitted_by,
+        "submitted_by_name": names.person_name(row.submitted_by),
         "submitted_at": row.submitted_at,
         "copies": [
             {
