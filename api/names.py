@@ -104,9 +104,16 @@ def _gather(serializer: Any, items: Iterable[Any], units: set[UUID | str], peopl
         elif isinstance(field, PersonNames):
             people.update(p for v in values for p in v or () if p)
         elif isinstance(field, serializers.ListSerializer):
-            _gather(field.child, [x for v in values for x in v or ()], units, people)
+            _gather(field.child, [x for v in values for x in _items(v)], units, people)
         elif isinstance(field, serializers.Serializer):
             _gather(field, [v for v in values if v is not None], units, people)
+
+
+def _items(value: Any) -> Iterable[Any]:
+    """A nested list's items; a related manager's are read from its prefetch (see the views' querysets)."""
+    if isinstance(value, models.manager.BaseManager):
+        return value.all()
+    return value or ()
 
 
 def _values(field: serializers.Field, items: Iterable[Any]) -> Iterable[Any]:  # type: ignore[type-arg]

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api.demo import ADMIN, World
@@ -194,3 +196,27 @@ def test_forms_inspections_and_campaigns_name_their_units_and_people(world: Worl
     campaign = ok(user("hm_staff").get(f"{API}campaigns/{world.campaign}/"))
     assert campaign["issuer_name"] == "天宁区教育局"
     assert all(campaign["recipient_names"]) and len(campaign["recipient_names"]) == len(campaign["recipients"])
+
+
+def test_the_names_of_a_page_of_hazards_are_read_at_once(world: World, user: Client, past: Past) -> None:
+    inspector = user("tn_inspector")
+
+    def queries_for_the_list() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert all(h["school_name"] for h in results(inspector.get(f"{API}hazards/")))
+        return len(queries)
+
+    def discover_and_assign(school: str, client: str) -> None:
+        hazard = discover(user(client), world, school, past(1))
+        body = {"owner": client, "owner_unit": hazard["school"], "deadline": "2099-01-01", "occurred_at": past(2)}
+        post(inspector, f"hazards/{hazard['id']}/assign/", body)
+
+    discover_and_assign("hongmei_school", "hm_staff")
+    one = queries_for_the_list()
+    for school, client in (
+        ("qinglong_school", "ql_staff"),
+        ("hongmei_school", "hm_staff2"),
+        ("lanling_school", "lh_principal"),
+    ):
+        discover_and_assign(school, client)
+    assert queries_for_the_list() == one  # the schools' and owners' names of the whole page at once
