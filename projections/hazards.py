@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import Count
-from django.db.models.functions import Substr
 from eventsourcing.domain import Aggregate
 
 from domain.hazard.aggregate import Hazard
@@ -30,47 +29,40 @@ LEDGER_FIELDS = [f.attname for f in HazardLedger._meta.concrete_fields]
 
 
 class Numbers:
-    """隐患编号, fixed by the order of the log: ``{school code}-{year}-{sequence}`` for a hazard whose Discovered
-    carries its school's code, the sequence counted over every hazard of that code and year (so unique across
-    the district and the city); ``{year}-{sequence}`` per school and year for the hazards discovered before codes
-    existed, as they were numbered then. Continues from what the ledger already holds (two queries per batch)."""
+    """隐患编号, fixed by the order of the log: ``{series}-{sequence}`` counted per school and series, the series
+    being ``{school code}-{year}`` for a hazard whose Discovered carries its school's code (HM01-2026-0001: unique
+    across the district, codes being unique there) and ``{year}`` for one discovered before codes existed
+    (2026-0001, as it was numbered then). Per school, so a parallel rebuild can share the schools out among its
+    workers (``projections.rebuild``). Continues from what the ledger already holds (one query per batch)."""
 
     def __init__(self, discoveries: Iterable[Hazard.Discovered]) -> None:
-        discoveries = list(discoveries)
-        old = {(e.school, business_date(e.occurred_at).year) for e in discoveries if not _code(e)}
-        series = {_series(e) for e in discoveries if _code(e)}
-        self.last: dict[tuple[UUID, int], int] = dict.fromkeys(old, 0)
-        self.last_of: dict[str, int] = dict.fromkeys(series, 0)
-        if old:
+        wanted = {(e.school, series(e)) for e in discoveries}
+        self.last: dict[tuple[UUID, str], int] = dict.fromkeys(wanted, 0)
+        if wanted:
             counted = (
-                HazardLedger.objects.filter(bulk.among("school", {school for school, _ in old}), series="")
-                .annotate(year=Substr("number", 1, 4))
-                .values_list("school", "year")
+                HazardLedger.objects.filter(
+                    bulk.among("school", {school for school, _ in wanted}),
+                    bulk.among("series", {name for _, name in wanted}),
+                )
+                .values_list("school", "series")
                 .annotate(n=Count("id"))
+                .order_by()
             )
-            for school, year, n in counted:
-                if (school, int(year)) in self.last:
-                    self.last[school, int(year)] = n
-        if series:
-            rows = HazardLedger.objects.filter(bulk.among("series", series)).values_list("series")
-            self.last_of.update(rows.annotate(n=Count("id")).order_by())
+            for school, name, n in counted:
+                if (school, name) in self.last:
+                    self.last[school, name] = n
 
     def next(self, event: Hazard.Discovered) -> str:
-        if _code(event):
-            series = _series(event)
-            self.last_of[series] += 1
-            return f"{series}-{self.last_of[series]:04d}"
-        school, year = event.school, business_date(event.occurred_at).year
-        self.last[school, year] += 1
-        return f"{year}-{self.last[school, year]:04d}"
+        key = (event.school, series(event))
+        self.last[key] += 1
+        return f"{key[1]}-{self.last[key]:04d}"
 
 
-def _code(event: Hazard.Discovered) -> str:
-    return getattr(event, "code", "")  # type: ignore[no-any-return]
-
-
-def _series(event: Hazard.Discovered) -> str:
-    return f"{_code(event)}-{business_date(event.occurred_at).year}"
+def series(event: Hazard.Discovered) -> str:
+    """The numbers a hazard is counted among in its school: ``HM01-2026``, or ``2026`` for one without a code."""
+    year = business_date(event.occurred_at).year
+    code: str = getattr(event, "code", "")  # absent from events recorded before codes existed
+    return f"{code}-{year}" if code else str(year)
 
 
 class Latest:

@@ -17,7 +17,7 @@ from projections.directory import UnitView
 class HazardLedger(models.Model):
     id = models.UUIDField(primary_key=True)
     number = models.CharField("序号", max_length=30)
-    series = models.CharField(max_length=20, blank=True, db_index=True)  # "HM01-2026": the numbers counted together
+    series = models.CharField(max_length=20, blank=True)  # "HM01-2026" or "2026": the number without its sequence
     campaign = models.UUIDField("专项排查", db_index=True)
     school = models.UUIDField("学校", db_index=True)
     district = models.CharField("区域", max_length=100, blank=True, db_index=True)
@@ -57,7 +57,11 @@ class HazardLedger(models.Model):
         verbose_name = "隐患台账"
         verbose_name_plural = "隐患台账"
         ordering = ["school", "number"]
-        indexes = [models.Index(fields=["school", "status"]), models.Index(fields=["campaign", "status"])]
+        indexes = [
+            models.Index(fields=["school", "status"]),
+            models.Index(fields=["campaign", "status"]),
+            models.Index(fields=["school", "series"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.description[:20]}"
@@ -70,7 +74,7 @@ def discovered(event: Hazard.Discovered, number: str, school: UnitView | None) -
     return _new_row(
         id=event.originator_id,
         number=number,
-        series=number.rsplit("-", 1)[0] if getattr(event, "code", "") else "",
+        series=number.rsplit("-", 1)[0],
         campaign=event.campaign,
         school=event.school,
         district=school.district if school else "",

@@ -21,6 +21,7 @@ from domain.errors import InvalidValue, JointFormNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
 from domain.jointform.police import POLICE_ONLY, notes_id
 from projections import integrity, scope
+from projections.directory import DisplayNames
 from projections.jointforms import JointFormView
 from projections.policekey import readable
 
@@ -122,7 +123,7 @@ class JointFormHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
         app = get_application()
         if not scope.sees_police_content(actor):
-            return Response(_items(app.events.get(row.id), integrity.hashes_of(row.id), police=False))
+            return Response(_with_names(_items(app.events.get(row.id), integrity.hashes_of(row.id), police=False)))
         # Police users also see the form's police-only stream, opened with the police key, in log order.
         notes = notes_id(row.id)
         items = _items(app.events.get(row.id), integrity.hashes_of(row.id), police=True) + [
@@ -133,7 +134,12 @@ class JointFormHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[
         items.sort(key=lambda item: item["recorded_at"])
         if any(POLICE_ONLY & set(item["data"].get("changes", {})) for item in items):
             record_read(actor, via="history", form=row.id, school=row.school)
-        return Response(items)
+        return Response(_with_names(items))
+
+
+def _with_names(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = DisplayNames().load(people=[item["actor"] for item in items])
+    return [{**item, "actor_name": names.person_name(item["actor"])} for item in items]
 
 
 def _items(events: Iterable[Any], hashes: dict[int, str], *, police: bool) -> list[dict[str, Any]]:
