@@ -371,6 +371,16 @@ class DisplayNames:
         return self.people[username] or None
 
 
+def unit_names(units: Iterable[UUID | str | None]) -> dict[UUID, str]:
+    """Names of the units among ``units`` the directory knows, by id (one query)."""
+    return {unit: name for unit, name in DisplayNames().load(units=units).units.items() if name}
+
+
+def person_names(usernames: Iterable[str | None]) -> dict[str, str]:
+    """Display names of the people among ``usernames`` the directory knows, by username (one query)."""
+    return {username: name for username, name in DisplayNames().load(people=usernames).people.items() if name}
+
+
 def _uuid(value: UUID | str | None) -> UUID | None:
     if value is None or isinstance(value, UUID):
         return value
