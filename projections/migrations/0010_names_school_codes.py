@@ -3,21 +3,17 @@
 from django.db import migrations, models
 from django.db.models.functions import Substr
 
-from domain.directory.aggregate import default_code
 
 
-def codes_and_series(apps, schema_editor):
-    """Schools registered before codes existed get the default the directory gives (S001, … per district, in
-    registration order); the hazards numbered before then (2026-0001) are counted in their year's series."""
-    units = apps.get_model("projections", "UnitView")
-    taken: dict[str, set[str]] = {}
-    for unit in units.objects.filter(kind="school").order_by("registered_at", "id"):
-        codes = taken.setdefault(unit.district, set())
-        if not unit.code:
-            unit.code = default_code(codes)
-            unit.save(update_fields=["code"])
-        codes.add(unit.code)
-    apps.get_model("projections", "HazardLedger").objects.update(series=Substr("number", 1, 4))
+def series_of_old_numbers(apps, schema_editor):
+    """The hazards numbered before codes existed (2026-0001) are counted in their year's series. Schools keep an
+    empty code until the projections are rebuilt, which gives each school without one its default in log order
+    (an order this migration cannot see): until then their hazards are numbered as before."""
+    ledger = apps.get_model("projections", "HazardLedger")
+    ledger.objects.filter(number__regex=r"^[0-9]{4}-[0-9]+$").update(series=Substr("number", 1, 4))
+    for row in ledger.objects.filter(series="").only("id", "number"):
+        row.series = row.number.rsplit("-", 1)[0]
+        row.save(update_fields=["series"])
 
 
 class Migration(migrations.Migration):
@@ -51,5 +47,5 @@ class Migration(migrations.Migration):
             model_name='hazardledger',
             index=models.Index(fields=['school', 'series'], name='projections_school_e5834e_idx'),
         ),
-        migrations.RunPython(codes_and_series, migrations.RunPython.noop),
+        migrations.RunPython(series_of_old_numbers, migrations.RunPython.noop),
     ]
