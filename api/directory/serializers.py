@@ -32,7 +32,9 @@ class UnitOutput(NamedOutput):
     id = CanonicalUUID()
     kind = serializers.CharField()
     name = serializers.CharField()
-    code = serializers.CharField(help_text="学校代码（隐患编号前缀）；登记时未给代码的学校为系统默认代码 S001…；非学校为空")
+    code = serializers.CharField(
+        help_text="学校代码（隐患编号前缀）；登记时未给代码的学校为系统默认代码 S001…；非学校为空"
+    )
     district = serializers.CharField()
     parent = CanonicalUUID(allow_null=True)
     parent_name = UnitName("parent", help_text="上级单位名称")
