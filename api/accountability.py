@@ -15,7 +15,7 @@ from domain.accountability import Finding, SelfCheck, Thresholds, findings
 from domain.application import SafetyApplication
 from domain.policy import Role
 from projections import bulk
-from projections.directory import StaffInterval
+from projections.directory import DisplayNames, StaffInterval
 from projections.inspections import InspectionView
 from projections.ledger import HazardLedger
 
@@ -26,24 +26,32 @@ def thresholds() -> Thresholds:
     return Thresholds(**settings.ACCOUNTABILITY_THRESHOLDS)
 
 
-def hazard_findings(app: SafetyApplication, hazard: HazardLedger, as_of: datetime) -> list[Finding]:
+def hazard_findings(
+    app: SafetyApplication, hazard: HazardLedger, as_of: datetime, names: DisplayNames | None = None
+) -> list[Finding]:
     """Findings on one hazard, as knowable at record time ``as_of``."""
-    return findings_for(app, [hazard], as_of)[hazard.id]
+    return findings_for(app, [hazard], as_of, names)[hazard.id]
 
 
-def findings_for(app: SafetyApplication, hazards: Sequence[HazardLedger], as_of: datetime) -> dict[UUID, list[Finding]]:
-    """Findings on each hazard (keyed in the order given), as knowable at record time ``as_of``.
+def findings_for(
+    app: SafetyApplication, hazards: Sequence[HazardLedger], as_of: datetime, names: DisplayNames | None = None
+) -> dict[UUID, list[Finding]]:
+    """Findings on each hazard (keyed in the order given), as knowable at record time ``as_of``, their summaries
+    worded with the directory's names (``names``, or those of the people and units the events name).
 
     Each thing is read once for all of them: the schools' self-inspections in their campaigns, the events of
-    those and of the hazards (one read of the log), the inspections' kinds, and the staff intervals of everyone
-    the events name.
+    those and of the hazards (one read of the log), the inspections' kinds, the staff intervals of everyone
+    the events name, and their names.
     """
     inspections = _self_inspections(dict.fromkeys((h.campaign, h.school) for h in hazards))
     log = events_of(app, [*(h.id for h in hazards), *(i.id for rows in inspections.values() for i in rows)])
     histories = {h.id: log[h.id] or app.hazard_events(h.id) for h in hazards}  # none: HazardNotFound
     checks = {key: _self_checks(rows, log) for key, rows in inspections.items()}
     kinds = _inspection_kinds({h.inspection for h in hazards if h.inspection is not None})
-    directory = KnownDirectory(_named(histories.values(), checks.values()), {h.school for h in hazards})
+    people = _named(histories.values(), checks.values())
+    directory = KnownDirectory(people, {h.school for h in hazards})
+    if names is None:
+        names = DisplayNames().load(_units(histories.values(), directory, {h.school for h in hazards}), people)
     limits = thresholds()
     return {
         h.id: findings(
@@ -53,6 +61,7 @@ def findings_for(app: SafetyApplication, hazards: Sequence[HazardLedger], as_of:
             inspection_kind=kinds.get(h.inspection) if h.inspection is not None else None,
             self_checks=checks[h.campaign, h.school],
             thresholds=limits,
+            names=names,
         )
         for h in hazards
     }
@@ -110,6 +119,10 @@ class KnownDirectory:
         row = next((r for r in self._of_user[username] if r.in_force_at(at, known_at)), None)
         return (row.unit, Role(row.role)) if row is not None and row.role else None
 
+    def intervals(self) -> Iterable[list[StaffInterval]]:
+        """The staff intervals read so far."""
+        return [*self._of_user.values(), *self._of_unit.values()]
+
     def _read(self, usernames: set[str], units: set[UUID]) -> None:
         self._of_user.update((name, []) for name in usernames)
         self._of_unit.update((unit, []) for unit in units)
@@ -140,3 +153,10 @@ def _named(histories: Iterable[list[Aggregate.Event]], checks: Iterable[list[Sel
     }
     names.update(name for found in checks for check in found for name in check.inspectors)
     return names
+
+
+def _units(histories: Iterable[list[Aggregate.Event]], directory: KnownDirectory, schools: set[UUID]) -> set[UUID]:
+    """Every unit a summary may name: the schools, the units in the events, those the staff held posts in."""
+    units = {v for events in histories for event in events for v in vars(event).values() if isinstance(v, UUID)}
+    units.update(r.unit for rows in directory.intervals() for r in rows if r.unit is not None)
+    return units | schools

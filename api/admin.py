@@ -13,6 +13,7 @@ from api.auth import actor_for
 from api.services import execute
 from domain.errors import DomainError
 from domain.policy import ROLE_LABELS, UNIT_KIND_LABELS, Role, UnitKind
+from projections.directory import code_taken
 from projections.models import CampaignView, HazardLedger, InspectionView, StaffInterval, StaffView, UnitView
 
 admin.site.site_header = "校园安全隐患排查整治 管理后台"
@@ -50,13 +51,13 @@ class UnitForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = UnitView
-        fields = ["kind", "name", "district", "parent", "police_station", "stage", "boarding"]
+        fields = ["kind", "name", "code", "district", "parent", "police_station", "stage", "boarding"]
 
 
 @admin.register(UnitView)
 class UnitAdmin(CommandAdmin):
     form = UnitForm
-    list_display = ["name", "kind", "district", "stage", "boarding"]
+    list_display = ["name", "code", "kind", "district", "stage", "boarding"]
     list_filter = ["kind", "district"]
     search_fields = ["name"]
 
@@ -76,6 +77,8 @@ class UnitAdmin(CommandAdmin):
                 police_station=data["police_station"],
                 stage=data["stage"],
                 boarding=data["boarding"],
+                code=data["code"],
+                code_in_use=code_taken,
             ),
         )
 

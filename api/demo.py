@@ -64,10 +64,10 @@ def create_directory(app: SafetyApplication, started: datetime) -> World:
     unit("city_police", UnitKind.CITY_POLICE_BUREAU, "常州市公安局")
     unit("hongmei_station", UnitKind.POLICE_STATION, "红梅派出所", parent=world.units["city_police"])
     unit("qinglong_station", UnitKind.POLICE_STATION, "青龙派出所", parent=world.units["city_police"])
-    for key, name, station, stage, boarding in (
-        ("hongmei_school", "红梅实验小学", "hongmei_station", "小学", False),
-        ("qinglong_school", "青龙中学", "qinglong_station", "初中", True),
-        ("lanling_school", "兰陵幼儿园", "hongmei_station", "幼儿园", False),
+    for key, name, code, station, stage, boarding in (
+        ("hongmei_school", "红梅实验小学", "HM01", "hongmei_station", "小学", False),
+        ("qinglong_school", "青龙中学", "QL01", "qinglong_station", "初中", True),
+        ("lanling_school", "兰陵幼儿园", "LL01", "hongmei_station", "幼儿园", False),
     ):
         unit(
             key,
@@ -77,6 +77,7 @@ def create_directory(app: SafetyApplication, started: datetime) -> World:
             police_station=world.units[station],
             stage=stage,
             boarding=boarding,
+            code=code,
         )
     user_model = get_user_model()
     for username, display_name, unit_key, role in STAFF:

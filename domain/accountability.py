@@ -88,6 +88,24 @@ class StaffDirectory(Protocol):
         ...
 
 
+class NameBook(Protocol):
+    """Display names for the summaries' words (the directory answers; None where it does not know)."""
+
+    def unit_name(self, unit: UUID | None) -> str | None: ...
+
+    def person_name(self, username: str | None) -> str | None: ...
+
+
+class NoNames:
+    """Summaries with ids and usernames, where no directory is at hand."""
+
+    def unit_name(self, unit: UUID | None) -> str | None:
+        return None
+
+    def person_name(self, username: str | None) -> str | None:
+        return None
+
+
 @dataclass(frozen=True)
 class SelfCheck:
     """One assessment from the school's own self-inspection (kind "self") in the hazard's campaign."""
@@ -111,14 +129,16 @@ def findings(
     inspection_kind: str | None,
     self_checks: Sequence[SelfCheck] = (),
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    names: NameBook | None = None,
 ) -> list[Finding]:
-    """Every 倒查追责 finding on one hazard as known at record time ``as_of``, sorted by (start, code)."""
+    """Every 倒查追责 finding on one hazard as known at record time ``as_of``, sorted by (start, code). ``names``
+    words the summaries with people's and units' names (李安全（红梅实验小学）) instead of usernames and ids."""
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise InvalidValue("as_of 必须带时区", field="as_of")
     facts = tuple(_Fact.of(e) for e in events if e.timestamp <= as_of)
     if not facts or facts[0].kind != "Discovered":
         return []
-    case = _Case(events[0].originator_id, facts, as_of, directory, thresholds)
+    case = _Case(events[0].originator_id, facts, as_of, directory, thresholds, names or NoNames())
     found = [
         *_overdue(case),
         *_unable_not_escalated(case),
@@ -216,6 +236,7 @@ class _Case:
     as_of: datetime
     directory: StaffDirectory
     limits: Thresholds
+    names: NameBook
 
     @property
     def discovered(self) -> _Fact:
@@ -251,6 +272,17 @@ class _Case:
         if not principals:
             return [Subject(None, school, None)]
         return [Subject(name, school, Role.SCHOOL_PRINCIPAL.value) for name in principals]
+
+    def unit_words(self, unit: UUID | None) -> str:
+        return (self.names.unit_name(unit) or str(unit)) if unit else ""
+
+    def person_words(self, username: str, unit: UUID | None) -> str:
+        """李安全（红梅实验小学）: the person's name and unit; the username where the directory has no name."""
+        where = self.names.unit_name(unit) if unit else None
+        return (self.names.person_name(username) or username) + (f"（{where}）" if where else "")
+
+    def actor_words(self, username: str, at: datetime) -> str:
+        return self.person_words(username, self.unit_of(username, at))
 
     def owner_subjects(self, state: _State, at: datetime) -> list[Subject]:
         if state.owned_by is None or state.owner is None:
@@ -291,17 +323,18 @@ def _overdue(case: _Case) -> list[Finding]:
         evidence = [state.owned_by.version if state.owned_by else None]
         evidence.append(missed.version if missed else state.deadline_set_by)
         tail = _r1_tail(case, ended)
-        who = _describe(subjects, owner=state.owner)
+        who = _describe(case, subjects, owner=state.owner)
         if not case.first(f for f in case.of("Escalated") if f.at <= due):
             summary = f"整改时限{_date(deadline)}届满时隐患未整改，也未在届满前上报，{who}负有责任{tail}"
             found.append(case.finding("R1_OVERDUE_UNRECTIFIED", subjects, due, _at(ended), evidence, summary))
         supervised = case.first(f for f in case.of("Supervised") if f.at <= due)
         if supervised:
+            supervisor = case.actor_words(supervised.actor, supervised.at)
             by_unit = supervised.unit("by_unit")
             units = [Subject(None, by_unit, None)] if by_unit else []
             summary = (
-                f"{_day(supervised.at)}由{supervised.actor}挂牌督办的隐患，整改时限{_date(deadline)}届满仍未整改，"
-                f"督办未到位，{_describe([*subjects, *units], owner=state.owner)}负有责任{tail}"
+                f"{_day(supervised.at)}由{supervisor}挂牌督办的隐患，整改时限{_date(deadline)}届满仍未整改，"
+                f"督办未到位，{_describe(case, [*subjects, *units], owner=state.owner)}负有责任{tail}"
             )
             found.append(
                 case.finding(
@@ -361,7 +394,7 @@ def _unable_not_escalated(case: _Case) -> list[Finding]:
         tail = f"；{_day(late.at)}才上报。" if late else f"；截至{_day(case.as_of)}仍未上报。"
         summary = (
             f"{_day(plan.at)}整改方案认定无力整改，{case.limits.escalate_within_days}日内"
-            f"（至{_day(due)}）仍未上报，{_describe(subjects, owner=state.owner)}负有责任{tail}"
+            f"（至{_day(due)}）仍未上报，{_describe(case, subjects, owner=state.owner)}负有责任{tail}"
         )
         evidence = [plan.version, state.owned_by.version if state.owned_by else None, late.version if late else None]
         found.append(case.finding("R2_UNABLE_NOT_ESCALATED", subjects, due, _at(late), evidence, summary))
@@ -398,7 +431,7 @@ def _major_without_interim(case: _Case) -> list[Finding]:
     tail = f"；{_minute(ended.at)}方才补齐。" if ended else f"；截至{_day(case.as_of)}仍未补齐。"
     summary = (
         f"重大隐患于{_minute(discovered.at)}发现，{hours}小时后（{_minute(due)}）仍未"
-        f"{'、'.join(_MISSING_VERBS[m] for m in missing)}，{_describe(subjects, owner=None)}负有学校责任{tail}"
+        f"{'、'.join(_MISSING_VERBS[m] for m in missing)}，{_describe(case, subjects, owner=None)}负有学校责任{tail}"
     )
     return [
         case.finding(
@@ -432,8 +465,9 @@ def _self_check_missed(case: _Case, kind: str | None, self_checks: Sequence[Self
     found = []
     for check in (c for c in latest.values() if c.result == "pass"):
         subjects = [case.person(name, None, check.assessed_at) for name in check.inspectors]
+        inspectors = "、".join(case.person_words(s.username or "", s.unit) for s in subjects)
         summary = (
-            f"学校自查（{_day(check.assessed_at)}，检查人{'、'.join(check.inspectors)}）将检查项目{item}评为合格，"
+            f"学校自查（{_day(check.assessed_at)}，检查人{inspectors}）将检查项目{item}评为合格，"
             f"{_day(discovered.at)}{_NOT_SELF_KINDS[kind]}却在该项目发现隐患，自查不细致，谁检查谁负责。"
         )
         found.append(case.finding("R4_SELF_CHECK_MISSED", subjects, check.assessed_at, discovered.at, [1], summary))
@@ -453,8 +487,9 @@ def _verified_but_recurred(case: _Case) -> list[Finding]:
             continue
         subject = case.person(verified.actor, None, verified.at)
         days = (reopened.at - verified.at).days
+        verifier = case.person_words(verified.actor, subject.unit)
         summary = (
-            f"验收人{verified.actor}于{_day(verified.at)}验收销号，{_day(reopened.at)}隐患复发被重新打开，"
+            f"验收人{verifier}于{_day(verified.at)}验收销号，{_day(reopened.at)}隐患复发被重新打开，"
             f"相隔{days}日（{case.limits.recur_within_days}日内），谁验收谁负责。"
         )
         evidence = [verified.version, reopened.version]
@@ -480,7 +515,8 @@ def _escalation_unanswered(case: _Case) -> list[Finding]:
         late = case.first(by_unit)
         tail = f"；{_day(late.at)}才作出处理。" if late else f"；截至{_day(case.as_of)}仍未处理。"
         summary = (
-            f"{_day(escalated.at)}{escalated.actor}将隐患上报至单位{unit}，该单位{days}日内（至{_day(due)}）"
+            f"{_day(escalated.at)}{case.actor_words(escalated.actor, escalated.at)}将隐患上报至"
+            f"单位{case.unit_words(unit)}，该单位{days}日内（至{_day(due)}）"
             f"未在本隐患上作出任何处理{tail}"
         )
         evidence = [escalated.version, late.version if late else None]
@@ -493,17 +529,19 @@ def _escalation_unanswered(case: _Case) -> list[Finding]:
 # --- wording ---------------------------------------------------------------------------------------------
 
 
-def _describe(subjects: Iterable[Subject], *, owner: str | None) -> str:
+def _describe(case: _Case, subjects: Iterable[Subject], *, owner: str | None) -> str:
     parts = []
     for s in subjects:
         if s.username is None:
-            parts.append(f"单位{s.unit}")
-        elif s.username == owner and s.role != Role.SCHOOL_PRINCIPAL.value:
-            parts.append(f"整改责任人{s.username}")
+            parts.append(f"单位{case.unit_words(s.unit)}")
+            continue
+        who = case.person_words(s.username, s.unit)
+        if s.username == owner and s.role != Role.SCHOOL_PRINCIPAL.value:
+            parts.append(f"整改责任人{who}")
         elif s.role == Role.SCHOOL_PRINCIPAL.value:
-            parts.append(f"时任校长{s.username}" + ("（整改责任人）" if s.username == owner else ""))
+            parts.append(f"时任校长{who}" + ("（整改责任人）" if s.username == owner else ""))
         else:
-            parts.append(s.username)
+            parts.append(who)
     return "、".join(parts) or "（责任人未明确）"
 
 

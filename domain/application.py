@@ -25,6 +25,7 @@ from domain.errors import (
     JointFormNotFound,
     NotASchool,
     NotFound,
+    SchoolCodeTaken,
     SchoolNotInCampaign,
     StaffNotFound,
     UnitNotFound,
@@ -109,8 +110,12 @@ class SafetyApplication(Application[UUID]):
         police_station: UUID | None = None,
         stage: str = "",
         boarding: bool = False,
+        code: str = "",
+        code_in_use: Callable[[str, str], bool] | None = None,
         occurred_at: datetime | None = None,
     ) -> Unit:
+        """``code_in_use(district, code)``: whether a school of the district already goes by the code (the
+        directory's read model answers it; codes are unique within a district)."""
         REGISTER_UNIT.check(actor)
         when = self._when(occurred_at)
         unit = Unit.register(
@@ -123,7 +128,10 @@ class SafetyApplication(Application[UUID]):
             boarding=boarding,
             actor=actor.username,
             occurred_at=when,
+            code=code,
         )
+        if unit.code and code_in_use is not None and code_in_use(unit.district, unit.code):
+            raise SchoolCodeTaken(field="code", district=unit.district, value=unit.code)
         self._save(unit)
         return unit
 
@@ -347,7 +355,10 @@ class SafetyApplication(Application[UUID]):
         location: str = "",
         rectified_on_spot: bool = False,
         occurred_at: datetime | None = None,
+        code: str = "",
     ) -> Hazard:
+        """``code``: the school's code as the directory gives it (its own or its default), fixed into the hazard's
+        number at discovery; the code registered on the unit when none is given."""
         when = self._when(occurred_at)
         the_campaign = self.get_campaign(campaign)
         self._school_in_campaign(the_campaign, school)
@@ -372,6 +383,7 @@ class SafetyApplication(Application[UUID]):
             rectified_on_spot=rectified_on_spot,
             actor=actor,
             occurred_at=when,
+            code=code or getattr(self.get_unit(school), "code", ""),
         )
         self._save(hazard)
         return hazard

@@ -28,6 +28,11 @@ class InvalidValue(DomainError):
     message = "输入值无效"
 
 
+class SchoolCodeTaken(DomainError):
+    code = "school_code_taken"
+    message = "该学校代码已被本区其他学校使用"
+
+
 class UnknownParameter(DomainError):
     code = "unknown_parameter"
     message = "未知的查询参数"

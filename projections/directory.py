@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -10,8 +10,8 @@ from django.db import models
 from django.utils import timezone
 from eventsourcing.domain import Aggregate
 
-from domain.directory.aggregate import Staff, Unit
-from domain.policy import ROLE_LABELS, UNIT_KIND_LABELS, Role, UnitKind
+from domain.directory.aggregate import Staff, Unit, default_code
+from domain.policy import ROLE_LABELS, SYSTEM_ACTOR, UNIT_KIND_LABELS, Role, UnitKind
 from projections import bulk
 from projections.base import Projector
 from projections.bitemporal import Bitemporal, in_force
@@ -21,6 +21,7 @@ class UnitView(models.Model):
     id = models.UUIDField(primary_key=True)
     kind = models.CharField("类型", max_length=32, choices=[(k.value, v) for k, v in UNIT_KIND_LABELS.items()])
     name = models.CharField("名称", max_length=200)
+    code = models.CharField("学校代码", max_length=10, blank=True)
     district = models.CharField("区域", max_length=100, blank=True)
     parent = models.UUIDField("上级单位", null=True, blank=True)
     police_station = models.UUIDField("属地派出所", null=True, blank=True)
@@ -99,6 +100,7 @@ UNIT_FIELDS = [
     "id",
     "kind",
     "name",
+    "code",
     "district",
     "parent",
     "police_station",
@@ -118,6 +120,7 @@ def _register(events: list[Unit.Registered]) -> None:
     known = set(
         UnitView.objects.filter(bulk.among("id", {e.originator_id for e in events})).values_list("id", flat=True)
     )
+    codes = SchoolCodes(e.district for e in events if e.originator_id not in known)
     rows = []
     for e in events:
         if e.originator_id not in known:
@@ -127,6 +130,7 @@ def _register(events: list[Unit.Registered]) -> None:
                     e.originator_id,
                     UnitKind(e.kind).value,
                     e.name,
+                    codes.of(e),
                     e.district,
                     e.parent,
                     e.police_station,
@@ -166,13 +170,47 @@ def _appoint(events: list[Staff.Appointed]) -> None:
 projector = DirectoryProjector("directory", (UnitView, StaffView, StaffInterval))
 
 
+class SchoolCodes:
+    """Schools' codes as registered, or the default the directory gives a school registered without one: the
+    first free "S001", "S002", … in its district, in the order of the log (so a rebuild gives the same)."""
+
+    def __init__(self, districts: Iterable[str]) -> None:
+        wanted = set(districts)
+        self.taken: dict[str, set[str]] = {d: set() for d in wanted}
+        if wanted:
+            rows = UnitView.objects.filter(bulk.among("district", wanted), kind=UnitKind.SCHOOL.value)
+            for district, code in rows.values_list("district", "code"):
+                self.taken[district].add(code)
+
+    def of(self, event: Unit.Registered) -> str:
+        if UnitKind(event.kind) is not UnitKind.SCHOOL:
+            return ""
+        taken = self.taken.setdefault(event.district, set())
+        code = getattr(event, "code", "") or default_code({c for c in taken if c})
+        taken.add(code)
+        return code
+
+
+def code_taken(district: str, code: str) -> bool:
+    """Whether a school of ``district`` already goes by ``code`` (codes are unique within a district)."""
+    return bool(code) and UnitView.objects.filter(district=district, code=code, kind=UnitKind.SCHOOL.value).exists()
+
+
+def code_of(school: UUID) -> str:
+    """The school's code in the directory: its own, or the default given at registration ("" if unknown)."""
+    return UnitView.objects.filter(id=school).values_list("code", flat=True).first() or ""
+
+
 @projector.on(Unit.Registered)
 def unit_registered(event: Unit.Registered) -> None:
+    if UnitView.objects.filter(id=event.originator_id).exists():
+        return
     UnitView.objects.get_or_create(
         id=event.originator_id,
         defaults={
             "kind": UnitKind(event.kind).value,
             "name": event.name,
+            "code": SchoolCodes([event.district]).of(event),
             "district": event.district,
             "parent": event.parent,
             "police_station": event.police_station,
@@ -283,6 +321,78 @@ def holders(unit: UUID, role: str, at: datetime, known_at: datetime) -> list[str
     """Usernames holding ``role`` in ``unit`` at ``at`` as known at ``known_at``."""
     rows = StaffInterval.objects.filter(in_force(at, known_at), unit=unit, role=role).order_by("username")
     return list(rows.values_list("username", flat=True))
+
+
+SYSTEM_NAME = "系统"
+
+
+class DisplayNames:
+    """The one place ids become names: units by id → 单位名称, people by username → 姓名 (display_name).
+
+    Read in bulk: ``load`` fetches every name a page will show in two queries; a name not loaded yet is read
+    when first asked. Current names (a renamed unit reads by its new name everywhere)."""
+
+    def __init__(self) -> None:
+        self.units: dict[UUID, str] = {}
+        self.people: dict[str, str] = {}
+
+    @classmethod
+    def everyone(cls) -> DisplayNames:
+        """Every unit and person, read once (for reports that name many of both)."""
+        names = cls()
+        names.units = dict(UnitView.objects.values_list("id", "name"))
+        names.people = dict(StaffView.objects.values_list("username", "display_name"))
+        return names
+
+    def load(self, units: Iterable[UUID | str | None] = (), people: Iterable[str | None] = ()) -> DisplayNames:
+        wanted_units = {_uuid(u) for u in units} - self.units.keys() - {None}
+        wanted_people = {p for p in people if p} - self.people.keys()
+        if wanted_units:
+            self.units.update(dict.fromkeys(wanted_units, ""))  # unknown ids are not asked again
+            self.units.update(UnitView.objects.filter(bulk.among("id", wanted_units)).values_list("id", "name"))
+        if wanted_people:
+            self.people.update(dict.fromkeys(wanted_people, ""))
+            rows = StaffView.objects.filter(bulk.among("username", wanted_people))
+            self.people.update(rows.values_list("username", "display_name"))
+        return self
+
+    def unit_name(self, unit: UUID | str | None) -> str | None:
+        """The unit's name; None for no unit or an id the directory does not know."""
+        key = _uuid(unit)
+        if key is None:
+            return None
+        if key not in self.units:
+            self.load(units=[key])
+        return self.units[key] or None
+
+    def person_name(self, username: str | None) -> str | None:
+        """The person's display name; None for nobody or a username the directory does not know."""
+        if not username:
+            return None
+        if username == SYSTEM_ACTOR.username:
+            return SYSTEM_NAME
+        if username not in self.people:
+            self.load(people=[username])
+        return self.people[username] or None
+
+
+def unit_names(units: Iterable[UUID | str | None]) -> dict[UUID, str]:
+    """Names of the units among ``units`` the directory knows, by id (one query)."""
+    return {unit: name for unit, name in DisplayNames().load(units=units).units.items() if name}
+
+
+def person_names(usernames: Iterable[str | None]) -> dict[str, str]:
+    """Display names of the people among ``usernames`` the directory knows, by username (one query)."""
+    return {username: name for username, name in DisplayNames().load(people=usernames).people.items() if name}
+
+
+def _uuid(value: UUID | str | None) -> UUID | None:
+    if value is None or isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        return None
 
 
 class StaffDirectoryView:

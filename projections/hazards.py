@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import Count
-from django.db.models.functions import Substr
 from eventsourcing.domain import Aggregate
 
 from domain.hazard.aggregate import Hazard
@@ -30,25 +29,40 @@ LEDGER_FIELDS = [f.attname for f in HazardLedger._meta.concrete_fields]
 
 
 class Numbers:
-    """序号 per school and year, continuing from what the ledger already holds (one query per batch)."""
+    """隐患编号, fixed by the order of the log: ``{series}-{sequence}`` counted per school and series, the series
+    being ``{school code}-{year}`` for a hazard whose Discovered carries its school's code (HM01-2026-0001: unique
+    across the district, codes being unique there) and ``{year}`` for one discovered before codes existed
+    (2026-0001, as it was numbered then). Per school, so a parallel rebuild can share the schools out among its
+    workers (``projections.rebuild``). Continues from what the ledger already holds (one query per batch)."""
 
     def __init__(self, discoveries: Iterable[Hazard.Discovered]) -> None:
-        wanted = {(e.school, business_date(e.occurred_at).year) for e in discoveries}
-        self.last: dict[tuple[UUID, int], int] = dict.fromkeys(wanted, 0)
+        wanted = {(e.school, series(e)) for e in discoveries}
+        self.last: dict[tuple[UUID, str], int] = dict.fromkeys(wanted, 0)
         if wanted:
             counted = (
-                HazardLedger.objects.filter(bulk.among("school", {school for school, _ in wanted}))
-                .annotate(year=Substr("number", 1, 4))
-                .values_list("school", "year")
+                HazardLedger.objects.filter(
+                    bulk.among("school", {school for school, _ in wanted}),
+                    bulk.among("series", {name for _, name in wanted}),
+                )
+                .values_list("school", "series")
                 .annotate(n=Count("id"))
+                .order_by()
             )
-            for school, year, n in counted:
-                if (school, int(year)) in self.last:
-                    self.last[school, int(year)] = n
+            for school, name, n in counted:
+                if (school, name) in self.last:
+                    self.last[school, name] = n
 
-    def next(self, school: UUID, year: int) -> str:
-        self.last[school, year] += 1
-        return f"{year}-{self.last[school, year]:04d}"
+    def next(self, event: Hazard.Discovered) -> str:
+        key = (event.school, series(event))
+        self.last[key] += 1
+        return f"{key[1]}-{self.last[key]:04d}"
+
+
+def series(event: Hazard.Discovered) -> str:
+    """The numbers a hazard is counted among in its school: ``HM01-2026``, or ``2026`` for one without a code."""
+    year = business_date(event.occurred_at).year
+    code: str = getattr(event, "code", "")  # absent from events recorded before codes existed
+    return f"{code}-{year}" if code else str(year)
 
 
 class Latest:
@@ -115,7 +129,7 @@ class Batch:
         if isinstance(event, Hazard.Discovered):
             if row is not None:
                 return False
-            number = self.numbers.next(event.school, business_date(event.occurred_at).year)
+            number = self.numbers.next(event)
             row = self.rows[event.originator_id] = discovered(event, number, self.schools.get(event.school))
         else:
             apply = APPLY.get(type(event).__name__)

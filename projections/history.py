@@ -54,7 +54,7 @@ class HazardVersion(Bitemporal):
     event_type = models.CharField(max_length=40)
     school = models.UUIDField()
     campaign = models.UUIDField()
-    number = models.CharField(max_length=20)
+    number = models.CharField(max_length=30)
     status = models.CharField(max_length=20)
     owner = models.CharField(max_length=150, null=True)
     owner_unit = models.UUIDField(null=True)

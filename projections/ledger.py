@@ -16,7 +16,8 @@ from projections.directory import UnitView
 
 class HazardLedger(models.Model):
     id = models.UUIDField(primary_key=True)
-    number = models.CharField("序号", max_length=20)
+    number = models.CharField("序号", max_length=30)
+    series = models.CharField(max_length=20, blank=True)  # "HM01-2026" or "2026": the number without its sequence
     campaign = models.UUIDField("专项排查", db_index=True)
     school = models.UUIDField("学校", db_index=True)
     district = models.CharField("区域", max_length=100, blank=True, db_index=True)
@@ -56,7 +57,11 @@ class HazardLedger(models.Model):
         verbose_name = "隐患台账"
         verbose_name_plural = "隐患台账"
         ordering = ["school", "number"]
-        indexes = [models.Index(fields=["school", "status"]), models.Index(fields=["campaign", "status"])]
+        indexes = [
+            models.Index(fields=["school", "status"]),
+            models.Index(fields=["campaign", "status"]),
+            models.Index(fields=["school", "series"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.description[:20]}"
@@ -69,6 +74,7 @@ def discovered(event: Hazard.Discovered, number: str, school: UnitView | None) -
     return _new_row(
         id=event.originator_id,
         number=number,
+        series=number.rsplit("-", 1)[0],
         campaign=event.campaign,
         school=event.school,
         district=school.district if school else "",

@@ -18,7 +18,7 @@ from domain.hazard.aggregate import SEVERITY_LABELS, Severity
 from domain.policy import ROLE_LABELS, UnitKind
 from domain.timerules import business_date
 from projections import scope
-from projections.directory import StaffView, UnitView
+from projections.directory import DisplayNames, StaffView, UnitView
 from projections.ledger import HazardLedger
 from reports.base import Cell, Report, Table, chinese_date, clock, numbered
 from reports.registry import ReportQuery, register
@@ -47,23 +47,25 @@ _UUID = re.compile(r"(单位)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[
 _LOGIN = re.compile(r"(?<![A-Za-z0-9_.@+-])[A-Za-z0-9_.@+-]+(?![A-Za-z0-9_.@+-])")
 
 
-class Names:
+class Names(DisplayNames):
     """Units and people as a reader knows them: 单位名称, 姓名（用户名）, read once per report."""
 
     def __init__(self) -> None:
-        self.units = {u.id: u for u in UnitView.objects.only("id", "name", "kind")}
+        super().__init__()
+        units = UnitView.objects.only("id", "name", "kind")
+        self.kinds = {u.id: UnitKind(u.kind) for u in units}
+        self.units = {u.id: u.name for u in units}
         self.people = dict(StaffView.objects.values_list("username", "display_name"))
 
     def unit(self, unit: UUID | str | None) -> str | None:
-        found = self.units.get(UUID(str(unit))) if unit else None
-        return found.name if found else (str(unit) if unit else None)
+        return self.unit_name(unit) or (str(unit) if unit else None)
 
     def person(self, username: str | None) -> str:
         if not username:
             return NOBODY
         if username == "system":
             return "系统（自动记录）"
-        name = self.people.get(username)
+        name = self.person_name(username)
         return f"{name}（{username}）" if name else username
 
     def text(self, words: str) -> str:
@@ -72,11 +74,10 @@ class Names:
         return _LOGIN.sub(lambda m: self.person(m.group(0)) if m.group(0) in self.people else m.group(0), words)
 
     def unit_order(self, unit: UUID | None) -> tuple[int, str]:
-        found = self.units.get(unit) if unit else None
-        if found is None:
+        kind = self.kinds.get(unit) if unit else None
+        if kind is None:
             return len(_KIND_ORDER), ""
-        kind = UnitKind(found.kind)
-        return (_KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)), found.name
+        return (_KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)), self.units[unit]
 
 
 def short_code(finding: Finding) -> str:
@@ -119,7 +120,7 @@ class _Line:
 def accountability(query: ReportQuery) -> Report:
     """Every finding on the hazards in the caller's scope, under the unit asked and in the campaign if given."""
     hazards, names = _hazards(query), Names()
-    per_hazard = findings_for(get_application(), hazards, query.as_of)
+    per_hazard = findings_for(get_application(), hazards, query.as_of, names)
     found = [(h, f) for h in hazards for f in per_hazard[h.id]]
     lines = sorted(
         (_Line(h, f, s) for h, f in found for s in (f.subjects or (None,))), key=lambda line: _order(line, names)

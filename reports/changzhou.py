@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from domain.timerules import deadline_end
 from projections import scope
 from projections.bitemporal import in_force
 from projections.campaigns import CampaignView
-from projections.directory import StaffView, UnitView
+from projections.directory import UnitView, person_names, unit_names
 from projections.history import HazardVersion, counts_at
 from projections.jointforms import JointFormView
 from reports.base import NOT_APPLICABLE, Cell, Report, Table, cell, chinese_date, statistics_day
@@ -64,8 +64,8 @@ def joint_form_of(query: ReportQuery) -> tuple[JointFormView, dict[str, Any]]:
     row = JointFormView.objects.get(id=query.form)
     if query.campaign is not None and query.campaign.id != row.campaign:
         raise InvalidValue("该报表不属于此专项排查", field="campaign")
-    names = _unit_names((row.school, row.station))
-    signers = _staff_names(s.get("signer", "") for s in row.signatures.values())
+    names = unit_names((row.school, row.station))
+    signers = person_names(s.get("signer", "") for s in row.signatures.values())
     form = build_joint_form(
         row, _form_counts(row, query.as_of), names.get(row.school, ""), names.get(row.station, ""), signer_names=signers
     )
@@ -221,7 +221,7 @@ def changzhou_district_summary(query: ReportQuery) -> Report:
     assert campaign is not None  # guaranteed by ``needs``
     district = query.district
     schools = list(scope.reported_schools(query.actor, query.unit).filter(district=district))
-    stations = _unit_names({s.police_station for s in schools if s.police_station})
+    stations = unit_names({s.police_station for s in schools if s.police_station})
     ids = [s.id for s in schools]
     forms = dict(JointFormView.objects.filter(campaign=campaign.id, school__in=ids).values_list("school", "fields"))
     counts = _hazard_counts(campaign.id, ids, query.as_of)
@@ -282,11 +282,3 @@ def _summary_row(
         done,
         from_form("school_instability_factors"),
     )
-
-
-def _unit_names(ids: Iterable[UUID]) -> dict[UUID, str]:
-    return dict(UnitView.objects.filter(id__in=set(ids)).values_list("id", "name"))
-
-
-def _staff_names(usernames: Iterable[str]) -> dict[str, str]:
-    return dict(StaffView.objects.filter(username__in=set(usernames)).values_list("username", "display_name"))

@@ -107,7 +107,7 @@ def hazard_dossier(query: ReportQuery) -> Report:
     app, names = get_application(), Names()
     events = [e for e in app.hazard_events(query.hazard) if e.timestamp <= query.as_of]
     hashes = integrity.hashes_of(query.hazard)
-    found = hazard_findings(app, HazardLedger.objects.get(id=query.hazard), query.as_of)
+    found = hazard_findings(app, HazardLedger.objects.get(id=query.hazard), query.as_of, names)
     owners = history.owners(query.hazard, query.as_of)
     return Report(
         name="hazard-dossier",

@@ -11,7 +11,7 @@ from typing import Any
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS, Severity, Status
 from domain.timerules import business_date
 from projections.bitemporal import in_force
-from projections.directory import StaffView, UnitView
+from projections.directory import person_names, unit_names
 from projections.history import HazardVersion
 from reports.base import Cell, Report, Table, cell, chinese_date, numbered, progress_text, statistics_day
 from reports.registry import ReportQuery, register
@@ -35,9 +35,8 @@ def school_ledger(query: ReportQuery) -> Report:
     if query.campaign is not None:
         states = states.filter(campaign=query.campaign.id)
     hazards = [(row.number, row.state) for row in states.order_by("number", "hazard").only("number", "state")]
-    unit_rows = UnitView.objects.filter(id__in=_all(hazards, "owner_unit")).values_list("id", "name")
-    units = {str(unit): name for unit, name in unit_rows}
-    people = dict(StaffView.objects.filter(username__in=_all(hazards, "owner")).values_list("username", "display_name"))
+    units = {str(unit): name for unit, name in unit_names(_all(hazards, "owner_unit")).items()}
+    people = person_names(_all(hazards, "owner"))
     campaign = f"　专项排查：{query.campaign.title}" if query.campaign else ""
     return Report(
         name="school-ledger",

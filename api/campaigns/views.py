@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from api.auth import actor_of
 from api.common import MAX_NAME, CanonicalUUID, Day, DeclaredQuery, Moment, Text, parse_uuid, validated
+from api.names import NamedList, PersonName, UnitName, UnitNames
 from api.services import execute
 from domain.campaign.aggregate import PHASE_KINDS
 from domain.campaign.templates import TEMPLATES, get_template
@@ -66,6 +67,10 @@ class CampaignOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     school under the issuer); ``schools_covered`` are the schools it covers in the directory as it is now — a school
     registered later in a scoped district is among them — limited to those the caller may see."""
 
+    issuer_name = UnitName("issuer", help_text="发文单位名称")
+    scope_names = UnitNames("scope", help_text="范围内单位名称（与 scope 顺序一致）")
+    recipient_names = UnitNames("recipients", help_text="报送对象名称（与 recipients 顺序一致）")
+    launched_by_name = PersonName("launched_by", help_text="发起人姓名")
     schools_covered_count = serializers.SerializerMethodField(help_text="本次专项排查覆盖的学校数（调用者可见范围内）")
     schools_covered = serializers.SerializerMethodField(help_text="本次专项排查覆盖的学校（调用者可见范围内）")
 
@@ -86,21 +91,26 @@ class CampaignOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = CampaignView
+        list_serializer_class = NamedList
         fields = [
             "id",
             "title",
             "document_no",
             "issuer",
+            "issuer_name",
             "template",
             "checklist",
             "phases",
             "statistics_cutoff",
             "report_deadline",
             "scope",
+            "scope_names",
             "recipients",
+            "recipient_names",
             "schools_covered_count",
             "schools_covered",
             "launched_by",
+            "launched_by_name",
             "launched_at",
             "version",
         ]

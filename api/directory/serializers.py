@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from api.common import MAX_NAME, CanonicalUUID, Moment, Text, enum_choices
+from api.names import NamedOutput, UnitName
 from domain.policy import Role, UnitKind
 
 ASSIGNABLE_ROLES = [r for r in enum_choices(Role) if r != Role.SYSTEM.value]
@@ -18,15 +19,27 @@ class UnitInput(serializers.Serializer):  # type: ignore[type-arg]
     police_station = CanonicalUUID(required=False, allow_null=True, default=None)
     stage = Text(50, required=False, default="")
     boarding = serializers.BooleanField(required=False, default=False)
+    code = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=10,
+        help_text="学校代码（1–10位字母或数字，区内唯一，隐患编号前缀，如 HM01）；不填则按区内登记顺序给默认代码 S001…",
+    )
 
 
-class UnitOutput(serializers.Serializer):  # type: ignore[type-arg]
+class UnitOutput(NamedOutput):
     id = CanonicalUUID()
     kind = serializers.CharField()
     name = serializers.CharField()
+    code = serializers.CharField(
+        help_text="学校代码（隐患编号前缀）；登记时未给代码的学校为系统默认代码 S001…；非学校为空"
+    )
     district = serializers.CharField()
     parent = CanonicalUUID(allow_null=True)
+    parent_name = UnitName("parent", help_text="上级单位名称")
     police_station = CanonicalUUID(allow_null=True)
+    police_station_name = UnitName("police_station", help_text="属地派出所名称")
     stage = serializers.CharField()
     boarding = serializers.BooleanField()
     version = serializers.IntegerField()
@@ -54,11 +67,12 @@ class DeactivateInput(serializers.Serializer):  # type: ignore[type-arg]
     expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)
 
 
-class UserOutput(serializers.Serializer):  # type: ignore[type-arg]
+class UserOutput(NamedOutput):
     username = serializers.CharField()
     display_name = serializers.CharField()
     phone = serializers.CharField()
     unit = CanonicalUUID(allow_null=True)
+    unit_name = UnitName("unit")
     role = serializers.CharField()
     active = serializers.BooleanField()
     version = serializers.IntegerField()

@@ -29,7 +29,7 @@ from api.services import execute
 from domain.errors import AlreadyExists, StaffNotFound, UnitNotFound
 from domain.policy import CHANGE_ROLE, CREATE_USER, DEACTIVATE_USER, REGISTER_UNIT, Role, UnitKind
 from projections import scope
-from projections.directory import StaffView, UnitView, staff_at
+from projections.directory import StaffView, UnitView, code_taken, staff_at
 
 User = get_user_model()
 
@@ -54,7 +54,10 @@ class UnitList(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
     @extend_schema(request=UnitInput, responses={201: UnitOutput})
     def post(self, request: Request) -> Response:
         data = validated(UnitInput, request.data)
-        unit = execute(lambda app: app.register_unit(actor=actor_of(request), kind=UnitKind(data.pop("kind")), **data))
+        kind = UnitKind(data.pop("kind"))
+        unit = execute(
+            lambda app: app.register_unit(actor=actor_of(request), kind=kind, code_in_use=code_taken, **data)
+        )
         return Response(UnitOutput(UnitView.objects.get(id=unit.id)).data, status=201)
 
 

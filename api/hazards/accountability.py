@@ -16,6 +16,7 @@ from api.auth import actor_of
 from api.common import CanonicalUUID, DeclaredQuery, Moment, query_param
 from api.eventstore import get_application
 from api.hazards.views import visible_hazard
+from api.names import NamedOutput, PersonName, UnitName
 from domain.accountability import Finding
 from domain.errors import UnitNotFound
 from domain.policy import Actor
@@ -26,13 +27,15 @@ from projections.ledger import HazardLedger
 AS_OF = OpenApiParameter("as_of", str, description="记录时间（ISO 8601）：按当时可知的记录判断，默认现在")
 
 
-class SubjectOutput(serializers.Serializer):  # type: ignore[type-arg]
+class SubjectOutput(NamedOutput):
     username = serializers.CharField(allow_null=True)
+    name = PersonName("username", help_text="责任人姓名（追究单位责任时为 null）")
     unit = CanonicalUUID(allow_null=True)
+    unit_name = UnitName("unit")
     role = serializers.CharField(allow_null=True)
 
 
-class FindingOutput(serializers.Serializer):  # type: ignore[type-arg]
+class FindingOutput(NamedOutput):
     code = serializers.CharField()
     wording = serializers.CharField()
     hazard = CanonicalUUID()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from api.common import MAX_NAME, CanonicalUUID, CommandInput, Day, Moment, Text, enum_choices
+from api.names import NamedOutput, PersonName, UnitName
 from domain.hazard.aggregate import Severity, Status
 
 
@@ -79,20 +80,23 @@ class ReopenInput(CommandInput):
     reason = Text(allow_blank=False)
 
 
-class HazardOutput(serializers.Serializer):  # type: ignore[type-arg]
+class HazardOutput(NamedOutput):
     """The hazard JSON of DESIGN §5; reads a ledger row or a (past) aggregate state alike."""
 
     id = CanonicalUUID()
-    number = serializers.CharField()
+    number = serializers.CharField(help_text="隐患编号：学校代码-年份-序号（如 HM01-2026-0001）；旧编号为 年份-序号")
     campaign = CanonicalUUID()
     school = CanonicalUUID()
+    school_name = UnitName("school", help_text="学校名称")
     category = serializers.CharField()
     description = serializers.CharField()
     severity = serializers.ChoiceField(choices=enum_choices(Severity))
     location = serializers.CharField()
     status = serializers.ChoiceField(choices=enum_choices(Status))
     owner = serializers.CharField(allow_null=True)
+    owner_name = PersonName("owner", help_text="整改责任人姓名")
     owner_unit = CanonicalUUID(allow_null=True)
+    owner_unit_name = UnitName("owner_unit", help_text="责任单位名称")
     deadline = serializers.DateField(allow_null=True)
     standard = serializers.CharField()
     escalated = serializers.BooleanField()
@@ -105,21 +109,24 @@ class HazardOutput(serializers.Serializer):  # type: ignore[type-arg]
     closed_at = serializers.DateTimeField(allow_null=True)
 
 
-class HistoryItem(serializers.Serializer):  # type: ignore[type-arg]
+class HistoryItem(NamedOutput):
     version = serializers.IntegerField()
     type = serializers.CharField()
     occurred_at = serializers.DateTimeField()
     recorded_at = serializers.DateTimeField()
     actor = serializers.CharField()
+    actor_name = PersonName("actor", help_text="记录人姓名")
     data = serializers.DictField()
     hash = serializers.CharField(
         allow_null=True, help_text="该事件在哈希链中的哈希（SHA-256，十六进制）；尚未入链时为 null"
     )
 
 
-class OwnerInterval(serializers.Serializer):  # type: ignore[type-arg]
+class OwnerInterval(NamedOutput):
     owner = serializers.CharField()
+    owner_name = PersonName("owner", help_text="整改责任人姓名")
     owner_unit = CanonicalUUID()
+    owner_unit_name = UnitName("owner_unit", help_text="责任单位名称")
     to = serializers.DateTimeField(allow_null=True)
 
     def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
@@ -127,18 +134,23 @@ class OwnerInterval(serializers.Serializer):  # type: ignore[type-arg]
         fields = super().get_fields()
         return {
             "owner": fields["owner"],
+            "owner_name": fields["owner_name"],
             "owner_unit": fields["owner_unit"],
+            "owner_unit_name": fields["owner_unit_name"],
             "from": serializers.DateTimeField(),
             "to": fields["to"],
         }
 
 
-class OwnershipItem(serializers.Serializer):  # type: ignore[type-arg]
+class OwnershipItem(NamedOutput):
     hazard = CanonicalUUID()
     number = serializers.CharField()
     school = CanonicalUUID()
+    school_name = UnitName("school", help_text="学校名称")
     owner = serializers.CharField(allow_null=True)
+    owner_name = PersonName("owner", help_text="整改责任人姓名")
     owner_unit = CanonicalUUID(allow_null=True)
+    owner_unit_name = UnitName("owner_unit", help_text="责任单位名称")
     owner_since = serializers.DateTimeField(allow_null=True)
     deadline = serializers.DateField(allow_null=True)
     status = serializers.CharField()

@@ -32,7 +32,7 @@ from domain.eventinfo import event_data, event_type
 from domain.hazard import aggregate as hazard_rules
 from domain.hazard.aggregate import Hazard, Severity, Status
 from domain.policy import Requirement
-from projections import history, integrity, scope
+from projections import directory, history, integrity, scope
 from projections.ledger import HazardLedger
 
 
@@ -72,7 +72,8 @@ class HazardList(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
         if not scope.can_see_school(actor, data["school"]):
             raise OutOfScope(school=str(data["school"]))
         severity = Severity(data.pop("severity"))
-        hazard = execute(lambda app: app.discover_hazard(actor=actor, severity=severity, **data))
+        code = directory.code_of(data["school"])  # fixed into the number (HM01-2026-0001) at discovery
+        hazard = execute(lambda app: app.discover_hazard(actor=actor, severity=severity, code=code, **data))
         return Response(s.HazardOutput(_row(hazard.id)).data, status=201)
 
 

@@ -23,6 +23,7 @@ from api.common import (
     parse_uuid,
     validated,
 )
+from api.names import NamedList, PersonName, PersonNames, UnitName
 from api.services import execute
 from domain.errors import InspectionNotFound, OutOfScope
 from domain.inspection.aggregate import AssessmentResult, InspectionKind
@@ -47,28 +48,38 @@ class AssessmentInput(CommandInput):
 
 
 class AssessmentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
+    assessed_by_name = PersonName("assessed_by", help_text="评定人姓名")
+
     class Meta:
         model = AssessmentView
-        fields = ["item", "result", "note", "assessed_at", "assessed_by"]
+        fields = ["item", "result", "note", "assessed_at", "assessed_by", "assessed_by_name"]
+        list_serializer_class = NamedList
 
 
 class InspectionOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     assessments = AssessmentOutput(many=True, read_only=True)
+    school_name = UnitName("school", help_text="学校名称")
+    inspector_names = PersonNames("inspectors", help_text="检查人员姓名（与 inspectors 顺序一致）")
+    recorded_by_name = PersonName("recorded_by", help_text="记录人姓名")
 
     class Meta:
         model = InspectionView
+        list_serializer_class = NamedList
         fields = [
             "id",
             "campaign",
             "school",
+            "school_name",
             "kind",
             "inspectors",
+            "inspector_names",
             "leader_participated",
             "departments",
             "status",
             "started_at",
             "completed_at",
             "recorded_by",
+            "recorded_by_name",
             "version",
             "assessments",
         ]

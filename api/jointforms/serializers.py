@@ -13,6 +13,7 @@ from domain.jointform.fields import FIELDS, MAX_TEXT, FormField
 class SignatureOutput(serializers.Serializer):  # type: ignore[type-arg]
     role = serializers.CharField()
     user = serializers.CharField(allow_null=True)
+    user_name = serializers.CharField(allow_null=True, help_text="签字人姓名")
     hash = serializers.CharField(allow_null=True, help_text="签字时的内容哈希")
     signed_at = serializers.CharField(allow_null=True)
     valid = serializers.BooleanField(help_text="签字的哈希与当前内容一致且未作废")
@@ -29,7 +30,9 @@ class JointFormOutput(serializers.Serializer):  # type: ignore[type-arg]
     id = CanonicalUUID()
     campaign = CanonicalUUID()
     school = CanonicalUUID()
+    school_name = serializers.CharField(allow_null=True, help_text="学校名称")
     station = CanonicalUUID(help_text="属地派出所")
+    station_name = serializers.CharField(allow_null=True, help_text="属地派出所名称")
     status = serializers.ChoiceField(choices=["draft", "signed", "submitted"])
     version = serializers.IntegerField()
     content_hash = serializers.CharField(help_text="表格内容的 SHA-256（不含公安专属内容）")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -21,7 +22,7 @@ from domain.policy import Actor
 from domain.timerules import deadline_end
 from projections import scope
 from projections.campaigns import CampaignView
-from projections.directory import boarding
+from projections.directory import DisplayNames, boarding
 from projections.history import counts_at
 from projections.jointforms import JointFormView
 from projections.submissions import SubmissionView
@@ -55,8 +56,12 @@ def police_content(row: JointFormView, actor: Actor, *, via: str) -> dict[str, A
     return {k: row.police_only.get(k) for k, f in BY_KEY.items() if f.police_only}
 
 
-def form_json(row: JointFormView, actor: Actor, *, via: str = "api") -> dict[str, Any]:
-    """The form as the caller may see it: police-only content only for users of police units."""
+def form_json(
+    row: JointFormView, actor: Actor, *, via: str = "api", names: DisplayNames | None = None
+) -> dict[str, Any]:
+    """The form as the caller may see it: police-only content only for users of police units. ``names``: the
+    directory names read for a whole page of forms (``form_names``)."""
+    names = names or form_names([row])
     counts = form_counts(row)
     current = content_hash(row.campaign, row.school, row.fields, counts)
     fields = {f.key: row.fields.get(f.key) for f in FIELDS if not f.police_only}
@@ -65,6 +70,7 @@ def form_json(row: JointFormView, actor: Actor, *, via: str = "api") -> dict[str
         {
             "role": s.get("role", role),
             "user": s.get("signer"),
+            "user_name": names.person_name(s.get("signer")),
             "hash": s.get("content_hash"),
             "signed_at": s.get("signed_at"),
             "valid": not s.get("voided") and s.get("content_hash") == current,
@@ -76,7 +82,9 @@ def form_json(row: JointFormView, actor: Actor, *, via: str = "api") -> dict[str
         "id": row.id,
         "campaign": row.campaign,
         "school": row.school,
+        "school_name": names.unit_name(row.school),
         "station": row.station,
+        "station_name": names.unit_name(row.station),
         "status": row.status,
         "version": row.version,
         "content_hash": current,
@@ -129,3 +137,10 @@ def missing_cells(row: JointFormView) -> list[dict[str, str]]:
     return [
         {"key": f.key, "label": f.label, "party": f.party} for f in missing(row.fields, boarding=boarding(row.school))
     ]
+
+
+def form_names(rows: Iterable[JointFormView]) -> DisplayNames:
+    """The names a page of forms shows (schools, stations, signers), read at once."""
+    rows = list(rows)
+    signers = [s.get("signer") for row in rows for s in row.signatures.values()]
+    return DisplayNames().load([u for row in rows for u in (row.school, row.station)], signers)

@@ -14,7 +14,7 @@ from api.auth import actor_of
 from api.common import CanonicalUUID, CommandInput, DeclaredQuery, Moment, parse_uuid, validated
 from api.eventstore import get_application
 from api.jointforms.serializers import JointFormHistoryItem, JointFormOutput, JointFormPatch
-from api.jointforms.service import cutoff_counts, form_json, submit_form, visible_form
+from api.jointforms.service import cutoff_counts, form_json, form_names, submit_form, visible_form
 from api.policeaccess import record_read
 from api.reports.submissions import receipts
 from api.services import execute
@@ -22,6 +22,7 @@ from domain.errors import InvalidValue, JointFormNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
 from domain.jointform.police import POLICE_ONLY, notes_id
 from projections import integrity, scope
+from projections.directory import DisplayNames
 from projections.jointforms import JointFormView
 from projections.policekey import readable
 
@@ -46,7 +47,8 @@ class JointFormList(DeclaredQuery, generics.GenericAPIView):  # type: ignore[typ
         actor = actor_of(request)
         forms = scope.filter_by_school(JointFormView.objects.order_by("opened_at", "id"), actor)
         page = self.paginate_queryset(forms)
-        return self.get_paginated_response([form_json(row, actor) for row in page])
+        names = form_names(page)
+        return self.get_paginated_response([form_json(row, actor, names=names) for row in page])
 
     @extend_schema(request=OpenInput, responses={201: JointFormOutput})
     def post(self, request: Request) -> Response:
@@ -130,7 +132,7 @@ class JointFormHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
         app = get_application()
         if not scope.sees_police_content(actor):
-            return Response(_items(app.events.get(row.id), integrity.hashes_of(row.id), police=False))
+            return Response(_with_names(_items(app.events.get(row.id), integrity.hashes_of(row.id), police=False)))
         # Police users also see the form's police-only stream, opened with the police key, in log order.
         notes = notes_id(row.id)
         items = _items(app.events.get(row.id), integrity.hashes_of(row.id), police=True) + [
@@ -141,7 +143,12 @@ class JointFormHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[
         items.sort(key=lambda item: item["recorded_at"])
         if any(POLICE_ONLY & set(item["data"].get("changes", {})) for item in items):
             record_read(actor, via="history", form=row.id, school=row.school)
-        return Response(items)
+        return Response(_with_names(items))
+
+
+def _with_names(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = DisplayNames().load(people=[item["actor"] for item in items])
+    return [{**item, "actor_name": names.person_name(item["actor"])} for item in items]
 
 
 def _items(events: Iterable[Any], hashes: dict[int, str], *, police: bool) -> list[dict[str, Any]]:

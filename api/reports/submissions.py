@@ -28,7 +28,7 @@ from domain.policy import EDU_BUREAU_KINDS, POLICE_KINDS, Actor, require_writer
 from domain.timerules import business_date
 from projections import scope
 from projections.campaigns import CampaignView
-from projections.directory import UnitView
+from projections.directory import DisplayNames, UnitView
 from projections.jointforms import JointFormView
 from projections.submissions import SubmissionView
 from reports.registry import ReportQuery, ReportSpec, load_all
@@ -80,8 +80,10 @@ class SubmissionOutput(serializers.Serializer):  # type: ignore[type-arg]
     report = serializers.CharField()
     campaign = CanonicalUUID(allow_null=True)
     unit = CanonicalUUID(allow_null=True)
+    unit_name = serializers.CharField(allow_null=True, help_text="填报单位名称")
     as_of = serializers.DateTimeField()
     submitted_by = serializers.CharField()
+    submitted_by_name = serializers.CharField(allow_null=True, help_text="报送人姓名")
     submitted_at = serializers.DateTimeField()
     copies = SubmittedCopyOutput(
         many=True,
@@ -97,7 +99,8 @@ class Submissions(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-
         actor = actor_of(request)
         rows = scope.filter_submissions(SubmissionView.objects.all(), actor)
         page = self.paginate_queryset(rows.order_by("-submitted_at", "id"))
-        return self.get_paginated_response([submission_json(row, actor, request) for row in page])
+        names = DisplayNames().load([row.unit for row in page], [row.submitted_by for row in page])
+        return self.get_paginated_response([submission_json(row, actor, request, names) for row in page])
 
     @extend_schema(request=SubmitInput, responses={201: SubmissionOutput}, description=SUBMIT_HELP)
     def post(self, request: Request) -> Response:
@@ -170,14 +173,19 @@ def visible_submission(actor: Actor, pk: str) -> SubmissionView:
     return row
 
 
-def submission_json(row: SubmissionView, actor: Actor, request: HttpRequest) -> dict[str, Any]:
+def submission_json(
+    row: SubmissionView, actor: Actor, request: HttpRequest, names: DisplayNames | None = None
+) -> dict[str, Any]:
+    names = names or DisplayNames()
     return {
         "id": row.id,
         "report": row.report,
         "campaign": row.campaign,
         "unit": row.unit,
+        "unit_name": names.unit_name(row.unit),
         "as_of": row.as_of,
         "submitted_by": row.submitted_by,
+        "submitted_by_name": names.person_name(row.submitted_by),
         "submitted_at": row.submitted_at,
         "copies": receipts(row, actor, request),
     }

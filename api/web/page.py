@@ -12,8 +12,8 @@ from domain.errors import DomainError
 from domain.jointform.aggregate import SIGNING_ROLES, party_of
 from domain.jointform.fields import BY_KEY, FIELDS, FOOTER, NOT_APPLICABLE, TITLE, FormField, Party, printed
 from domain.policy import ROLE_LABELS, Actor
-from projections import scope
-from projections.directory import StaffView, UnitView, boarding
+from projections import directory, scope
+from projections.directory import boarding
 from projections.jointforms import JointFormView
 from reports.joint_form import Cell, display, form_date, signature_lines, table_rows
 
@@ -38,11 +38,11 @@ def signing_role(actor: Actor, row: JointFormView) -> str | None:
 
 
 def unit_names(*ids: Any) -> dict[Any, str]:
-    return dict(UnitView.objects.filter(id__in=ids).values_list("id", "name"))
+    return directory.unit_names(ids)
 
 
 def staff_names(usernames: Iterable[str]) -> dict[str, str]:
-    return dict(StaffView.objects.filter(username__in=set(usernames)).values_list("username", "display_name"))
+    return directory.person_names(usernames)
 
 
 def visitor_label(actor: Actor) -> str:

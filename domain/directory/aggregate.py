@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -30,9 +31,11 @@ class Unit(Aggregate):
         boarding: bool,
         actor: str,
         occurred_at: datetime,
+        code: str = "",  # absent from units registered before school codes existed
     ) -> None:
         self.kind = UnitKind(kind)
         self.name = name
+        self.code = code
         self.district = district
         self.parent = parent
         self.police_station = police_station
@@ -53,9 +56,11 @@ class Unit(Aggregate):
         boarding: bool,
         actor: str,
         occurred_at: datetime,
+        code: str = "",
     ) -> Unit:
         if not name.strip():
             raise InvalidValue("单位名称不能为空", field="name")
+        code = school_code(code, kind)
         if kind is UnitKind.SCHOOL:
             if police_station is None or police_station.kind is not UnitKind.POLICE_STATION:
                 raise InvalidValue("学校必须指定属地派出所", field="police_station")
@@ -71,7 +76,35 @@ class Unit(Aggregate):
             boarding=boarding,
             actor=actor,
             occurred_at=occurred_at,
+            code=code,
         )
+
+
+SCHOOL_CODE = re.compile(r"[A-Z0-9]{1,10}")
+DEFAULT_CODE = re.compile(r"S[0-9]+")  # kept for the codes the directory gives schools registered without one
+
+
+def school_code(code: str, kind: UnitKind) -> str:
+    """A school's short code (学校代码, the prefix of its hazard numbers), upper-cased; "" for none given."""
+    code = code.strip().upper()
+    if not code:
+        return ""
+    if kind is not UnitKind.SCHOOL:
+        raise InvalidValue("只有学校可以登记学校代码", field="code")
+    if not SCHOOL_CODE.fullmatch(code):
+        raise InvalidValue("学校代码只能由1至10位字母或数字组成", field="code", value=code)
+    if DEFAULT_CODE.fullmatch(code):
+        raise InvalidValue("“S+数字”形式的代码留作系统默认代码，请另选", field="code", value=code)
+    return code
+
+
+def default_code(taken: set[str]) -> str:
+    """The first "S001", "S002", … not among ``taken``: a school registered without a code gets one, in the
+    order the directory registers the schools of its district."""
+    n = len(taken) + 1
+    while f"S{n:03d}" in taken:
+        n += 1
+    return f"S{n:03d}"
 
 
 @dataclass(frozen=True)

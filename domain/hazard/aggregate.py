@@ -99,8 +99,10 @@ class Hazard(Aggregate):
         rectified_on_spot: bool,
         actor: str,
         occurred_at: datetime,
+        code: str = "",  # the school's code at discovery; absent from hazards discovered before codes existed
     ) -> None:
         self.campaign = campaign
+        self.school_code = code
         self.school = school
         self.inspection = inspection
         self.item = item
@@ -145,6 +147,7 @@ class Hazard(Aggregate):
         rectified_on_spot: bool,
         actor: Actor,
         occurred_at: datetime,
+        code: str = "",
     ) -> Hazard:
         DISCOVER.check(actor)
         if not description.strip():
@@ -163,6 +166,7 @@ class Hazard(Aggregate):
             rectified_on_spot=rectified_on_spot,
             actor=actor.username,
             occurred_at=occurred_at,
+            code=code,
         )
 
     # --- derived --------------------------------------------------------------------------------

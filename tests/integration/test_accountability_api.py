@@ -38,7 +38,7 @@ def test_an_overdue_hazard_names_its_owner_and_the_principal_then(demo: None, cl
         ("hm_principal", "school_principal"),
     }
     assert datetime.fromisoformat(r1["from"]) == deadline_end(overdue.deadline)
-    assert r1["to"] is None and r1["evidence"] and "hm_staff2" in r1["summary"]
+    assert r1["to"] is None and r1["evidence"] and "赵后勤（红梅实验小学）" in r1["summary"]
 
 
 def test_findings_as_of_a_record_time_before_the_deadline_passed_are_empty(demo: None, client_for: Client) -> None:
@@ -60,7 +60,7 @@ def test_a_supervised_hazard_that_missed_its_deadline_names_the_supervising_unit
 
     (r7,) = [f for f in findings if f["code"] == "R7_SUPERVISED_OVERDUE"]
     bureau = str(UnitView.objects.get(name="天宁区教育局").id)
-    assert {"username": None, "unit": bureau, "role": None} in r7["subjects"]
+    assert {"username": None, "name": None, "unit": bureau, "unit_name": "天宁区教育局", "role": None} in r7["subjects"]
 
 
 def test_a_reopened_hazard_names_its_verifier(demo: None, client_for: Client) -> None:

@@ -16,7 +16,7 @@ from api.accountability import findings_for, thresholds
 from benchmarks.generate import generate
 from domain.accountability import Finding, SelfCheck, findings
 from domain.application import SafetyApplication
-from projections.directory import StaffDirectoryView
+from projections.directory import DisplayNames, StaffDirectoryView
 from projections.inspections import InspectionView
 from projections.ledger import HazardLedger
 from projections.runner import catch_up
@@ -32,6 +32,7 @@ def judged_alone(app: SafetyApplication, hazard: HazardLedger, as_of: datetime) 
         inspection_kind=kind,
         self_checks=self_checks(app, hazard),
         thresholds=thresholds(),
+        names=DisplayNames(),
     )
 
 
@@ -75,8 +76,9 @@ def test_findings_of_a_schools_hazards_take_a_few_queries_however_many_hazards(
         found = findings_for(app, hazards, history)
 
     assert any(found.values())
-    # the inspections' kinds, the school's self-inspections, the staff intervals (+ one for anyone unforeseen)
-    assert len(queries) <= 4, [q["sql"] for q in queries]
+    # the inspections' kinds, the school's self-inspections, the staff intervals, the names of the units and
+    # people (+ one for anyone unforeseen)
+    assert len(queries) <= 6, [q["sql"] for q in queries]
 
 
 def test_a_hazard_of_another_school_is_judged_by_its_own_schools_self_checks(

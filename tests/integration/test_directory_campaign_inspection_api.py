@@ -88,7 +88,7 @@ def test_admin_creates_a_user_who_logs_in_with_a_token_and_uses_the_api(
     school = str(world.units["hongmei_school"])
     created = post(user("admin"), "users/", {**NEW_USER, "unit": school}, 201)
     assert created == {"username": "hm_guard", "display_name": "孙保安", "phone": "0519-1", "unit": school,
-                       "role": "school_staff", "active": True, "version": 1}
+                       "unit_name": "红梅实验小学", "role": "school_staff", "active": True, "version": 1}
     assert "password" not in created
 
     token = ok(anonymous.post(f"{API}auth/token/", {"username": "hm_guard", "password": "guard-pass-2026"},

@@ -169,7 +169,7 @@ def test_the_dossier_json_renders_each_event_in_chinese_with_its_actor_and_the_o
     assert len(r7) == 2  # the first deadline, and (as of 2099) the extended one too
     for finding in r7:
         assert "天宁区教育局（单位）" in finding["责任主体"] and "王校长（hm_principal）" in finding["责任主体"]
-        assert "何局长（tn_leader）" in finding["说明"] and "天宁区教育局负有责任" in finding["说明"]
+        assert "何局长（天宁区教育局）" in finding["说明"] and "天宁区教育局负有责任" in finding["说明"]
     assert r7[0]["证据版本"] == "第3、6、7版"
 
 
@@ -250,7 +250,7 @@ def test_the_accountability_report_names_the_people_and_units_of_the_demo_findin
     assert r1 == {("赵后勤（hm_staff2）", "学校工作人员"), ("王校长（hm_principal）", "校长")}
     (r5,) = [r for r in rows if r["代码"] == "R5" and r["隐患编号"] == reopened.number]
     assert (r5["单位"], r5["责任人"], r5["角色（当时）"]) == ("红梅实验小学", "王校长（hm_principal）", "校长")
-    assert r5["依据"] == "谁验收谁负责" and "王校长（hm_principal）" in r5["说明"]
+    assert r5["依据"] == "谁验收谁负责" and "王校长（红梅实验小学）" in r5["说明"]
     r7 = [r for r in rows if r["代码"] == "R7" and r["隐患编号"] == major.number]
     assert ("天宁区教育局", "—", None) in {(r["单位"], r["责任人"], r["角色（当时）"]) for r in r7}
     assert ("红梅实验小学", "王校长（hm_principal）") in {(r["单位"], r["责任人"]) for r in r7}

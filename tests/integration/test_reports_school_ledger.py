@@ -100,7 +100,7 @@ def test_ledger_json_has_the_three_lists_with_the_five_fixes(
     ]
     assert [row[0] for row in hazards["rows"]] == [1, 2, 3, 4]
     number = hazards["rows"][0][1]
-    assert re.fullmatch(r"\d{4}-0001", number)
+    assert re.fullmatch(r"HM01-\d{4}-0001", number)  # 红梅实验小学 goes by HM01
     assert hazards["rows"][0][3:] == ["人防物防技防", "围墙周界无防入侵报警系统", "北侧围墙", "重大", "整改中"]
     assert [row[6:] for row in hazards["rows"][1:]] == [["一般", "已销号"], ["一般", "已上报"], ["一般", "已销号"]]
     assert hazards["rows"][2][5] is None  # no location given: "/"

@@ -130,6 +130,36 @@ def test_r1_deadline_passed_unrectified_names_the_owner_and_the_principal_then(w
         assert text in finding.summary
 
 
+class Book:
+    """The summaries' names, as the directory would answer them."""
+
+    def __init__(self, world: World) -> None:
+        self.units = {world.school: "红梅实验小学"}
+        self.people = {"staff": "李安全", "principal": "王校长"}
+
+    def unit_name(self, unit: UUID | None) -> str | None:
+        return self.units.get(unit) if unit else None
+
+    def person_name(self, username: str | None) -> str | None:
+        return self.people.get(username or "")
+
+
+def test_r1_summary_names_people_with_their_school_given_the_names(world: World) -> None:
+    hazard = world.assigned()
+    miss(world, hazard)
+
+    [finding] = findings(
+        world.app.hazard_events(hazard),
+        as_of=DUE + HOUR,
+        directory=AppDirectory(world.app, STAFF),
+        inspection_kind=None,
+        names=Book(world),
+    )
+
+    assert "整改责任人李安全（红梅实验小学）、时任校长王校长（红梅实验小学）负有责任" in finding.summary
+    assert "staff" not in finding.summary and str(world.school) not in finding.summary
+
+
 def test_r1_near_miss_escalated_an_hour_before_the_deadline(world: World) -> None:
     hazard = world.assigned()
     recorded(world, DUE - HOUR)

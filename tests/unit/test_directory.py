@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from domain.directory.aggregate import Appointment, staff_id
+from domain.directory.aggregate import Appointment, default_code, staff_id
 from domain.errors import (
     AlreadyExists,
     EffectiveFromOutOfOrder,
@@ -16,6 +16,7 @@ from domain.errors import (
     NotPermitted,
     ReadOnlyRole,
     RoleNotForUnit,
+    SchoolCodeTaken,
     StaffAlreadyLeft,
     StaffNotFound,
     UnitNotFound,
@@ -40,6 +41,39 @@ def test_school_is_registered_with_its_police_station(world: World) -> None:
 
     assert (school.kind, school.name, school.district) == (UnitKind.SCHOOL, "湖塘实验中学", "武进区")
     assert (school.police_station, school.parent, school.stage) == (world.station, world.bureau, "初中")
+
+
+def test_a_schools_code_is_kept_upper_cased_and_fixed_into_its_hazards(world: World) -> None:
+    school = world.app.register_unit(
+        actor=world.admin, kind=UnitKind.SCHOOL, name="湖塘二小", police_station=world.station, code=" ht02 "
+    )
+    assert world.app.get_unit(school.id).code == "HT02"
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"), [("S12", UnitKind.SCHOOL), ("湖塘", UnitKind.SCHOOL), ("JY01", UnitKind.DISTRICT_EDU_BUREAU)]
+)
+def test_a_default_like_a_foreign_or_a_non_schools_code_is_refused(world: World, code: str, kind: UnitKind) -> None:
+    station = world.station if kind is UnitKind.SCHOOL else None
+    with world.refused(InvalidValue, "invalid_value"):
+        world.app.register_unit(actor=world.admin, kind=kind, name="新单位", police_station=station, code=code)
+
+
+def test_a_code_the_district_already_uses_is_refused(world: World) -> None:
+    with world.refused(SchoolCodeTaken, "school_code_taken"):
+        world.app.register_unit(
+            actor=world.admin,
+            kind=UnitKind.SCHOOL,
+            name="湖塘二小",
+            police_station=world.station,
+            code="HT01",
+            code_in_use=lambda district, code: (district, code) == ("", "HT01"),
+        )
+
+
+def test_the_default_code_is_the_next_free_one() -> None:
+    assert default_code({"HM01", "QL01", "LL01"}) == "S004"
+    assert default_code({"S001", "S003"}) == "S004"
 
 
 def test_school_without_a_police_station_is_refused(world: World) -> None:
