@@ -607,6 +607,22 @@ class SafetyApplication(Application[UUID]):
             lambda hazard, when: hazard.reopen(reason=reason, actor=actor, occurred_at=when),
         )
 
+    def void_hazard(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        reason: str,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        return self._hazard(
+            hazard_id,
+            expected_version,
+            occurred_at,
+            lambda hazard, when: hazard.void(reason=reason, actor=actor, occurred_at=when),
+        )
+
     def get_hazard(self, hazard_id: UUID, *, version: int | None = None, as_of: datetime | None = None) -> Hazard:
         """The hazard now, at a version, or as it was recorded at ``as_of`` (record time)."""
         if as_of is not None:

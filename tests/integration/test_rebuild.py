@@ -136,6 +136,7 @@ def random_history(app: SafetyApplication, world: World, rng: random.Random, com
                 hazard, actor=inspector, accepted=rng.random() < 0.6, note="验收意见", occurred_at=when
             ),
             lambda: app.reopen_hazard(hazard, actor=leader, reason="复发", occurred_at=when),
+            lambda: rng.random() < 0.1 and app.void_hazard(hazard, actor=boss, reason="误录", occurred_at=when),
             lambda: _miss(app, hazard, when),
         ]
         try:
@@ -160,6 +161,7 @@ def test_rebuild_equals_incremental_projection_over_random_history(app: SafetyAp
     incremental = snapshot()
     assert len(incremental["HazardLedger"]) >= 20
     assert {row["status"] for row in incremental["HazardLedger"]} >= {"reported", "assigned", "rectified", "closed"}
+    assert any(row["voided"] for row in incremental["HazardLedger"])
 
     call_command("rebuild_projections", batch_size=37)
 

@@ -519,6 +519,7 @@ ROWS: tuple[Row, ...] = (
     command("supervise", "assigned", lambda t, s: {"note": "挂牌督办"}, who=BUREAU | ADMIN),
     command("verify", "rectified", lambda t, s: {"accepted": True}, who=PRINCIPAL | BUREAU | ADMIN),
     command("reopen", "closed", lambda t, s: {"reason": "隐患复发"}, who=BUREAU | ADMIN),
+    command("void", "reported", lambda t, s: {"reason": "误录"}, who=PRINCIPAL | EDU_BUREAU | ADMIN),
     # the joint form (§6): the school and its 属地派出所 fill their own fields; 校长 and 所长 sign
     Row("joint-forms/", "GET", listing=True, secret="police",
         build=lambda t, u, s, f: Call("joint-forms/", {"limit": 1000}, t.form(s))),
