@@ -28,6 +28,7 @@ v1 = [
     path("auth/token/revoke/", RevokeToken.as_view(), name="auth-token-revoke"),
     path("units/", directory.UnitList.as_view(), name="units"),
     path("units/<str:pk>/staff/", directory.UnitStaff.as_view(), name="unit-staff"),
+    path("units/<str:pk>/change/", directory.UnitChange.as_view(), name="unit-change"),
     path("users/", directory.UserCreate.as_view(), name="users"),
     path("users/<str:username>/role/", directory.UserRole.as_view(), name="user-role"),
     path("users/<str:username>/deactivate/", directory.UserDeactivate.as_view(), name="user-deactivate"),

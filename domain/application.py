@@ -38,6 +38,7 @@ from domain.jointform.police import Cipher, PoliceNotes, notes_id
 from domain.policy import (
     BUREAU_KINDS,
     CHANGE_ROLE,
+    CHANGE_UNIT,
     CREATE_USER,
     DEACTIVATE_USER,
     LAUNCH_CAMPAIGN,
@@ -126,6 +127,40 @@ class SafetyApplication(Application[UUID]):
         )
         self._save(unit)
         return unit
+
+    def change_unit(
+        self,
+        unit_id: UUID,
+        *,
+        actor: Actor,
+        effective_from: datetime,
+        name: str | None = None,
+        district: str | None = None,
+        police_station: UUID | None = None,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Unit:
+        CHANGE_UNIT.check(actor)
+        self.get_unit(unit_id)  # 404 before the input is judged
+        try:
+            station = self.get_unit(police_station) if police_station else None
+        except UnitNotFound:
+            raise InvalidValue("属地派出所不存在", field="police_station") from None
+        return self._change(
+            Unit,
+            unit_id,
+            UnitNotFound,
+            expected_version,
+            occurred_at,
+            lambda unit, when: unit.change(
+                name=name,
+                district=district,
+                police_station=station,
+                effective_from=effective_from,
+                actor=actor.username,
+                occurred_at=when,
+            ),
+        )
 
     def appoint_staff(
         self,

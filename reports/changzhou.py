@@ -16,7 +16,7 @@ from domain.jointform.fields import BY_KEY, COUNT_LABELS, FOOTER, TITLE
 from domain.timerules import deadline_end
 from projections import scope
 from projections.campaigns import CampaignView
-from projections.directory import StaffView, UnitView
+from projections.directory import StaffView, UnitView, names_at, units_at
 from projections.history import counts_at, states_at
 from projections.jointforms import JointFormView
 from reports.base import NOT_APPLICABLE, Cell, Report, Table, cell, chinese_date, statistics_day
@@ -220,8 +220,11 @@ def changzhou_district_summary(query: ReportQuery) -> Report:
     assert campaign is not None  # guaranteed by ``needs``
     district = query.district
     schools = list(scope.reported_schools(query.actor, query.unit).filter(district=district))
-    stations = _unit_names({s.police_station for s in schools if s.police_station})
     ids = [s.id for s in schools]
+    for school, then in units_at(ids, query.as_of, query.as_of).items():  # name and 属地派出所 as they were then
+        found = next(s for s in schools if s.id == school)
+        found.name, found.police_station = then.name, then.police_station
+    stations = names_at({s.police_station for s in schools if s.police_station}, query.as_of, query.as_of)
     forms = dict(JointFormView.objects.filter(campaign=campaign.id, school__in=ids).values_list("school", "fields"))
     counts = _hazard_counts(campaign.id, ids, query.as_of)
     schools.sort(key=lambda s: (s.police_station is None, stations.get(s.police_station, ""), s.name, str(s.id)))

@@ -10,7 +10,7 @@ from typing import Any
 
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS, Severity, Status
 from domain.timerules import business_date
-from projections.directory import StaffView, UnitView
+from projections.directory import StaffView, UnitView, names_at
 from projections.history import states_at
 from reports.base import Cell, Report, Table, cell, chinese_date, numbered, progress_text, statistics_day
 from reports.registry import ReportQuery, register
@@ -37,11 +37,12 @@ def school_ledger(query: ReportQuery) -> Report:
     unit_rows = UnitView.objects.filter(id__in=_all(hazards, "owner_unit")).values_list("id", "name")
     units = {str(unit): name for unit, name in unit_rows}
     people = dict(StaffView.objects.filter(username__in=_all(hazards, "owner")).values_list("username", "display_name"))
+    name_then = names_at([school.id], query.as_of, query.as_of)[school.id]  # the school's name at the moment
     campaign = f"　专项排查：{query.campaign.title}" if query.campaign else ""
     return Report(
         name="school-ledger",
         title=TITLE,
-        subtitle=f"学校：{school.name}{campaign}　（截至{chinese_date(statistics_day(query.as_of))}）",
+        subtitle=f"学校：{name_then}{campaign}　（截至{chinese_date(statistics_day(query.as_of))}）",
         as_of=query.as_of,
         caller=query.caller,
         tables=(

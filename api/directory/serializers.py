@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from api.common import MAX_NAME, CanonicalUUID, Moment, Text, enum_choices
+from api.common import MAX_NAME, CanonicalUUID, CommandInput, Moment, Text, enum_choices
 from domain.policy import Role, UnitKind
 
 ASSIGNABLE_ROLES = [r for r in enum_choices(Role) if r != Role.SYSTEM.value]
@@ -18,6 +18,13 @@ class UnitInput(serializers.Serializer):  # type: ignore[type-arg]
     police_station = CanonicalUUID(required=False, allow_null=True, default=None)
     stage = Text(50, required=False, default="")
     boarding = serializers.BooleanField(required=False, default=False)
+
+
+class UnitChangeInput(CommandInput):
+    name = Text(MAX_NAME, required=False, allow_blank=False, help_text="新名称")
+    district = Text(100, required=False, help_text="新区域")
+    police_station = CanonicalUUID(required=False, help_text="新的属地派出所（仅学校）")
+    effective_from = Moment(help_text="变更生效的业务时间：此前的报表仍用原名称、原区域、原属地派出所")
 
 
 class UnitOutput(serializers.Serializer):  # type: ignore[type-arg]
