@@ -35,6 +35,7 @@ v1 = [
     path("campaign-templates/", campaigns.TemplateList.as_view(), name="campaign-templates"),
     path("campaigns/", campaigns.CampaignList.as_view(), name="campaigns"),
     path("campaigns/<str:pk>/", campaigns.CampaignDetail.as_view(), name="campaign-detail"),
+    path("campaigns/<str:pk>/amend/", campaigns.CampaignAmend.as_view(), name="campaign-amend"),
     path("inspections/", inspections.InspectionList.as_view(), name="inspections"),
     path("inspections/<str:pk>/", inspections.InspectionDetail.as_view(), name="inspection-detail"),
     path("inspections/<str:pk>/assessments/", inspections.InspectionAssess.as_view(), name="inspection-assess"),

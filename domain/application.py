@@ -36,6 +36,7 @@ from domain.inspection.aggregate import AssessmentResult, Inspection, Inspection
 from domain.jointform.aggregate import JointForm, party_of
 from domain.jointform.police import Cipher, PoliceNotes, notes_id
 from domain.policy import (
+    AMEND_CAMPAIGN,
     BUREAU_KINDS,
     CHANGE_ROLE,
     CHANGE_UNIT,
@@ -289,6 +290,40 @@ class SafetyApplication(Application[UUID]):
         )
         self._save(campaign)
         return campaign
+
+    def amend_campaign(
+        self,
+        campaign_id: UUID,
+        *,
+        actor: Actor,
+        phases: Sequence[dict[str, Any]] | None = None,
+        statistics_cutoff: date | None = None,
+        report_deadline: date | None = None,
+        scope: Sequence[UUID] | None = None,
+        schools: Iterable[SchoolPlace] | None = None,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Campaign:
+        """``schools``: the directory's schools now (the API passes them), so that a scope covering none is refused."""
+        AMEND_CAMPAIGN.check(actor)
+        scope_units = [self.get_unit(unit) for unit in scope or ()]
+        return self._change(
+            Campaign,
+            campaign_id,
+            CampaignNotFound,
+            expected_version,
+            occurred_at,
+            lambda campaign, when: campaign.amend(
+                phases=None if phases is None else [dict(phase) for phase in phases],
+                statistics_cutoff=statistics_cutoff,
+                report_deadline=report_deadline,
+                scope=None if scope is None else list(scope),
+                scope_units=scope_units,
+                schools=schools,
+                actor=actor,
+                occurred_at=when,
+            ),
+        )
 
     def get_campaign(self, campaign_id: UUID) -> Campaign:
         return self._load(Campaign, campaign_id, CampaignNotFound)

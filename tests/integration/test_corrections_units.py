@@ -33,7 +33,7 @@ def summary_row(client: Client, world: World, when: Any, school: str) -> list[An
 def test_a_school_whose_station_changes_from_the_first_shows_the_old_station_before_it(
     app: SafetyApplication, world: World, user: Client
 ) -> None:
-    """红梅实验小学 passes from 红梅派出所 to 青龙派出所 five days ago; the summary of six days ago still shows 红梅派出所."""
+    """红梅实验小学 passes from 红梅派出所 to 青龙派出所 five days ago; a summary of six days ago shows 红梅派出所."""
     school, effective = world.units["hongmei_school"], timezone.now() - timedelta(days=5)
     hazard = app.discover_hazard(
         actor=world.actor("hm_staff"),
@@ -87,8 +87,11 @@ def test_unit_change_refusals_come_in_order_and_record_nothing(
     refused(anonymous.post(f"{API}units/{school}/change/", body, format="json"), 401, "not_authenticated")
     refused(user("tn_leader").post(f"{API}units/{school}/change/", body, format="json"), 403, "role_not_permitted")
     admin = user("admin")
-    refused(admin.post(f"{API}units/{'0' * 8}-0000-0000-0000-{'0' * 12}/change/", body, format="json"), 404,
-            "unit_not_found")
+    refused(
+        admin.post(f"{API}units/{'0' * 8}-0000-0000-0000-{'0' * 12}/change/", body, format="json"),
+        404,
+        "unit_not_found",
+    )
     refused(admin.post(f"{API}units/{school}/change/", {"name": "新名称"}, format="json"), 400, "invalid")
     refused(admin.post(f"{API}units/{school}/change/", {"effective_from": when}, format="json"), 400, "invalid_value")
     station = {"police_station": str(world.units["district_bureau"]), "effective_from": when}
@@ -105,8 +108,17 @@ def test_the_unit_history_is_the_same_after_a_rebuild(app: SafetyApplication, wo
 
     admin, school = user("admin"), world.units["qinglong_school"]
     post(admin, f"units/{school}/change/", {"name": "青龙实验中学", "effective_from": timezone.now().isoformat()})
-    fields = ("unit", "version", "name", "district", "police_station", "valid_from", "recorded_at", "next_valid",
-              "next_recorded")
+    fields = (
+        "unit",
+        "version",
+        "name",
+        "district",
+        "police_station",
+        "valid_from",
+        "recorded_at",
+        "next_valid",
+        "next_recorded",
+    )
     before = sorted(UnitVersion.objects.values_list(*fields), key=repr)
     assert len(before) == len(world.units) + 1
 
