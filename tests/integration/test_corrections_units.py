@@ -12,7 +12,6 @@ from django.utils import timezone
 from api.demo import World
 from domain.application import SafetyApplication
 from domain.hazard.aggregate import Severity
-from projections.directory import UnitVersion
 from projections.runner import catch_up
 
 from apihelpers import API, ok, post, refused
@@ -105,6 +104,8 @@ def test_unit_change_refusals_come_in_order_and_record_nothing(
 
 def test_the_unit_history_is_the_same_after_a_rebuild(app: SafetyApplication, world: World, user: Client) -> None:
     from django.core.management import call_command
+
+    from projections.directory import UnitVersion  # new with unit changes
 
     admin, school = user("admin"), world.units["qinglong_school"]
     post(admin, f"units/{school}/change/", {"name": "青龙实验中学", "effective_from": timezone.now().isoformat()})
