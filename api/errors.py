@@ -28,8 +28,7 @@ NOT_FOUND = {"code": "not_found", "detail": "对象不存在或不在您的管�
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         body: dict[str, Any] = {"code": exc.code, "detail": exc.detail}
-        if "field" in exc.context:
-            body["field"] = exc.context["field"]
+        body.update({key: exc.context[key] for key in ("field", "submission", "missing") if key in exc.context})
         return Response(body, status=STATUS_BY_KIND[exc.kind])
     if isinstance(exc, Http404 | exceptions.NotFound):
         return Response(NOT_FOUND, status=status.HTTP_404_NOT_FOUND)

@@ -13,5 +13,4 @@ if not apps.ready:
 import openpyxl  # noqa: E402, F401
 import weasyprint  # noqa: E402, F401
 
-import reports.joint_form  # noqa: E402, F401
 import reports.render  # noqa: E402, F401

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
+from rest_framework.views import APIView
 
+from api.common import DeclaredQuery
 from reports.registry import load_all
 
 # Every endpoint whose path has no id in it (reports: one link per report name).
@@ -35,15 +36,18 @@ TOP_LEVEL = (
 )
 
 
-@extend_schema(exclude=True)
-@api_view(["GET"])
-@permission_classes([AllowAny])
-def api_root(request: Request) -> Response:
-    links = {name: reverse(name, request=request) for name in TOP_LEVEL}
-    links.update({f"report-{name}": reverse("report", args=[name], request=request) for name in sorted(load_all())})
-    return Response(
-        {
-            "name": "校园安全隐患排查整治",
-            "links": links,
-        }
-    )
+class ApiRoot(DeclaredQuery, APIView):
+    """The API's entry: a link to every top-level endpoint and every report."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        links = {name: reverse(name, request=request) for name in TOP_LEVEL}
+        links.update(
+            {f"report-{name}": reverse("report", args=[name], request=request) for name in sorted(load_all())}
+        )
+        return Response({"name": "校园安全隐患排查整治", "links": links})
+
+
+api_root = ApiRoot.as_view()

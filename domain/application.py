@@ -745,7 +745,8 @@ class SafetyApplication(Application[UUID]):
         notes = self.get_police_notes(form)
         latest = max(joint.last_occurred_at, notes.last_occurred_at) if notes else joint.last_occurred_at
         when = self._when(occurred_at, latest=latest)
-        police = joint.update(changes=changes, actor=actor, occurred_at=when)
+        boarding = self.get_unit(joint.school).boarding
+        police = joint.update(changes=changes, boarding=boarding, actor=actor, occurred_at=when)
         if police:
             if notes is None:
                 notes = PoliceNotes(
@@ -782,7 +783,13 @@ class SafetyApplication(Application[UUID]):
             JointFormNotFound,
             expected_version,
             occurred_at,
-            lambda f, when: f.sign(signed_hash=content_hash, counts=counts, actor=actor, occurred_at=when),
+            lambda f, when: f.sign(
+                signed_hash=content_hash,
+                counts=counts,
+                boarding=self.get_unit(f.school).boarding,
+                actor=actor,
+                occurred_at=when,
+            ),
         )
 
     def submit_joint_form(
@@ -791,17 +798,27 @@ class SafetyApplication(Application[UUID]):
         *,
         actor: Actor,
         counts: dict[str, int],
+        sending: dict[str, Any] | None = None,
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
     ) -> JointForm:
-        return self._change(
-            JointForm,
-            form,
-            JointFormNotFound,
-            expected_version,
-            occurred_at,
-            lambda f, when: f.submit(counts=counts, actor=actor, occurred_at=when),
-        )
+        """双报送: the form marked submitted and, with ``sending`` (``Submission.submit``'s report, unit, moment,
+        parameters and copies), the report submission that carries each line's copy — both saved together."""
+        joint = self._load(JointForm, form, JointFormNotFound)
+        stale = VersionConflict(expected=expected_version, actual=joint.version)
+        try:
+            when = self._when(occurred_at, latest=joint.last_occurred_at)
+            joint.check_submit(actor)
+        except Conflict:
+            if expected_version not in (None, joint.version):
+                raise stale from None
+            raise
+        if expected_version not in (None, joint.version):
+            raise stale
+        submission = Submission.submit(**sending, actor=actor, occurred_at=when) if sending else None
+        joint.submit(counts=counts, actor=actor, occurred_at=when, submission=submission.id if submission else None)
+        self._save(joint, *([submission] if submission else []))
+        return joint
 
     def get_joint_form(self, form: UUID) -> JointForm:
         return self._load(JointForm, form, JointFormNotFound)

@@ -243,9 +243,19 @@ class FormLocked(Conflict):
     message = "校长和所长均已签字，表格已锁定"
 
 
+class FormIncomplete(Conflict):
+    code = "form_incomplete"
+    message = "表格尚未填写完整，不能签字"
+
+
 class FormNotSigned(Conflict):
     code = "form_not_signed"
     message = "校长和所长均签字后才能报送"
+
+
+class FormAlreadySubmitted(Conflict):
+    code = "form_already_submitted"
+    message = "该报表已报送，请查看已有的报送记录"
 
 
 class JointFormNotFound(NotFound):

@@ -307,6 +307,11 @@ def _record_interval(username: str, event: Staff.Event, unit: UUID | None, role:
 # --- queries -------------------------------------------------------------------------------------
 
 
+def boarding(school: UUID) -> bool:
+    """The school's 寄宿制 flag now: whether it has a dormitory (the joint form's "/" there depends on it)."""
+    return bool(UnitView.objects.filter(id=school).values_list("boarding", flat=True).first())
+
+
 def staff_at(unit: UUID, at: datetime, known_at: datetime | None = None) -> list[dict[str, object]]:
     """Who held which role in ``unit`` at ``at``, as known at ``known_at`` (default: now)."""
     known = known_at or timezone.now()

@@ -31,6 +31,7 @@ class JointFormView(models.Model):
     opened_by = models.CharField(max_length=150)
     opened_at = models.DateTimeField()
     submitted_at = models.DateTimeField(null=True)
+    submission = models.UUIDField("报送记录", null=True)  # the submission holding the copies' bytes (报送回执)
     updated_at = models.DateTimeField()
     version = models.IntegerField(default=0)
     police_version = models.IntegerField(default=0)  # of the form's PoliceNotes stream
@@ -133,6 +134,7 @@ def signed(event: Any) -> None:
 def submitted(event: Any) -> None:
     if row := _advance(event):
         row.status, row.submitted_at = "submitted", event.occurred_at
+        row.submission = getattr(event, "submission", None)  # None for forms submitted before it existed
         row.save()
         education = copy_content(row, event.counts, event.content_hash, police=False)
         police = copy_content(row, event.counts, event.content_hash, police=True)

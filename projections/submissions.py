@@ -18,7 +18,7 @@ class SubmissionView(models.Model):
     unit = models.UUIDField(null=True, db_index=True)
     as_of = models.DateTimeField()
     parameters = models.JSONField(default=dict)
-    copies = models.JSONField(default=list)  # [{line, sha256, size, content_type}]
+    copies = models.JSONField(default=list)  # [{line, recipients, sha256, size, content_type, filename}]
     submitted_by = models.CharField(max_length=150)
     submitted_at = models.DateTimeField()
 

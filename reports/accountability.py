@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 from api.accountability import findings_for
@@ -17,11 +16,11 @@ from api.eventstore import get_application
 from domain.accountability import RULES, Finding, Subject
 from domain.hazard.aggregate import SEVERITY_LABELS, Severity
 from domain.policy import ROLE_LABELS, UnitKind
-from domain.timerules import BUSINESS_TZ, business_date
+from domain.timerules import business_date
 from projections import scope
 from projections.directory import StaffView, UnitView
 from projections.ledger import HazardLedger
-from reports.base import Cell, Report, Table, chinese_date, numbered
+from reports.base import Cell, Report, Table, chinese_date, clock, numbered
 from reports.registry import ReportQuery, register
 
 TITLE = "校园安全隐患倒查追责情况表"
@@ -78,11 +77,6 @@ class Names:
             return len(_KIND_ORDER), ""
         kind = UnitKind(found.kind)
         return (_KIND_ORDER.index(kind) if kind in _KIND_ORDER else len(_KIND_ORDER)), found.name
-
-
-def clock(moment: datetime, seconds: bool = False) -> str:
-    """A moment in business time (Asia/Shanghai), as a reader writes it."""
-    return moment.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def short_code(finding: Finding) -> str:

@@ -12,9 +12,11 @@ from typing import Any
 from uuid import UUID
 
 from domain.eventinfo import plain
-from domain.timerules import business_date
+from domain.timerules import BUSINESS_TZ, business_date
 
-Cell = str | int | None  # None prints as "/" (the seeds' "not applicable")
+# None prints as "/" (the seeds' "not applicable"); a date or a moment (datetime) stays one, so XLSX writes a date
+# cell, JSON an ISO text (+08:00) and PDF the seeds' wording (2026年7月31日, 2026-07-20 10:00).
+Cell = str | int | date | None
 NOT_APPLICABLE = "/"
 
 
@@ -87,14 +89,28 @@ def chinese_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+def clock(moment: datetime, seconds: bool = False) -> str:
+    """A moment in business time (Asia/Shanghai), as a reader writes it."""
+    return moment.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def shown(value: Cell) -> str:
+    """A cell as printed on paper: "/" for not applicable, the seeds' wording for a date or a moment."""
+    if value is None:
+        return NOT_APPLICABLE
+    if isinstance(value, datetime):
+        return clock(value)
+    if isinstance(value, date):
+        return chinese_date(value)
+    return str(value)
+
+
 def cell(value: Cell | bool | date | UUID) -> Cell:
-    """A value as the seeds print it: 是/否 for booleans, "/" for not applicable."""
+    """A value as the seeds print it: 是/否 for booleans, "/" for not applicable; dates stay dates (see ``Cell``)."""
     if value is None:
         return None
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, date):
-        return chinese_date(value)
     if isinstance(value, UUID):
         return str(value)
     return value

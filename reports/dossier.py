@@ -16,8 +16,8 @@ from domain.eventinfo import event_data, event_type
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS
 from projections import history, integrity
 from projections.ledger import HazardLedger
-from reports.accountability import Names, clock, evidence, period, short_code, subjects_text
-from reports.base import Cell, Report, Table, chinese_date, numbered
+from reports.accountability import Names, evidence, period, short_code, subjects_text
+from reports.base import Cell, Report, Table, chinese_date, clock, numbered
 from reports.registry import ReportQuery, register
 
 TITLE = "校园安全隐患档案"
@@ -163,8 +163,8 @@ def _summary(state: dict[str, Any], names: Names) -> tuple[Cell, ...]:
         names.person(state["owner"]) if state["owner"] else None,
         names.unit(state["owner_unit"]),
         _date(state["deadline"]),
-        clock(datetime.fromisoformat(state["discovered_at"])),
-        clock(datetime.fromisoformat(state["closed_at"])) if state["closed_at"] else None,
+        datetime.fromisoformat(state["discovered_at"]),
+        datetime.fromisoformat(state["closed_at"]) if state["closed_at"] else None,
     )
 
 
@@ -185,7 +185,7 @@ def _event_row(event: Aggregate.Event, names: Names, chain_hash: str | None) -> 
     return (
         event.originator_version,
         EVENT_NAMES.get(kind, kind),
-        clock(envelope["occurred_at"]),
+        envelope["occurred_at"],
         clock(event.timestamp, seconds=True),
         names.person(envelope["actor"]),
         _content(kind, event_data(event), names) or None,
@@ -210,7 +210,8 @@ def _value(key: str, value: Any, names: Names) -> str:
     if key.endswith("unit"):
         return names.unit(value) or str(value)
     if key.endswith("deadline"):
-        return _date(value) or str(value)
+        day = _date(value)
+        return chinese_date(day) if day else str(value)
     if key == "severity":
         return str(SEVERITY_LABELS.get(value, value))
     if key == "percent":
@@ -235,10 +236,10 @@ def _owner_row(interval: dict[str, Any], state: dict[str, Any], names: Names) ->
     """An owner still in place on a closed hazard answers for it until its 销号."""
     end, closed = interval["to"], state["closed_at"]
     until = clock(end) if end else (f"{clock(datetime.fromisoformat(closed))}（销号）" if closed else "至今")
-    return (names.person(interval["owner"]), names.unit(interval["owner_unit"]), clock(interval["from"]), until)
+    return (names.person(interval["owner"]), names.unit(interval["owner_unit"]), interval["from"], until)
 
 
-def _date(value: str | date | None) -> str | None:
+def _date(value: str | date | None) -> date | None:
     if not value:
         return None
-    return chinese_date(value if isinstance(value, date) else date.fromisoformat(value))
+    return value if isinstance(value, date) else date.fromisoformat(value)

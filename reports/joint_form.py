@@ -15,9 +15,9 @@ from django.template import Context, Engine
 from django.utils import timezone
 
 from domain.jointform.aggregate import content_hash
-from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS, FOOTER, TITLE
+from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS, FOOTER, TITLE, printed
+from projections.directory import boarding
 from projections.jointforms import JointFormView
-from reports.render import html_to_pdf
 
 Cell = dict[str, Any]
 SIGNATORIES = (("school_principal", "校长"), ("station_chief", "所长"))
@@ -159,7 +159,8 @@ def build_joint_form(
     """The education copy of the form as plain data: shown fields only, labels from FIELDS, counts, signatures."""
     shown = {f.key: row.fields.get(f.key) for f in FIELDS if not f.police_only and f.key in row.fields}
     current = content_hash(row.campaign, row.school, shown, dict(counts))
-    values = {f.key: display(f.key, shown) for f in FIELDS if not f.police_only}
+    on_paper = printed(shown, boarding=boarding(row.school))
+    values = {f.key: display(f.key, on_paper) for f in FIELDS if not f.police_only}
     values.update({k: str(counts.get(k, "")) for k in COUNT_LABELS})
     rows = [[{**c, "value": values[c["key"]]} if c["kind"] != "label" else c for c in r] for r in table_rows()]
     return {
@@ -182,10 +183,6 @@ _engine = Engine(dirs=[str(Path(__file__).parent / "templates")], autoescape=Tru
 
 def render_joint_form_html(data: Mapping[str, Any]) -> str:
     return _engine.get_template("reports/joint_form.html").render(Context(dict(data)))
-
-
-def render_joint_form_pdf(data: Mapping[str, Any]) -> bytes:
-    return html_to_pdf(render_joint_form_html(data))
 
 
 def keys_in(rows: Iterable[Iterable[Cell]]) -> set[str]:

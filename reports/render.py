@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date, datetime
 from pathlib import Path
 
 from django.template import Context, Engine
 
-from reports.base import NOT_APPLICABLE, Cell, Report
+from domain.timerules import BUSINESS_TZ
+from reports.base import NOT_APPLICABLE, Cell, Report, shown
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _engine = Engine(dirs=[str(TEMPLATES)], autoescape=True)
@@ -26,10 +28,6 @@ CONTENT_TYPES = {
 
 def render_json(report: Report) -> bytes:
     return json.dumps(report.as_dict(), ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def shown(value: Cell) -> str:
-    return NOT_APPLICABLE if value is None else str(value)
 
 
 def render_html(report: Report) -> str:
@@ -92,7 +90,9 @@ def render_xlsx(report: Report) -> bytes:
             row += 1
         for values in (table.columns, *table.rows, *((table.total,) if table.total else ())):
             for column, value in enumerate(values, start=1):
-                target = sheet.cell(row, column, NOT_APPLICABLE if value is None else value)
+                target = sheet.cell(row, column, _xlsx_value(value))
+                if isinstance(value, date):
+                    target.number_format = DATETIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
                 target.border = box
                 target.alignment = Alignment(wrap_text=True, vertical="center")
                 if values is table.columns:
@@ -118,6 +118,19 @@ RENDERERS = {"json": render_json, "pdf": render_pdf, "xlsx": render_xlsx}
 
 def render(report: Report, fmt: str) -> bytes:
     return RENDERERS[fmt](report)
+
+
+DATE_FORMAT = 'yyyy"年"m"月"d"日"'
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+
+
+def _xlsx_value(value: Cell) -> str | int | date:
+    """A date stays a date cell; a moment becomes a date-time cell in Beijing time (XLSX has no time zones)."""
+    if value is None:
+        return NOT_APPLICABLE
+    if isinstance(value, datetime):
+        return value.astimezone(BUSINESS_TZ).replace(tzinfo=None)
+    return value
 
 
 def _percent(widths: tuple[int, ...], count: int) -> list[float]:

@@ -123,18 +123,18 @@ def _completion(state: dict[str, Any]) -> str:
     """整改完成/销号情况: closed with its date, rectified awaiting 验收, or still open."""
     status = Status(state["status"])
     if status is Status.CLOSED:
-        return f"已销号（{_day(state.get('closed_at'))}）"
+        closed = _day(state.get("closed_at"))
+        return f"已销号（{chinese_date(closed)}）" if closed else "已销号"
     if status is Status.RECTIFIED:
         return "已整改，待验收"
     return "未完成（已逾期）" if state.get("overdue") else "未完成"
 
 
-def _day(iso: str | None) -> str | None:
-    """An ISO date or moment from the state JSON as the seeds write a day: 2026年7月31日 (business day)."""
+def _day(iso: str | None) -> date | None:
+    """An ISO date or moment from the state JSON as the business day it falls on (a date cell)."""
     if not iso:
         return None
-    day = business_date(datetime.fromisoformat(iso)) if "T" in iso else date.fromisoformat(iso)
-    return chinese_date(day)
+    return business_date(datetime.fromisoformat(iso)) if "T" in iso else date.fromisoformat(iso)
 
 
 def _all(hazards: list[tuple[str, dict[str, Any]]], key: str) -> set[str]:

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from api.common import CanonicalUUID, CommandInput
 from api.hazards.serializers import HistoryItem
+from api.reports.submissions import SubmittedCopyOutput
 from domain.jointform.fields import FIELDS, MAX_TEXT, FormField
 
 
@@ -18,9 +19,10 @@ class SignatureOutput(serializers.Serializer):  # type: ignore[type-arg]
     voided = serializers.BooleanField()
 
 
-class CopyOutput(serializers.Serializer):  # type: ignore[type-arg]
-    line = serializers.ChoiceField(choices=["education", "police"])
-    sha256 = serializers.CharField()
+class MissingCell(serializers.Serializer):  # type: ignore[type-arg]
+    key = serializers.CharField()
+    label = serializers.CharField(help_text="表中栏目名称")
+    party = serializers.ChoiceField(choices=["school", "police"], help_text="由哪一方填写")
 
 
 class JointFormOutput(serializers.Serializer):  # type: ignore[type-arg]
@@ -31,14 +33,25 @@ class JointFormOutput(serializers.Serializer):  # type: ignore[type-arg]
     status = serializers.ChoiceField(choices=["draft", "signed", "submitted"])
     version = serializers.IntegerField()
     content_hash = serializers.CharField(help_text="表格内容的 SHA-256（不含公安专属内容）")
-    fields = serializers.DictField(help_text="栏目键 → 值（未填为 null）；sensitive_notes 仅公安单位用户可见")
+    fields = serializers.DictField(
+        help_text="栏目键 → 值（未填为 null；不适用为 “/”）；sensitive_notes 仅公安单位用户可见"
+    )
     counts = serializers.DictField(
         child=serializers.IntegerField(), help_text="总隐患数、整改数、未整改数（截至统计截止日）"
     )
     count_labels = serializers.DictField(child=serializers.CharField())
     signatures = SignatureOutput(many=True)
+    missing = MissingCell(
+        many=True,
+        help_text="签字前尚须填写的栏目（“/”仅限无宿舍、无校车；公安专属内容不在其中）；签字后为空",
+    )
     submitted_at = serializers.DateTimeField(allow_null=True)
-    copies = CopyOutput(many=True, required=False, help_text="仅报送时返回：调用者可见的报送副本")
+    submission = CanonicalUUID(allow_null=True, help_text="报送后：报送记录 submissions/{id}/，其副本即所报送的字节")
+    copies = SubmittedCopyOutput(
+        many=True,
+        required=False,
+        help_text="仅报送时返回：每条报送线的回执，与 submissions/{id}/ 的 copies 相同",
+    )
 
 
 class JointFormHistoryItem(HistoryItem):
@@ -55,6 +68,8 @@ def _input(spec: FormField) -> serializers.Field:  # type: ignore[type-arg]
     """How a field is typed in a PATCH (documentation: the domain checks the values, and who may set them)."""
     party = "学校" if spec.party == "school" else "派出所"
     help_text = f"{spec.label}（{party}填写{'；仅公安单位可见' if spec.police_only else ''}）"
+    if spec.slash_allowed:
+        help_text += "；不适用填 “/”（null 同义）" + ("，寄宿制学校不可" if spec.kind == "bool" else "")
     if spec.kind == "bool":
         return serializers.BooleanField(required=False, allow_null=spec.slash_allowed, help_text=help_text)
     if spec.kind == "int":

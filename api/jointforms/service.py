@@ -6,18 +6,26 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.http import HttpRequest
 from django.utils import timezone
 
+from api.eventstore import get_application
 from api.policeaccess import record_read
+from api.reports.query import build_query
+from api.reports.submissions import JOINT_FORM_REPORT, render_copies, sending, store
+from domain.application import SafetyApplication
 from domain.errors import JointFormNotFound
 from domain.jointform.aggregate import content_hash
-from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS
+from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS, missing
 from domain.policy import Actor
 from domain.timerules import deadline_end
 from projections import scope
 from projections.campaigns import CampaignView
+from projections.directory import boarding
 from projections.history import counts_at
 from projections.jointforms import JointFormView
+from projections.submissions import SubmissionView
+from reports.registry import ReportQuery, load_all
 
 
 def cutoff_counts(campaign: UUID, school: UUID, known_at: datetime | None = None) -> dict[str, int]:
@@ -77,4 +85,47 @@ def form_json(row: JointFormView, actor: Actor, *, via: str = "api") -> dict[str
         "count_labels": COUNT_LABELS,
         "signatures": signatures,
         "submitted_at": row.submitted_at,
+        "submission": row.submission,
+        "missing": missing_cells(row),
     }
+
+
+def form_query(row: JointFormView, actor: Actor) -> ReportQuery:
+    """The form as the report ``changzhou-school-form`` prints it, in its school's name (填报单位)."""
+    return build_query(load_all()[JOINT_FORM_REPORT], {"form": str(row.id), "unit": str(row.school)}, actor)
+
+
+def submit_form(
+    request: HttpRequest,
+    row: JointFormView,
+    actor: Actor,
+    *,
+    occurred_at: datetime | None = None,
+    expected_version: int | None = None,
+) -> SubmissionView:
+    """双报送 of a signed form: a report submission of ``changzhou-school-form`` whose copies (education, police)
+    are rendered once and kept byte for byte; refused before anything is rendered when the form may not go."""
+    get_application().get_joint_form(row.id).check_submit(actor)
+    spec, query = load_all()[JOINT_FORM_REPORT], form_query(row, actor)
+    params = {"form": str(row.id), "unit": str(row.school)}
+    copies = render_copies(request, spec, query)
+    counts = cutoff_counts(row.campaign, row.school)
+    sent = sending(spec, query, params, copies)
+
+    def submit(app: SafetyApplication) -> UUID:
+        joint = app.submit_joint_form(
+            row.id, actor=actor, counts=counts, sending=sent, occurred_at=occurred_at, expected_version=expected_version
+        )
+        assert joint.submission is not None  # given ``sending``, the form names its submission
+        return joint.submission
+
+    return store(copies, submit)
+
+
+def missing_cells(row: JointFormView) -> list[dict[str, str]]:
+    """The cells still to fill before the form may be signed (none once signed: it was complete then)."""
+    if row.status != "draft":
+        return []
+    return [
+        {"key": f.key, "label": f.label, "party": f.party} for f in missing(row.fields, boarding=boarding(row.school))
+    ]

@@ -14,8 +14,9 @@ from api.auth import actor_of
 from api.common import CanonicalUUID, CommandInput, DeclaredQuery, Moment, parse_uuid, validated
 from api.eventstore import get_application
 from api.jointforms.serializers import JointFormHistoryItem, JointFormOutput, JointFormPatch
-from api.jointforms.service import cutoff_counts, form_json, visible_form
+from api.jointforms.service import cutoff_counts, form_json, submit_form, visible_form
 from api.policeaccess import record_read
+from api.reports.submissions import receipts
 from api.services import execute
 from domain.errors import InvalidValue, JointFormNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
@@ -85,7 +86,12 @@ class JointFormDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[t
 class JointFormSign(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
-    @extend_schema(request=SignInput, responses=JointFormOutput)
+    @extend_schema(
+        request=SignInput,
+        responses=JointFormOutput,
+        description="校长、所长签署当前内容哈希。表格尚有栏目未填写 → 409 form_incomplete，"
+        "detail 列出缺项名称，missing 为 [{key, label}]；内容已变化 → 409 stale_hash。",
+    )
     def post(self, request: Request, pk: str) -> Response:
         actor = actor_of(request)
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
@@ -98,16 +104,19 @@ class JointFormSign(DeclaredQuery, generics.GenericAPIView):  # type: ignore[typ
 class JointFormSubmit(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
-    @extend_schema(request=CommandInput, responses=JointFormOutput)
+    @extend_schema(
+        request=CommandInput,
+        responses=JointFormOutput,
+        description="双报送：生成一条报送记录（submission），教育副本报教育线、公安副本报公安线；"
+        "copies 为回执，副本字节在 submissions/{id}/copies/{line}/ 下载；此后本表的PDF即所报送的教育副本。",
+    )
     def post(self, request: Request, pk: str) -> Response:
         actor = actor_of(request)
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
         data = validated(CommandInput, request.data)
-        counts = cutoff_counts(row.campaign, row.school)
-        execute(lambda app: app.submit_joint_form(row.id, actor=actor, counts=counts, **data))
+        submission = submit_form(request, row, actor, **data)
         body = form_json(JointFormView.objects.get(id=row.id), actor)
-        lines = ("education", "police") if scope.sees_police_content(actor) else ("education",)
-        body["copies"] = [{"line": c.line, "sha256": c.sha256} for c in row.copies.filter(line__in=lines)]
+        body["copies"] = receipts(submission, actor, request)
         return Response(body)
 
 

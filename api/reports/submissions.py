@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
-from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import generics, serializers
@@ -19,16 +20,25 @@ from api.common import CanonicalUUID, DeclaredQuery, Moment, parse_uuid, validat
 from api.models import SubmissionCopy
 from api.policeaccess import record_submission_read
 from api.reports.query import build_query
-from api.reports.views import ReportNotFound, report_file
+from api.reports.views import JOINT_FORM_REPORT, ReportNotFound, report_file
 from api.services import execute
-from domain.errors import NotFound, OutOfScope
+from domain.application import SafetyApplication
+from domain.errors import FormAlreadySubmitted, NotFound, OutOfScope
 from domain.policy import EDU_BUREAU_KINDS, POLICE_KINDS, Actor, require_writer
 from domain.timerules import business_date
 from projections import scope
 from projections.campaigns import CampaignView
 from projections.directory import UnitView
+from projections.jointforms import JointFormView
 from projections.submissions import SubmissionView
 from reports.registry import ReportQuery, ReportSpec, load_all
+
+SUBMIT_HELP = (
+    "按专项排查的接收单位分教育线、公安线各生成一份PDF副本并保存其字节和SHA-256。回执 copies 列出每条报送线的"
+    "接收单位和报送时间；哈希、大小和下载地址仅给可下载该线副本的用户（公安线仅公安单位用户）。"
+    "已报送的学校及周边安全排查整改情况报表（changzhou-school-form 带 form）不再另行报送："
+    "409 form_already_submitted，submission 为已有的报送记录。"
+)
 
 
 class SubmissionNotFound(NotFound):
@@ -47,11 +57,22 @@ class SubmitInput(serializers.Serializer):  # type: ignore[type-arg]
     hazard = CanonicalUUID(required=False, allow_null=True)
 
 
+class RecipientOutput(serializers.Serializer):  # type: ignore[type-arg]
+    id = CanonicalUUID()
+    name = serializers.CharField(help_text="接收单位名称")
+
+
 class SubmittedCopyOutput(serializers.Serializer):  # type: ignore[type-arg]
-    line = serializers.ChoiceField(choices=["education", "police"])
-    sha256 = serializers.CharField()
-    size = serializers.IntegerField()
-    url = serializers.URLField()
+    """回执: one line the submission went to; its bytes' hash, size and URL only where the caller may fetch them."""
+
+    line = serializers.ChoiceField(choices=["education", "police"], help_text="报送线：教育线或公安线")
+    recipients = RecipientOutput(many=True, help_text="本线的接收单位（专项排查的接收单位中该线的单位）")
+    sent_at = serializers.DateTimeField(help_text="报送时间（+08:00）")
+    sha256 = serializers.CharField(
+        required=False, help_text="副本字节的 SHA-256；仅当调用者可下载本线副本时给出（公安线仅公安单位用户）"
+    )
+    size = serializers.IntegerField(required=False, help_text="副本字节数；同上")
+    url = serializers.URLField(required=False, help_text="副本下载地址 submissions/{id}/copies/{line}/；同上")
 
 
 class SubmissionOutput(serializers.Serializer):  # type: ignore[type-arg]
@@ -62,7 +83,10 @@ class SubmissionOutput(serializers.Serializer):  # type: ignore[type-arg]
     as_of = serializers.DateTimeField()
     submitted_by = serializers.CharField()
     submitted_at = serializers.DateTimeField()
-    copies = SubmittedCopyOutput(many=True, help_text="调用者可见的报送副本（公安线副本仅公安单位用户可见）")
+    copies = SubmittedCopyOutput(
+        many=True,
+        help_text="每条报送线的回执：接收单位和报送时间人人可见；哈希、大小和下载地址仅给可下载该线副本的用户",
+    )
 
 
 class Submissions(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
@@ -75,7 +99,7 @@ class Submissions(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-
         page = self.paginate_queryset(rows.order_by("-submitted_at", "id"))
         return self.get_paginated_response([submission_json(row, actor, request) for row in page])
 
-    @extend_schema(request=SubmitInput, responses={201: SubmissionOutput})
+    @extend_schema(request=SubmitInput, responses={201: SubmissionOutput}, description=SUBMIT_HELP)
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
         require_writer(actor)
@@ -87,24 +111,12 @@ class Submissions(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-
         query = build_query(spec, params, actor)
         if not actor.is_admin and (query.unit is None or query.unit.id != actor.unit):
             raise OutOfScope("只能以本单位名义报送", field="unit")
-        lines = lines_of(query.campaign)
-        copies = [_copy(request, spec, replace(query, police_line=line == "police"), line) for line in lines]
-        with transaction.atomic():
-            submission = execute(
-                lambda app: app.submit_report(
-                    actor=actor,
-                    report=spec.name,
-                    campaign=query.campaign.id if query.campaign else None,
-                    unit=query.unit.id if query.unit else None,
-                    as_of=query.as_of,
-                    parameters=params,
-                    copies=[{k: v for k, v in c.items() if k != "content"} for c in copies],
-                )
-            )
-            SubmissionCopy.objects.bulk_create(
-                SubmissionCopy(submission=submission.id, **{k: v for k, v in c.items() if k != "size"}) for c in copies
-            )
-        return Response(submission_json(SubmissionView.objects.get(id=submission.id), actor, request), status=201)
+        if spec.name == JOINT_FORM_REPORT and query.form is not None:
+            refuse_if_form_submitted(query.form)
+        copies = render_copies(request, spec, query)
+        sent = sending(spec, query, params, copies)
+        row = store(copies, lambda app: app.submit_report(actor=actor, **sent).id)
+        return Response(submission_json(row, actor, request), status=201)
 
 
 class SubmissionDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
@@ -133,13 +145,17 @@ class SubmissionCopyView(DeclaredQuery, generics.GenericAPIView):  # type: ignor
         return response
 
 
-def lines_of(campaign: CampaignView | None) -> tuple[str, ...]:
-    """双报送: the education line, and the police line when the campaign also reports to a police unit."""
+def lines_of(campaign: CampaignView | None) -> dict[str, list[str]]:
+    """双报送: each line and its recipients — the education line to the campaign's education bureaus, the police
+    line to its police units (no campaign, or no recipient of either kind: the education line alone)."""
     if campaign is None:
-        return ("education",)
-    kinds = set(UnitView.objects.filter(id__in=campaign.recipients).values_list("kind", flat=True))
-    lines = [line for line, of in (("education", EDU_BUREAU_KINDS), ("police", POLICE_KINDS)) if kinds & set(of)]
-    return tuple(lines) or ("education",)
+        return {"education": []}
+    units = UnitView.objects.filter(id__in=campaign.recipients).order_by("name", "id").values_list("id", "kind")
+    lines = {
+        line: [str(unit) for unit, kind in units if kind in kinds]
+        for line, kinds in (("education", EDU_BUREAU_KINDS), ("police", POLICE_KINDS))
+    }
+    return {line: to for line, to in lines.items() if to} or {"education": []}
 
 
 def visible_lines(actor: Actor) -> tuple[str, ...]:
@@ -154,8 +170,7 @@ def visible_submission(actor: Actor, pk: str) -> SubmissionView:
     return row
 
 
-def submission_json(row: SubmissionView, actor: Actor, request: Request) -> dict[str, Any]:
-    lines = visible_lines(actor)
+def submission_json(row: SubmissionView, actor: Actor, request: HttpRequest) -> dict[str, Any]:
     return {
         "id": row.id,
         "report": row.report,
@@ -164,25 +179,99 @@ def submission_json(row: SubmissionView, actor: Actor, request: Request) -> dict
         "as_of": row.as_of,
         "submitted_by": row.submitted_by,
         "submitted_at": row.submitted_at,
-        "copies": [
-            {
-                "line": c["line"],
-                "sha256": c["sha256"],
-                "size": c["size"],
-                "url": request.build_absolute_uri(f"/api/v1/submissions/{row.id}/copies/{c['line']}/"),
-            }
-            for c in row.copies
-            if c["line"] in lines
-        ],
+        "copies": receipts(row, actor, request),
     }
 
 
-def _copy(request: Request, spec: ReportSpec, query: ReportQuery, line: str) -> dict[str, Any]:
+def receipts(row: SubmissionView, actor: Actor, request: HttpRequest) -> list[dict[str, Any]]:
+    """回执: every line the submission went to, with its recipients by name and the time of sending; a line's
+    SHA-256, size and URL only to those who may fetch its bytes (a police copy differs from the education copy by
+    police-only text alone: its hash would let a guess of that text be confirmed)."""
+    fetchable = visible_lines(actor)
+    campaign = CampaignView.objects.filter(id=row.campaign).first() if row.campaign else None
+    sent_to = lines_of(campaign)  # for copies recorded before each carried its recipients
+    recipients = {c["line"]: c.get("recipients", sent_to.get(c["line"], [])) for c in row.copies}
+    names = dict(
+        UnitView.objects.filter(id__in={u for to in recipients.values() for u in to}).values_list("id", "name")
+    )
+    items = []
+    for copy in row.copies:
+        line = copy["line"]
+        item: dict[str, Any] = {
+            "line": line,
+            "recipients": [{"id": UUID(unit), "name": names.get(UUID(unit), "")} for unit in recipients[line]],
+            "sent_at": row.submitted_at,
+        }
+        if line in fetchable:
+            url = request.build_absolute_uri(f"/api/v1/submissions/{row.id}/copies/{line}/")
+            item.update(sha256=copy["sha256"], size=copy["size"], url=url)
+        items.append(item)
+    return items
+
+
+def render_copies(request: HttpRequest, spec: ReportSpec, query: ReportQuery) -> list[dict[str, Any]]:
+    """Each line's copy, rendered once: the PDF ``reports/{name}/?format=pdf`` gives for that line."""
+    return [
+        _copy(request, spec, replace(query, police_line=line == "police"), line, to)
+        for line, to in lines_of(query.campaign).items()
+    ]
+
+
+def sending(
+    spec: ReportSpec, query: ReportQuery, params: dict[str, str], copies: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What ``Submission.submit`` records: the report, its unit and moment, and each copy's receipt (no bytes)."""
+    return {
+        "report": spec.name,
+        "campaign": query.campaign.id if query.campaign else None,
+        "unit": query.unit.id if query.unit else None,
+        "as_of": query.as_of,
+        "parameters": params,
+        "copies": [{k: v for k, v in c.items() if k != "content"} for c in copies],
+    }
+
+
+def store(copies: list[dict[str, Any]], record: Callable[[SafetyApplication], UUID]) -> SubmissionView:
+    """The submission recorded (``record`` returns its id) and each copy's exact bytes kept beside it at once —
+    before waiting for the read models, so a submission accepted while they lag (202) still has its bytes."""
+
+    def command(app: SafetyApplication) -> UUID:
+        submission = record(app)
+        SubmissionCopy.objects.bulk_create(
+            SubmissionCopy(
+                submission=submission,
+                line=c["line"],
+                content_type=c["content_type"],
+                filename=c["filename"],
+                content=c["content"],
+                sha256=c["sha256"],
+            )
+            for c in copies
+        )
+        return submission
+
+    return SubmissionView.objects.get(id=execute(command))
+
+
+def refuse_if_form_submitted(form: UUID) -> None:
+    """A submitted form was sent once, with its bytes kept: sending it again would send other bytes."""
+    submission = JointFormView.objects.filter(id=form).values_list("submission", flat=True).first()
+    if submission is not None:
+        raise FormAlreadySubmitted(
+            f"该报表已报送，报送记录为 {submission}，请通过 submissions/{submission}/ 查看回执和副本",
+            submission=str(submission),
+        )
+
+
+def _copy(
+    request: HttpRequest, spec: ReportSpec, query: ReportQuery, line: str, recipients: list[str]
+) -> dict[str, Any]:
     """One line's copy as the PDF that is sent (as ``reports/{name}/?format=pdf`` gives it)."""
     report, content = report_file(request, spec, query, "pdf")
     filename = f"{report.title}-{business_date(report.as_of).isoformat()}-{'公安' if line == 'police' else '教育'}.pdf"
     return {
         "line": line,
+        "recipients": recipients,
         "content_type": "application/pdf",
         "filename": filename,
         "content": content,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -15,14 +16,17 @@ from rest_framework.request import Request
 from api import renderpool
 from api.auth import actor_of
 from api.common import DeclaredQuery
+from api.models import SubmissionCopy
 from api.reports.query import PARAMETERS, build_query
 from domain.errors import InvalidValue, NotFound
 from domain.timerules import business_date
+from projections.jointforms import JointFormView
 from reports.base import Report
 from reports.registry import ReportQuery, ReportSpec, load_all
 from reports.render import CONTENT_TYPES, RENDERERS, html_to_pdf, render_json
 
 FORMATS = tuple(CONTENT_TYPES)
+JOINT_FORM_REPORT = "changzhou-school-form"  # 附件1: sent once, by the form's submit/; then its PDF is what was sent
 
 
 class ReportNotFound(NotFound):
@@ -85,9 +89,19 @@ def report_file(request: Request, spec: ReportSpec, query: ReportQuery, fmt: str
     within_limit(spec, report, fmt)
     if fmt == "json":
         return report, render_json(report)
+    if fmt == "pdf" and spec.name == JOINT_FORM_REPORT and query.form is not None:
+        sent = submitted_form_copy(query.form, "police" if query.police_line else "education")
+        if sent is not None:  # WeasyPrint is not byte-stable: a submitted form is the bytes that were sent
+            return report, bytes(sent.content)
     if fmt == "pdf" and spec.pdf_html:
         return report, renderpool.render(request, html_to_pdf, spec.pdf_html(query))
     return report, renderpool.render(request, RENDERERS[fmt], report)
+
+
+def submitted_form_copy(form: UUID, line: str = "education") -> SubmissionCopy | None:
+    """A submitted joint form's copy for ``line``, as sent (None before the form is submitted)."""
+    submission = JointFormView.objects.filter(id=form).values_list("submission", flat=True).first()
+    return SubmissionCopy.objects.filter(submission=submission, line=line).first() if submission else None
 
 
 def within_limit(spec: ReportSpec, report: Report, fmt: str) -> None:

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import QueryDict
 
-from domain.jointform.fields import BY_KEY, COUNT_LABELS, FormField, Party
+from domain.jointform.fields import BY_KEY, COUNT_LABELS, NOT_APPLICABLE, FormField, Party
 
 POSTABLE_KEYS = (*BY_KEY, *COUNT_LABELS)
 INTEGER = re.compile(r"-?\d{1,12}")  # longer digit strings go to the domain as text, which refuses them
@@ -51,12 +51,12 @@ def changes_from_post(post: QueryDict, current: Mapping[str, Any], party: Party 
 
 
 def posted_value(spec: FormField, raw: str, *, filled: bool) -> Any:
-    """是/否 → bool, "/" → None where allowed, digits → int; anything else as typed, for the domain to judge."""
+    """是/否 → bool, digits → int; "/" (not applicable) and anything else as typed, for the domain to judge."""
     text = raw.replace("\r\n", "\n").strip()
     if text == "":
         return _SKIP if not filled else ("" if spec.kind == "text" else None)
-    if spec.slash_allowed and text == "/":
-        return None
+    if spec.slash_allowed and text == NOT_APPLICABLE:
+        return NOT_APPLICABLE
     if spec.kind == "bool":
         return BOOLEANS.get(text, text)
     if spec.kind == "int":

@@ -10,10 +10,10 @@ from django.http import QueryDict
 from api.jointforms.service import form_json
 from domain.errors import DomainError
 from domain.jointform.aggregate import SIGNING_ROLES, party_of
-from domain.jointform.fields import BY_KEY, FIELDS, FOOTER, TITLE, FormField, Party
+from domain.jointform.fields import BY_KEY, FIELDS, FOOTER, NOT_APPLICABLE, TITLE, FormField, Party, printed
 from domain.policy import ROLE_LABELS, Actor
 from projections import scope
-from projections.directory import StaffView, UnitView
+from projections.directory import StaffView, UnitView, boarding
 from projections.jointforms import JointFormView
 from reports.joint_form import Cell, display, form_date, signature_lines, table_rows
 
@@ -57,19 +57,33 @@ def form_value(spec: FormField, fields: Mapping[str, Any]) -> str:
         return ""
     value = fields[spec.key]
     if value is None:
-        return "/" if spec.slash_allowed else ""
+        return NOT_APPLICABLE if spec.slash_allowed else ""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
-def choices(spec: FormField, filled: bool) -> list[tuple[str, str]]:
-    options = [] if filled else [("", "请选择")]
-    options += [("true", "是"), ("false", "否")]
-    return options + ([("/", "/（不适用）")] if spec.slash_allowed else [])
+def choices(value: str, slash: bool) -> list[tuple[str, str]]:
+    """是/否, and "/" where it applies; "请选择" while the stored value is none of them (unfilled, or a "/" a
+    boarding school may no longer give), so that the browser never preselects an answer nobody gave."""
+    options = [("true", "是"), ("false", "否"), *([(NOT_APPLICABLE, "/（不适用）")] if slash else [])]
+    return options if value in dict(options) else [("", "请选择"), *options]
 
 
-def field_cell(cell: Cell, fields: Mapping[str, Any], editable_party: Party | None, posted: QueryDict | None) -> Cell:
+def field_cell(
+    cell: Cell,
+    fields: Mapping[str, Any],
+    editable_party: Party | None,
+    posted: QueryDict | None,
+    *,
+    on_paper: Mapping[str, Any] | None = None,
+    boarding: bool = False,
+    missing: frozenset[str] = frozenset(),
+) -> Cell:
+    """One cell: its input for the party filling it, else its value as printed (``on_paper``, default the values).
+
+    ``boarding``: a boarding school has a dormitory, so "/" is not offered there.
+    """
     spec = BY_KEY[cell["key"]]
     editable = spec.party == editable_party
     value = form_value(spec, fields)
@@ -80,9 +94,12 @@ def field_cell(cell: Cell, fields: Mapping[str, Any], editable_party: Party | No
         "label": spec.label,
         "editable": editable,
         "value": value,
-        "display": display(spec.key, fields),
-        "choices": choices(spec, spec.key in fields) if spec.kind == "bool" else [],
+        "display": display(spec.key, fields if on_paper is None else on_paper),
+        "choices": choices(form_value(spec, fields), spec.slash_allowed and not boarding)
+        if spec.kind == "bool"
+        else [],
         "slash": spec.slash_allowed,
+        "missing": spec.key in missing,
         "party": spec.party,
         "party_label": PARTY_LABELS[spec.party],
         "filled": spec.key in fields,
@@ -91,7 +108,15 @@ def field_cell(cell: Cell, fields: Mapping[str, Any], editable_party: Party | No
 
 def _cell(cell: Cell, form: Mapping[str, Any], editable_party: Party | None, posted: QueryDict | None) -> Cell:
     if cell["kind"] == "field":
-        return field_cell(cell, form["filled"], editable_party, posted)
+        return field_cell(
+            cell,
+            form["filled"],
+            editable_party,
+            posted,
+            on_paper=form["on_paper"],
+            boarding=form["boarding"],
+            missing=frozenset(m["key"] for m in form["missing"]),
+        )
     if cell["kind"] == "count":
         return {**cell, "value": form["counts"][cell["key"]]}
     return cell
@@ -105,6 +130,8 @@ def page_context(
     police = scope.sees_police_content(actor)
     # Only the cells actually filled: an unfilled cell is blank, a None is "/" (not applicable).
     form["filled"] = {**row.fields, **{k: form["fields"][k] for k in row.police_only if k in form["fields"]}}
+    form["boarding"] = boarding(row.school)
+    form["on_paper"] = printed(form["filled"], boarding=form["boarding"])
     party = party_for(actor, row)
     locked = row.status != "draft"
     editable_party = None if locked else party
@@ -137,6 +164,7 @@ def page_context(
         "can_edit": editable_party is not None,
         "can_submit": row.status == "signed" and party is not None,
         "signatures": lines,
+        "missing": [{**m, "party_label": PARTY_LABELS[m["party"]]} for m in form["missing"]],
         "visitor": visitor_label(actor),
         "error": _error(error),
     }

@@ -22,17 +22,20 @@ from rest_framework.exceptions import APIException
 from api import renderpool
 from api.auth import UserInactive, actor_for
 from api.errors import STATUS_BY_KIND
-from api.jointforms.service import cutoff_counts, form_counts, visible_form
+from api.jointforms.service import cutoff_counts, form_query, submit_form, visible_form
+from api.reports.submissions import receipts
+from api.reports.views import JOINT_FORM_REPORT, report_file
 from api.services import execute
 from api.web.forms import changes_from_post, posted_version
-from api.web.page import STATUS_LABELS, page_context, party_for, staff_names, unit_names
+from api.web.page import STATUS_LABELS, page_context, party_for, unit_names
 from domain.application import SafetyApplication
 from domain.errors import DomainError, InvalidValue, JointFormNotFound
 from domain.jointform.fields import TITLE
 from domain.policy import Actor
 from projections import scope
 from projections.jointforms import JointFormView
-from reports.joint_form import build_joint_form, render_joint_form_pdf
+from projections.submissions import SubmissionView
+from reports.registry import load_all
 
 Command = Callable[[SafetyApplication], Any]
 DONE = {
@@ -77,13 +80,21 @@ class JointFormList(WebPage):
 class JointFormPage(WebPage):
     def get(self, request: HttpRequest, pk: UUID) -> HttpResponse:
         actor = actor_for(request.user)  # type: ignore[arg-type]
-        return render(request, "web/joint_form.html", page_context(visible_form(actor, pk), actor))
+        row = visible_form(actor, pk)
+        context = page_context(row, actor)
+        submission = SubmissionView.objects.filter(id=row.submission).first() if row.submission else None
+        context["receipts"] = receipts(submission, actor, request) if submission else []
+        return render(request, "web/joint_form.html", context)
 
     def post(self, request: HttpRequest, pk: UUID) -> HttpResponse:
         actor = actor_for(request.user)  # type: ignore[arg-type]
         row = visible_form(actor, pk)
         action = request.POST.get("action", "")
         try:
+            if action == "submit":
+                submit_form(request, row, actor)
+                messages.success(request, DONE[action])
+                return redirect(request.path)
             command = self.command(action, request.POST, row, actor)
             if command is None:
                 messages.info(request, "没有修改任何栏目。")
@@ -107,33 +118,24 @@ class JointFormPage(WebPage):
         if action == "sign":
             signed, counts = post.get("content_hash", ""), cutoff_counts(row.campaign, row.school)
             return lambda app: app.sign_joint_form(row.id, actor=actor, content_hash=signed, counts=counts)
-        if action == "submit":
-            counts = cutoff_counts(row.campaign, row.school)
-            return lambda app: app.submit_joint_form(row.id, actor=actor, counts=counts)
         raise InvalidValue("未知的操作", field="action")
 
 
 class JointFormPdf(WebPage):
-    """The education copy as A4 PDF: the same for every visitor, never with police-only content."""
+    """The education copy as A4 PDF, never with police-only content, as ``changzhou-school-form`` gives it (the
+    one code path that renders the form): once submitted, the bytes that were sent."""
 
     def get(self, request: HttpRequest, pk: UUID) -> HttpResponse:
-        row = visible_form(actor_for(request.user), pk)  # type: ignore[arg-type]
-        names = unit_names(row.school, row.station)
-        school = names.get(row.school, "")
-        data = build_joint_form(
-            row,
-            form_counts(row),
-            school,
-            names.get(row.station, ""),
-            signer_names=staff_names(s.get("signer", "") for s in row.signatures.values()),
-        )
+        actor = actor_for(request.user)  # type: ignore[arg-type]
+        row = visible_form(actor, pk)
         try:
-            content = renderpool.render(request, render_joint_form_pdf, data)
+            _, content = report_file(request, load_all()[JOINT_FORM_REPORT], form_query(row, actor), "pdf")
         except APIException as refused:  # busy, timed out, or nobody waiting: a page, as for every refusal here
             response = render(request, "web/refused.html", {"message": refused.detail}, status=refused.status_code)
             if isinstance(refused, renderpool.TooManyRenders):
                 response["Retry-After"] = str(renderpool.RETRY_AFTER_SECONDS)
             return response
         response = HttpResponse(content, content_type="application/pdf")
-        response["Content-Disposition"] = content_disposition_header(True, f"{TITLE}-{school}.pdf")
+        filename = f"{TITLE}-{unit_names(row.school).get(row.school, '')}.pdf"
+        response["Content-Disposition"] = content_disposition_header(True, filename)
         return response

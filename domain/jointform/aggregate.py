@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import (
     AlreadyExists,
     FieldNotYours,
+    FormIncomplete,
     FormLocked,
     FormNotSigned,
     InvalidValue,
@@ -21,7 +22,7 @@ from domain.errors import (
     StaleHash,
     UnknownField,
 )
-from domain.jointform.fields import BY_KEY, MAX_TEXT, FormField, Party
+from domain.jointform.fields import BY_KEY, DORMITORY, MAX_TEXT, NOT_APPLICABLE, FormField, Party, missing
 from domain.policy import SCHOOL_ROLES, STATION_ROLES, Actor, Role, require_writer
 from domain.timerules import beijing_iso
 
@@ -59,6 +60,7 @@ class JointForm(Aggregate):
         self.fields: dict[str, Value] = {}
         self.signatures: dict[str, dict[str, str]] = {}  # role -> {"signer", "content_hash", "signed_at"}
         self.submitted_at: datetime | None = None
+        self.submission: UUID | None = None
         self.frozen_counts: Counts | None = None  # the counts both signed for: fixed once the form locks
         self.last_occurred_at = occurred_at
 
@@ -81,8 +83,13 @@ class JointForm(Aggregate):
 
     # --- commands -------------------------------------------------------------------------------
 
-    def update(self, *, changes: dict[str, Any], actor: Actor, occurred_at: datetime) -> dict[str, Value]:
+    def update(
+        self, *, changes: dict[str, Any], boarding: bool, actor: Actor, occurred_at: datetime
+    ) -> dict[str, Value]:
         """PATCH: only the caller's party's fields; a change after one signature voids it.
+
+        ``boarding``: the school's flag in the unit directory now; a boarding school has a dormitory, so "/"
+        (not applicable) is no answer for the dormitory's panic button.
 
         Police-only values are checked here but not recorded on the form: they are returned for the form's
         ``PoliceNotes``, sealed, so that neither the form's version nor its history shows a police-only edit.
@@ -90,7 +97,7 @@ class JointForm(Aggregate):
         party = party_of(actor, self.school, self.station)
         if self.locked:
             raise FormLocked()
-        values = {key: _checked(key, value, party) for key, value in changes.items()}
+        values = {key: _checked(key, value, party, boarding) for key, value in changes.items()}
         shown = {k: v for k, v in values.items() if not BY_KEY[k].police_only}
         _check_guards({**self.fields, **shown})
         changed = {k: v for k, v in shown.items() if k not in self.fields or self.fields[k] != v}
@@ -118,8 +125,12 @@ class JointForm(Aggregate):
         self.signatures.pop(role, None)
         self.last_occurred_at = occurred_at
 
-    def sign(self, *, signed_hash: str, counts: Counts, actor: Actor, occurred_at: datetime) -> None:
-        """校长 / 所长 holding the role now sign the hash they were shown; a stale hash is refused."""
+    def sign(self, *, signed_hash: str, counts: Counts, boarding: bool, actor: Actor, occurred_at: datetime) -> None:
+        """校长 / 所长 holding the role now sign the hash they were shown; a stale hash is refused.
+
+        Only a complete form is signed: every cell of both parties filled, "/" only where the seed allows it
+        (``boarding``: whether the school has a dormitory, from the unit directory now).
+        """
         require_writer(actor)
         if actor.role not in SIGNING_ROLES or actor.unit != (
             self.school if actor.role is Role.SCHOOL_PRINCIPAL else self.station
@@ -129,6 +140,12 @@ class JointForm(Aggregate):
             raise FormLocked()
         if actor.role.value in self.signatures:
             raise AlreadyExists("您已签字", role=actor.role.value)
+        absent = missing(self.fields, boarding=boarding)
+        if absent:
+            raise FormIncomplete(
+                f"以下栏目尚未填写：{'、'.join(f.label for f in absent)}",
+                missing=[{"key": f.key, "label": f.label} for f in absent],
+            )
         if signed_hash != self.hash(counts):
             raise StaleHash(current=self.hash(counts))
         for role, signature in list(self.signatures.items()):
@@ -157,19 +174,34 @@ class JointForm(Aggregate):
             self.frozen_counts = counts
         self.last_occurred_at = occurred_at
 
-    def submit(self, *, counts: Counts, actor: Actor, occurred_at: datetime) -> None:
-        """Dual submission: the education copy to the education line, the police copy to the police line."""
+    def check_submit(self, actor: Actor) -> None:
+        """Who may submit, and when: a party of the form, once both have signed, once."""
         party_of(actor, self.school, self.station)
         if not self.locked:
             raise FormNotSigned()
         if self.submitted_at is not None:
             raise FormLocked("报表已报送")
+
+    def submit(self, *, counts: Counts, actor: Actor, occurred_at: datetime, submission: UUID | None = None) -> None:
+        """Dual submission: the education copy to the education line, the police copy to the police line —
+        ``submission`` is the report submission (报送记录) that carries both copies' bytes."""
+        self.check_submit(actor)
         counts = self.frozen_counts or counts
-        self._submitted(content_hash=self.hash(counts), counts=counts, actor=actor.username, occurred_at=occurred_at)
+        self._submitted(
+            content_hash=self.hash(counts),
+            counts=counts,
+            actor=actor.username,
+            occurred_at=occurred_at,
+            submission=submission,
+        )
 
     @event("Submitted")
-    def _submitted(self, *, content_hash: str, counts: Counts, actor: str, occurred_at: datetime) -> None:
+    def _submitted(
+        self, *, content_hash: str, counts: Counts, actor: str, occurred_at: datetime, submission: UUID | None = None
+    ) -> None:
+        # ``submission`` is absent from forms submitted before submissions carried their copies (None).
         self.submitted_at = occurred_at
+        self.submission = submission
         self.last_occurred_at = occurred_at
 
 
@@ -183,14 +215,18 @@ def party_of(actor: Actor, school: UUID, station: UUID | None) -> Party:
     raise NotAParty()
 
 
-def _checked(key: str, value: Any, party: Party) -> Value:
+def _checked(key: str, value: Any, party: Party, boarding: bool) -> Value:
     spec: FormField | None = BY_KEY.get(key)
     if spec is None:
         raise UnknownField(f"表中没有栏目“{key}”", field=key)
     if spec.party != party:
         raise FieldNotYours(f"“{spec.label}”由{'学校' if spec.party == 'school' else '派出所'}填写", field=key)
+    if spec.slash_allowed and (value is None or (isinstance(value, str) and value.strip() == NOT_APPLICABLE)):
+        if key == DORMITORY and boarding:
+            raise InvalidValue(f"本校为寄宿制学校，有学生宿舍：“{spec.label}”应填是/否，不能填“/”", field=key)
+        return NOT_APPLICABLE  # null, the old spelling of "/", is recorded as "/" from now on
     if value is None:
-        if spec.slash_allowed or spec.kind == "text":
+        if spec.kind == "text":
             return None
         raise InvalidValue(f"“{spec.label}”不能为空", field=key)
     if spec.kind == "bool" and isinstance(value, bool):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,7 +16,7 @@ class FormField:
     label: str
     party: Party
     kind: Kind
-    slash_allowed: bool = False  # "/" (null) means "not applicable": 无宿舍、无校车
+    slash_allowed: bool = False  # "/" means "not applicable": 无宿舍、无校车 (null, its old spelling, still reads so)
     police_only: bool = False  # 涉及保密、敏感信息: never shown to the education side
 
 
@@ -63,3 +64,35 @@ COUNT_LABELS = {"hazards_total": "排查出的总隐患数", "hazards_rectified"
 TITLE = "学校及周边安全排查整改情况报表"
 FOOTER = "本表由学校和当地派出所共同填写。涉及保密、敏感信息的，经公安机关研判后直接报市公安局，本表不填写。"
 MAX_TEXT = 2000
+NOT_APPLICABLE = "/"
+DORMITORY = "panic_button_dormitory"  # "/" only where the school has no dormitory: its ``boarding`` flag says
+
+
+def answered(spec: FormField, fields: Mapping[str, object], *, boarding: bool) -> bool:
+    """Whether the cell is filled as the seed asks: a value, or "/" where the seed allows it and it applies.
+
+    A school without a dormitory (not boarding) has nothing to answer for the dormitory's panic button: its cell
+    reads "/" even when left empty. A boarding school has one, so "/" is no answer there.
+    """
+    if spec.key == DORMITORY and not boarding:
+        return True
+    value = fields.get(spec.key)
+    if spec.slash_allowed and spec.key in fields and value in (None, NOT_APPLICABLE):
+        return spec.key != DORMITORY
+    return value is not None and value != ""
+
+
+def missing(fields: Mapping[str, object], *, boarding: bool) -> list[FormField]:
+    """The form's cells still to fill before it may be signed, in the seed's order.
+
+    Police-only content is not on the form and is optional ("if any"): it is never asked for, so whether it
+    was written can never be read off this list. The computed counts are never missing.
+    """
+    return [f for f in FIELDS if not f.police_only and not answered(f, fields, boarding=boarding)]
+
+
+def printed(fields: Mapping[str, object], *, boarding: bool) -> dict[str, object]:
+    """The values as the paper form shows them: a school without a dormitory reads "/" in the dormitory cell."""
+    if boarding or fields.get(DORMITORY) is not None:
+        return dict(fields)
+    return {**fields, DORMITORY: NOT_APPLICABLE}

@@ -88,6 +88,13 @@ def test_school_and_station_fill_sign_lock_and_download_the_form(
     school.select_option("#f-panic_button_gate", "true")
     school.select_option("#f-panic_button_dormitory", "/")
     school.fill("#f-school_bus_hazards", "/")
+    for yes in ("rules_sound", "cctv_retention_30_days", "perimeter_alarm", "key_area_alarm", "tech_systems_working"):
+        school.select_option(f"#f-{yes}", "true")
+    for yes in ("barriers", "anti_ram", "electrical_fire_campaign", "hazchem_measures"):
+        school.select_option(f"#f-{yes}", "true")
+    school.select_option("#f-bollards", "false")
+    school.fill("#f-electrical_fire_rectification", "老化线路已全部更换")
+    school.fill("#f-holiday_safety_education", "开学第一课、防溺水专题教育")
     school.fill("#f-holiday_activities_count", "3")
     school.fill("#f-holiday_activities_people", "120")
     school.select_option("#f-holiday_activities_leader_responsible", "true")
@@ -116,6 +123,19 @@ def test_school_and_station_fill_sign_lock_and_download_the_form(
     assert JointFormView.objects.get().version == version
     assert "surrounding_order_hotspots" not in JointFormView.objects.get().fields
 
+    # Before the station has filled its part the 校长 is shown what is missing, and cannot sign yet.
+    principal = login_as("hm_principal")
+    missing = principal.locator("#missing")
+    expect(missing).to_contain_text("以下栏目尚未填写")
+    expect(missing.locator("li")).to_have_text(
+        ["校园周边治安乱点情况（派出所填写）", "是否整改（派出所填写）", "涉校不稳定因素情况（派出所填写）"]
+    )
+    expect(principal.locator("#sign")).to_be_disabled()
+    expect(principal.locator("#sign")).to_have_text("校长签字（表格未填写完整）")
+    expect(principal.locator("#sign-blocked")).to_contain_text("表格尚有3项未填写")
+    expect(cell(principal, "hotspots_rectified")).to_have_class(re.compile(r"\bmissing\b"))
+    screenshot(principal, "05a-principal-form-incomplete")
+
     # The station fills its part, including the notes that never go on the form.
     station = login_as("hm_officer")
     expect(cell(station, "guards_total").locator("input")).to_have_count(0)
@@ -130,7 +150,9 @@ def test_school_and_station_fill_sign_lock_and_download_the_form(
     screenshot(station, "05-station-filled")
 
     # The 校长 sees the hash being signed, signs, and the signature line shows it.
-    principal = login_as("hm_principal")
+    principal.reload()
+    expect(principal.locator("#missing")).to_have_count(0)
+    expect(principal.locator("#sign")).to_be_enabled()
     assert "E2E-9931" not in principal.content()
     expect(principal.locator("#police-only")).to_have_count(0)
     shown = principal.locator(".sign-hash").inner_text()

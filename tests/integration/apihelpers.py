@@ -33,3 +33,54 @@ def refused(response: Any, status: int, code: str, field: str | None = None) -> 
 
 def post(client: APIClient, path: str, body: dict[str, Any], status: int = 200) -> Any:
     return ok(client.post(API + path, body, format="json"), status)
+
+
+# A joint form (常州 附件1) as the two parties fill it before signing: every cell the seed asks for. The
+# dormitory's panic button is left to the school's boarding flag (a school without a dormitory reads "/");
+# the school says it has no bus ("/"). Police-only content is optional and left out.
+SCHOOL_FILLED: dict[str, Any] = {
+    "task_force_established": True,
+    "task_force_lead": "李安全",
+    "holiday_duty_roster": True,
+    "leader_on_duty": True,
+    "rules_sound": True,
+    "guards_total": 4,
+    "guards_licensed": 3,
+    "guards_over_age": 0,
+    "cctv_retention_30_days": True,
+    "cctv_cameras": 36,
+    "perimeter_alarm": True,
+    "key_area_alarm": True,
+    "panic_button_gate": True,
+    "tech_systems_working": True,
+    "barriers": True,
+    "anti_ram": True,
+    "bollards": False,
+    "electrical_fire_campaign": True,
+    "electrical_fire_rectification": "已全部整改",
+    "hazchem_measures": True,
+    "school_bus_hazards": "/",
+    "holiday_safety_education": "已开展假期安全教育",
+    "holiday_activities_count": 2,
+    "holiday_activities_people": 80,
+    "holiday_activities_leader_responsible": True,
+    "work_report": "已完成自查，发现隐患已整改。",
+}
+POLICE_FILLED: dict[str, Any] = {
+    "surrounding_order_hotspots": "无",
+    "hotspots_rectified": True,
+    "school_instability_factors": "无",
+}
+
+
+def fill_joint_form(
+    school: APIClient, station: APIClient, form: str, *, leave: tuple[str, ...] = (), **values: Any
+) -> dict[str, Any]:
+    """Each party PATCHes its cells of a complete form; ``values`` replace or add cells (either party's, by key),
+    ``leave`` names cells left unfilled. Returns the form as the station sees it after both PATCHes.
+    """
+    police_keys = {*POLICE_FILLED, "sensitive_notes"}
+    own = {k: v for k, v in {**SCHOOL_FILLED, **POLICE_FILLED, **values}.items() if k not in leave}
+    ok(school.patch(f"{API}joint-forms/{form}/", {k: v for k, v in own.items() if k not in police_keys}, format="json"))
+    body = {k: v for k, v in own.items() if k in police_keys}
+    return ok(station.patch(f"{API}joint-forms/{form}/", body, format="json"))  # type: ignore[no-any-return]

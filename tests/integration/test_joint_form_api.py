@@ -16,7 +16,7 @@ from domain.hazard.aggregate import Severity
 from projections.jointforms import JointFormCopy
 from projections.runner import catch_up
 
-from apihelpers import API, ok, post, refused
+from apihelpers import API, fill_joint_form, ok, post, refused
 
 Client = Any
 SECRET = "线索：某人员近期多次在校门口徘徊（绝密-7731）"
@@ -122,8 +122,7 @@ def test_principal_and_chief_in_post_sign_then_the_form_locks_and_goes_to_both_l
     world: World, form: str, user: Client
 ) -> None:
     staff, officer, principal, chief = user("hm_staff"), user("hm_officer"), user("hm_principal"), user("hm_chief")
-    patch(staff, form, {"guards_total": 3})
-    patch(officer, form, {"school_instability_factors": "无", "sensitive_notes": SECRET})
+    fill_joint_form(staff, officer, form, guards_total=3, sensitive_notes=SECRET)
     content_hash = current(principal, form)["content_hash"]
 
     refused(
@@ -162,7 +161,7 @@ def test_principal_and_chief_in_post_sign_then_the_form_locks_and_goes_to_both_l
 
     submitted = ok(staff.post(f"{API}joint-forms/{form}/submit/", {}, format="json"))
     assert submitted["status"] == "submitted"
-    assert [c["line"] for c in submitted["copies"]] == ["education"]
+    assert [(c["line"], "sha256" in c) for c in submitted["copies"]] == [("education", True), ("police", False)]
     copies = {c.line: c for c in JointFormCopy.objects.filter(form_id=form)}
     assert set(copies) == {"education", "police"}
     assert SECRET not in json.dumps(copies["education"].content, ensure_ascii=False)
@@ -173,7 +172,7 @@ def test_principal_and_chief_in_post_sign_then_the_form_locks_and_goes_to_both_l
 
 def test_a_signatory_must_hold_the_role_at_signing_time(world: World, form: str, user: Client) -> None:
     principal = user("hm_principal")
-    content_hash = current(principal, form)["content_hash"]
+    content_hash = fill_joint_form(user("hm_staff"), user("hm_officer"), form)["content_hash"]
     post(
         user("admin"), "users/hm_principal/role/", {"unit": str(world.units["hongmei_school"]), "role": "school_staff"}
     )
@@ -242,6 +241,7 @@ def test_counts_that_move_between_the_signatures_void_the_first_one(
     app: SafetyApplication, world: World, form: str, user: Client
 ) -> None:
     principal, chief = user("hm_principal"), user("hm_chief")
+    fill_joint_form(user("hm_staff"), user("hm_officer"), form)
     sign(principal, form, current(principal, form)["content_hash"])
     _late_hazard(app, world, "补录：消防栓无水")
 
@@ -258,7 +258,7 @@ def test_once_locked_the_form_keeps_the_counts_both_signed(
     app: SafetyApplication, world: World, form: str, user: Client
 ) -> None:
     principal, chief, staff = user("hm_principal"), user("hm_chief"), user("hm_staff")
-    content_hash = current(principal, form)["content_hash"]
+    content_hash = fill_joint_form(staff, user("hm_officer"), form)["content_hash"]
     sign(principal, form, content_hash)
     sign(chief, form, content_hash)
     _late_hazard(app, world, "补录：围墙裂缝")

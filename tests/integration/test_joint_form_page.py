@@ -8,6 +8,7 @@ from datetime import timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -18,10 +19,12 @@ from api.demo import ADMIN, DEMO_PASSWORD, World
 from api.services import execute
 from domain.application import SafetyApplication
 from domain.hazard.aggregate import Severity
-from domain.jointform.fields import FIELDS, FOOTER, TITLE
+from domain.jointform.fields import BY_KEY, FIELDS, FOOTER, TITLE
 from projections.jointforms import JointFormView
 from projections.runner import catch_up
 from reports.joint_form import keys_in, table_rows
+
+from apihelpers import POLICE_FILLED, SCHOOL_FILLED
 
 SECRET = "线索：校门口可疑人员多次徘徊（机密-PAGE-4711）"
 
@@ -41,6 +44,14 @@ def browser_as(world: World) -> Any:
         return client
 
     return login
+
+
+def fill(world: World, form: str, *, leave: tuple[str, ...] = (), **values: Any) -> None:
+    """Both parties fill every cell of the form (apihelpers' complete form), ``values`` replacing some."""
+    cells = {k: v for k, v in {**SCHOOL_FILLED, **POLICE_FILLED, **values}.items() if k not in leave}
+    for username, party in (("hm_staff", "school"), ("hm_officer", "police")):
+        actor, own = world.actor(username), {k: v for k, v in cells.items() if BY_KEY[k].party == party}
+        execute(lambda app, actor=actor, own=own: app.update_joint_form(UUID(form), actor=actor, changes=own))  # type: ignore[misc]
 
 
 def page_url(form: str) -> str:
@@ -158,8 +169,8 @@ def test_a_save_from_the_page_records_typed_values(form: str, browser_as: Any) -
         "task_force_lead": "李安全",
         "guards_total": 4,
         "guards_licensed": 3,
-        "panic_button_dormitory": None,
-        "school_bus_hazards": None,
+        "panic_button_dormitory": "/",
+        "school_bus_hazards": "/",
         "holiday_activities_leader_responsible": False,
     }
     version = stored(form).version
@@ -241,8 +252,11 @@ def test_a_visitor_outside_the_scope_gets_a_chinese_not_found_page(form: str, br
     assert stored(form).fields == {}
 
 
-def test_signing_voiding_and_locking_on_the_page(app: SafetyApplication, form: str, browser_as: Any) -> None:
+def test_signing_voiding_and_locking_on_the_page(
+    app: SafetyApplication, world: World, form: str, browser_as: Any
+) -> None:
     staff, principal, chief = browser_as("hm_staff"), browser_as("hm_principal"), browser_as("hm_chief")
+    fill(world, form)
     save(staff, form, {"guards_total": "3"})
     html = page(principal, form)
     shown_hash = re.search(r'name="content_hash" value="([0-9a-f]{64})"', html)
@@ -318,6 +332,7 @@ def test_the_pdf_carries_the_title_the_values_the_counts_and_the_signatures(
         )
     catch_up(app)
     staff = browser_as("hm_staff")
+    fill(world, form)
     save(staff, form, {"task_force_lead": "李安全", "guards_total": "7", "work_report": "已完成全面排查，整改到位。"})
     save(browser_as("hm_officer"), form, {"surrounding_order_hotspots": "校门口流动摊贩已清理"})
     html = page(browser_as("hm_principal"), form)
@@ -335,6 +350,46 @@ def test_the_pdf_carries_the_title_the_values_the_counts_and_the_signatures(
     assert re.search(r"保安员人数\s+7", text)
     assert re.sub(r"\s+", "", FOOTER) in flat and "校长：王校长" in flat and "所长：" in flat
     assert signed_hash in flat
+
+
+def test_the_page_lists_what_is_missing_and_the_sign_button_says_why_it_cannot_sign(
+    app: SafetyApplication, world: World, form: str, browser_as: Any
+) -> None:
+    fill(world, form, leave=("cctv_cameras", "hotspots_rectified"))
+    principal = browser_as("hm_principal")
+
+    html = page(principal, form)
+
+    missing = re.search(r'<div class="missing-list" id="missing".*?</div>', html, re.S)
+    assert missing, "no list of the missing cells on the page"
+    items = re.findall(r'<li data-key="([a-z_]+)">([^<]*)</li>', missing.group(0))
+    assert items == [("cctv_cameras", "视频探头数量（学校填写）"), ("hotspots_rectified", "是否整改（派出所填写）")]
+    assert re.search(r'<button type="submit" class="primary" id="sign" disabled[^>]*>校长签字（表格未填写完整）', html)
+    assert "表格尚有2项未填写" in html, html[html.find('id="sig-school_principal"') :][:1500]
+    assert 'data-key="cctv_cameras" data-party="school" class="t-int own missing"' in html
+    signed_hash = re.search(r'name="content_hash" value="([0-9a-f]{64})"', html).group(1)  # type: ignore[union-attr]
+    before = app.recorder.max_notification_id()
+    refused = principal.post(page_url(form), {"action": "sign", "content_hash": signed_hash})
+    code, text = alert(refused.content.decode())
+    assert refused.status_code == 409 and code == "form_incomplete" and "视频探头数量、是否整改" in text
+    assert app.recorder.max_notification_id() == before
+
+    fill(world, form)
+    complete = page(principal, form)
+    assert 'id="missing"' not in complete and re.search(r'id="sign">校长签字</button>', complete)
+
+
+def test_a_school_without_dormitory_reads_slash_there_on_the_page_and_the_pdf(
+    world: World, form: str, browser_as: Any, tmp_path: Path
+) -> None:
+    fill(world, form)  # 红梅实验小学 is not a boarding school: its dormitory cell left empty; no school bus ("/")
+    html = page(browser_as("hm_officer"), form)
+
+    assert '<span class="value" data-key="panic_button_dormitory">/</span>' in html
+    assert '<span class="value" data-key="school_bus_hazards">/</span>' in html
+    text = pdf_text(browser_as("hm_staff").get(page_url(form) + "pdf/").content, tmp_path)
+    flat = re.sub(r"\s+", "", text)
+    assert "学生宿舍（无宿舍填“/”）/技防系统" in flat, flat
 
 
 MARKUP = '<script>alert(1)</script> & <b>粗体</b> "引号"'

@@ -12,7 +12,7 @@ from django.utils import timezone
 from domain.application import SafetyApplication
 from projections.campaigns import CampaignView
 
-from apihelpers import API, ok
+from apihelpers import API, fill_joint_form, ok
 
 Client = Any
 
@@ -49,7 +49,8 @@ def test_every_date_time_in_the_districts_responses_reads_in_beijing_time(
 
     # A signature made at 07:11 on a Beijing morning, sent as the UTC instant 23:11 of the day before.
     form = ok(school.post(f"{API}joint-forms/", {"campaign": campaign, "school": _school(school)}, format="json"), 201)
-    time.sleep(1.1)  # a whole-second instant after the form was opened
+    fill_joint_form(school, officer, form["id"])
+    time.sleep(1.1)  # a whole-second instant after the form was opened and filled
     signed_at = timezone.now().astimezone(UTC).replace(microsecond=0)
     content_hash = ok(principal.get(f"{API}joint-forms/{form['id']}/"))["content_hash"]
     sign = {"content_hash": content_hash, "occurred_at": signed_at.isoformat().replace("+00:00", "Z")}

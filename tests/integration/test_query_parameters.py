@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.core.management import call_command
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from api.common import DeclaredQuery
 from domain.application import SafetyApplication
 from projections.ledger import HazardLedger
 from reports.registry import load_all
@@ -105,3 +107,42 @@ def test_the_api_root_links_every_top_level_endpoint_and_every_report(anonymous:
     assert expected <= set(links)
     reports = {url for url in links.values() if "/reports/" in url}
     assert {url.split("/reports/")[1].strip("/") for url in reports} == set(load_all())
+
+
+def _api_views(patterns: list[Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """(route, view class) of every DRF view under /api/v1/."""
+    found: list[tuple[str, Any]] = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = prefix + str(pattern.pattern)
+            if inner.startswith("api/v1/") or "api/v1/".startswith(inner):
+                found += _api_views(pattern.url_patterns, inner)
+        elif isinstance(pattern, URLPattern) and prefix.startswith("api/v1/"):
+            view = getattr(pattern.callback, "cls", None)
+            if view is not None:
+                found.append((prefix + str(pattern.pattern), view))
+    return found
+
+
+DOCUMENTATION = {"api/v1/schema/", "api/v1/docs/"}
+
+
+def test_every_endpoint_that_answers_a_read_refuses_an_undeclared_parameter() -> None:
+    """DeclaredQuery on every GET: what a read accepts is exactly what the schema documents."""
+    views = _api_views(get_resolver().url_patterns)
+    assert len(views) > 30
+    # schema/ and docs/ are drf-spectacular's own views: the OpenAPI document and Swagger UI (``?format=``, ``?lang=``).
+    readers = [(route, view) for route, view in views if hasattr(view, "get") and route not in DOCUMENTATION]
+    undeclared = [route for route, view in readers if not issubclass(view, DeclaredQuery)]
+    assert undeclared == []
+
+
+def test_every_operation_has_a_chinese_summary(world: Any, client_for: Client) -> None:
+    schema = ok(client_for("tn_inspector").get(f"{API}schema/", {"format": "json"}))
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if not re.search(r"[\u4e00-\u9fff]", operation.get("summary", ""))
+    ]
+    assert missing == []

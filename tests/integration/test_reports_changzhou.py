@@ -23,7 +23,7 @@ from reports.changzhou import POLICE_SECTION
 from reports.registry import load_all
 from reports.render import html_to_pdf, render_json, render_xlsx
 
-from apihelpers import API, ok, post, refused
+from apihelpers import API, fill_joint_form, ok, post, refused
 
 Client = Any
 SECRET = "线索：校门口可疑人员多次徘徊（绝密-CZ-REPORT-5521）"
@@ -124,8 +124,8 @@ POLICE_PART = {
 def form(world: World, user: Client, hazards: dict[str, Any]) -> str:
     body = {"campaign": str(world.campaign), "school": str(world.units["hongmei_school"])}
     form_id = str(post(user("hm_staff"), "joint-forms/", body, 201)["id"])
-    patch(user("hm_staff"), form_id, SCHOOL_PART)
-    patch(user("hm_officer"), form_id, POLICE_PART)  # the station officer writes the police-only note first
+    # Both parties fill every cell; the station officer writes the police-only note too.
+    fill_joint_form(user("hm_staff"), user("hm_officer"), form_id, **SCHOOL_PART, **POLICE_PART)
     content_hash = ok(user("hm_principal").get(f"{API}joint-forms/{form_id}/"))["content_hash"]
     for signer in ("hm_principal", "hm_chief"):
         post(user(signer), f"joint-forms/{form_id}/sign/", {"content_hash": content_hash})
@@ -165,7 +165,7 @@ def test_school_form_json_lists_the_seed_fields_in_order_with_counts_and_signatu
     assert values["校车等安全隐患情况（无校车等用“/”）"] is None
     assert values["隐患整改数"] == 2 and values["排查出的总隐患数"] == 3 and values["未整改隐患数"] == 1
     assert values["校园周边治安乱点情况"] == "校门口流动摊贩聚集" and values["是否整改"] == "否"
-    assert values["围墙周界有无防入侵报警系统"] == ""  # not filled yet: blank, not "/"
+    assert values["围墙周界有无防入侵报警系统"] == "是"  # every cell filled before signing
     assert fields["notes"] == [FOOTER]
 
     content_hash = data["parameters"]["content_hash"]

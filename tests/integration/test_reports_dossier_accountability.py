@@ -161,7 +161,7 @@ def test_the_dossier_json_renders_each_event_in_chinese_with_its_actor_and_the_o
     assert "无力整改" in by_kind["整改方案"]["内容"]
     chain = dict(ChainLink.objects.filter(originator_id=major.id).values_list("originator_version", "hash"))
     assert [e["链哈希"] for e in events] == [chain[e["版本"]][:16] for e in events]
-    assert by_kind["逾期"]["发生时间"].endswith("00:00")  # business time, Asia/Shanghai: the deadline's 24:00
+    assert by_kind["逾期"]["发生时间"].endswith("T00:00:00+08:00")  # business time, Asia/Shanghai: the deadline's 24:00
     (owner,) = records(table(data, "三、"))
     assert owner["责任人"] == "王校长（hm_principal）" and owner["止"] == "至今"
     findings = records(table(data, "四、"))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 from django.utils import timezone
+from openpyxl import load_workbook
 from reporthelpers import pdf_pages, pdf_text
 from test_reports_changzhou import looked_at, report, squeezed, xlsx_cells
 
@@ -103,7 +105,7 @@ def test_ledger_json_has_the_three_lists_with_the_five_fixes(
     assert [row[6:] for row in hazards["rows"][1:]] == [["一般", "已销号"], ["一般", "已上报"], ["一般", "已销号"]]
     assert hazards["rows"][2][5] is None  # no location given: "/"
 
-    due = chinese_date(ledger["due"])
+    due = ledger["due"].isoformat()  # JSON: an ISO date; PDF: 2027年1月29日; XLSX: a date cell
     assert duties["rows"] == [
         [1, number, "红梅实验小学", "王校长", due, "是"],
         [2, hazards["rows"][1][1], None, None, None, "否"],
@@ -169,8 +171,22 @@ def test_ledger_pdf_and_xlsx_read_like_the_json(world: World, user: Client, ledg
     cells = xlsx_cells(report(client, "school-ledger", "xlsx", **params))
     heads = [i for i, row in enumerate(cells) if row[:2] == ["序号", "隐患编号"]]
     assert [cells[i][:8] for i in heads] == [HAZARD_HEAD, [*DUTY_HEAD, None, None], WORK_HEAD]
-    assert cells[heads[1] + 1][2:6] == ["红梅实验小学", "王校长", chinese_date(ledger["due"]), "是"]
+    assert cells[heads[1] + 1][2:6] == ["红梅实验小学", "王校长", datetime.combine(ledger["due"], time()), "是"]
     assert cells[heads[1] + 2][2:6] == ["/", "/", "/", "否"]
+    assert chinese_date(ledger["due"]) in flat
+
+
+def test_ledger_xlsx_dates_are_date_cells_a_spreadsheet_can_sort(
+    world: World, user: Client, ledger: dict[str, Any]
+) -> None:
+    """发现时间 and 整改时限 are date cells shown as 2027年1月29日, not text: an official sorts and filters by them."""
+    params = {"school": world.units["hongmei_school"], "campaign": world.campaign}
+    content = report(user("hm_principal"), "school-ledger", "xlsx", **params)
+    sheet = load_workbook(io.BytesIO(content)).active
+    due = [c for row in sheet.iter_rows() for c in row if c.value == datetime.combine(ledger["due"], time())]
+    assert len(due) == 2 and all(c.is_date and c.number_format == 'yyyy"年"m"月"d"日"' for c in due)
+    found = [row[2] for row in sheet.iter_rows() if isinstance(row[0].value, int) and row[2].is_date]
+    assert len(found) == 4  # 隐患清单: every hazard's 发现时间
 
 
 def test_ledger_needs_a_school_in_the_callers_scope(world: World, user: Client) -> None:

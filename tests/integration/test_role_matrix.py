@@ -34,7 +34,7 @@ from domain.inspection.aggregate import InspectionKind
 from domain.policy import Actor, Role, UnitKind
 from domain.timerules import business_date
 
-from apihelpers import API, ok, refused
+from apihelpers import API, POLICE_FILLED, SCHOOL_FILLED, ok, refused
 
 Login = Callable[[str], APIClient]
 SECRET = "线索：校门口有可疑人员（机密-MATRIX-0417）"
@@ -317,12 +317,15 @@ class Targets:
         return self.once(("form", school, str(signed)), fresh, lambda: self._form(school, signed))
 
     def _form(self, school: str, signed: bool) -> UUID:
-        """A joint form with the station's police-only notes in it; signed by 校长 and 所长 when asked."""
+        """A complete joint form with the station's police-only notes in it; signed by 校长 and 所长 when asked."""
         campaign, unit = UUID(self.form_campaign(school, fresh=True)), self.units[school]
         form = execute(lambda app: app.open_joint_form(actor=self.person(school, "owner"), campaign=campaign,
                                                        school=unit)).id
+        # Every cell filled (a form is signed only when complete), the dormitory's too whatever the school.
+        execute(lambda app: app.update_joint_form(form, actor=self.person(school, "owner"), changes={
+            **SCHOOL_FILLED, "panic_button_dormitory": True}))
         execute(lambda app: app.update_joint_form(form, actor=self.person(school, "officer"), changes={
-            "sensitive_notes": SECRET, "surrounding_order_hotspots": "校门口流动摊贩"}))
+            **POLICE_FILLED, "sensitive_notes": SECRET, "surrounding_order_hotspots": "校门口流动摊贩"}))
         if signed:
             counts = cutoff_counts(campaign, unit)
             content_hash = self.app.get_joint_form(form).hash(counts)

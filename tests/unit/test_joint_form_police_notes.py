@@ -8,13 +8,16 @@ import pytest
 
 from domain.errors import FieldNotYours, FormLocked
 from domain.jointform.aggregate import form_id
-from domain.jointform.fields import MAX_TEXT
+from domain.jointform.fields import FIELDS, MAX_TEXT
 from domain.jointform.police import PADDED_SIZE, Cipher, open_value, seal_value
 
 if TYPE_CHECKING:
     from conftest import World
 
 SECRET = "线索：校门口有可疑人员（机密-UNIT-0931）"
+SAMPLE = {"bool": True, "int": 1, "text": "无"}
+SCHOOL_CELLS = {f.key: SAMPLE[f.kind] for f in FIELDS if f.party == "school"}  # a complete form's
+POLICE_CELLS = {f.key: SAMPLE[f.kind] for f in FIELDS if f.party == "police" and not f.police_only}
 
 
 def cipher(world: World) -> Cipher:
@@ -63,6 +66,8 @@ def test_the_form_still_decides_who_may_write_the_note_and_when(world: World) ->
     form = world.app.open_joint_form(actor=world.staff, campaign=world.campaign, school=world.school)
     with world.refused(FieldNotYours, "field_not_yours"):
         world.app.update_joint_form(form.id, actor=world.principal, changes={"sensitive_notes": "越权"})
+    world.app.update_joint_form(form.id, actor=world.staff, changes=SCHOOL_CELLS)
+    world.app.update_joint_form(form.id, actor=world.officer, changes=POLICE_CELLS)
     counts = {"hazards_total": 0, "hazards_rectified": 0, "hazards_open": 0}
     signed = world.app.get_joint_form(form.id).hash(counts)
     for signer in (world.principal, world.chief):
