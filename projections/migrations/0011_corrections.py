@@ -30,7 +30,7 @@ def first_unit_versions(apps, schema_editor):  # type: ignore[no-untyped-def]
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projections', '0009_joint_form_police_version'),
+        ('projections', '0010_receipts_joint_form_submission'),
     ]
 
     operations = [
