@@ -14,7 +14,15 @@ from api.services import execute
 from domain.errors import DomainError
 from domain.policy import ROLE_LABELS, UNIT_KIND_LABELS, Role, UnitKind
 from projections.directory import code_taken
-from projections.models import CampaignView, HazardLedger, InspectionView, StaffInterval, StaffView, UnitView
+from projections.models import (
+    CampaignView,
+    HazardLedger,
+    InspectionView,
+    StaffInterval,
+    StaffView,
+    UnitVersion,
+    UnitView,
+)
 
 admin.site.site_header = "校园安全隐患排查整治 管理后台"
 admin.site.site_title = "校园安全隐患排查整治"
@@ -138,6 +146,11 @@ class StaffIntervalAdmin(ReadOnlyAdmin):
     list_filter = ["role"]
 
 
+@admin.register(UnitVersion)
+class UnitVersionAdmin(ReadOnlyAdmin):
+    list_display = ["unit", "version", "name", "district", "police_station", "valid_from", "recorded_at"]
+
+
 @admin.register(CampaignView)
 class CampaignAdmin(ReadOnlyAdmin):
     list_display = ["title", "document_no", "statistics_cutoff", "report_deadline"]
@@ -152,5 +165,5 @@ class InspectionAdmin(ReadOnlyAdmin):
 @admin.register(HazardLedger)
 class HazardLedgerAdmin(ReadOnlyAdmin):
     list_display = ["number", "description", "severity", "status", "owner", "deadline", "overdue", "supervised"]
-    list_filter = ["status", "severity", "overdue", "supervised"]
+    list_filter = ["status", "severity", "overdue", "supervised", "voided"]
     search_fields = ["number", "description"]

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 def due_hazards(now: datetime) -> list[UUID]:
     """Open hazards whose current deadline ended (24:00 Asia/Shanghai) by ``now`` with no miss recorded."""
     rows = HazardLedger.objects.filter(
-        status__in=("reported", "assigned"), deadline__lt=business_date(now), overdue=False
+        status__in=("reported", "assigned"), deadline__lt=business_date(now), overdue=False, voided=False
     ).order_by("deadline", "id")
     return list(rows.values_list("id", flat=True))
 

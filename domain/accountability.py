@@ -147,7 +147,21 @@ def findings(
         *_verified_but_recurred(case),
         *_escalation_unanswered(case),
     ]
+    voided = case.first(case.of("Voided"))
+    if voided is not None:
+        found = _until_voided(found, voided)
     return sorted(found, key=lambda f: (f.start, f.code, f.evidence, f.summary))
+
+
+def _until_voided(found: list[Finding], voided: _Fact) -> list[Finding]:
+    """A voided hazard (作废) fires nothing from its void on: a finding due later is dropped, one still running
+    then ends there; what fell due while it stood in the ledger stays (it was owed then)."""
+    note = f"（该隐患已于{_day(voided.at)}作废：{voided.text('reason')}）"
+    return [
+        replace(f, end=voided.at, summary=f.summary + note) if f.end is None or f.end > voided.at else f
+        for f in found
+        if f.start < voided.at
+    ]
 
 
 # --- the events, read once -------------------------------------------------------------------------

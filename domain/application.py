@@ -37,8 +37,10 @@ from domain.inspection.aggregate import AssessmentResult, Inspection, Inspection
 from domain.jointform.aggregate import JointForm, party_of
 from domain.jointform.police import Cipher, PoliceNotes, notes_id
 from domain.policy import (
+    AMEND_CAMPAIGN,
     BUREAU_KINDS,
     CHANGE_ROLE,
+    CHANGE_UNIT,
     CREATE_USER,
     DEACTIVATE_USER,
     LAUNCH_CAMPAIGN,
@@ -134,6 +136,40 @@ class SafetyApplication(Application[UUID]):
             raise SchoolCodeTaken(field="code", district=unit.district, value=unit.code)
         self._save(unit)
         return unit
+
+    def change_unit(
+        self,
+        unit_id: UUID,
+        *,
+        actor: Actor,
+        effective_from: datetime,
+        name: str | None = None,
+        district: str | None = None,
+        police_station: UUID | None = None,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Unit:
+        CHANGE_UNIT.check(actor)
+        self.get_unit(unit_id)  # 404 before the input is judged
+        try:
+            station = self.get_unit(police_station) if police_station else None
+        except UnitNotFound:
+            raise InvalidValue("属地派出所不存在", field="police_station") from None
+        return self._change(
+            Unit,
+            unit_id,
+            UnitNotFound,
+            expected_version,
+            occurred_at,
+            lambda unit, when: unit.change(
+                name=name,
+                district=district,
+                police_station=station,
+                effective_from=effective_from,
+                actor=actor.username,
+                occurred_at=when,
+            ),
+        )
 
     def appoint_staff(
         self,
@@ -262,6 +298,40 @@ class SafetyApplication(Application[UUID]):
         )
         self._save(campaign)
         return campaign
+
+    def amend_campaign(
+        self,
+        campaign_id: UUID,
+        *,
+        actor: Actor,
+        phases: Sequence[dict[str, Any]] | None = None,
+        statistics_cutoff: date | None = None,
+        report_deadline: date | None = None,
+        scope: Sequence[UUID] | None = None,
+        schools: Iterable[SchoolPlace] | None = None,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Campaign:
+        """``schools``: the directory's schools now (the API passes them), so that a scope covering none is refused."""
+        AMEND_CAMPAIGN.check(actor)
+        scope_units = [self.get_unit(unit) for unit in scope or ()]
+        return self._change(
+            Campaign,
+            campaign_id,
+            CampaignNotFound,
+            expected_version,
+            occurred_at,
+            lambda campaign, when: campaign.amend(
+                phases=None if phases is None else [dict(phase) for phase in phases],
+                statistics_cutoff=statistics_cutoff,
+                report_deadline=report_deadline,
+                scope=None if scope is None else list(scope),
+                scope_units=scope_units,
+                schools=schools,
+                actor=actor,
+                occurred_at=when,
+            ),
+        )
 
     def get_campaign(self, campaign_id: UUID) -> Campaign:
         return self._load(Campaign, campaign_id, CampaignNotFound)
@@ -617,6 +687,22 @@ class SafetyApplication(Application[UUID]):
             expected_version,
             occurred_at,
             lambda hazard, when: hazard.reopen(reason=reason, actor=actor, occurred_at=when),
+        )
+
+    def void_hazard(
+        self,
+        hazard_id: UUID,
+        *,
+        actor: Actor,
+        reason: str,
+        occurred_at: datetime | None = None,
+        expected_version: int | None = None,
+    ) -> Hazard:
+        return self._hazard(
+            hazard_id,
+            expected_version,
+            occurred_at,
+            lambda hazard, when: hazard.void(reason=reason, actor=actor, occurred_at=when),
         )
 
     def get_hazard(self, hazard_id: UUID, *, version: int | None = None, as_of: datetime | None = None) -> Hazard:

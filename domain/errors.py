@@ -185,6 +185,11 @@ class InvalidTransition(Conflict):
     message = "当前状态下不能执行此操作"
 
 
+class HazardVoided(Conflict):
+    code = "hazard_voided"
+    message = "该隐患已作废，不能再办理"
+
+
 class AlreadyExists(Conflict):
     code = "already_exists"
     message = "对象已存在"

@@ -122,7 +122,9 @@ class Requirement:
 
 ADMINS_ONLY: frozenset[Role] = frozenset()  # require_role lets admins do everything but sign
 REGISTER_UNIT = Requirement(ADMINS_ONLY, "登记单位")
+CHANGE_UNIT = Requirement(ADMINS_ONLY, "变更单位名称、区域或属地派出所")
 CREATE_USER = Requirement(ADMINS_ONLY, "创建用户")
 CHANGE_ROLE = Requirement(ADMINS_ONLY, "调整任职")
 DEACTIVATE_USER = Requirement(ADMINS_ONLY, "停用用户")
 LAUNCH_CAMPAIGN = Requirement(EDU_BUREAU_ROLES, "发起专项排查")
+AMEND_CAMPAIGN = Requirement(EDU_BUREAU_ROLES, "修改专项排查")  # and only the issuing bureau's (judged on the campaign)

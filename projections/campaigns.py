@@ -23,6 +23,7 @@ class CampaignView(models.Model):
     recipients = models.JSONField("报送单位", default=list)
     launched_by = models.CharField("发起人", max_length=150)
     launched_at = models.DateTimeField("发起时间")
+    amendments = models.JSONField("修改记录", default=list)
     version = models.IntegerField(default=0)
 
     class Meta:
@@ -57,3 +58,30 @@ def launched(event: Campaign.Launched) -> None:
             "version": event.originator_version,
         },
     )
+
+
+AMENDABLE = ("phases", "statistics_cutoff", "report_deadline", "scope")
+
+
+@projector.on(Campaign.Amended)
+def amended(event: Campaign.Amended) -> None:
+    """The campaign shows its amended values; each amendment is kept with what it changed (from → to)."""
+    row = CampaignView.objects.filter(id=event.originator_id, version=event.originator_version - 1).first()
+    if row is None:
+        return  # already applied
+    after = {name: plain(getattr(event, name)) for name in AMENDABLE}
+    before = {name: plain(getattr(row, name)) for name in AMENDABLE}
+    changes = {name: {"from": before[name], "to": after[name]} for name in AMENDABLE if before[name] != after[name]}
+    row.amendments = [
+        *row.amendments,
+        {
+            "version": event.originator_version,
+            "amended_by": event.actor,
+            "amended_at": plain(event.occurred_at),
+            "changes": changes,
+        },
+    ]
+    row.phases, row.scope = after["phases"], after["scope"]
+    row.statistics_cutoff, row.report_deadline = event.statistics_cutoff, event.report_deadline
+    row.version = event.originator_version
+    row.save()

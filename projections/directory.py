@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.db import models
@@ -38,6 +38,25 @@ class UnitView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class UnitVersion(Bitemporal):
+    """A unit's name, district and 属地派出所 as they held from ``valid_from`` (bitemporal). The registration's row
+    holds from the beginning (what a unit was called before any change is what it was registered as); each
+    ``Changed`` adds a row from its ``effective_from``."""
+
+    unit = models.UUIDField()
+    version = models.IntegerField()
+    name = models.CharField("名称", max_length=200)
+    district = models.CharField("区域", max_length=100, blank=True)
+    police_station = models.UUIDField("属地派出所", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "单位变更记录"
+        verbose_name_plural = "单位变更记录"
+        ordering = ["unit", "version"]
+        constraints = [models.UniqueConstraint(fields=["unit", "version"], name="unit_version_once")]
+        indexes = [models.Index(fields=["unit", "valid_from"])]
 
 
 class StaffView(models.Model):
@@ -109,6 +128,8 @@ UNIT_FIELDS = [
     "registered_at",
     "version",
 ]
+UNIT_VERSION_FIELDS = ["unit", "version", "name", "district", "police_station", "valid_from", "recorded_at"]
+SINCE_EVER = datetime(1970, 1, 1, tzinfo=UTC)  # a registration's row holds from the beginning
 STAFF_FIELDS = ["username", "staff_id", "display_name", "phone", "unit", "role", "active", "version"]
 INTERVAL_FIELDS = ["username", "version", "unit", "role", "valid_from", "recorded_at", "next_valid", "next_recorded"]
 
@@ -121,10 +142,11 @@ def _register(events: list[Unit.Registered]) -> None:
         UnitView.objects.filter(bulk.among("id", {e.originator_id for e in events})).values_list("id", flat=True)
     )
     codes = SchoolCodes(e.district for e in events if e.originator_id not in known)
-    rows = []
+    rows, versions = [], []
     for e in events:
         if e.originator_id not in known:
             known.add(e.originator_id)
+            versions.append(_first_version(e))
             rows.append(
                 (
                     e.originator_id,
@@ -141,6 +163,11 @@ def _register(events: list[Unit.Registered]) -> None:
                 )
             )
     bulk.insert(UnitView, UNIT_FIELDS, rows)
+    bulk.insert(UnitVersion, UNIT_VERSION_FIELDS, versions)
+
+
+def _first_version(e: Unit.Registered) -> tuple[object, ...]:
+    return (e.originator_id, e.originator_version, e.name, e.district, e.police_station, SINCE_EVER, e.timestamp)
 
 
 def _appoint(events: list[Staff.Appointed]) -> None:
@@ -167,7 +194,7 @@ def _appoint(events: list[Staff.Appointed]) -> None:
     bulk.insert(StaffInterval, INTERVAL_FIELDS, appointments)
 
 
-projector = DirectoryProjector("directory", (UnitView, StaffView, StaffInterval))
+projector = DirectoryProjector("directory", (UnitView, UnitVersion, StaffView, StaffInterval))
 
 
 class SchoolCodes:
@@ -203,6 +230,8 @@ def code_of(school: UUID) -> str:
 
 @projector.on(Unit.Registered)
 def unit_registered(event: Unit.Registered) -> None:
+    if not UnitVersion.objects.filter(unit=event.originator_id, version=event.originator_version).exists():
+        UnitVersion.objects.create(**dict(zip(UNIT_VERSION_FIELDS, _first_version(event), strict=True)))
     if UnitView.objects.filter(id=event.originator_id).exists():
         return
     UnitView.objects.get_or_create(
@@ -219,6 +248,37 @@ def unit_registered(event: Unit.Registered) -> None:
             "registered_at": event.occurred_at,
             "version": event.originator_version,
         },
+    )
+
+
+@projector.on(Unit.Changed)
+def unit_changed(event: Unit.Changed) -> None:
+    """The current state (``UnitView``, which scope uses) takes the change at once; ``UnitVersion`` keeps what held
+    before ``effective_from``. The hazard ledger's copy of the school's district and station follows."""
+    rows = UnitView.objects.filter(id=event.originator_id, version=event.originator_version - 1)
+    if not rows.update(
+        name=event.name,
+        district=event.district,
+        police_station=event.police_station,
+        version=event.originator_version,
+    ):
+        return  # already applied
+    UnitVersion.objects.filter(unit=event.originator_id, version__lt=event.originator_version).filter(
+        next_recorded__isnull=True
+    ).update(next_valid=event.effective_from, next_recorded=event.timestamp)
+    UnitVersion.objects.create(
+        unit=event.originator_id,
+        version=event.originator_version,
+        name=event.name,
+        district=event.district,
+        police_station=event.police_station,
+        valid_from=event.effective_from,
+        recorded_at=event.timestamp,
+    )
+    from projections.ledger import HazardLedger  # the ledger reads the directory: imported here, not at the top
+
+    HazardLedger.objects.filter(school=event.originator_id).update(
+        district=event.district, police_station=event.police_station
     )
 
 
@@ -393,6 +453,26 @@ def _uuid(value: UUID | str | None) -> UUID | None:
         return UUID(str(value))
     except ValueError:
         return None
+
+def units_at(ids: Iterable[UUID], at: datetime, known_at: datetime) -> dict[UUID, UnitVersion]:
+    """Each unit's name, district and 属地派出所 at ``at`` as known at ``known_at``. A unit registered after
+    ``known_at`` (a report of a moment before it was entered) is read as the directory knows it now at ``at``."""
+    wanted = set(ids)
+    found = {row.unit: row for row in UnitVersion.objects.filter(in_force(at, known_at), unit__in=wanted)}
+    missing = wanted - found.keys()
+    if missing:
+        found.update(
+            (row.unit, row) for row in UnitVersion.objects.filter(in_force(at, timezone.now()), unit__in=missing)
+        )
+    return found
+
+
+def names_at(ids: Iterable[UUID], at: datetime, known_at: datetime) -> dict[UUID, str]:
+    """Units' names as they were at ``at`` (as known at ``known_at``), else as they are now."""
+    wanted = set(ids)
+    names = dict(UnitView.objects.filter(id__in=wanted).values_list("id", "name"))
+    names.update((unit, row.name) for unit, row in units_at(wanted, at, known_at).items())
+    return names
 
 
 class StaffDirectoryView:

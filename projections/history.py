@@ -45,6 +45,9 @@ STATE_FIELDS = (
     "plan",
     "rectified_by",
     "verified_by",
+    "voided",
+    "voided_at",
+    "void_reason",
 )
 
 
@@ -72,6 +75,7 @@ class HazardVersion(Bitemporal):
             models.Index(fields=["valid_from"], name="hazard_version_valid"),
             models.Index(fields=["school", "valid_from"], name="hazard_version_school_valid"),
             models.Index(fields=["hazard", "recorded_at"], name="hazard_version_recorded"),
+            models.Index(fields=["event_type", "recorded_at"], name="hazard_version_type_recorded"),
         ]
 
 
@@ -168,9 +172,22 @@ _encode = json.JSONEncoder(ensure_ascii=False, default=plain).encode
 # --- queries -------------------------------------------------------------------------------------
 
 
+def states_at(at: datetime, known_at: datetime) -> QuerySet[HazardVersion]:
+    """Every hazard's state at ``at`` as the system knew it at ``known_at``, without the hazards known by then to
+    be voided (作废): a void corrects the record — the hazard was entered by mistake — so once it is known the
+    hazard is in no count or list, at any ``at``; what was known before the void (an earlier ``known_at``, e.g. a
+    report already sent) still counts it, so the same (``at``, ``known_at``) gives the same figures."""
+    return HazardVersion.objects.filter(in_force(at, known_at)).exclude(hazard__in=voided_by(known_at))
+
+
+def voided_by(known_at: datetime) -> QuerySet[HazardVersion]:
+    """The ids (``hazard``) of the hazards whose void was recorded by ``known_at``."""
+    return HazardVersion.objects.filter(event_type="Voided", recorded_at__lte=known_at).values("hazard")
+
+
 def open_at(at: datetime, known_at: datetime) -> QuerySet[HazardVersion]:
-    """Every hazard not closed at ``at``, in the state the system knew at ``known_at``."""
-    return HazardVersion.objects.filter(in_force(at, known_at)).exclude(status="closed")
+    """Every hazard not closed at ``at``, in the state the system knew at ``known_at`` (voided ones left out)."""
+    return states_at(at, known_at).exclude(status="closed")
 
 
 def state_as_of(hazard: UUID, *, version: int | None = None, known_at: datetime | None = None) -> HazardVersion | None:
@@ -200,7 +217,7 @@ def owners(hazard: UUID, known_at: datetime) -> list[dict[str, Any]]:
 
 def counts_at(campaign: UUID, school: UUID, at: datetime, known_at: datetime) -> dict[str, int]:
     """排查出的总隐患数 / 隐患整改数 / 未整改隐患数 of a school in a campaign at ``at`` (e.g. the statistics cutoff)."""
-    rows = HazardVersion.objects.filter(in_force(at, known_at), campaign=campaign, school=school)
+    rows = states_at(at, known_at).filter(campaign=campaign, school=school)
     total = rows.count()
     rectified = rows.filter(status__in=("rectified", "closed")).count()
     return {"hazards_total": total, "hazards_rectified": rectified, "hazards_open": total - rectified}

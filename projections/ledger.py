@@ -50,6 +50,9 @@ class HazardLedger(models.Model):
     discovered_by = models.CharField("发现人", max_length=150)
     discovered_at = models.DateTimeField("发现时间")
     closed_at = models.DateTimeField("销号时间", null=True)
+    voided = models.BooleanField("已作废", default=False, db_index=True)
+    voided_at = models.DateTimeField("作废时间", null=True)
+    void_reason = models.TextField("作废原因", blank=True)
     updated_at = models.DateTimeField("最近记录时间")
     version = models.IntegerField(default=0)
 
@@ -174,6 +177,10 @@ def reopened(row: HazardLedger, event: Any) -> None:
     row.closed_at, row.rectified_by, row.progress, row.overdue = None, None, 0, _missed(row)
 
 
+def voided(row: HazardLedger, event: Any) -> None:
+    row.voided, row.voided_at, row.void_reason = True, event.occurred_at, event.reason
+
+
 def _missed(row: HazardLedger) -> bool:
     return row.deadline is not None and _iso(row.deadline) in row.missed_deadlines
 
@@ -196,4 +203,5 @@ APPLY: dict[str, Callable[[HazardLedger, Any], None]] = {
     "Verified": verified,
     "Rejected": rejected,
     "Reopened": reopened,
+    "Voided": voided,
 }

@@ -1,7 +1,7 @@
 """Django model discovery: the read models live one per module; this only gathers them."""
 
 from projections.campaigns import CampaignView
-from projections.directory import StaffInterval, StaffView, UnitView
+from projections.directory import StaffInterval, StaffView, UnitVersion, UnitView
 from projections.history import HazardVersion
 from projections.inspections import AssessmentView, InspectionView
 from projections.integrity import ChainLink, Checkpoint
@@ -35,5 +35,6 @@ __all__ = [
     "StaffInterval",
     "StaffView",
     "SubmissionView",
+    "UnitVersion",
     "UnitView",
 ]

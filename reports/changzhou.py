@@ -15,10 +15,9 @@ from domain.errors import InvalidValue
 from domain.jointform.fields import BY_KEY, COUNT_LABELS, FOOTER, TITLE
 from domain.timerules import deadline_end
 from projections import scope
-from projections.bitemporal import in_force
 from projections.campaigns import CampaignView
-from projections.directory import UnitView, person_names, unit_names
-from projections.history import HazardVersion, counts_at
+from projections.directory import UnitView, names_at, person_names, unit_names, units_at
+from projections.history import counts_at, states_at
 from projections.jointforms import JointFormView
 from reports.base import NOT_APPLICABLE, Cell, Report, Table, cell, chinese_date, statistics_day
 from reports.joint_form import build_joint_form, label_of, render_joint_form_html
@@ -221,8 +220,11 @@ def changzhou_district_summary(query: ReportQuery) -> Report:
     assert campaign is not None  # guaranteed by ``needs``
     district = query.district
     schools = list(scope.reported_schools(query.actor, query.unit).filter(district=district))
-    stations = unit_names({s.police_station for s in schools if s.police_station})
     ids = [s.id for s in schools]
+    for school, then in units_at(ids, query.as_of, query.as_of).items():  # name and 属地派出所 as they were then
+        found = next(s for s in schools if s.id == school)
+        found.name, found.police_station = then.name, then.police_station
+    stations = names_at({s.police_station for s in schools if s.police_station}, query.as_of, query.as_of)
     forms = dict(JointFormView.objects.filter(campaign=campaign.id, school__in=ids).values_list("school", "fields"))
     counts = _hazard_counts(campaign.id, ids, query.as_of)
     schools.sort(key=lambda s: (s.police_station is None, stations.get(s.police_station, ""), s.name, str(s.id)))
@@ -253,7 +255,7 @@ def changzhou_district_summary(query: ReportQuery) -> Report:
 
 def _hazard_counts(campaign: UUID, schools: list[UUID], as_of: datetime) -> dict[UUID, tuple[int, int]]:
     """校园隐患总数 / 整改数 per school, as of ``as_of`` (rectified: 已整改待验收 or 已销号)."""
-    states = HazardVersion.objects.filter(in_force(as_of, as_of), campaign=campaign, school__in=schools)
+    states = states_at(as_of, as_of).filter(campaign=campaign, school__in=schools)
     done = Count("id", filter=Q(status__in=DONE))
     grouped = states.order_by().values("school").annotate(total=Count("id"), done=done)
     return {g["school"]: (g["total"], g["done"]) for g in grouped}

@@ -53,6 +53,7 @@ EVENT_NAMES = {
     "verified": "验收通过/销号",
     "rejected": "验收不通过",
     "reopened": "重新打开",
+    "voided": "作废",
 }
 # What each event says, in the order a reader wants it: (label, key of the event's data).
 EVENT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -83,6 +84,7 @@ EVENT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "verified": (("验收意见", "note"),),
     "rejected": (("不通过原因", "note"),),
     "reopened": (("原因", "reason"),),
+    "voided": (("作废原因", "reason"),),
 }
 NOT_CHAINED = "未入链"
 CHAIN_PREFIX = 16
@@ -173,6 +175,8 @@ def _status(state: dict[str, Any]) -> str:
         if state.get(key)
     ]
     status = STATUS_LABELS.get(state["status"], state["status"])
+    if state.get("voided"):
+        flags.insert(0, f"已作废：{state.get('void_reason') or ''}")
     return f"{status}（{'、'.join(flags)}）" if flags else str(status)
 
 

@@ -10,9 +10,8 @@ from typing import Any
 
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS, Severity, Status
 from domain.timerules import business_date
-from projections.bitemporal import in_force
-from projections.directory import person_names, unit_names
-from projections.history import HazardVersion
+from projections.directory import names_at, person_names, unit_names
+from projections.history import states_at
 from reports.base import Cell, Report, Table, cell, chinese_date, numbered, progress_text, statistics_day
 from reports.registry import ReportQuery, register
 
@@ -31,17 +30,18 @@ def school_ledger(query: ReportQuery) -> Report:
     """Every hazard of the school (of the campaign, when given) in its state as of ``query.as_of``."""
     school = query.school
     assert school is not None  # guaranteed by ``needs``
-    states = HazardVersion.objects.filter(in_force(query.as_of, query.as_of), school=school.id)
+    states = states_at(query.as_of, query.as_of).filter(school=school.id)
     if query.campaign is not None:
         states = states.filter(campaign=query.campaign.id)
     hazards = [(row.number, row.state) for row in states.order_by("number", "hazard").only("number", "state")]
     units = {str(unit): name for unit, name in unit_names(_all(hazards, "owner_unit")).items()}
     people = person_names(_all(hazards, "owner"))
+    name_then = names_at([school.id], query.as_of, query.as_of)[school.id]  # the school's name at the moment
     campaign = f"　专项排查：{query.campaign.title}" if query.campaign else ""
     return Report(
         name="school-ledger",
         title=TITLE,
-        subtitle=f"学校：{school.name}{campaign}　（截至{chinese_date(statistics_day(query.as_of))}）",
+        subtitle=f"学校：{name_then}{campaign}　（截至{chinese_date(statistics_day(query.as_of))}）",
         as_of=query.as_of,
         caller=query.caller,
         tables=(

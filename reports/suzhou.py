@@ -7,7 +7,7 @@ from datetime import timedelta
 from domain.timerules import deadline_end
 from projections import scope
 from projections.directory import UnitView
-from projections.history import HazardVersion, in_force
+from projections.history import states_at
 from projections.inspections import InspectionView
 from projections.ledger import HazardLedger
 from reports.base import Report, Table, cell, chinese_date, numbered, progress_text
@@ -49,7 +49,7 @@ def suzhou_summary(query: ReportQuery) -> Report:
         "leader": set(inspections.filter(leader_participated=True).values_list("id", "school")),
         "joint": set(inspections.filter(kind="joint").values_list("id", "school")),
     }
-    states = HazardVersion.objects.filter(in_force(query.as_of, query.as_of), campaign=campaign.id, school__in=schools)
+    states = states_at(query.as_of, query.as_of).filter(campaign=campaign.id, school__in=schools)
 
     def figures(found: set[tuple[object, object]]) -> tuple[int, int, int, int, int]:
         found_by = HazardLedger.objects.filter(inspection__in=[i for i, _ in found]).values("id")
@@ -83,7 +83,8 @@ def suzhou_hazard_list(query: ReportQuery) -> Report:
     week_before = deadline_end(campaign.report_deadline - timedelta(days=7))
     schools = scope.reported_schools(query.actor, query.unit).values("id")
     open_then = (
-        HazardVersion.objects.filter(in_force(week_before, query.as_of), campaign=campaign.id, school__in=schools)
+        states_at(week_before, query.as_of)
+        .filter(campaign=campaign.id, school__in=schools)
         .filter(status__in=("reported", "assigned"))
         .order_by("school", "number")
     )

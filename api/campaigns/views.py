@@ -13,7 +13,7 @@ from api.auth import actor_of
 from api.common import MAX_NAME, CanonicalUUID, Day, DeclaredQuery, Moment, Text, parse_uuid, validated
 from api.names import NamedList, PersonName, UnitName, UnitNames
 from api.services import execute
-from domain.campaign.aggregate import PHASE_KINDS
+from domain.campaign.aggregate import PHASE_KINDS, require_issuer
 from domain.campaign.templates import TEMPLATES, get_template
 from domain.errors import CampaignNotFound, InvalidValue, OutOfScope
 from projections import scope
@@ -57,6 +57,22 @@ class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
     occurred_at = Moment(required=False)
 
 
+class AmendInput(serializers.Serializer):  # type: ignore[type-arg]
+    phases = serializers.ListField(child=PhaseSerializer(), required=False, max_length=20)
+    statistics_cutoff = Day(required=False)
+    report_deadline = Day(required=False)
+    scope = serializers.ListField(child=CanonicalUUID(), required=False, max_length=20000)
+    occurred_at = Moment(required=False)
+    expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)
+
+
+class Amendment(serializers.Serializer):  # type: ignore[type-arg]
+    version = serializers.IntegerField()
+    amended_by = serializers.CharField()
+    amended_at = serializers.DateTimeField()
+    changes = serializers.DictField(help_text="修改的字段：{字段: {from, to}}")
+
+
 class CoveredSchool(serializers.Serializer):  # type: ignore[type-arg]
     id = serializers.UUIDField()
     name = serializers.CharField()
@@ -73,6 +89,7 @@ class CampaignOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
     launched_by_name = PersonName("launched_by", help_text="发起人姓名")
     schools_covered_count = serializers.SerializerMethodField(help_text="本次专项排查覆盖的学校数（调用者可见范围内）")
     schools_covered = serializers.SerializerMethodField(help_text="本次专项排查覆盖的学校（调用者可见范围内）")
+    amendments = Amendment(many=True, read_only=True, help_text="发文单位的修改记录（amend/），先后为序")
 
     def _covered(self, campaign: CampaignView) -> list[dict[str, str]]:
         cache: dict[object, list[dict[str, str]]] = self.context.setdefault("covered", {})
@@ -112,6 +129,7 @@ class CampaignOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
             "launched_by",
             "launched_by_name",
             "launched_at",
+            "amendments",
             "version",
         ]
 
@@ -165,10 +183,33 @@ class CampaignDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[ty
     serializer_class = CampaignOutput
 
     def get(self, request: Request, pk: str) -> Response:
-        campaign = CampaignView.objects.filter(id=parse_uuid(pk, CampaignNotFound)).first()
-        if campaign is None or not _visible(request, campaign):
-            raise CampaignNotFound()
-        return Response(CampaignOutput(campaign, context={"request": request}).data)
+        return Response(CampaignOutput(_visible_campaign(request, pk), context={"request": request}).data)
+
+
+class CampaignAmend(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = CampaignOutput
+
+    @extend_schema(
+        request=AmendInput, responses=CampaignOutput, summary="修改专项排查（阶段、统计截止日期、上报截止日期、范围）"
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        campaign = _visible_campaign(request, pk)
+        actor = actor_of(request)
+        require_issuer(actor, campaign.issuer)
+        data = validated(AmendInput, request.data)
+        if "scope" in data:
+            in_scope = set(scope.units(actor).filter(id__in=data["scope"]).values_list("id", flat=True))
+            if set(data["scope"]) - in_scope:
+                raise OutOfScope("排查范围中有不在您管辖范围内的单位", field="scope")
+        execute(lambda app: app.amend_campaign(campaign.id, actor=actor, schools=scope.directory_schools(), **data))
+        return Response(CampaignOutput(CampaignView.objects.get(id=campaign.id), context={"request": request}).data)
+
+
+def _visible_campaign(request: Request, pk: str) -> CampaignView:
+    campaign = CampaignView.objects.filter(id=parse_uuid(pk, CampaignNotFound)).first()
+    if campaign is None or not _visible(request, campaign):
+        raise CampaignNotFound()
+    return campaign
 
 
 def _visible(request: Request, campaign: CampaignView) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from api.common import MAX_NAME, CanonicalUUID, Moment, Text, enum_choices
+from api.common import MAX_NAME, CanonicalUUID, CommandInput, Moment, Text, enum_choices
 from api.names import NamedOutput, UnitName
 from domain.policy import Role, UnitKind
 
@@ -26,6 +26,13 @@ class UnitInput(serializers.Serializer):  # type: ignore[type-arg]
         max_length=10,
         help_text="学校代码（1–10位字母或数字，区内唯一，隐患编号前缀，如 HM01）；不填则按区内登记顺序给默认代码 S001…",
     )
+
+
+class UnitChangeInput(CommandInput):
+    name = Text(MAX_NAME, required=False, allow_blank=False, help_text="新名称")
+    district = Text(100, required=False, help_text="新区域")
+    police_station = CanonicalUUID(required=False, help_text="新的属地派出所（仅学校）")
+    effective_from = Moment(help_text="变更生效的业务时间：此前的报表仍用原名称、原区域、原属地派出所")
 
 
 class UnitOutput(NamedOutput):

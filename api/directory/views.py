@@ -20,6 +20,7 @@ from api.directory.serializers import (
     DeactivateInput,
     RoleInput,
     StaffAtOutput,
+    UnitChangeInput,
     UnitInput,
     UnitOutput,
     UserInput,
@@ -27,7 +28,7 @@ from api.directory.serializers import (
 )
 from api.services import execute
 from domain.errors import AlreadyExists, StaffNotFound, UnitNotFound
-from domain.policy import CHANGE_ROLE, CREATE_USER, DEACTIVATE_USER, REGISTER_UNIT, Role, UnitKind
+from domain.policy import CHANGE_ROLE, CHANGE_UNIT, CREATE_USER, DEACTIVATE_USER, REGISTER_UNIT, Role, UnitKind
 from projections import scope
 from projections.directory import StaffView, UnitView, code_taken, staff_at
 
@@ -59,6 +60,22 @@ class UnitList(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
             lambda app: app.register_unit(actor=actor_of(request), kind=kind, code_in_use=code_taken, **data)
         )
         return Response(UnitOutput(UnitView.objects.get(id=unit.id)).data, status=201)
+
+
+class UnitChange(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+    permission_classes = requires(CHANGE_UNIT)
+    serializer_class = UnitOutput
+
+    @extend_schema(
+        request=UnitChangeInput, responses=UnitOutput, summary="变更单位名称、区域或属地派出所（自生效时间起）"
+    )
+    def post(self, request: Request, pk: str) -> Response:
+        unit = scope.units(actor_of(request)).filter(id=parse_uuid(pk, UnitNotFound)).first()
+        if unit is None:
+            raise UnitNotFound()
+        data = validated(UnitChangeInput, request.data)
+        execute(lambda app: app.change_unit(unit.id, actor=actor_of(request), **data))
+        return Response(UnitOutput(UnitView.objects.get(id=unit.id)).data)
 
 
 class UnitStaff(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]

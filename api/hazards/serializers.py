@@ -80,6 +80,10 @@ class ReopenInput(CommandInput):
     reason = Text(allow_blank=False)
 
 
+class VoidInput(CommandInput):
+    reason = Text(allow_blank=False, help_text="作废原因（如：误录、重复登记）")
+
+
 class HazardOutput(NamedOutput):
     """The hazard JSON of DESIGN §5; reads a ledger row or a (past) aggregate state alike."""
 
@@ -107,6 +111,9 @@ class HazardOutput(NamedOutput):
     version = serializers.IntegerField()
     discovered_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
+    voided = serializers.BooleanField(default=False, help_text="已作废：不计入任何统计和列表")
+    voided_at = serializers.DateTimeField(allow_null=True, default=None, help_text="作废的业务时间")
+    void_reason = serializers.CharField(default="", help_text="作废原因")
 
 
 class HistoryItem(NamedOutput):

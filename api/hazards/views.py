@@ -48,6 +48,11 @@ class HazardFilter(django_filters.FilterSet):
     discovered_after = MomentFilter(
         field_name="discovered_at", bound="after", help_text="发现时间不早于（日期 YYYY-MM-DD 或 ISO 8601 时间）"
     )
+    voided = django_filters.ChoiceFilter(
+        choices=[("false", "false"), ("true", "true"), ("all", "all")],
+        method="filter_voided",
+        help_text="作废的隐患：false（默认，不列出）、true（只列作废的）、all（全部）",
+    )
     discovered_before = MomentFilter(
         field_name="discovered_at", bound="before", help_text="发现时间早于该时间，或不晚于该日期（含当日）"
     )
@@ -55,6 +60,14 @@ class HazardFilter(django_filters.FilterSet):
     class Meta:
         model = HazardLedger
         fields = ["school", "campaign", "status", "severity", "overdue", "owner", "supervised", "escalated"]
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        if not self.form.cleaned_data.get("voided"):  # absent: voided hazards are out of the list by default
+            queryset = queryset.filter(voided=False)
+        return super().filter_queryset(queryset)
+
+    def filter_voided(self, queryset: Any, name: str, value: str) -> Any:
+        return queryset if value == "all" else queryset.filter(voided=value == "true")
 
 
 class HazardList(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
@@ -180,6 +193,7 @@ COMMANDS = {
     "rectify": command_view("rectify_hazard", s.RectifyInput, "登记整改完成", owner_work=True),
     "verify": command_view("verify_hazard", s.VerifyInput, "验收", hazard_rules.VERIFY),
     "reopen": command_view("reopen_hazard", s.ReopenInput, "重新打开", hazard_rules.REOPEN),
+    "void": command_view("void_hazard", s.VoidInput, "作废（误录的隐患，保留记录，不再计入统计）", hazard_rules.VOID),
 }
 
 

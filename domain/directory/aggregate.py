@@ -41,6 +41,7 @@ class Unit(Aggregate):
         self.police_station = police_station
         self.stage = stage
         self.boarding = boarding
+        self.changed_from: datetime | None = None  # the latest change's effective_from
         self.last_occurred_at = occurred_at
 
     @classmethod
@@ -78,6 +79,57 @@ class Unit(Aggregate):
             occurred_at=occurred_at,
             code=code,
         )
+
+    def change(
+        self,
+        *,
+        name: str | None,
+        district: str | None,
+        police_station: Unit | None,
+        effective_from: datetime,
+        actor: str,
+        occurred_at: datetime,
+    ) -> None:
+        """A new name, district or 属地派出所 from ``effective_from`` (business time) on; what held before stays
+        what reports of an earlier moment show. Changes come in business-time order, like appointments."""
+        new_name = self.name if name is None else name.strip()
+        new_district = self.district if district is None else district.strip()
+        new_station = self.police_station if police_station is None else police_station.id
+        if not new_name:
+            raise InvalidValue("单位名称不能为空", field="name")
+        if police_station is not None and (
+            self.kind is not UnitKind.SCHOOL or police_station.kind is not UnitKind.POLICE_STATION
+        ):
+            raise InvalidValue("只有学校可以指定属地派出所，且须为派出所", field="police_station")
+        if (new_name, new_district, new_station) == (self.name, self.district, self.police_station):
+            raise InvalidValue("没有要变更的内容", field="name")
+        if self.changed_from is not None and effective_from < self.changed_from:
+            raise EffectiveFromOutOfOrder(
+                "生效时间不能早于该单位最近一次变更", effective_from=effective_from.isoformat()
+            )
+        self._changed(
+            name=new_name,
+            district=new_district,
+            police_station=new_station,
+            effective_from=effective_from,
+            actor=actor,
+            occurred_at=occurred_at,
+        )
+
+    @event("Changed")
+    def _changed(
+        self,
+        *,
+        name: str,
+        district: str,
+        police_station: UUID | None,
+        effective_from: datetime,
+        actor: str,
+        occurred_at: datetime,
+    ) -> None:
+        self.name, self.district, self.police_station = name, district, police_station
+        self.changed_from = effective_from
+        self.last_occurred_at = occurred_at
 
 
 SCHOOL_CODE = re.compile(r"[A-Z0-9]{1,10}")

@@ -14,6 +14,7 @@ from domain.errors import (
     DeadlineAlreadyMissed,
     DeadlineInPast,
     DeadlineNotLater,
+    HazardVoided,
     InvalidTransition,
     InvalidValue,
     MajorRequiresBureau,
@@ -69,6 +70,7 @@ ESCALATE = Requirement(ESCALATORS, "上报隐患")
 SUPERVISE = Requirement(SUPERVISORS, "挂牌督办")
 REOPEN = Requirement(SUPERVISORS, "重新打开隐患")
 VERIFY = Requirement(GENERAL_VERIFIERS, "验收")  # a major hazard's 验收 further needs a bureau (judged on the hazard)
+VOID = Requirement(frozenset({Role.SCHOOL_PRINCIPAL}) | EDU_BUREAU_ROLES, "作废隐患")
 
 
 def require_owner_or_principal(actor: Actor, owner: str | None) -> None:
@@ -130,6 +132,9 @@ class Hazard(Aggregate):
         self.missed_deadlines: list[date] = []
         self.rectified_by: str | None = None
         self.verified_by: str | None = None
+        self.voided = False
+        self.voided_at: datetime | None = None
+        self.void_reason = ""
         self.last_occurred_at = occurred_at
 
     @classmethod
@@ -179,6 +184,8 @@ class Hazard(Aggregate):
     def due_deadline(self, at: datetime) -> date | None:
         """The current deadline if it has passed by ``at`` while work was open and no miss is recorded yet."""
         if self.deadline is None or self.status not in OPEN_FOR_WORK or self.deadline in self.missed_deadlines:
+            return None
+        if self.voided:
             return None
         return self.deadline if deadline_end(self.deadline) <= at else None
 
@@ -313,6 +320,7 @@ class Hazard(Aggregate):
         """Recorded by the system (the deadline watcher), once per deadline."""
         if actor.role is not Role.SYSTEM:
             raise InvalidTransition("逾期只能由系统记录")
+        self._require_not_voided()
         if deadline != self.deadline or self.status not in OPEN_FOR_WORK:
             raise InvalidTransition("该整改时限已不在执行中")
         if deadline in self.missed_deadlines:
@@ -395,6 +403,7 @@ class Hazard(Aggregate):
     def reopen(self, *, reason: str, actor: Actor, occurred_at: datetime) -> None:
         REOPEN.check(actor)
         _require_text(reason, "reason", "重新打开的原因不能为空")
+        self._require_not_voided()
         if self.status is not Status.CLOSED:
             raise InvalidTransition("只有已销号的隐患可以重新打开")
         self._reopened(reason=reason, actor=actor.username, occurred_at=occurred_at)
@@ -407,9 +416,26 @@ class Hazard(Aggregate):
         self.progress_percent = 0
         self.last_occurred_at = occurred_at
 
+    def void(self, *, reason: str, actor: Actor, occurred_at: datetime) -> None:
+        """作废: a hazard recorded by mistake leaves every count and list; its events stay in the log."""
+        VOID.check(actor)
+        _require_text(reason, "reason", "作废原因不能为空")
+        self._require_not_voided()
+        self._voided(reason=reason.strip(), actor=actor.username, occurred_at=occurred_at)
+
+    @event("Voided")
+    def _voided(self, *, reason: str, actor: str, occurred_at: datetime) -> None:
+        self.voided, self.voided_at, self.void_reason = True, occurred_at, reason
+        self.last_occurred_at = occurred_at
+
     # --- rule helpers ---------------------------------------------------------------------------
 
+    def _require_not_voided(self) -> None:
+        if self.voided:
+            raise HazardVoided(voided_at=self.voided_at.isoformat() if self.voided_at else None)
+
     def _require_status(self, allowed: set[Status] | frozenset[Status], detail: str) -> None:
+        self._require_not_voided()
         if self.status is Status.CLOSED and Status.CLOSED not in allowed:
             raise InvalidTransition("已销号的隐患只能重新打开", status=self.status.value)
         if self.status not in allowed:

@@ -80,7 +80,7 @@ def test_the_schema_lists_the_hazard_filters_and_the_report_names(world: Any, cl
     hazard_parameters = {p["name"] for p in schema["paths"]["/api/v1/hazards/"]["get"]["parameters"]}
     assert {
         "status", "severity", "school", "campaign", "owner", "overdue",
-        "supervised", "escalated", "discovered_after", "discovered_before",
+        "supervised", "escalated", "discovered_after", "discovered_before", "voided",
     } <= hazard_parameters  # fmt: skip
     ownership_parameters = {p["name"] for p in schema["paths"]["/api/v1/ownership/"]["get"]["parameters"]}
     assert {"at", "known_at", "school", "campaign", "overdue"} <= ownership_parameters

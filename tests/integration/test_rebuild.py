@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import models
 from django.utils import timezone
 
-from api.demo import World
+from api.demo import ADMIN, World
 from domain.application import SafetyApplication
 from domain.errors import DomainError
 from domain.hazard.aggregate import Severity
@@ -26,12 +26,14 @@ from projections.models import (
     InspectionView,
     StaffInterval,
     StaffView,
+    UnitVersion,
     UnitView,
 )
 from projections.runner import catch_up
 
 READ_MODELS: tuple[type[models.Model], ...] = (
     UnitView,
+    UnitVersion,
     StaffView,
     StaffInterval,
     CampaignView,
@@ -136,6 +138,7 @@ def random_history(app: SafetyApplication, world: World, rng: random.Random, com
                 hazard, actor=inspector, accepted=rng.random() < 0.6, note="验收意见", occurred_at=when
             ),
             lambda: app.reopen_hazard(hazard, actor=leader, reason="复发", occurred_at=when),
+            lambda: rng.random() < 0.1 and app.void_hazard(hazard, actor=boss, reason="误录", occurred_at=when),
             lambda: _miss(app, hazard, when),
         ]
         try:
@@ -143,6 +146,19 @@ def random_history(app: SafetyApplication, world: World, rng: random.Random, com
         except DomainError:
             pass
         yield
+
+
+def corrections(app: SafetyApplication, world: World) -> None:
+    """A school renamed and moved to another station from a past day on; the campaign's deadline amended."""
+    school, effective = world.units["hongmei_school"], timezone.now() - timedelta(days=3)
+    station = world.units["qinglong_station"]
+    app.change_unit(school, actor=ADMIN, name="红梅实验学校", police_station=station, effective_from=effective)
+    app.change_unit(school, actor=ADMIN, district="钟楼区", effective_from=timezone.now())
+    campaign = app.get_campaign(world.campaign)  # type: ignore[arg-type]
+    app.amend_campaign(
+        campaign.id, actor=world.actor("tn_leader"), report_deadline=campaign.report_deadline + timedelta(days=3)
+    )
+    catch_up(app)
 
 
 def _miss(app: SafetyApplication, hazard: Any, when: datetime) -> None:
@@ -155,11 +171,13 @@ def test_rebuild_equals_incremental_projection_over_random_history(app: SafetyAp
     rng = random.Random(20261123)
     for _ in random_history(app, world, rng, commands=900):
         catch_up(app)  # embedded mode: projected right after each command
+    corrections(app, world)
     events = app.recorder.max_notification_id()
     assert events is not None and events >= 300
     incremental = snapshot()
     assert len(incremental["HazardLedger"]) >= 20
     assert {row["status"] for row in incremental["HazardLedger"]} >= {"reported", "assigned", "rectified", "closed"}
+    assert any(row["voided"] for row in incremental["HazardLedger"])
 
     call_command("rebuild_projections", batch_size=37)
 

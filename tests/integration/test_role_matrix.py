@@ -253,6 +253,17 @@ class Targets:
         self.serial += 1
         return f"{prefix}{self.serial}"
 
+    def spare_unit(self, school: str, fresh: bool) -> str:
+        """A school of the same district and station, for a change of name (the demo schools keep theirs)."""
+        return self.once(("spare", school), fresh, lambda: execute(lambda app: app.register_unit(
+            actor=demo.ADMIN, kind=UnitKind.SCHOOL, name=self.next_name("矩阵备用小学"), district=DISTRICT_OF[school],
+            parent=self.units[BUREAU_OF[school]], police_station=self.units[STATION_OF[school]])).id)
+
+    def next_phase(self) -> list[dict[str, Any]]:
+        """A phase no amendment has set yet, so that each allowed amendment changes the campaign."""
+        self.serial += 1
+        return [{"kind": "supervision", "start": None, "end": (FAR + timedelta(days=self.serial)).isoformat()}]
+
     def _launch(self, school: str) -> UUID:
         """A 常州-template campaign of the school's district bureau, reported to it and to the city police."""
         leader, template, today = self.person(school, "leader"), get_template("changzhou"), business_date(now())
@@ -462,6 +473,8 @@ ROWS: tuple[Row, ...] = (
         "kind": "school", "name": t.next_name("矩阵小学"), "district": DISTRICT_OF[s],
         "parent": t.unit(BUREAU_OF[s]), "police_station": t.unit(STATION_OF[s])})),
     Row("units/<str:pk>/staff/", "GET", build=lambda t, u, s, f: Call(f"units/{t.unit(s)}/staff/")),
+    Row("units/<str:pk>/change/", "POST", who=ADMIN, sees=None, fresh=True, build=lambda t, u, s, f: Call(
+        f"units/{t.spare_unit(s, f)}/change/", {"name": t.next_name("矩阵更名"), "effective_from": now().isoformat()})),
     Row("users/", "POST", ok=201, who=ADMIN, sees=None, build=lambda t, u, s, f: Call("users/", {
         "username": t.next_name("matrix_user_"), "password": "long-enough-1", "display_name": "新人",
         "unit": t.unit(s), "role": "school_staff"})),
@@ -478,6 +491,8 @@ ROWS: tuple[Row, ...] = (
                        "report_deadline": "2099-01-08", "scope": [t.unit(s)]})),
     Row("campaigns/<str:pk>/", "GET", sees=sees_campaign,
         build=lambda t, u, s, f: Call(f"campaigns/{t.campaign(s)}/")),
+    Row("campaigns/<str:pk>/amend/", "POST", who=EDU_BUREAU | ADMIN, sees=sees_campaign,
+        build=lambda t, u, s, f: Call(f"campaigns/{t.campaign(s)}/amend/", {"phases": t.next_phase()})),
     # inspections: a school inspects itself; bureaus run on-site checks (§5)
     Row("inspections/", "GET", listing=True,
         build=lambda t, u, s, f: Call("inspections/", {"limit": 1000}, t.inspection(s))),
@@ -522,6 +537,7 @@ ROWS: tuple[Row, ...] = (
     command("supervise", "assigned", lambda t, s: {"note": "挂牌督办"}, who=BUREAU | ADMIN),
     command("verify", "rectified", lambda t, s: {"accepted": True}, who=PRINCIPAL | BUREAU | ADMIN),
     command("reopen", "closed", lambda t, s: {"reason": "隐患复发"}, who=BUREAU | ADMIN),
+    command("void", "reported", lambda t, s: {"reason": "误录"}, who=PRINCIPAL | EDU_BUREAU | ADMIN),
     # the joint form (§6): the school and its 属地派出所 fill their own fields; 校长 and 所长 sign
     Row("joint-forms/", "GET", listing=True, secret="police",
         build=lambda t, u, s, f: Call("joint-forms/", {"limit": 1000}, t.form(s))),
