@@ -26,13 +26,16 @@ def thresholds() -> Thresholds:
     return Thresholds(**settings.ACCOUNTABILITY_THRESHOLDS)
 
 
-def hazard_findings(app: SafetyApplication, hazard: HazardLedger, as_of: datetime) -> list[Finding]:
-    """Findings on one hazard, as knowable at record time ``as_of``."""
-    return findings_for(app, [hazard], as_of)[hazard.id]
+def hazard_findings(app: SafetyApplication, hazard: HazardLedger, at: datetime, known_at: datetime) -> list[Finding]:
+    """Findings on one hazard at business time ``at``, as knowable at record time ``known_at``."""
+    return findings_for(app, [hazard], at, known_at)[hazard.id]
 
 
-def findings_for(app: SafetyApplication, hazards: Sequence[HazardLedger], as_of: datetime) -> dict[UUID, list[Finding]]:
-    """Findings on each hazard (keyed in the order given), as knowable at record time ``as_of``.
+def findings_for(
+    app: SafetyApplication, hazards: Sequence[HazardLedger], at: datetime, known_at: datetime
+) -> dict[UUID, list[Finding]]:
+    """Findings on each hazard (keyed in the order given) at business time ``at``, as knowable at record time
+    ``known_at``.
 
     Each thing is read once for all of them: the schools' self-inspections in their campaigns, the events of
     those and of the hazards (one read of the log), the inspections' kinds, and the staff intervals of everyone
@@ -48,7 +51,8 @@ def findings_for(app: SafetyApplication, hazards: Sequence[HazardLedger], as_of:
     return {
         h.id: findings(
             histories[h.id],
-            as_of=as_of,
+            at=at,
+            known_at=known_at,
             directory=directory,
             inspection_kind=kinds.get(h.inspection) if h.inspection is not None else None,
             self_checks=checks[h.campaign, h.school],

@@ -28,10 +28,11 @@ GRADES = {severity: label.removesuffix("隐患") for severity, label in SEVERITY
 
 @register("school-ledger", TITLE, needs=("school",), narrow_by=("campaign",))
 def school_ledger(query: ReportQuery) -> Report:
-    """Every hazard of the school (of the campaign, when given) in its state as of ``query.as_of``."""
+    """Every hazard of the school (of the campaign, when given) in its state at ``query.at`` as known at
+    ``query.known_at``."""
     school = query.school
     assert school is not None  # guaranteed by ``needs``
-    states = HazardVersion.objects.filter(in_force(query.as_of, query.as_of), school=school.id)
+    states = HazardVersion.objects.filter(in_force(query.at, query.known_at), school=school.id)
     if query.campaign is not None:
         states = states.filter(campaign=query.campaign.id)
     hazards = [(row.number, row.state) for row in states.order_by("number", "hazard").only("number", "state")]
@@ -42,8 +43,9 @@ def school_ledger(query: ReportQuery) -> Report:
     return Report(
         name="school-ledger",
         title=TITLE,
-        subtitle=f"学校：{school.name}{campaign}　（截至{chinese_date(statistics_day(query.as_of))}）",
-        as_of=query.as_of,
+        subtitle=f"学校：{school.name}{campaign}　（截至{chinese_date(statistics_day(query.at))}）",
+        at=query.at,
+        known_at=query.known_at,
         caller=query.caller,
         tables=(
             Table(
