@@ -38,6 +38,7 @@ def caller_of(actor: Actor) -> Caller:
 def build_query(spec: ReportSpec, params: Mapping[str, Any], actor: Actor, police_line: bool = False) -> ReportQuery:
     """Every object the request names is judged against ``scope.reported_schools`` before anything is read."""
     values = {name: _param(params, name, field) for name, field in PARAMETERS.items()}
+    asked = twotimes.parse(params)
     unit = scope.unit_in_charge(actor, values["unit"] or actor.unit)
     schools = scope.reported_schools(actor, unit).values("id")
     school = _school(actor, schools, values["school"])
@@ -52,7 +53,7 @@ def build_query(spec: ReportSpec, params: Mapping[str, Any], actor: Actor, polic
             raise InvalidValue(f"缺少参数 {name}", field=name)
     now = timezone.now()
     default_at = twotimes.cutoff_moment(campaign.statistics_cutoff if campaign else None, now)
-    times = twotimes.from_query(params, as_of_means="at", default_at=default_at, now=now)
+    times = twotimes.resolve(**asked, as_of_means="at", default_at=default_at, now=now)
     return ReportQuery(
         actor=actor,
         caller=caller_of(actor),
