@@ -18,10 +18,12 @@ from api.demo import World
 from domain.application import SafetyApplication
 from domain.campaign.templates import get_template
 from domain.hazard.aggregate import Severity
+from domain.submission.aggregate import Submission
 from domain.timerules import BUSINESS_TZ, business_date, deadline_end
 from projections.campaigns import CampaignView
 from projections.ledger import HazardLedger
 from projections.runner import catch_up
+from projections.submissions import SubmissionView
 from reports.base import chinese_date
 
 from apihelpers import API, ok, post, refused
@@ -243,3 +245,31 @@ def test_a_finding_appears_only_once_the_moment_asked_has_passed_the_deadline(de
     assert "R1_OVERDUE_UNRECTIFIED" in codes(due)
     everything = ok(inspector.get(f"{API}accountability/", {"at": (due - timedelta(seconds=1)).isoformat()}))
     assert not [f for f in everything["results"] if f["hazard"] == str(overdue.id) and f["code"].startswith("R1")]
+
+
+def test_a_submission_recorded_before_known_at_existed_still_loads_known_at_its_submission(
+    app: SafetyApplication, world: World
+) -> None:
+    # given a Submitted event as the code before recorded it: as_of only, no known_at
+    submitted_at = timezone.now() - timedelta(days=3)
+    submission = Submission.submit(
+        report="suzhou-summary",
+        campaign=world.campaign,
+        unit=world.units["district_bureau"],
+        at=submitted_at - timedelta(days=1),
+        known_at=submitted_at,
+        parameters={},
+        copies=[{"line": "education", "sha256": "0" * 64, "size": 1, "content_type": "application/pdf"}],
+        actor=world.actor("tn_inspector"),
+        occurred_at=submitted_at,
+    )
+    (event,) = submission._pending_events  # type: ignore[attr-defined]
+    del event.__dict__["known_at"]
+    app.save(submission)
+    catch_up(app)
+
+    assert "known_at" not in vars(next(iter(app.events.get(submission.id))))
+    loaded = app.repository.get(submission.id)
+    row = SubmissionView.objects.get(id=submission.id)
+    assert (loaded.at, loaded.known_at) == (submitted_at - timedelta(days=1), submitted_at)
+    assert (row.at, row.known_at) == (submitted_at - timedelta(days=1), submitted_at)
