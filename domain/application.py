@@ -607,10 +607,10 @@ class SafetyApplication(Application[UUID]):
             lambda hazard, when: hazard.reopen(reason=reason, actor=actor, occurred_at=when),
         )
 
-    def get_hazard(self, hazard_id: UUID, *, version: int | None = None, as_of: datetime | None = None) -> Hazard:
-        """The hazard now, at a version, or as it was recorded at ``as_of`` (record time)."""
-        if as_of is not None:
-            known = [e.originator_version for e in self.hazard_events(hazard_id) if e.timestamp <= as_of]
+    def get_hazard(self, hazard_id: UUID, *, version: int | None = None, known_at: datetime | None = None) -> Hazard:
+        """The hazard now, at a version, or as it was recorded at ``known_at`` (record time)."""
+        if known_at is not None:
+            known = [e.originator_version for e in self.hazard_events(hazard_id) if e.timestamp <= known_at]
             if not known:
                 raise HazardNotFound("该时间点尚无此隐患的记录", id=str(hazard_id))
             version = known[-1] if version is None else min(version, known[-1])
