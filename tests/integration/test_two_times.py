@@ -273,3 +273,17 @@ def test_a_submission_recorded_before_known_at_existed_still_loads_known_at_its_
     row = SubmissionView.objects.get(id=submission.id)
     assert (loaded.at, loaded.known_at) == (submitted_at - timedelta(days=1), submitted_at)
     assert (row.at, row.known_at) == (submitted_at - timedelta(days=1), submitted_at)
+
+
+def test_a_form_asked_before_its_cutoff_is_dated_today_and_describes_now(world: World, user: Client) -> None:
+    # the demo campaign's statistics cutoff is still ahead
+    cutoff = CampaignView.objects.get(id=world.campaign).statistics_cutoff
+    assert cutoff > business_date(timezone.now())
+    school = str(world.units["hongmei_school"])
+    form = post(user("hm_staff"), "joint-forms/", {"campaign": str(world.campaign), "school": school}, 201)["id"]
+
+    printed = report(user("hm_principal"), "changzhou-school-form", form=form)
+
+    today = chinese_date(business_date(timezone.now()))
+    assert {"label": "填报日期", "value": today} in printed["header"]  # not the cutoff day, still ahead
+    assert datetime.fromisoformat(printed["at"]) <= timezone.now()
