@@ -27,17 +27,22 @@ def thresholds() -> Thresholds:
 
 
 def hazard_findings(
-    app: SafetyApplication, hazard: HazardLedger, as_of: datetime, names: DisplayNames | None = None
+    app: SafetyApplication, hazard: HazardLedger, at: datetime, known_at: datetime, names: DisplayNames | None = None
 ) -> list[Finding]:
-    """Findings on one hazard, as knowable at record time ``as_of``."""
-    return findings_for(app, [hazard], as_of, names)[hazard.id]
+    """Findings on one hazard at business time ``at``, as knowable at record time ``known_at``."""
+    return findings_for(app, [hazard], at, known_at, names)[hazard.id]
 
 
 def findings_for(
-    app: SafetyApplication, hazards: Sequence[HazardLedger], as_of: datetime, names: DisplayNames | None = None
+    app: SafetyApplication,
+    hazards: Sequence[HazardLedger],
+    at: datetime,
+    known_at: datetime,
+    names: DisplayNames | None = None,
 ) -> dict[UUID, list[Finding]]:
-    """Findings on each hazard (keyed in the order given), as knowable at record time ``as_of``, their summaries
-    worded with the directory's names (``names``, or those of the people and units the events name).
+    """Findings on each hazard (keyed in the order given) at business time ``at``, as knowable at record time
+    ``known_at``, their summaries worded with the directory's names (``names``, or those of the people and units
+    the events name).
 
     Each thing is read once for all of them: the schools' self-inspections in their campaigns, the events of
     those and of the hazards (one read of the log), the inspections' kinds, the staff intervals of everyone
@@ -56,7 +61,8 @@ def findings_for(
     return {
         h.id: findings(
             histories[h.id],
-            as_of=as_of,
+            at=at,
+            known_at=known_at,
             directory=directory,
             inspection_kind=kinds.get(h.inspection) if h.inspection is not None else None,
             self_checks=checks[h.campaign, h.school],

@@ -81,7 +81,8 @@ def run(rows: int, rounds: int) -> dict[str, object]:
         query = ReportQuery(
             actor=Actor("admin", Role.ADMIN),
             caller=Caller("第1区教育局", "管理员", ""),
-            as_of=datetime.now(UTC),
+            at=datetime.now(UTC),
+            known_at=datetime.now(UTC),
             school=school,
             unit=school,
         )

@@ -1,10 +1,12 @@
-"""倒查追责: accountability findings R1–R7, pure functions of one hazard's events as known at a record time.
+"""倒查追责: accountability findings R1–R7, pure functions of one hazard's events at a business time ``at`` as
+known at a record time ``known_at``.
 
 Conventions shared by every rule (DESIGN §2 "Accountability rules"):
 
-* **Known.** Only events with ``timestamp <= as_of`` (record time) count, and only self-checks with
-  ``recorded_at <= as_of``. A late entry — recorded after ``as_of`` even if backdated — is unknown.
-* **Due.** A time-based rule fires only once ``as_of`` has reached its moment (the deadline's 24:00,
+* **Known.** Only events with ``timestamp <= known_at`` (record time) count, and only self-checks with
+  ``recorded_at <= known_at``. A late entry — recorded after ``known_at`` even if backdated — is unknown.
+* **Nothing after ``at``.** Only events and self-checks that occurred by ``at`` (business time) count, and a
+  time-based rule fires only once ``at`` has reached its moment (the deadline's 24:00,
   the threshold's end). Every window is closed at its end: an act at exactly the moment is in time
   (interim measures at 24 h, escalation at exactly 3 days, an answer at exactly 5 days, a deadline's
   24:00 itself). Day thresholds are elapsed durations (N × 24 h) from the business time of the act.
@@ -12,7 +14,7 @@ Conventions shared by every rule (DESIGN §2 "Accountability rules"):
   cover the period from the negligent act (the self-check "pass", the 验收) to its exposure.
 * **Subjects as they were.** Owners come from the Assigned/Transferred events in force at the moment;
   roles, units and the school's 校长 come from the staff directory *at that moment, as it was known at
-  as_of*. When no 校长 is known the school itself is named (unit alone): 追究学校责任.
+  known_at*. When no 校长 is known the school itself is named (unit alone): 追究学校责任.
 * **Missed deadlines.** A deadline is missed when its DeadlineMissed is recorded or — while the deadline
   watcher has not recorded it yet — when its 24:00 has passed with that deadline in force and the hazard
   not rectified; the finding then cites the event that set the deadline instead.
@@ -124,21 +126,25 @@ DEFAULT_THRESHOLDS = Thresholds()
 def findings(
     events: Sequence[Aggregate.Event],
     *,
-    as_of: datetime,
+    at: datetime,
+    known_at: datetime,
     directory: StaffDirectory,
     inspection_kind: str | None,
     self_checks: Sequence[SelfCheck] = (),
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     names: NameBook | None = None,
 ) -> list[Finding]:
-    """Every 倒查追责 finding on one hazard as known at record time ``as_of``, sorted by (start, code). ``names``
-    words the summaries with people's and units' names (李安全（红梅实验小学）) instead of usernames and ids."""
-    if as_of.tzinfo is None or as_of.utcoffset() is None:
-        raise InvalidValue("as_of 必须带时区", field="as_of")
-    facts = tuple(_Fact.of(e) for e in events if e.timestamp <= as_of)
+    """Every 倒查追责 finding on one hazard at business time ``at`` as known at record time ``known_at``, sorted by
+    (start, code): nothing that happened after ``at``, no deadline that has not passed by ``at``. ``names`` words
+    the summaries with people's and units' names (李安全（红梅实验小学）) instead of usernames and ids."""
+    for name, moment in (("at", at), ("known_at", known_at)):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise InvalidValue(f"{name} 必须带时区", field=name)
+    known = (_Fact.of(e) for e in events if e.timestamp <= known_at)
+    facts = tuple(f for f in known if f.at <= at)
     if not facts or facts[0].kind != "Discovered":
         return []
-    case = _Case(events[0].originator_id, facts, as_of, directory, thresholds, names or NoNames())
+    case = _Case(events[0].originator_id, facts, at, known_at, directory, thresholds, names or NoNames())
     found = [
         *_overdue(case),
         *_unable_not_escalated(case),
@@ -247,7 +253,8 @@ class _State:
 class _Case:
     hazard: UUID
     facts: tuple[_Fact, ...]
-    as_of: datetime
+    at: datetime  # business time: nothing after it is judged
+    known_at: datetime  # record time: what the system knew
     directory: StaffDirectory
     limits: Thresholds
     names: NameBook
@@ -270,11 +277,11 @@ class _Case:
         return state
 
     def person(self, username: str, unit: UUID | None, at: datetime) -> Subject:
-        held = self.directory.appointment(username, at, self.as_of)
+        held = self.directory.appointment(username, at, self.known_at)
         return Subject(username, unit if unit is not None else (held[0] if held else None), _role(held))
 
     def unit_of(self, username: str, at: datetime) -> UUID | None:
-        held = self.directory.appointment(username, at, self.as_of)
+        held = self.directory.appointment(username, at, self.known_at)
         return held[0] if held else None
 
     def school_subjects(self, at: datetime) -> list[Subject]:
@@ -282,7 +289,7 @@ class _Case:
         school = self.discovered.unit("school")
         if school is None:
             return []
-        principals = sorted(self.directory.holders(school, Role.SCHOOL_PRINCIPAL, at, self.as_of))
+        principals = sorted(self.directory.holders(school, Role.SCHOOL_PRINCIPAL, at, self.known_at))
         if not principals:
             return [Subject(None, school, None)]
         return [Subject(name, school, Role.SCHOOL_PRINCIPAL.value) for name in principals]
@@ -368,11 +375,11 @@ def _missed_deadlines(case: _Case) -> list[tuple[date, _Fact | None]]:
     missed: dict[date, _Fact | None] = {}
     for fact in case.of("DeadlineMissed"):
         deadline = fact.day("deadline")
-        if deadline is not None and deadline_end(deadline) <= case.as_of:
+        if deadline is not None and deadline_end(deadline) <= case.at:
             missed[deadline] = fact
     for fact in case.of("Assigned", "DeadlineExtended"):
         deadline = fact.day("deadline" if fact.kind == "Assigned" else "new_deadline")
-        if deadline is None or deadline in missed or deadline_end(deadline) > case.as_of:
+        if deadline is None or deadline in missed or deadline_end(deadline) > case.at:
             continue
         state = case.state_at(deadline_end(deadline))
         if state.deadline == deadline and state.status in _OPEN:
@@ -382,7 +389,7 @@ def _missed_deadlines(case: _Case) -> list[tuple[date, _Fact | None]]:
 
 def _r1_tail(case: _Case, ended: _Fact | None) -> str:
     if ended is None:
-        return f"；截至{_day(case.as_of)}仍未整改。"
+        return f"；截至{_day(case.at)}仍未整改。"
     if ended.kind == "DeadlineExtended":
         return f"；{_day(ended.at)}整改时限延至{_date(ended.day('new_deadline'))}。"
     return f"；{_day(ended.at)}才完成整改。"
@@ -396,7 +403,7 @@ def _unable_not_escalated(case: _Case) -> list[Finding]:
     found: list[Finding] = []
     for plan in _declared_unable(case):
         due = plan.at + timedelta(days=case.limits.escalate_within_days)
-        if case.as_of < due or case.first(f for f in case.of("Escalated") if f.at <= due):
+        if case.at < due or case.first(f for f in case.of("Escalated") if f.at <= due):
             continue
         # rectified after all, or a later plan withdrew the declaration: the school was able, nothing to report
         withdrawn = (f for f in case.of("PlanRecorded") if f.version > plan.version and not f.flag("beyond_capacity"))
@@ -405,7 +412,7 @@ def _unable_not_escalated(case: _Case) -> list[Finding]:
         state = case.state_at(due)
         late = case.first(f for f in case.of("Escalated") if f.at > due)
         subjects = [*case.school_subjects(due), *case.owner_subjects(state, due)]
-        tail = f"；{_day(late.at)}才上报。" if late else f"；截至{_day(case.as_of)}仍未上报。"
+        tail = f"；{_day(late.at)}才上报。" if late else f"；截至{_day(case.at)}仍未上报。"
         summary = (
             f"{_day(plan.at)}整改方案认定无力整改，{case.limits.escalate_within_days}日内"
             f"（至{_day(due)}）仍未上报，{_describe(case, subjects, owner=state.owner)}负有责任{tail}"
@@ -429,7 +436,7 @@ def _major_without_interim(case: _Case) -> list[Finding]:
     discovered = case.discovered
     hours = case.limits.major_response_hours
     due = discovered.at + timedelta(hours=hours)
-    if discovered.text("severity") != "major" or case.as_of < due:
+    if discovered.text("severity") != "major" or case.at < due:
         return []
     state = case.state_at(due)
     missing = state.missing()
@@ -442,7 +449,7 @@ def _major_without_interim(case: _Case) -> list[Finding]:
             ended = fact
             break
     subjects = case.school_subjects(due)
-    tail = f"；{_minute(ended.at)}方才补齐。" if ended else f"；截至{_day(case.as_of)}仍未补齐。"
+    tail = f"；{_minute(ended.at)}方才补齐。" if ended else f"；截至{_day(case.at)}仍未补齐。"
     summary = (
         f"重大隐患于{_minute(discovered.at)}发现，{hours}小时后（{_minute(due)}）仍未"
         f"{'、'.join(_MISSING_VERBS[m] for m in missing)}，{_describe(case, subjects, owner=None)}负有学校责任{tail}"
@@ -472,7 +479,7 @@ def _self_check_missed(case: _Case, kind: str | None, self_checks: Sequence[Self
     if kind not in _NOT_SELF_KINDS or not item:
         return []
     latest: dict[UUID, SelfCheck] = {}
-    known = (c for c in self_checks if c.recorded_at <= case.as_of and c.item == item)
+    known = (c for c in self_checks if c.recorded_at <= case.known_at and c.assessed_at <= case.at and c.item == item)
     for check in sorted(known, key=lambda c: (c.assessed_at, c.recorded_at)):
         if check.assessed_at <= discovered.at:
             latest[check.inspection] = check
@@ -521,13 +528,13 @@ def _escalation_unanswered(case: _Case) -> list[Finding]:
     for escalated in case.of("Escalated"):
         unit = escalated.unit("to_unit")
         due = escalated.at + timedelta(days=days)
-        if unit is None or case.as_of < due:
+        if unit is None or case.at < due:
             continue
         by_unit = [f for f in case.facts if f.at > escalated.at and case.unit_of(f.actor, f.at) == unit]
         if case.first(f for f in by_unit if f.at <= due):
             continue
         late = case.first(by_unit)
-        tail = f"；{_day(late.at)}才作出处理。" if late else f"；截至{_day(case.as_of)}仍未处理。"
+        tail = f"；{_day(late.at)}才作出处理。" if late else f"；截至{_day(case.at)}仍未处理。"
         summary = (
             f"{_day(escalated.at)}{case.actor_words(escalated.actor, escalated.at)}将隐患上报至"
             f"单位{case.unit_words(unit)}，该单位{days}日内（至{_day(due)}）"

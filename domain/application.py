@@ -705,10 +705,10 @@ class SafetyApplication(Application[UUID]):
             lambda hazard, when: hazard.void(reason=reason, actor=actor, occurred_at=when),
         )
 
-    def get_hazard(self, hazard_id: UUID, *, version: int | None = None, as_of: datetime | None = None) -> Hazard:
-        """The hazard now, at a version, or as it was recorded at ``as_of`` (record time)."""
-        if as_of is not None:
-            known = [e.originator_version for e in self.hazard_events(hazard_id) if e.timestamp <= as_of]
+    def get_hazard(self, hazard_id: UUID, *, version: int | None = None, known_at: datetime | None = None) -> Hazard:
+        """The hazard now, at a version, or as it was recorded at ``known_at`` (record time)."""
+        if known_at is not None:
+            known = [e.originator_version for e in self.hazard_events(hazard_id) if e.timestamp <= known_at]
             if not known:
                 raise HazardNotFound("该时间点尚无此隐患的记录", id=str(hazard_id))
             version = known[-1] if version is None else min(version, known[-1])
@@ -844,7 +844,8 @@ class SafetyApplication(Application[UUID]):
         report: str,
         campaign: UUID | None,
         unit: UUID | None,
-        as_of: datetime,
+        at: datetime,
+        known_at: datetime,
         parameters: dict[str, Any],
         copies: list[dict[str, Any]],
         occurred_at: datetime | None = None,
@@ -853,7 +854,8 @@ class SafetyApplication(Application[UUID]):
             report=report,
             campaign=campaign,
             unit=unit,
-            as_of=as_of,
+            at=at,
+            known_at=known_at,
             parameters=parameters,
             copies=copies,
             actor=actor,

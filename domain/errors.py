@@ -48,6 +48,11 @@ class OccurredInFuture(DomainError):
     message = "发生时间不能晚于当前时间（允许误差5分钟）"
 
 
+class MomentInFuture(DomainError):
+    code = "moment_in_future"
+    message = "查询时间不能晚于当前时间（允许误差5分钟）"
+
+
 class OccurredOutOfOrder(DomainError):
     code = "occurred_out_of_order"
     message = "发生时间不能早于该记录的最近一次事件"

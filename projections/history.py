@@ -1,5 +1,6 @@
 """Hazard history, bitemporal: the hazard's state after each event, valid from its business time and known
-from its record time. Answers "who owned what at T, as the system showed it at R", ``?version=`` and ``?as_of=``."""
+from its record time. Answers "who owned what at T, as the system showed it at R", ``?version=``, ``?at=`` and
+``?known_at=``."""
 
 from __future__ import annotations
 
@@ -190,9 +191,13 @@ def open_at(at: datetime, known_at: datetime) -> QuerySet[HazardVersion]:
     return states_at(at, known_at).exclude(status="closed")
 
 
-def state_as_of(hazard: UUID, *, version: int | None = None, known_at: datetime | None = None) -> HazardVersion | None:
-    """The hazard's state at a version, or the latest one recorded by ``known_at``."""
+def state_as_of(
+    hazard: UUID, *, version: int | None = None, at: datetime | None = None, known_at: datetime | None = None
+) -> HazardVersion | None:
+    """The hazard's state at a version, or the latest one in force at ``at`` as recorded by ``known_at``."""
     rows = HazardVersion.objects.filter(hazard=hazard)
+    if at is not None:
+        rows = rows.filter(valid_from__lte=at)
     if known_at is not None:
         rows = rows.filter(recorded_at__lte=known_at)
     if version is not None:

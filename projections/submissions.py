@@ -1,4 +1,4 @@
-"""Submissions read model (报送记录): what was sent, for whom, as of when, with each copy's SHA-256."""
+"""Submissions read model (报送记录): what was sent, for whom, at which two times, with each copy's SHA-256."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ class SubmissionView(models.Model):
     report = models.CharField(max_length=50)
     campaign = models.UUIDField(null=True, db_index=True)
     unit = models.UUIDField(null=True, db_index=True)
-    as_of = models.DateTimeField()
+    at = models.DateTimeField("业务时间（所描述的时刻）")
+    known_at = models.DateTimeField("记录时间（当时系统所知）")
     parameters = models.JSONField(default=dict)
     copies = models.JSONField(default=list)  # [{line, recipients, sha256, size, content_type, filename}]
     submitted_by = models.CharField(max_length=150)
@@ -39,7 +40,8 @@ def submitted(event: Any) -> None:
             "report": event.report,
             "campaign": event.campaign,
             "unit": event.unit,
-            "as_of": event.as_of,
+            "at": event.as_of,  # the event's old name for ``at``
+            "known_at": getattr(event, "known_at", None) or event.occurred_at,  # absent from older events
             "parameters": plain(event.parameters),
             "copies": plain(event.copies),
             "submitted_by": event.actor,

@@ -16,11 +16,10 @@ from api.eventstore import get_application
 from domain.accountability import RULES, Finding, Subject
 from domain.hazard.aggregate import SEVERITY_LABELS, Severity
 from domain.policy import ROLE_LABELS, UnitKind
-from domain.timerules import business_date
 from projections import scope
 from projections.directory import DisplayNames, StaffView, UnitView
 from projections.ledger import HazardLedger
-from reports.base import Cell, Report, Table, chinese_date, clock, numbered
+from reports.base import Cell, Report, Table, chinese_date, clock, numbered, statistics_day
 from reports.registry import ReportQuery, register
 
 TITLE = "校园安全隐患倒查追责情况表"
@@ -120,7 +119,7 @@ class _Line:
 def accountability(query: ReportQuery) -> Report:
     """Every finding on the hazards in the caller's scope, under the unit asked and in the campaign if given."""
     hazards, names = _hazards(query), Names()
-    per_hazard = findings_for(get_application(), hazards, query.as_of, names)
+    per_hazard = findings_for(get_application(), hazards, query.at, query.known_at, names)
     found = [(h, f) for h in hazards for f in per_hazard[h.id]]
     lines = sorted(
         (_Line(h, f, s) for h, f in found for s in (f.subjects or (None,))), key=lambda line: _order(line, names)
@@ -129,7 +128,8 @@ def accountability(query: ReportQuery) -> Report:
         name="accountability",
         title=TITLE,
         subtitle=_subtitle(query),
-        as_of=query.as_of,
+        at=query.at,
+        known_at=query.known_at,
         caller=query.caller,
         tables=(
             Table(
@@ -223,7 +223,7 @@ def _hazard_table(found: list[tuple[HazardLedger, Finding]], names: Names) -> Ta
 
 
 def _subtitle(query: ReportQuery) -> str:
-    parts = [f"截至{chinese_date(business_date(query.as_of))}"]
+    parts = [f"截至{chinese_date(statistics_day(query.at))}"]
     if query.campaign is not None:
         campaign = query.campaign
         parts.append(f"{campaign.title}（{campaign.document_no}）" if campaign.document_no else campaign.title)

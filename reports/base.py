@@ -43,7 +43,8 @@ class Caller:
 class Report:
     name: str
     title: str
-    as_of: datetime
+    at: datetime  # the moment described (business time)
+    known_at: datetime  # what the system knew (record time)
     caller: Caller
     tables: tuple[Table, ...]
     attachment: str = ""  # e.g. "附件1"
@@ -60,7 +61,7 @@ class Report:
             ("填报单位（盖章）", self.caller.unit_name),
             ("填报人", self.caller.display_name),
             ("联系电话", self.caller.phone),
-            ("填报日期", chinese_date(statistics_day(self.as_of))),
+            ("填报日期", chinese_date(business_date(self.known_at))),
         )
 
     @property
@@ -74,9 +75,9 @@ class Report:
         return data  # type: ignore[no-any-return]
 
 
-def statistics_day(as_of: datetime) -> date:
+def statistics_day(at: datetime) -> date:
     """The last day the figures cover: 24:00 of the cutoff day still belongs to that day."""
-    return business_date(as_of - timedelta(microseconds=1))
+    return business_date(at - timedelta(microseconds=1))
 
 
 def progress_text(state: dict[str, object]) -> str:

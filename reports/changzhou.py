@@ -10,10 +10,11 @@ from uuid import UUID
 
 from django.db.models import Count, Q
 from django.template import Context, Engine
+from django.utils import timezone
 
 from domain.errors import InvalidValue
 from domain.jointform.fields import BY_KEY, COUNT_LABELS, FOOTER, TITLE
-from domain.timerules import deadline_end
+from domain.timerules import cutoff_moment
 from projections import scope
 from projections.campaigns import CampaignView
 from projections.directory import UnitView, names_at, person_names, unit_names, units_at
@@ -59,24 +60,38 @@ _engine = Engine(dirs=[str(Path(__file__).resolve().parent / "templates")], auto
 
 
 def joint_form_of(query: ReportQuery) -> tuple[JointFormView, dict[str, Any]]:
-    """The form row and its education copy as plain data (reports.joint_form), counts as of ``query.as_of``."""
+    """The form row and its education copy as plain data (reports.joint_form), counts by ``form_counts``."""
     row = JointFormView.objects.get(id=query.form)
     if query.campaign is not None and query.campaign.id != row.campaign:
         raise InvalidValue("该报表不属于此专项排查", field="campaign")
     names = unit_names((row.school, row.station))
     signers = person_names(s.get("signer", "") for s in row.signatures.values())
     form = build_joint_form(
-        row, _form_counts(row, query.as_of), names.get(row.school, ""), names.get(row.station, ""), signer_names=signers
+        row,
+        form_counts(row, query.at, query.known_at),
+        names.get(row.school, ""),
+        names.get(row.station, ""),
+        signer_names=signers,
     )
     return row, form
 
 
-def _form_counts(row: JointFormView, as_of: datetime) -> dict[str, int]:
-    """The counts both signatories signed once locked; before that, the ledger at the cutoff as known at as_of."""
+def form_counts(row: JointFormView, at: datetime | None = None, known_at: datetime | None = None) -> dict[str, int]:
+    """The counts on a joint form: those both signatories signed once locked, else ``live_counts``. The API, the
+    page and the report all count by this."""
     if row.frozen_counts:
         return dict(row.frozen_counts)
-    cutoff = CampaignView.objects.values_list("statistics_cutoff", flat=True).get(id=row.campaign)
-    return counts_at(row.campaign, row.school, deadline_end(cutoff), as_of)
+    return live_counts(row.campaign, row.school, at, known_at)
+
+
+def live_counts(
+    campaign: UUID, school: UUID, at: datetime | None = None, known_at: datetime | None = None
+) -> dict[str, int]:
+    """总隐患数/整改数/未整改数 from the ledger at 24:00 of the campaign's statistics cutoff (or at ``at`` / now
+    when earlier), as known at ``known_at`` (default now): a hazard recorded late about the period counts."""
+    now = timezone.now()
+    cutoff = CampaignView.objects.values_list("statistics_cutoff", flat=True).get(id=campaign)
+    return counts_at(campaign, school, min(cutoff_moment(cutoff, now), at or now), known_at or now)
 
 
 def _form_rows(form: Mapping[str, Any]) -> tuple[tuple[Cell, ...], ...]:
@@ -193,7 +208,8 @@ def _school_form_report(query: ReportQuery, row: JointFormView, form: Mapping[st
         title=TITLE,
         attachment="附件1",
         subtitle=f"单位名称：{form['school_name']}　属地派出所：{form['station_name']}　填表日期：{form['form_date']}",
-        as_of=query.as_of,
+        at=query.at,
+        known_at=query.known_at,
         caller=query.caller,
         tables=tuple(tables),
         notes=(f"本表内容哈希 SHA-256：{form['content_hash']}",),
@@ -221,12 +237,12 @@ def changzhou_district_summary(query: ReportQuery) -> Report:
     district = query.district
     schools = list(scope.reported_schools(query.actor, query.unit).filter(district=district))
     ids = [s.id for s in schools]
-    for school, then in units_at(ids, query.as_of, query.as_of).items():  # name and 属地派出所 as they were then
+    for school, then in units_at(ids, query.at, query.known_at).items():  # name and 属地派出所 as they were then
         found = next(s for s in schools if s.id == school)
         found.name, found.police_station = then.name, then.police_station
-    stations = names_at({s.police_station for s in schools if s.police_station}, query.as_of, query.as_of)
+    stations = names_at({s.police_station for s in schools if s.police_station}, query.at, query.known_at)
     forms = dict(JointFormView.objects.filter(campaign=campaign.id, school__in=ids).values_list("school", "fields"))
-    counts = _hazard_counts(campaign.id, ids, query.as_of)
+    counts = _hazard_counts(campaign.id, ids, query.at, query.known_at)
     schools.sort(key=lambda s: (s.police_station is None, stations.get(s.police_station, ""), s.name, str(s.id)))
     rows = [
         _summary_row(district, stations.get(s.police_station), s, forms.get(s.id), counts.get(s.id)) for s in schools
@@ -236,8 +252,9 @@ def changzhou_district_summary(query: ReportQuery) -> Report:
         name="changzhou-district-summary",
         title=SUMMARY_TITLE,
         attachment="附件2",
-        subtitle=f"（区域：{district}　有关统计数据截至{chinese_date(statistics_day(query.as_of))}）",
-        as_of=query.as_of,
+        subtitle=f"（区域：{district}　有关统计数据截至{chinese_date(statistics_day(query.at))}）",
+        at=query.at,
+        known_at=query.known_at,
         caller=query.caller,
         tables=(
             Table(
@@ -253,9 +270,11 @@ def changzhou_district_summary(query: ReportQuery) -> Report:
     )
 
 
-def _hazard_counts(campaign: UUID, schools: list[UUID], as_of: datetime) -> dict[UUID, tuple[int, int]]:
-    """校园隐患总数 / 整改数 per school, as of ``as_of`` (rectified: 已整改待验收 or 已销号)."""
-    states = states_at(as_of, as_of).filter(campaign=campaign, school__in=schools)
+def _hazard_counts(
+    campaign: UUID, schools: list[UUID], at: datetime, known_at: datetime
+) -> dict[UUID, tuple[int, int]]:
+    """校园隐患总数 / 整改数 per school at ``at`` as known at ``known_at`` (rectified: 已整改待验收 or 已销号)."""
+    states = states_at(at, known_at).filter(campaign=campaign, school__in=schools)
     done = Count("id", filter=Q(status__in=DONE))
     grouped = states.order_by().values("school").annotate(total=Count("id"), done=done)
     return {g["school"]: (g["total"], g["done"]) for g in grouped}

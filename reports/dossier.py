@@ -1,5 +1,5 @@
 """隐患档案 for auditors: one hazard's state, every event, its owners over time and its 倒查追责 findings,
-all as the system knew them at the report's record time."""
+up to the report's business time ``at``, as the system knew them at its record time ``known_at``."""
 
 from __future__ import annotations
 
@@ -101,21 +101,32 @@ TIME_NOTE = (
 
 @register("hazard-dossier", TITLE, needs=("hazard",))
 def hazard_dossier(query: ReportQuery) -> Report:
-    """One hazard's full history as known at ``query.as_of``: state, events, owners, findings (for 督导/纪检)."""
+    """One hazard's history up to ``query.at`` as known at ``query.known_at``: state, events, owners, findings
+    (for 督导/纪检)."""
     assert query.hazard is not None  # guaranteed by ``needs``
-    state = history.state_as_of(query.hazard, known_at=query.as_of)
+    at, known_at = query.at, query.known_at
+    state = history.state_as_of(query.hazard, at=at, known_at=known_at)
     if state is None:
         raise HazardNotFound("该时间点尚无此隐患的记录", id=str(query.hazard))
     app, names = get_application(), Names()
-    events = [e for e in app.hazard_events(query.hazard) if e.timestamp <= query.as_of]
+    events = [
+        e
+        for e in app.hazard_events(query.hazard)
+        if e.timestamp <= known_at and e.occurred_at <= at  # type: ignore[attr-defined]
+    ]
     hashes = integrity.hashes_of(query.hazard)
-    found = hazard_findings(app, HazardLedger.objects.get(id=query.hazard), query.as_of, names)
-    owners = history.owners(query.hazard, query.as_of)
+    found = hazard_findings(app, HazardLedger.objects.get(id=query.hazard), at, known_at, names)
+    owners = [  # the intervals begun by ``at``, one that ended after it still open then
+        {**o, "to": o["to"] if o["to"] is not None and o["to"] <= at else None}
+        for o in history.owners(query.hazard, known_at)
+        if o["from"] <= at
+    ]
     return Report(
         name="hazard-dossier",
         title=TITLE,
-        subtitle=f"隐患编号 {state.number}　{names.unit(state.school)}　截至 {clock(query.as_of, seconds=True)}",
-        as_of=query.as_of,
+        subtitle=f"隐患编号 {state.number}　{names.unit(state.school)}　截至 {clock(at, seconds=True)}",
+        at=query.at,
+        known_at=query.known_at,
         caller=query.caller,
         tables=(
             Table(

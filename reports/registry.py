@@ -15,12 +15,14 @@ from reports.base import Caller, Report
 
 @dataclass(frozen=True)
 class ReportQuery:
-    """What a report is asked for. ``as_of`` is both the moment the figures describe and the moment the
-    system's knowledge is taken at, so a report for a past moment never changes."""
+    """What a report is asked for: ``at``, the moment the figures describe (business time), as the system knew
+    it at ``known_at`` (record time). The same two times and caller give the same report, so a report for a past
+    pair never changes; an entry recorded late about a moment before ``at`` counts once ``known_at`` follows it."""
 
     actor: Actor
     caller: Caller
-    as_of: datetime
+    at: datetime
+    known_at: datetime
     campaign: CampaignView | None = None
     unit: UnitView | None = None  # 填报单位 (default: the caller's unit)
     district: str = ""

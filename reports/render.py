@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from django.template import Context, Engine
@@ -106,7 +106,8 @@ def render_xlsx(report: Report) -> bytes:
         row += 1
     for column, share in enumerate(_percent(report.tables[0].widths if report.tables else (), width), start=1):
         sheet.column_dimensions[get_column_letter(column)].width = max(8, share * 1.6)
-    book.properties.created = book.properties.modified = report.as_of.replace(tzinfo=None, microsecond=0)
+    known = report.known_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    book.properties.created = book.properties.modified = known
     book.properties.creator = "校园安全隐患排查整治"
     out = io.BytesIO()
     book.save(out)

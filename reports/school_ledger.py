@@ -27,22 +27,24 @@ GRADES = {severity: label.removesuffix("隐患") for severity, label in SEVERITY
 
 @register("school-ledger", TITLE, needs=("school",), narrow_by=("campaign",))
 def school_ledger(query: ReportQuery) -> Report:
-    """Every hazard of the school (of the campaign, when given) in its state as of ``query.as_of``."""
+    """Every hazard of the school (of the campaign, when given) in its state at ``query.at`` as known at
+    ``query.known_at``."""
     school = query.school
     assert school is not None  # guaranteed by ``needs``
-    states = states_at(query.as_of, query.as_of).filter(school=school.id)
+    states = states_at(query.at, query.known_at).filter(school=school.id)
     if query.campaign is not None:
         states = states.filter(campaign=query.campaign.id)
     hazards = [(row.number, row.state) for row in states.order_by("number", "hazard").only("number", "state")]
     units = {str(unit): name for unit, name in unit_names(_all(hazards, "owner_unit")).items()}
     people = person_names(_all(hazards, "owner"))
-    name_then = names_at([school.id], query.as_of, query.as_of)[school.id]  # the school's name at the moment
+    name_then = names_at([school.id], query.at, query.known_at)[school.id]  # the school's name at the moment
     campaign = f"　专项排查：{query.campaign.title}" if query.campaign else ""
     return Report(
         name="school-ledger",
         title=TITLE,
-        subtitle=f"学校：{name_then}{campaign}　（截至{chinese_date(statistics_day(query.as_of))}）",
-        as_of=query.as_of,
+        subtitle=f"学校：{name_then}{campaign}　（截至{chinese_date(statistics_day(query.at))}）",
+        at=query.at,
+        known_at=query.known_at,
         caller=query.caller,
         tables=(
             Table(

@@ -43,13 +43,13 @@ def suzhou_summary(query: ReportQuery) -> Report:
     assert campaign is not None  # guaranteed by ``needs``
     schools = scope.reported_schools(query.actor, query.unit).values("id")
     inspections = InspectionView.objects.filter(
-        campaign=campaign.id, school__in=schools, started_at__lte=query.as_of
+        campaign=campaign.id, school__in=schools, started_at__lte=query.at
     ).exclude(kind="self")
     groups = {
         "leader": set(inspections.filter(leader_participated=True).values_list("id", "school")),
         "joint": set(inspections.filter(kind="joint").values_list("id", "school")),
     }
-    states = states_at(query.as_of, query.as_of).filter(campaign=campaign.id, school__in=schools)
+    states = states_at(query.at, query.known_at).filter(campaign=campaign.id, school__in=schools)
 
     def figures(found: set[tuple[object, object]]) -> tuple[int, int, int, int, int]:
         found_by = HazardLedger.objects.filter(inspection__in=[i for i, _ in found]).values("id")
@@ -64,7 +64,8 @@ def suzhou_summary(query: ReportQuery) -> Report:
         name="suzhou-summary",
         title=SUMMARY_TITLE,
         attachment="附件1",
-        as_of=query.as_of,
+        at=query.at,
+        known_at=query.known_at,
         caller=query.caller,
         tables=(
             Table(
@@ -81,9 +82,10 @@ def suzhou_hazard_list(query: ReportQuery) -> Report:
     campaign = query.campaign
     assert campaign is not None
     week_before = deadline_end(campaign.report_deadline - timedelta(days=7))
+    then = min(week_before, query.at)  # never a moment after the one the report describes
     schools = scope.reported_schools(query.actor, query.unit).values("id")
     open_then = (
-        states_at(week_before, query.as_of)
+        states_at(then, query.known_at)
         .filter(campaign=campaign.id, school__in=schools)
         .filter(status__in=("reported", "assigned"))
         .order_by("school", "number")
@@ -104,7 +106,8 @@ def suzhou_hazard_list(query: ReportQuery) -> Report:
         title=LIST_TITLE,
         attachment="附件2",
         subtitle=f"（截至{chinese_date(campaign.report_deadline - timedelta(days=7))}仍未完成整改）",
-        as_of=query.as_of,
+        at=query.at,
+        known_at=query.known_at,
         caller=query.caller,
         tables=(Table(columns=LIST_COLUMNS, rows=numbered(rows), notes=(LIST_NOTE,), widths=(2, 10, 5, 7, 4, 6)),),
         landscape=True,

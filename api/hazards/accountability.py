@@ -1,19 +1,20 @@
-"""倒查追责 endpoints: findings for one hazard, and for a campaign or unit, as of any record time."""
+"""倒查追责 endpoints: findings for one hazard, and for a campaign or unit, at a business time as known at a record
+time (``as_of``, the old name, means ``known_at`` here)."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import twotimes
 from api.accountability import FINDINGS_READ, findings_for, hazard_findings
 from api.auth import actor_of
-from api.common import CanonicalUUID, DeclaredQuery, Moment, query_param
+from api.common import CanonicalUUID, DeclaredQuery, query_param
 from api.eventstore import get_application
 from api.hazards.views import visible_hazard
 from api.names import NamedOutput, PersonName, UnitName
@@ -24,7 +25,7 @@ from projections import scope
 from projections.directory import UnitView
 from projections.ledger import HazardLedger
 
-AS_OF = OpenApiParameter("as_of", str, description="记录时间（ISO 8601）：按当时可知的记录判断，默认现在")
+TIMES = twotimes.parameters("known_at")
 
 
 class SubjectOutput(NamedOutput):
@@ -56,11 +57,12 @@ class HazardAccountability(DeclaredQuery, generics.GenericAPIView):  # type: ign
     serializer_class = FindingOutput
     pagination_class = None
 
-    @extend_schema(parameters=[AS_OF], responses=FindingOutput(many=True))
+    @extend_schema(parameters=TIMES, responses=FindingOutput(many=True))
     def get(self, request: Request, pk: str) -> Response:
         row = visible_hazard(request, pk)
-        as_of = query_param(request, "as_of", Moment()) or timezone.now()
-        return Response(FindingOutput(hazard_findings(get_application(), row, as_of), many=True).data)
+        times = twotimes.from_query(request.query_params, as_of_means="known_at")
+        found = hazard_findings(get_application(), row, times.at, times.known_at)
+        return Response(FindingOutput(found, many=True).data)
 
 
 class Accountability(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
@@ -70,12 +72,12 @@ class Accountability(DeclaredQuery, generics.GenericAPIView):  # type: ignore[ty
         parameters=[
             OpenApiParameter("campaign", UUID, description="专项排查"),
             OpenApiParameter("unit", UUID, description="单位：学校、派出所或教育局（含其辖下学校及被追责的单位本身）"),
-            AS_OF,
+            *TIMES,
         ],
         responses=FindingOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        as_of = query_param(request, "as_of", Moment()) or timezone.now()
+        times = twotimes.from_query(request.query_params, as_of_means="known_at")
         campaign = query_param(request, "campaign", CanonicalUUID())
         unit_id = query_param(request, "unit", CanonicalUUID())
         actor = actor_of(request)
@@ -84,7 +86,8 @@ class Accountability(DeclaredQuery, generics.GenericAPIView):  # type: ignore[ty
         hazards = scope.filter_by_school(rows, actor)
         if campaign is not None:
             hazards = hazards.filter(campaign=campaign)
-        found = [f for per_hazard in findings_for(get_application(), list(hazards), as_of).values() for f in per_hazard]
+        per_hazard = findings_for(get_application(), list(hazards), times.at, times.known_at)
+        found = [f for of_one in per_hazard.values() for f in of_one]
         if unit is not None:
             found = _concerning(found, unit, hazards)
         page = self.paginate_queryset(found)

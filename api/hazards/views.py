@@ -12,6 +12,7 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import twotimes
 from api.auth import actor_of, requires
 from api.common import (
     CanonicalUUIDFilter,
@@ -96,16 +97,20 @@ class HazardDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type
     @extend_schema(
         parameters=[
             OpenApiParameter("version", int, description="返回该版本时的状态"),
-            OpenApiParameter("as_of", str, description="返回该记录时间（ISO 8601）时系统所知的状态"),
-        ]
+            *twotimes.parameters("known_at", "默认现在"),
+        ],
+        description="给出 version、at、known_at 或 as_of（known_at 的旧名称）之一时，返回过去的状态："
+        "业务时间 at 时、按记录时间 known_at 时系统所知的状态。",
     )
     def get(self, request: Request, pk: str) -> Response:
         row = visible_hazard(request, pk)
         version = query_param(request, "version", serializers.IntegerField(min_value=1, max_value=2**31))
-        as_of = query_param(request, "as_of", Moment())
-        if version is None and as_of is None:
+        asked = twotimes.parse(request.query_params)
+        if version is None and not any(asked.values()):
             return Response(s.HazardOutput(row).data)
-        past = history.state_as_of(row.id, version=version, known_at=as_of)
+        times = twotimes.resolve(**asked, as_of_means="known_at")
+        at = times.at if asked["at"] is not None else None  # no ``at``: every state recorded, whatever its time
+        past = history.state_as_of(row.id, version=version, at=at, known_at=times.known_at)
         if past is None:
             raise HazardNotFound("该时间点尚无此隐患的记录")
         return Response(s.HazardOutput(past.state).data)

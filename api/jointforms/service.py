@@ -8,7 +8,6 @@ from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
-from django.utils import timezone
 
 from api.eventstore import get_application
 from api.policeaccess import record_read
@@ -19,25 +18,18 @@ from domain.errors import JointFormNotFound
 from domain.jointform.aggregate import content_hash
 from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS, missing
 from domain.policy import Actor
-from domain.timerules import deadline_end
 from projections import scope
-from projections.campaigns import CampaignView
 from projections.directory import DisplayNames, boarding
-from projections.history import counts_at
 from projections.jointforms import JointFormView
 from projections.submissions import SubmissionView
+from reports.changzhou import form_counts, live_counts
 from reports.registry import ReportQuery, load_all
 
 
-def cutoff_counts(campaign: UUID, school: UUID, known_at: datetime | None = None) -> dict[str, int]:
-    """总隐患数/整改数/未整改数 from the ledger as of the campaign's statistics cutoff (24:00 of that day)."""
-    cutoff = CampaignView.objects.get(id=campaign).statistics_cutoff
-    return counts_at(campaign, school, deadline_end(cutoff), known_at or timezone.now())
-
-
-def form_counts(row: JointFormView) -> dict[str, int]:
-    """The counts on the form: those both signatories signed once locked, else live as of the cutoff."""
-    return row.frozen_counts or cutoff_counts(row.campaign, row.school)
+def cutoff_counts(campaign: UUID, school: UUID) -> dict[str, int]:
+    """总隐患数/整改数/未整改数 as a signature fixes them: the ledger at the campaign's statistics cutoff (or now,
+    if earlier), as known now."""
+    return live_counts(campaign, school)
 
 
 def visible_form(actor: Actor, form: UUID) -> JointFormView:

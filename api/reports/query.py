@@ -1,9 +1,8 @@
-"""From request parameters to a ReportQuery: ids parsed, scope checked, as_of defaulted to the cutoff."""
+"""From request parameters to a ReportQuery: ids parsed, scope checked, ``at`` and ``known_at`` defaulted."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -11,10 +10,10 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 from rest_framework import serializers
 
-from api.common import CanonicalUUID, Moment
+from api import twotimes
+from api.common import CanonicalUUID
 from domain.errors import CampaignNotFound, HazardNotFound, InvalidValue, JointFormNotFound, NotFound, UnitNotFound
 from domain.policy import Actor, UnitKind
-from domain.timerules import deadline_end
 from projections import scope
 from projections.campaigns import CampaignView
 from projections.directory import StaffView, UnitView
@@ -39,6 +38,7 @@ def caller_of(actor: Actor) -> Caller:
 def build_query(spec: ReportSpec, params: Mapping[str, Any], actor: Actor, police_line: bool = False) -> ReportQuery:
     """Every object the request names is judged against ``scope.reported_schools`` before anything is read."""
     values = {name: _param(params, name, field) for name, field in PARAMETERS.items()}
+    asked = twotimes.parse(params)
     unit = scope.unit_in_charge(actor, values["unit"] or actor.unit)
     schools = scope.reported_schools(actor, unit).values("id")
     school = _school(actor, schools, values["school"])
@@ -51,11 +51,14 @@ def build_query(spec: ReportSpec, params: Mapping[str, Any], actor: Actor, polic
     for name in spec.needs:
         if values.get(name) is None:
             raise InvalidValue(f"缺少参数 {name}", field=name)
-    as_of: datetime = values["as_of"] or (deadline_end(campaign.statistics_cutoff) if campaign else timezone.now())
+    now = timezone.now()
+    default_at = twotimes.cutoff_moment(campaign.statistics_cutoff if campaign else None, now)
+    times = twotimes.resolve(**asked, as_of_means="at", default_at=default_at, now=now)
     return ReportQuery(
         actor=actor,
         caller=caller_of(actor),
-        as_of=as_of,
+        at=times.at,
+        known_at=times.known_at,
         campaign=campaign,
         unit=unit,
         district=values["district"] or (unit.district if unit else ""),
@@ -73,8 +76,8 @@ PARAMETERS: dict[str, serializers.Field] = {  # type: ignore[type-arg]
     "school": CanonicalUUID(),
     "form": CanonicalUUID(),
     "hazard": CanonicalUUID(),
-    "as_of": Moment(),
 }
+TIMES = twotimes.NAMES  # at, known_at, as_of (the old name of at): parsed by api.twotimes
 
 
 def _param(params: Mapping[str, Any], name: str, field: serializers.Field) -> Any:  # type: ignore[type-arg]

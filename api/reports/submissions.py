@@ -25,12 +25,12 @@ from api.services import execute
 from domain.application import SafetyApplication
 from domain.errors import FormAlreadySubmitted, NotFound, OutOfScope
 from domain.policy import EDU_BUREAU_KINDS, POLICE_KINDS, Actor, require_writer
-from domain.timerules import business_date
 from projections import scope
 from projections.campaigns import CampaignView
 from projections.directory import DisplayNames, UnitView
 from projections.jointforms import JointFormView
 from projections.submissions import SubmissionView
+from reports.base import statistics_day
 from reports.registry import ReportQuery, ReportSpec, load_all
 
 SUBMIT_HELP = (
@@ -50,7 +50,15 @@ class SubmitInput(serializers.Serializer):  # type: ignore[type-arg]
     report = serializers.CharField(max_length=50)
     campaign = CanonicalUUID(required=False, allow_null=True)
     unit = CanonicalUUID(required=False, allow_null=True)
-    as_of = Moment(required=False, allow_null=True)
+    at = Moment(
+        required=False,
+        allow_null=True,
+        help_text="业务时间：报表描述的时刻，默认专项排查统计截止日24:00（若晚于现在则为现在）；不得晚于现在5分钟以上",
+    )
+    known_at = Moment(
+        required=False, allow_null=True, help_text="记录时间：按系统当时所知的记录，默认现在；不得晚于现在5分钟以上"
+    )
+    as_of = Moment(required=False, allow_null=True, help_text="at 的旧名称，与 at 不能同时给出")
     district = serializers.CharField(required=False, allow_blank=True, max_length=100)
     school = CanonicalUUID(required=False, allow_null=True)
     form = CanonicalUUID(required=False, allow_null=True)
@@ -81,7 +89,8 @@ class SubmissionOutput(serializers.Serializer):  # type: ignore[type-arg]
     campaign = CanonicalUUID(allow_null=True)
     unit = CanonicalUUID(allow_null=True)
     unit_name = serializers.CharField(allow_null=True, help_text="填报单位名称")
-    as_of = serializers.DateTimeField()
+    at = serializers.DateTimeField(help_text="业务时间：报表描述的时刻")
+    known_at = serializers.DateTimeField(help_text="记录时间：报表按系统当时所知的记录编制")
     submitted_by = serializers.CharField()
     submitted_by_name = serializers.CharField(allow_null=True, help_text="报送人姓名")
     submitted_at = serializers.DateTimeField()
@@ -183,7 +192,8 @@ def submission_json(
         "campaign": row.campaign,
         "unit": row.unit,
         "unit_name": names.unit_name(row.unit),
-        "as_of": row.as_of,
+        "at": row.at,
+        "known_at": row.known_at,
         "submitted_by": row.submitted_by,
         "submitted_by_name": names.person_name(row.submitted_by),
         "submitted_at": row.submitted_at,
@@ -233,7 +243,8 @@ def sending(
         "report": spec.name,
         "campaign": query.campaign.id if query.campaign else None,
         "unit": query.unit.id if query.unit else None,
-        "as_of": query.as_of,
+        "at": query.at,
+        "known_at": query.known_at,
         "parameters": params,
         "copies": [{k: v for k, v in c.items() if k != "content"} for c in copies],
     }
@@ -276,7 +287,7 @@ def _copy(
 ) -> dict[str, Any]:
     """One line's copy as the PDF that is sent (as ``reports/{name}/?format=pdf`` gives it)."""
     report, content = report_file(request, spec, query, "pdf")
-    filename = f"{report.title}-{business_date(report.as_of).isoformat()}-{'公安' if line == 'police' else '教育'}.pdf"
+    filename = f"{report.title}-{statistics_day(report.at).isoformat()}-{'公安' if line == 'police' else '教育'}.pdf"
     return {
         "line": line,
         "recipients": recipients,

@@ -13,15 +13,14 @@ from rest_framework import generics
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 
-from api import renderpool
+from api import renderpool, twotimes
 from api.auth import actor_of
 from api.common import DeclaredQuery
 from api.models import SubmissionCopy
 from api.reports.query import PARAMETERS, build_query
 from domain.errors import InvalidValue, NotFound
-from domain.timerules import business_date
 from projections.jointforms import JointFormView
-from reports.base import Report
+from reports.base import Report, statistics_day
 from reports.registry import ReportQuery, ReportSpec, load_all
 from reports.render import CONTENT_TYPES, RENDERERS, html_to_pdf, render_json
 
@@ -62,6 +61,7 @@ class ReportView(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-a
             OpenApiParameter("name", str, OpenApiParameter.PATH, enum=sorted(load_all()), description="报表名称"),
             OpenApiParameter("format", str, enum=list(FORMATS), description="json（默认）、pdf 或 xlsx"),
             *[OpenApiParameter(name, str) for name in PARAMETERS],
+            *twotimes.parameters("at", twotimes.AT_CUTOFF + "（无专项排查时默认现在）"),
         ],
         responses={
             (200, CONTENT_TYPES[fmt]): OpenApiTypes.OBJECT if fmt == "json" else OpenApiTypes.BINARY for fmt in FORMATS
@@ -78,7 +78,7 @@ class ReportView(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-a
         report, content = report_file(request, spec, query, fmt)
         response = HttpResponse(content, content_type=CONTENT_TYPES[fmt])
         if fmt != "json":
-            filename = f"{report.title}-{business_date(report.as_of).isoformat()}.{fmt}"
+            filename = f"{report.title}-{statistics_day(report.at).isoformat()}.{fmt}"
             response["Content-Disposition"] = content_disposition_header(True, filename)
         return response
 

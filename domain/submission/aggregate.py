@@ -1,4 +1,8 @@
-"""A report submission (报送): which report, for which unit and moment, and the SHA-256 of each line's copy.
+"""A report submission (报送): which report, for which unit, at which two times, and the SHA-256 of each line's copy.
+
+``as_of`` in the Submitted event is the report's ``at`` (the moment described, business time: its old name);
+``known_at`` is what the system knew (record time). Events recorded before ``known_at`` existed lack it: their
+report was made from what was known when it was submitted, so it defaults to the submission's time.
 
 The exact bytes are kept in the API's copy store; the log keeps their hashes, so any later fetch can be proven
 to be what was sent.
@@ -31,8 +35,10 @@ class Submission(Aggregate):
         copies: list[dict[str, Any]],
         actor: str,
         occurred_at: datetime,
+        known_at: datetime | None = None,
     ) -> None:
-        self.report, self.campaign, self.unit, self.as_of = report, campaign, unit, as_of
+        self.report, self.campaign, self.unit = report, campaign, unit
+        self.at, self.known_at = as_of, known_at or occurred_at
         self.parameters, self.copies = parameters, copies
         self.submitted_by, self.submitted_at = actor, occurred_at
 
@@ -43,7 +49,8 @@ class Submission(Aggregate):
         report: str,
         campaign: UUID | None,
         unit: UUID | None,
-        as_of: datetime,
+        at: datetime,
+        known_at: datetime,
         parameters: dict[str, Any],
         copies: list[dict[str, Any]],
         actor: Actor,
@@ -59,7 +66,8 @@ class Submission(Aggregate):
             report=report,
             campaign=campaign,
             unit=unit,
-            as_of=as_of,
+            as_of=at,
+            known_at=known_at,
             parameters=parameters,
             copies=copies,
             actor=actor.username,

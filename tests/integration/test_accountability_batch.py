@@ -22,12 +22,13 @@ from projections.ledger import HazardLedger
 from projections.runner import catch_up
 
 
-def judged_alone(app: SafetyApplication, hazard: HazardLedger, as_of: datetime) -> list[Finding]:
+def judged_alone(app: SafetyApplication, hazard: HazardLedger, now: datetime) -> list[Finding]:
     """One hazard's findings with nothing shared or remembered between hazards or lookups."""
     kind = InspectionView.objects.filter(id=hazard.inspection).values_list("kind", flat=True).first()
     return findings(
         app.hazard_events(hazard.id),
-        as_of=as_of,
+        at=now,
+        known_at=now,
         directory=StaffDirectoryView(),
         inspection_kind=kind,
         self_checks=self_checks(app, hazard),
@@ -57,7 +58,7 @@ def history(app: SafetyApplication) -> datetime:
 def test_findings_of_many_hazards_equal_each_hazard_judged_alone(app: SafetyApplication, history: datetime) -> None:
     hazards = list(HazardLedger.objects.order_by("school", "number", "id"))
 
-    batch = findings_for(app, hazards, history)
+    batch = findings_for(app, hazards, history, history)
 
     assert list(batch) == [h.id for h in hazards]
     assert batch == {h.id: judged_alone(app, h, history) for h in hazards}
@@ -73,7 +74,7 @@ def test_findings_of_a_schools_hazards_take_a_few_queries_however_many_hazards(
     assert len(hazards) >= 5
 
     with CaptureQueriesContext(connection) as queries:
-        found = findings_for(app, hazards, history)
+        found = findings_for(app, hazards, history, history)
 
     assert any(found.values())
     # the inspections' kinds, the school's self-inspections, the staff intervals, the names of the units and
@@ -90,4 +91,4 @@ def test_a_hazard_of_another_school_is_judged_by_its_own_schools_self_checks(
     hazards = list(by_school.values())
     assert len(hazards) >= 2
 
-    assert findings_for(app, hazards, history) == {h.id: judged_alone(app, h, history) for h in hazards}
+    assert findings_for(app, hazards, history, history) == {h.id: judged_alone(app, h, history) for h in hazards}

@@ -133,7 +133,7 @@ def form(world: World, user: Client, hazards: dict[str, Any]) -> str:
 
 
 def form_params(world: World, form: str) -> dict[str, Any]:
-    return {"form": form, "campaign": world.campaign}  # as of the campaign's cutoff: a fixed moment
+    return {"form": form, "campaign": world.campaign}
 
 
 # --- 附件1 ------------------------------------------------------------------------------------------------
@@ -310,7 +310,7 @@ def test_district_summary_pdf_and_xlsx_show_the_rows_the_total_and_slashes(
     assert cells[head + 4][0] == "合计" and cells[head + 4][5:7] == [5, 2]
 
 
-def test_district_summary_counts_hazards_as_of_the_moment_asked(
+def test_district_summary_counts_hazards_as_known_at_the_moment_asked(
     app: SafetyApplication, world: World, user: Client, hazards: dict[str, Any]
 ) -> None:
     before = timezone.now()
@@ -320,9 +320,9 @@ def test_district_summary_counts_hazards_as_of_the_moment_asked(
     catch_up(app)
     client = user("tn_inspector")
 
-    def hongmei(as_of: datetime) -> list[Any]:
+    def hongmei(known_at: datetime) -> list[Any]:
         data = json.loads(
-            report(client, "changzhou-district-summary", campaign=world.campaign, as_of=as_of.isoformat())
+            report(client, "changzhou-district-summary", campaign=world.campaign, known_at=known_at.isoformat())
         )
         return next(r for r in data["tables"][0]["rows"] if r[2] == "红梅实验小学")
 
@@ -345,6 +345,8 @@ def test_district_summary_keeps_to_the_district_and_the_callers_scope(world: Wor
 def test_the_same_request_twice_gives_the_same_outputs(world: World, user: Client, form: str, name: str) -> None:
     client = user("tn_inspector")
     params = form_params(world, form) if name == "changzhou-school-form" else {"campaign": world.campaign}
+    moment = timezone.now().isoformat()
+    params.update(at=moment, known_at=moment)  # the same two times: the same outputs
     assert report(client, name, "json", **params) == report(client, name, "json", **params)
     assert pdf_text(report(client, name, "pdf", **params)) == pdf_text(report(client, name, "pdf", **params))
     assert xlsx_cells(report(client, name, "xlsx", **params)) == xlsx_cells(report(client, name, "xlsx", **params))

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from openpyxl import load_workbook
 from PIL import Image
 
@@ -25,12 +26,14 @@ from apihelpers import API, ok, refused
 
 Client = Any
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reports"
-AS_OF = "2099-01-01T12:00:00+08:00"  # after everything the demo records: the same answer on every run
 
 
 @pytest.fixture
-def demo(app: SafetyApplication) -> None:
+def demo(app: SafetyApplication) -> str:
+    """The demo district; the moment after everything it records, asked as both ``at`` and ``known_at``: the same
+    answer on every request."""
     call_command("load_demo")
+    return timezone.now().isoformat()
 
 
 def hazard(description: str) -> HazardLedger:
@@ -95,8 +98,8 @@ def rows_after(values: list[tuple[Any, ...]], header_first: str) -> list[tuple[A
     return values[start:]
 
 
-def header_lines(text: str) -> None:
-    today = chinese_date(business_date(datetime.fromisoformat(AS_OF)))
+def header_lines(text: str, known_at: str) -> None:
+    today = chinese_date(business_date(datetime.fromisoformat(known_at)))
     for line in ("填报单位（盖章）：天宁区教育局", "填报人：钱督查", "联系电话：0519-856812", f"填报日期：{today}"):
         assert line in text, line
 
@@ -105,14 +108,14 @@ def header_lines(text: str) -> None:
 
 
 def test_the_dossier_pdf_shows_the_hazard_its_events_owners_and_findings(
-    demo: None, client_for: Client, tmp_path: Path
+    demo: str, client_for: Client, tmp_path: Path
 ) -> None:
     overdue = hazard("保安员超龄、无证上岗")
-    content = fetch(client_for("tn_inspector"), "hazard-dossier", "pdf", hazard=str(overdue.id), as_of=AS_OF)
+    content = fetch(client_for("tn_inspector"), "hazard-dossier", "pdf", hazard=str(overdue.id), at=demo, known_at=demo)
 
     text = pdf_text(content, tmp_path, keep_as="hazard-dossier.pdf")
     assert "校园安全隐患档案" in text
-    header_lines(text)
+    header_lines(text, demo)
     for heading in ("一、基本情况", "二、事件记录（共3条）", "三、整改责任人变动", "四、倒查追责结论（共2条）"):
         assert heading in text
     for column in ("编号", "问题表现", "责任单位", "整改时限", "发现时间", "销号时间", "版本", "记录时间", "操作人"):
@@ -127,11 +130,11 @@ def test_the_dossier_pdf_shows_the_hazard_its_events_owners_and_findings(
 
 
 def test_the_dossier_json_renders_each_event_in_chinese_with_its_actor_and_the_owner_intervals(
-    demo: None, client_for: Client
+    demo: str, client_for: Client
 ) -> None:
     major = hazard("围墙周界无防入侵报警系统，部分围墙破损")
 
-    data = report(client_for("auditor"), "hazard-dossier", hazard=str(major.id), as_of=AS_OF)
+    data = report(client_for("auditor"), "hazard-dossier", hazard=str(major.id), at=demo, known_at=demo)
 
     assert data["landscape"] is True and data["parameters"] == {"hazard": str(major.id)}
     (summary,) = records(table(data, "一、"))
@@ -166,23 +169,23 @@ def test_the_dossier_json_renders_each_event_in_chinese_with_its_actor_and_the_o
     assert owner["责任人"] == "王校长（hm_principal）" and owner["止"] == "至今"
     findings = records(table(data, "四、"))
     r7 = [f for f in findings if f["代码"] == "R7"]
-    assert len(r7) == 2  # the first deadline, and (as of 2099) the extended one too
+    assert len(r7) == 1  # the first deadline; the extended one is still ahead, so nobody is judged for it yet
     for finding in r7:
         assert "天宁区教育局（单位）" in finding["责任主体"] and "王校长（hm_principal）" in finding["责任主体"]
         assert "何局长（天宁区教育局）" in finding["说明"] and "天宁区教育局负有责任" in finding["说明"]
     assert r7[0]["证据版本"] == "第3、6、7版"
 
 
-def test_the_dossier_as_of_a_record_time_before_an_event_leaves_that_event_out(
-    demo: None, app: SafetyApplication, client_for: Client, tmp_path: Path
+def test_the_dossier_known_at_a_record_time_before_an_event_leaves_that_event_out(
+    demo: str, app: SafetyApplication, client_for: Client, tmp_path: Path
 ) -> None:
     reopened = hazard("食堂燃气报警器失效")
     reopen = app.hazard_events(reopened.id)[-1]
     before = (reopen.timestamp - timedelta(microseconds=1)).isoformat()
     auditor = client_for("auditor")
 
-    then = report(auditor, "hazard-dossier", hazard=str(reopened.id), as_of=before)
-    now = report(auditor, "hazard-dossier", hazard=str(reopened.id), as_of=reopen.timestamp.isoformat())
+    then = report(auditor, "hazard-dossier", hazard=str(reopened.id), known_at=before)
+    now = report(auditor, "hazard-dossier", hazard=str(reopened.id), known_at=reopen.timestamp.isoformat())
 
     assert [e["事件"] for e in records(table(then, "二、"))] == ["发现登记", "分派", "整改完成", "验收通过/销号"]
     assert records(table(then, "一、"))[0]["状态"] == "已销号"
@@ -191,28 +194,28 @@ def test_the_dossier_as_of_a_record_time_before_an_event_leaves_that_event_out(
     assert records(table(then, "四、")) == [] and table(then, "四、")["notes"]
     assert [e["事件"] for e in records(table(now, "二、"))][-1] == "重新打开"
     assert [f["代码"] for f in records(table(now, "四、"))] == ["R5"]
-    text = pdf_text(fetch(auditor, "hazard-dossier", "pdf", hazard=str(reopened.id), as_of=before), tmp_path)
+    text = pdf_text(fetch(auditor, "hazard-dossier", "pdf", hazard=str(reopened.id), known_at=before), tmp_path)
     assert "验收通过/销号" in text and "重新打开" not in text
 
 
 def test_the_dossier_before_the_hazard_was_recorded_is_not_found(
-    demo: None, app: SafetyApplication, client_for: Client
+    demo: str, app: SafetyApplication, client_for: Client
 ) -> None:
     overdue = hazard("保安员超龄、无证上岗")
     first = app.hazard_events(overdue.id)[0].timestamp - timedelta(seconds=1)
 
     response = client_for("auditor").get(
-        f"{API}reports/hazard-dossier/", {"hazard": str(overdue.id), "as_of": first.isoformat()}
+        f"{API}reports/hazard-dossier/", {"hazard": str(overdue.id), "known_at": first.isoformat()}
     )
 
     refused(response, 404, "hazard_not_found")
 
 
-def test_the_dossier_xlsx_holds_the_same_cells(demo: None, client_for: Client) -> None:
+def test_the_dossier_xlsx_holds_the_same_cells(demo: str, client_for: Client) -> None:
     overdue = hazard("保安员超龄、无证上岗")
 
     values = xlsx_values(
-        fetch(client_for("tn_inspector"), "hazard-dossier", "xlsx", hazard=str(overdue.id), as_of=AS_OF)
+        fetch(client_for("tn_inspector"), "hazard-dossier", "xlsx", hazard=str(overdue.id), at=demo, known_at=demo)
     )
 
     assert values[0] == ("校园安全隐患档案",)
@@ -225,7 +228,7 @@ def test_the_dossier_xlsx_holds_the_same_cells(demo: None, client_for: Client) -
     assert "整改中（逾期）" in summary
 
 
-def test_a_hazard_outside_the_callers_scope_has_no_dossier(demo: None, client_for: Client) -> None:
+def test_a_hazard_outside_the_callers_scope_has_no_dossier(demo: str, client_for: Client) -> None:
     hongmei = hazard("保安员超龄、无证上岗")
     qinglong = client_for("ql_principal")
 
@@ -239,9 +242,9 @@ def test_a_hazard_outside_the_callers_scope_has_no_dossier(demo: None, client_fo
 
 
 def test_the_accountability_report_names_the_people_and_units_of_the_demo_findings(
-    demo: None, client_for: Client
+    demo: str, client_for: Client
 ) -> None:
-    data = report(client_for("tn_inspector"), "accountability", as_of=AS_OF)
+    data = report(client_for("tn_inspector"), "accountability", at=demo, known_at=demo)
 
     rows = records(table(data, "一、"))
     overdue, reopened = hazard("保安员超龄、无证上岗"), hazard("食堂燃气报警器失效")
@@ -257,8 +260,8 @@ def test_the_accountability_report_names_the_people_and_units_of_the_demo_findin
     assert [r["序号"] for r in rows] == list(range(1, len(rows) + 1))
 
 
-def test_the_accountability_rows_are_grouped_by_unit_then_person(demo: None, client_for: Client) -> None:
-    rows = records(table(report(client_for("auditor"), "accountability", as_of=AS_OF), "一、"))
+def test_the_accountability_rows_are_grouped_by_unit_then_person(demo: str, client_for: Client) -> None:
+    rows = records(table(report(client_for("auditor"), "accountability", at=demo, known_at=demo), "一、"))
 
     units = [r["单位"] for r in rows]
     assert units == sorted(units, key=units.index)  # each unit's rows together
@@ -268,10 +271,10 @@ def test_the_accountability_rows_are_grouped_by_unit_then_person(demo: None, cli
         assert people == sorted(people, key=people.index)
 
 
-def test_the_summary_counts_per_rule_add_up_to_the_findings(demo: None, client_for: Client) -> None:
+def test_the_summary_counts_per_rule_add_up_to_the_findings(demo: str, client_for: Client) -> None:
     inspector = client_for("tn_inspector")
-    data = report(inspector, "accountability", as_of=AS_OF)
-    from_api = ok(inspector.get(f"{API}accountability/", {"as_of": AS_OF, "limit": 1000}))
+    data = report(inspector, "accountability", at=demo, known_at=demo)
+    from_api = ok(inspector.get(f"{API}accountability/", {"at": demo, "known_at": demo, "limit": 1000}))
 
     summary = table(data, "二、")
     assert [row[0] for row in summary["rows"]] == ["R1", "R2", "R3", "R4", "R5", "R6", "R7"]
@@ -284,21 +287,21 @@ def test_the_summary_counts_per_rule_add_up_to_the_findings(demo: None, client_f
 
 
 def test_the_accountability_pdf_and_xlsx_show_titles_headers_columns_and_names(
-    demo: None, client_for: Client, tmp_path: Path
+    demo: str, client_for: Client, tmp_path: Path
 ) -> None:
     inspector = client_for("tn_inspector")
-    content = fetch(inspector, "accountability", "pdf", as_of=AS_OF)
+    content = fetch(inspector, "accountability", "pdf", at=demo, known_at=demo)
 
     text = pdf_text(content, tmp_path, keep_as="accountability.pdf")
     assert "校园安全隐患倒查追责情况表" in text
-    header_lines(text)
+    header_lines(text, demo)
     for column in ("序号", "单位", "责任人", "角色（当时）", "隐患编号", "代码", "依据", "期间", "说明", "合计"):
         assert column in text, column
     for value in ("赵后勤", "王校长", "天宁区教育局", "学校工作人员", "R1", "R5", "R7", "谁验收谁负责"):
         assert value in text, value
     assert_printed(first_page(content, tmp_path, "accountability-p1.png"), landscape=True)
 
-    values = xlsx_values(fetch(inspector, "accountability", "xlsx", as_of=AS_OF))
+    values = xlsx_values(fetch(inspector, "accountability", "xlsx", at=demo, known_at=demo))
     assert values[0] == ("校园安全隐患倒查追责情况表",)
     assert rows_after(values, "序号")[0] == (
         "序号",
@@ -314,19 +317,19 @@ def test_the_accountability_pdf_and_xlsx_show_titles_headers_columns_and_names(
     r5 = [row for row in values if len(row) > 5 and row[5] == "R5"]
     assert [row[1:4] for row in r5] == [("红梅实验小学", "王校长（hm_principal）", "校长")]
     (total,) = [row for row in values if row and row[0] == "合计"]
-    assert total[1] == ok(inspector.get(f"{API}accountability/", {"as_of": AS_OF}))["count"]
+    assert total[1] == ok(inspector.get(f"{API}accountability/", {"at": demo, "known_at": demo}))["count"]
 
 
 def test_the_accountability_report_keeps_to_the_callers_scope_and_the_unit_and_campaign_asked(
-    demo: None, client_for: Client
+    demo: str, client_for: Client
 ) -> None:
-    qinglong = records(table(report(client_for("ql_principal"), "accountability", as_of=AS_OF), "一、"))
+    qinglong = records(table(report(client_for("ql_principal"), "accountability", at=demo, known_at=demo), "一、"))
     assert all(r["单位"] == "青龙中学" for r in qinglong)
     assert not any("hm_" in (r["责任人"] or "") for r in qinglong)
 
     inspector = client_for("tn_inspector")
     school = str(hazard("保安员超龄、无证上岗").school)
-    hongmei = report(inspector, "accountability", unit=school, as_of=AS_OF)
+    hongmei = report(inspector, "accountability", unit=school, at=demo, known_at=demo)
     assert hongmei["parameters"]["unit"] == school and records(table(hongmei, "一、"))
     campaign = CampaignView.objects.get()
     by_campaign = report(inspector, "accountability", campaign=str(campaign.id))
@@ -339,10 +342,10 @@ def test_the_accountability_report_keeps_to_the_callers_scope_and_the_unit_and_c
 
 @pytest.mark.parametrize("name", ["hazard-dossier", "accountability"])
 def test_the_same_request_twice_gives_the_same_report(
-    name: str, demo: None, client_for: Client, tmp_path: Path
+    name: str, demo: str, client_for: Client, tmp_path: Path
 ) -> None:
     auditor = client_for("auditor")
-    params = {"as_of": AS_OF}
+    params = {"at": demo, "known_at": demo}
     if name == "hazard-dossier":
         params["hazard"] = str(hazard("围墙周界无防入侵报警系统，部分围墙破损").id)
 

@@ -134,9 +134,9 @@ def test_ledger_shows_each_hazard_as_it_stood_and_was_known_at_the_moment_asked(
 ) -> None:
     client = user("hm_principal")
     school = world.units["hongmei_school"]
-    then = json.loads(report(client, "school-ledger", school=school, as_of=ledger["before_verified"].isoformat()))
+    then = json.loads(report(client, "school-ledger", school=school, known_at=ledger["before_verified"].isoformat()))
     assert then["tables"][0]["rows"][3][7] == "待验收" and then["tables"][2]["rows"][3][7] == "已整改，待验收"
-    everything = json.loads(report(client, "school-ledger", school=school, as_of=timezone.now().isoformat()))
+    everything = json.loads(report(client, "school-ledger", school=school, known_at=timezone.now().isoformat()))
     assert len(everything["tables"][0]["rows"]) == 5  # without ?campaign=: the other campaign's hazard too
     assert everything["parameters"]["campaign"] is None
 
@@ -204,7 +204,8 @@ def test_the_same_ledger_request_twice_gives_the_same_outputs(
     world: World, user: Client, ledger: dict[str, Any]
 ) -> None:
     client = user("tn_inspector")
-    params = {"school": world.units["hongmei_school"], "campaign": world.campaign}
+    moment = timezone.now().isoformat()  # the same two times: the same outputs
+    params = {"school": world.units["hongmei_school"], "campaign": world.campaign, "at": moment, "known_at": moment}
     assert report(client, "school-ledger", **params) == report(client, "school-ledger", **params)
     assert pdf_text(report(client, "school-ledger", "pdf", **params)) == pdf_text(
         report(client, "school-ledger", "pdf", **params)

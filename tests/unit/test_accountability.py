@@ -70,15 +70,18 @@ STAFF = ("staff", "staff2", "principal", "principal2", "officer", "chief", "insp
 def judge(
     world: World,
     hazard: UUID,
-    as_of: datetime,
+    known_at: datetime,
     *,
+    at: datetime | None = None,
     kind: str | None = None,
     self_checks: Sequence[SelfCheck] = (),
     thresholds: Thresholds | None = None,
 ) -> list[Finding]:
+    """Findings as known at ``known_at``, about the moment ``at`` (default: the same moment)."""
     return findings(
         world.app.hazard_events(hazard),
-        as_of=as_of,
+        at=known_at if at is None else at,
+        known_at=known_at,
         directory=AppDirectory(world.app, STAFF),
         inspection_kind=kind,
         self_checks=self_checks,
@@ -214,6 +217,33 @@ def test_r1_fires_from_the_passed_deadline_before_the_watcher_records_it(world: 
     assert (before.code, before.start, before.evidence) == (R1, DUE, (2,))
     assert (after.code, after.start, after.evidence) == (R1, DUE, (2, 3))
     assert before.subjects == after.subjects
+
+
+def test_r1_a_deadline_still_ahead_at_the_moment_asked_is_not_judged_however_late_it_is_known(world: World) -> None:
+    # given a hazard whose deadline (7/20) passed unrectified, the miss recorded by the watcher at its 24:00
+    hazard = world.assigned()
+    miss(world, hazard)
+
+    # then about 7/15 — the deadline still ahead — nobody is judged, even as known on 7/30 ...
+    assert judge(world, hazard, on(30), at=on(15)) == []
+    # ... nor at the very last moment of 7/20; once 24:00 has passed, the finding appears
+    assert judge(world, hazard, on(30), at=DUE - SECOND) == []
+    [overdue] = judge(world, hazard, on(30), at=DUE)
+    assert (overdue.code, overdue.start, overdue.end) == (R1, DUE, None)
+
+
+def test_r1_a_rectification_after_the_moment_asked_does_not_end_the_finding_then(world: World) -> None:
+    # given the deadline was missed and the hazard rectified on 7/25
+    hazard = world.assigned()
+    miss(world, hazard)
+    recorded(world, on(25, 16))
+    world.app.rectify_hazard(hazard, actor=world.staff, note="杂物已清理", occurred_at=on(25, 16))
+
+    # then about 7/23 (as known on 7/30) the breach was still going on; about 7/26 it had ended on 7/25
+    [then] = judge(world, hazard, on(30), at=on(23))
+    [later] = judge(world, hazard, on(30), at=on(26))
+    assert (then.end, later.end) == (None, on(25, 16))
+    assert "截至2026年7月23日仍未整改" in then.summary
 
 
 def test_r1_escalation_recorded_late_but_backdated_before_the_deadline_counts_only_once_recorded(
@@ -629,7 +659,7 @@ def test_r4_near_miss_self_check_of_another_item(world: World) -> None:
     assert judge(world, hazard, START + 3 * DAY, kind="joint", self_checks=checks) == []
 
 
-def test_r4_self_check_entered_after_the_as_of_time_is_unknown(world: World) -> None:
+def test_r4_self_check_entered_after_the_known_at_time_is_unknown(world: World) -> None:
     # given the self-check made on 7/10 was entered on 7/15, after the discovery on 7/12
     inspection = world.app.schedule_inspection(
         actor=world.principal,
@@ -812,7 +842,7 @@ def test_nothing_is_known_before_the_hazard_was_recorded(world: World) -> None:
     assert codes(judge(world, hazard, on(14))) == [R3]
 
 
-def test_as_of_without_a_time_zone_is_refused(world: World) -> None:
+def test_a_moment_without_a_time_zone_is_refused(world: World) -> None:
     hazard = world.discover().id
 
     with pytest.raises(InvalidValue):

@@ -190,23 +190,23 @@ def test_past_states_are_read_by_version(world: World) -> None:
     assert world.app.get_hazard(hazard_id).version == 3
 
 
-def test_past_states_are_read_as_of_a_record_time(world: World) -> None:
+def test_past_states_are_read_known_at_a_record_time(world: World) -> None:
     hazard_id = world.rectified()
     discovered, assigned, rectified = world.app.hazard_events(hazard_id)
 
-    assert world.app.get_hazard(hazard_id, as_of=discovered.timestamp).status is Status.REPORTED
-    assert world.app.get_hazard(hazard_id, as_of=assigned.timestamp).status is Status.ASSIGNED
+    assert world.app.get_hazard(hazard_id, known_at=discovered.timestamp).status is Status.REPORTED
+    assert world.app.get_hazard(hazard_id, known_at=assigned.timestamp).status is Status.ASSIGNED
     between = assigned.timestamp + (rectified.timestamp - assigned.timestamp) / 2
-    assert world.app.get_hazard(hazard_id, as_of=between).version == 2
-    assert world.app.get_hazard(hazard_id, as_of=rectified.timestamp).status is Status.RECTIFIED
+    assert world.app.get_hazard(hazard_id, known_at=between).version == 2
+    assert world.app.get_hazard(hazard_id, known_at=rectified.timestamp).status is Status.RECTIFIED
 
 
-def test_as_of_before_discovery_is_not_found(world: World) -> None:
+def test_known_at_before_discovery_is_not_found(world: World) -> None:
     hazard = world.discover()
     [discovered] = world.app.hazard_events(hazard.id)
 
     with world.refused(HazardNotFound, "hazard_not_found", hazard=hazard.id):
-        world.app.get_hazard(hazard.id, as_of=discovered.timestamp - timedelta(microseconds=1))
+        world.app.get_hazard(hazard.id, known_at=discovered.timestamp - timedelta(microseconds=1))
 
 
 def test_unknown_hazard_id_is_not_found_for_reads_and_commands(world: World) -> None:
