@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from domain.campaign.aggregate import Campaign, SchoolPlace
-from domain.directory.aggregate import Staff, Unit, staff_id
+from domain.directory.aggregate import Staff, Unit, school_code, staff_id
 from domain.errors import (
     AlreadyExists,
     CampaignNotFound,
@@ -146,15 +146,22 @@ class SafetyApplication(Application[UUID]):
         name: str | None = None,
         district: str | None = None,
         police_station: UUID | None = None,
+        code: str | None = None,
+        code_in_use: Callable[[str, str], bool] | None = None,
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
     ) -> Unit:
+        """``code_in_use(district, code)`` as for ``register_unit``: a new code must be free in the unit's district."""
         CHANGE_UNIT.check(actor)
-        self.get_unit(unit_id)  # 404 before the input is judged
+        current = self.get_unit(unit_id)  # 404 before the input is judged
         try:
             station = self.get_unit(police_station) if police_station else None
         except UnitNotFound:
             raise InvalidValue("属地派出所不存在", field="police_station") from None
+        wanted = school_code(code, current.kind) if code is not None else ""
+        target = current.district if district is None else district.strip()
+        if wanted and wanted != current.code and code_in_use is not None and code_in_use(target, wanted):
+            raise SchoolCodeTaken(field="code", district=target, value=wanted)
         return self._change(
             Unit,
             unit_id,
@@ -165,6 +172,7 @@ class SafetyApplication(Application[UUID]):
                 name=name,
                 district=district,
                 police_station=station,
+                code=code,
                 effective_from=effective_from,
                 actor=actor.username,
                 occurred_at=when,

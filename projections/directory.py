@@ -256,11 +256,13 @@ def unit_changed(event: Unit.Changed) -> None:
     """The current state (``UnitView``, which scope uses) takes the change at once; ``UnitVersion`` keeps what held
     before ``effective_from``. The hazard ledger's copy of the school's district and station follows."""
     rows = UnitView.objects.filter(id=event.originator_id, version=event.originator_version - 1)
+    code = getattr(event, "code", None)  # None: unchanged, and absent from changes recorded before codes could change
     if not rows.update(
         name=event.name,
         district=event.district,
         police_station=event.police_station,
         version=event.originator_version,
+        **({"code": code} if code is not None else {}),
     ):
         return  # already applied
     UnitVersion.objects.filter(unit=event.originator_id, version__lt=event.originator_version).filter(

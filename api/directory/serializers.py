@@ -32,6 +32,11 @@ class UnitChangeInput(CommandInput):
     name = Text(MAX_NAME, required=False, allow_blank=False, help_text="新名称")
     district = Text(100, required=False, help_text="新区域")
     police_station = CanonicalUUID(required=False, help_text="新的属地派出所（仅学校）")
+    code = serializers.CharField(
+        required=False,
+        max_length=10,
+        help_text="新的学校代码（区内唯一）：此后登记的隐患用新代码编号，已有编号不变",
+    )
     effective_from = Moment(help_text="变更生效的业务时间：此前的报表仍用原名称、原区域、原属地派出所")
 
 

@@ -8,14 +8,15 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import twotimes
 from api.auth import actor_of, requires
-from api.common import DeclaredQuery, Moment, parse_uuid, query_param, validated
+from api.common import DeclaredQuery, parse_uuid, validated
 from api.directory.serializers import (
     DeactivateInput,
     RoleInput,
@@ -74,7 +75,7 @@ class UnitChange(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-a
         if unit is None:
             raise UnitNotFound()
         data = validated(UnitChangeInput, request.data)
-        execute(lambda app: app.change_unit(unit.id, actor=actor_of(request), **data))
+        execute(lambda app: app.change_unit(unit.id, actor=actor_of(request), code_in_use=code_taken, **data))
         return Response(UnitOutput(UnitView.objects.get(id=unit.id)).data)
 
 
@@ -84,8 +85,7 @@ class UnitStaff(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-ar
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("at", str, description="时间点（ISO 8601），默认当前"),
-            OpenApiParameter("known_at", str, description="记录时间点：当时系统所知的任职情况，默认当前"),
+            *twotimes.parameters(None),
         ],
         responses=StaffAtOutput(many=True),
     )
@@ -93,10 +93,8 @@ class UnitStaff(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-ar
         unit = scope.units(actor_of(request)).filter(id=parse_uuid(pk, UnitNotFound)).first()
         if unit is None:
             raise UnitNotFound()
-        now = timezone.now()
-        at = query_param(request, "at", Moment()) or now
-        known_at = query_param(request, "known_at", Moment()) or now
-        return Response(StaffAtOutput(staff_at(unit.id, at, known_at), many=True).data)
+        times = twotimes.from_query(request.query_params, as_of_means="known_at")
+        return Response(StaffAtOutput(staff_at(unit.id, times.at, times.known_at), many=True).data)
 
 
 class UserCreate(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api import twotimes
 from api.auth import actor_of
-from api.common import CanonicalUUIDFilter, DeclaredQuery, Moment, TrueFalseFilter, query_param
+from api.common import CanonicalUUIDFilter, DeclaredQuery, TrueFalseFilter
 from api.hazards.serializers import OwnershipItem
 from projections import history, scope
 from projections.history import HazardVersion
@@ -32,20 +32,13 @@ class Ownership(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = OwnershipItem
     filterset_class = OwnershipFilter
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("at", str, description="业务时间点（ISO 8601），默认现在"),
-            OpenApiParameter("known_at", str, description="记录时间点：当时系统所知的情况，默认现在"),
-        ]
-    )
+    @extend_schema(parameters=twotimes.parameters(None))
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
-        now = timezone.now()
-        at = query_param(self.request, "at", Moment()) or now
-        known_at = query_param(self.request, "known_at", Moment()) or now
-        rows = history.open_at(at, known_at).order_by("school", "number", "hazard")
+        times = twotimes.from_query(self.request.query_params, as_of_means="known_at")
+        rows = history.open_at(times.at, times.known_at).order_by("school", "number", "hazard")
         return scope.filter_by_school(rows, actor_of(self.request)).values(
             "hazard", "number", "school", "owner", "owner_unit", "owner_since", "deadline", "status", "overdue"
         )

@@ -89,9 +89,12 @@ class Unit(Aggregate):
         effective_from: datetime,
         actor: str,
         occurred_at: datetime,
+        code: str | None = None,
     ) -> None:
-        """A new name, district or 属地派出所 from ``effective_from`` (business time) on; what held before stays
-        what reports of an earlier moment show. Changes come in business-time order, like appointments."""
+        """A new name, district, 属地派出所 or school code from ``effective_from`` (business time) on; what held
+        before stays what reports of an earlier moment show. Changes come in business-time order, like
+        appointments. A new code prefixes the hazards discovered after it; numbers given before stay."""
+        new_code = self.code if code is None else school_code(code, self.kind)
         new_name = self.name if name is None else name.strip()
         new_district = self.district if district is None else district.strip()
         new_station = self.police_station if police_station is None else police_station.id
@@ -101,7 +104,12 @@ class Unit(Aggregate):
             self.kind is not UnitKind.SCHOOL or police_station.kind is not UnitKind.POLICE_STATION
         ):
             raise InvalidValue("只有学校可以指定属地派出所，且须为派出所", field="police_station")
-        if (new_name, new_district, new_station) == (self.name, self.district, self.police_station):
+        if (new_name, new_district, new_station, new_code) == (
+            self.name,
+            self.district,
+            self.police_station,
+            self.code,
+        ):
             raise InvalidValue("没有要变更的内容", field="name")
         if self.changed_from is not None and effective_from < self.changed_from:
             raise EffectiveFromOutOfOrder(
@@ -114,6 +122,7 @@ class Unit(Aggregate):
             effective_from=effective_from,
             actor=actor,
             occurred_at=occurred_at,
+            code=None if new_code == self.code else new_code,
         )
 
     @event("Changed")
@@ -126,8 +135,11 @@ class Unit(Aggregate):
         effective_from: datetime,
         actor: str,
         occurred_at: datetime,
+        code: str | None = None,  # None: unchanged (and absent from changes recorded before codes could change)
     ) -> None:
         self.name, self.district, self.police_station = name, district, police_station
+        if code is not None:
+            self.code = code
         self.changed_from = effective_from
         self.last_occurred_at = occurred_at
 

@@ -220,3 +220,24 @@ def test_the_names_of_a_page_of_hazards_are_read_at_once(world: World, user: Cli
     ):
         discover_and_assign(school, client)
     assert queries_for_the_list() == one  # the schools' and owners' names of the whole page at once
+
+
+def test_a_schools_code_changes_for_the_hazards_after_it_and_the_numbers_given_before_stay(
+    app: SafetyApplication, world: World, user: Client, past: Past
+) -> None:
+    """学校代码 is changeable (units/{id}/change/), unique in the district; numbers already printed never move."""
+    admin, school = user("admin"), str(world.units["hongmei_school"])
+    before = discover(user("hm_staff"), world, "hongmei_school", past(1), "消防通道堆放杂物")
+    change = f"units/{school}/change/"
+    taken = admin.post(API + change, {"code": "ql01", "effective_from": past(2)}, format="json")
+    refused(taken, 400, "school_code_taken")
+    refused(admin.post(API + change, {"code": "S9", "effective_from": past(2)}, format="json"), 400, "invalid_value")
+    assert post(admin, change, {"code": "hmsy", "effective_from": past(2)})["code"] == "HMSY"
+
+    after = discover(user("hm_staff"), world, "hongmei_school", past(3), "宿舍楼灭火器过期")
+    year = business_date(datetime.fromisoformat(past(1))).year
+    assert ok(user("hm_staff").get(f"{API}hazards/{before['id']}/"))["number"] == f"HM01-{year}-0001"
+    assert after["number"] == f"HMSY-{year}-0001"
+    call_command("rebuild_projections")
+    numbers = set(HazardLedger.objects.filter(school=school).values_list("number", flat=True))
+    assert numbers == {f"HM01-{year}-0001", f"HMSY-{year}-0001"}

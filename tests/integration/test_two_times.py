@@ -287,3 +287,17 @@ def test_a_form_asked_before_its_cutoff_is_dated_today_and_describes_now(world: 
     today = chinese_date(business_date(timezone.now()))
     assert {"label": "填报日期", "value": today} in printed["header"]  # not the cutoff day, still ahead
     assert datetime.fromisoformat(printed["at"]) <= timezone.now()
+
+
+@pytest.mark.parametrize("name", ["at", "known_at"])
+def test_who_owned_it_and_who_held_a_post_are_never_asked_about_the_future(
+    world: World, user: Client, name: str
+) -> None:
+    """ownership/ and units/{id}/staff/ take the same two times: more than 5 minutes ahead is 400, not a forecast."""
+    ahead = (timezone.now() + timedelta(minutes=6)).isoformat()
+    nearly = (timezone.now() + timedelta(minutes=4)).isoformat()
+    inspector = user("tn_inspector")
+    staff = f"units/{world.units['hongmei_school']}/staff/"
+    for path in ("ownership/", staff):
+        refused(inspector.get(API + path, {name: ahead}), 400, "moment_in_future", name)
+        ok(inspector.get(API + path, {name: nearly}))

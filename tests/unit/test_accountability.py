@@ -153,7 +153,8 @@ def test_r1_summary_names_people_with_their_school_given_the_names(world: World)
 
     [finding] = findings(
         world.app.hazard_events(hazard),
-        as_of=DUE + HOUR,
+        at=DUE + HOUR,
+        known_at=DUE + HOUR,
         directory=AppDirectory(world.app, STAFF),
         inspection_kind=None,
         names=Book(world),

@@ -38,7 +38,8 @@ def sending(world: World, form: UUID) -> dict[str, Any]:
         "report": "changzhou-school-form",
         "campaign": world.campaign,
         "unit": world.school,
-        "as_of": world.clock.now,
+        "at": world.clock.now,
+        "known_at": world.clock.now,
         "parameters": {"form": str(form)},
         "copies": [copy, police],
     }
