@@ -12,10 +12,10 @@ from rest_framework.response import Response
 
 from api.auth import actor_of
 from api.common import DeclaredQuery
-from api.eventstore import get_application
 from domain.errors import NotPermitted
 from domain.policy import Role
 from projections import integrity
+from projections.eventstore import get_application
 
 VERIFIERS = frozenset({Role.AUDITOR, Role.ADMIN, Role.EDU_LEADER, Role.EDU_INSPECTOR, Role.POLICE_OFFICER})
 

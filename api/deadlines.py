@@ -11,10 +11,10 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from api.eventstore import get_application
 from domain.application import SafetyApplication
 from domain.errors import DomainError
 from domain.timerules import business_date
+from projections.eventstore import get_application
 from projections.ledger import HazardLedger
 from projections.runner import catch_up
 

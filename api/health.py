@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from api.eventstore import get_application
+from projections.eventstore import get_application
 from projections.runner import pending
 
 

@@ -16,8 +16,8 @@ from uuid import UUID
 from django.conf import settings
 from rest_framework import exceptions
 
-from api.eventstore import get_application
 from domain.application import SafetyApplication
+from projections.eventstore import get_application
 from projections.runner import catch_up
 from projections.tracking import AppliedVersion
 

@@ -73,7 +73,7 @@ def record_missed_deadlines(app: Any, hazards: list[UUID]) -> int:
 
 
 def measure(args: dict[str, Any]) -> list[Figure]:
-    from api.eventstore import application_env, get_application
+    from projections.eventstore import application_env, get_application
 
     setup_django(args["url"], args["database"])
     rounds, per_round = int(args.get("rounds", 5)), int(args.get("per_round", 200))
@@ -137,7 +137,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--per-round", type=int, default=200)
     args = parser.parse_args(argv)
     print(json.dumps(measure(vars(args)), ensure_ascii=False, indent=2))
-    from api.eventstore import set_application
+    from projections.eventstore import set_application
 
     set_application(None)
     return 0

@@ -49,7 +49,7 @@ def use_database(name: str) -> None:
     """Point Django and the shared application at another database of the same server."""
     from django.db import connections
 
-    from api.eventstore import set_application
+    from projections.eventstore import set_application
 
     connections["default"].close()
     connections["default"].settings_dict["NAME"] = name

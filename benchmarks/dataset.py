@@ -69,8 +69,8 @@ def _chain() -> None:
     """Hash-chain the log and sign its checkpoints, as the running system does when the events are recorded."""
     from django.db import transaction
 
-    from api.eventstore import get_application
     from projections import integrity
+    from projections.eventstore import get_application
 
     recorder = get_application().recorder
     start = 0
@@ -91,8 +91,8 @@ def _recreate(url: str, name: str) -> None:
 def _generate(size: str, seed: int) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from api.eventstore import get_application
     from benchmarks.generate import SIZES, generate
+    from projections.eventstore import get_application
 
     events = SIZES[size]
     now = datetime.now(UTC)
@@ -113,7 +113,7 @@ def _generate(size: str, seed: int) -> dict[str, Any]:
 def _table() -> tuple[str, list[str]]:
     from django.db import connection
 
-    from api.eventstore import get_application
+    from projections.eventstore import get_application
 
     table = get_application().recorder.events_table_name  # type: ignore[attr-defined]
     with connection.cursor() as cursor:

@@ -119,8 +119,8 @@ def prepare_ours(url: str, database: str) -> str:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    from api.eventstore import get_application, set_application
     from benchmarks.commands import open_hazards, principals, record_missed_deadlines
+    from projections.eventstore import get_application, set_application
     from projections.runner import catch_up
 
     catch_up(get_application(), batch_size=5000)  # what earlier measurements added to the log

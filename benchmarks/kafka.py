@@ -49,7 +49,7 @@ def _world() -> Any:
     from django.utils import timezone
 
     from api import demo
-    from api.eventstore import get_application
+    from projections.eventstore import get_application
 
     return demo.load(get_application(), timezone.now(), with_hazards=False)
 
@@ -73,10 +73,10 @@ def _discover(app: Any, world: Any, i: int, school: str = "hongmei_school") -> A
 def relay_throughput(broker: Broker, world: Any, events: int) -> list[dict[str, Any]]:
     from kafka import KafkaProducer
 
-    from api.eventstore import get_application
     from consumers import envelope
     from consumers.relay import Relay, make_producer
     from projections import integrity
+    from projections.eventstore import get_application
 
     app = get_application()
     schools = ["hongmei_school", "qinglong_school", "lihua_school"]
@@ -136,7 +136,7 @@ def end_to_end_lag(
 ) -> list[dict[str, Any]]:
     from kafka import KafkaConsumer, KafkaProducer
 
-    from api.eventstore import get_application
+    from projections.eventstore import get_application
     from projections.tracking import AppliedVersion
 
     app = get_application()

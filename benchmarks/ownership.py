@@ -40,7 +40,7 @@ def setup_django(url: str) -> None:
 def use_database(name: str) -> None:
     from django.db import connections
 
-    from api.eventstore import set_application
+    from projections.eventstore import set_application
 
     connections["default"].close()
     connections["default"].settings_dict["NAME"] = name
@@ -53,8 +53,8 @@ def build(name: str, events: int, reuse: bool = False) -> dict[str, Any]:
     from django.db import connection
     from tqdm import tqdm
 
-    from api.eventstore import get_application
     from benchmarks.generate import generate
+    from projections.eventstore import get_application
     from projections.runner import catch_up
 
     if reuse and (found := reused(name)) is not None:

@@ -61,10 +61,10 @@ def run(rows: int, rounds: int) -> dict[str, object]:
         setup(folder)
         from weasyprint import HTML
 
-        from api.eventstore import get_application, set_application
         from benchmarks.generate import Generator
         from domain.policy import Actor, Role
         from projections.directory import UnitView
+        from projections.eventstore import get_application, set_application
         from projections.runner import catch_up
         from reports.base import Caller
         from reports.registry import ReportQuery, load_all

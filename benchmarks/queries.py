@@ -31,10 +31,10 @@ class Site:
         from django.contrib.auth import get_user_model
         from rest_framework.authtoken.models import Token
 
-        from api.eventstore import get_application
         from domain.policy import Role
         from projections.campaigns import CampaignView
         from projections.directory import StaffView, UnitView
+        from projections.eventstore import get_application
         from projections.runner import catch_up
 
         self.database = database

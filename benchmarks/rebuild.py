@@ -78,7 +78,7 @@ def _child(side: str, url: str, database: str) -> dict[str, Any]:
 def ours() -> int:
     from django.core.management import call_command
 
-    from api.eventstore import get_application
+    from projections.eventstore import get_application
 
     total = get_application().recorder.max_notification_id() or 0
     call_command("rebuild_projections", batch_size=BATCH, workers=WORKERS, stdout=open("/dev/null", "w"))  # noqa: SIM115
@@ -86,7 +86,7 @@ def ours() -> int:
 
 
 def decode() -> int:
-    from api.eventstore import get_application
+    from projections.eventstore import get_application
 
     app = get_application()
     start, events = 0, 0
@@ -160,7 +160,7 @@ def main(argv: list[str]) -> int:
     else:
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"events": events, "seconds": seconds, "rss_mb": round(rss_mb, 1)}))
-    from api.eventstore import set_application
+    from projections.eventstore import set_application
 
     set_application(None)
     return 0

@@ -67,8 +67,8 @@ def prepare(folder: str, hazards: int) -> dict[str, Any]:
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from api.eventstore import get_application
     from benchmarks.generate import Generator
+    from projections.eventstore import get_application
     from projections.history import HazardVersion
     from projections.runner import catch_up
 

@@ -164,7 +164,7 @@ def _in_workers(workers: int, head: int, batch_size: int, progress: Callable[[in
 
 def _worker(index: int, workers: int, head: int, batch_size: int, done: Any) -> None:
     """One worker process: its share of the log, a transaction per page; reports progress, then -1 or an error."""
-    from api.eventstore import get_application, set_application
+    from projections.eventstore import get_application, set_application
 
     inherited = get_application()  # kept referenced, never closed: its pool's connections are the parent's
     try:

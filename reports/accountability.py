@@ -11,13 +11,13 @@ from collections import Counter
 from dataclasses import dataclass
 from uuid import UUID
 
-from api.accountability import findings_for
-from api.eventstore import get_application
 from domain.accountability import RULES, Finding, Subject
 from domain.hazard.aggregate import SEVERITY_LABELS, Severity
 from domain.policy import ROLE_LABELS, UnitKind
 from projections import scope
+from projections.accountability import findings_for
 from projections.directory import DisplayNames, StaffView, UnitView
+from projections.eventstore import get_application
 from projections.ledger import HazardLedger
 from reports.base import Cell, Report, Table, chinese_date, clock, numbered, statistics_day
 from reports.registry import ReportQuery, register

@@ -8,13 +8,13 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from api.accountability import hazard_findings
-from api.eventstore import get_application
 from domain.accountability import Finding
 from domain.errors import HazardNotFound
 from domain.eventinfo import event_data, event_type
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS
 from projections import history, integrity
+from projections.accountability import hazard_findings
+from projections.eventstore import get_application
 from projections.ledger import HazardLedger
 from reports.accountability import Names, evidence, period, short_code, subjects_text
 from reports.base import Cell, Report, Table, chinese_date, clock, numbered

@@ -48,10 +48,10 @@ trap 'exit 129' HUP
 pg_env=$(bash scripts/pg.sh start "$PG_DIR")
 PG_URL=${pg_env#DATABASE_URL=}
 
-# --- lint: ruff on the tree, mypy (strict) on domain/ --------------------------------------------------
+# --- lint: ruff on the tree, mypy (strict) on domain/, the layering's import contracts (pyproject) -----
 rc_lint=0
-echo "== lint (ruff, mypy) =="
-.venv/bin/ruff check . && .venv/bin/mypy || rc_lint=$?
+echo "== lint (ruff, mypy, import contracts) =="
+{ .venv/bin/ruff check . && .venv/bin/mypy && PYTHONPATH=. .venv/bin/lint-imports --no-cache; } || rc_lint=$?
 
 # --- the two runs ---------------------------------------------------------------------------------------
 rc_embedded=0

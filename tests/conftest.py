@@ -10,8 +10,8 @@ from django.core.cache import cache
 from django.db import connection
 from pgadmin import superuser_connection
 
-from api.eventstore import application_env, new_application, set_application
 from domain.application import SafetyApplication
+from projections.eventstore import application_env, new_application, set_application
 
 
 @pytest.fixture(scope="session")

@@ -12,17 +12,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import twotimes
-from api.accountability import FINDINGS_READ, findings_for, hazard_findings
 from api.auth import actor_of
 from api.common import CanonicalUUID, DeclaredQuery, query_param
-from api.eventstore import get_application
 from api.hazards.views import visible_hazard
 from api.names import NamedOutput, PersonName, UnitName
 from domain.accountability import Finding
 from domain.errors import UnitNotFound
 from domain.policy import Actor
 from projections import scope
+from projections.accountability import FINDINGS_READ, findings_for, hazard_findings
 from projections.directory import UnitView
+from projections.eventstore import get_application
 from projections.ledger import HazardLedger
 
 TIMES = twotimes.parameters("known_at")

@@ -25,7 +25,6 @@ from api.common import (
     query_param,
     validated,
 )
-from api.eventstore import get_application
 from api.hazards import serializers as s
 from api.services import execute
 from domain.errors import HazardNotFound, OutOfScope
@@ -34,6 +33,7 @@ from domain.hazard import aggregate as hazard_rules
 from domain.hazard.aggregate import Hazard, Severity, Status
 from domain.policy import Requirement
 from projections import directory, history, integrity, scope
+from projections.eventstore import get_application
 from projections.ledger import HazardLedger
 
 

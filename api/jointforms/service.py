@@ -9,7 +9,6 @@ from uuid import UUID
 
 from django.http import HttpRequest
 
-from api.eventstore import get_application
 from api.policeaccess import record_read
 from api.reports.query import build_query
 from api.reports.submissions import JOINT_FORM_REPORT, render_copies, sending, store
@@ -20,6 +19,7 @@ from domain.jointform.fields import BY_KEY, COUNT_LABELS, FIELDS, missing
 from domain.policy import Actor
 from projections import scope
 from projections.directory import DisplayNames, boarding
+from projections.eventstore import get_application
 from projections.jointforms import JointFormView
 from projections.submissions import SubmissionView
 from reports.changzhou import form_counts, live_counts

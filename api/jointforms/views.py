@@ -12,7 +12,6 @@ from rest_framework.response import Response
 
 from api.auth import actor_of
 from api.common import CanonicalUUID, CommandInput, DeclaredQuery, Moment, parse_uuid, validated
-from api.eventstore import get_application
 from api.jointforms.serializers import JointFormHistoryItem, JointFormOutput, JointFormPatch
 from api.jointforms.service import cutoff_counts, form_json, form_names, submit_form, visible_form
 from api.policeaccess import record_read
@@ -23,6 +22,7 @@ from domain.eventinfo import event_data, event_type
 from domain.jointform.police import POLICE_ONLY, notes_id
 from projections import integrity, scope
 from projections.directory import DisplayNames
+from projections.eventstore import get_application
 from projections.jointforms import JointFormView
 from projections.policekey import readable
 

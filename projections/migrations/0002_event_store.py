@@ -9,7 +9,7 @@ from django.db import migrations
 def create_event_store(apps, schema_editor):  # type: ignore[no-untyped-def]
     if schema_editor.connection.vendor != "postgresql":
         return
-    from api.eventstore import application_env
+    from projections.eventstore import application_env
     from domain.application import SafetyApplication
 
     SafetyApplication(env=application_env(create_table=True)).close()

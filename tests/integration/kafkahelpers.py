@@ -14,9 +14,9 @@ from django.conf import settings
 from django.db import connection, models
 from kafka import KafkaConsumer, TopicPartition
 
-from api.eventstore import get_application
 from consumers.groups import groups
 from consumers.runner import GroupRunner
+from projections.eventstore import get_application
 from projections.runner import PROJECTORS, catch_up, clear_read_models
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))

@@ -12,10 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from api.accountability import findings_for, thresholds
 from benchmarks.generate import generate
 from domain.accountability import Finding, SelfCheck, findings
 from domain.application import SafetyApplication
+from projections.accountability import findings_for, thresholds
 from projections.directory import DisplayNames, StaffDirectoryView
 from projections.inspections import InspectionView
 from projections.ledger import HazardLedger

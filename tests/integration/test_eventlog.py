@@ -6,9 +6,9 @@ from uuid import uuid4
 
 from django.utils import timezone
 
-from api.eventlog import events_of
 from benchmarks.generate import Generator
 from domain.application import SafetyApplication
+from projections.eventlog import events_of
 
 
 def test_each_aggregates_events_in_version_order_keyed_as_asked(app: SafetyApplication) -> None:

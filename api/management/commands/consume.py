@@ -8,9 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from api.eventstore import get_application
 from consumers.groups import groups
 from consumers.runner import GroupRunner
+from projections.eventstore import get_application
 
 GROUPS = ("projections", "notifications", "police-mirror")
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from api import demo
-from api.eventstore import get_application
+from projections.eventstore import get_application
 from projections.runner import catch_up
 
 

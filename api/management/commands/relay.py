@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from api.eventstore import get_application
 from consumers.relay import Relay
+from projections.eventstore import get_application
 
 
 class Command(BaseCommand):

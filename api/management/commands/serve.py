@@ -23,7 +23,7 @@ from gunicorn.workers.base import Worker
 from api import demo
 from api.deadlines import DeadlineWatcher
 from api.embedded import PREPARED_FOR, Address, add_server_arguments, base_url, lan_addresses, parse_address
-from api.eventstore import get_application, set_application
+from projections.eventstore import get_application, set_application
 from projections.runner import catch_up
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from api.eventstore import get_application
 from projections import integrity
+from projections.eventstore import get_application
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from api.deadlines import record_due_misses
-from api.eventstore import get_application
+from projections.eventstore import get_application
 
 
 class Command(BaseCommand):

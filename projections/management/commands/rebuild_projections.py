@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from api.eventstore import get_application
+from projections.eventstore import get_application
 from projections.rebuild import RebuildFailed, rebuild
 
 

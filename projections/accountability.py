@@ -10,12 +10,12 @@ from uuid import UUID
 from django.conf import settings
 from eventsourcing.domain import Aggregate
 
-from api.eventlog import events_of
 from domain.accountability import Finding, SelfCheck, Thresholds, findings
 from domain.application import SafetyApplication
 from domain.policy import Role
 from projections import bulk
 from projections.directory import DisplayNames, StaffInterval
+from projections.eventlog import events_of
 from projections.inspections import InspectionView
 from projections.ledger import HazardLedger
 
