@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Concatenate
 from uuid import UUID
 
 import django_filters
@@ -27,6 +28,7 @@ from api.common import (
 )
 from api.hazards import serializers as s
 from api.services import execute
+from domain.application import SafetyApplication
 from domain.errors import HazardNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
 from domain.hazard import aggregate as hazard_rules
@@ -154,16 +156,20 @@ class HazardOwners(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type
         return Response(s.OwnerInterval(history.owners(row.id, known_at), many=True).data)
 
 
+HazardCommandMethod = Callable[Concatenate[SafetyApplication, UUID, ...], Hazard]
+
+
 def command_view(
-    method: str,
+    command: HazardCommandMethod,
     input_class: type[serializers.Serializer],  # type: ignore[type-arg]
     summary: str,
     requirement: Requirement | None = None,
     owner_work: bool = False,
 ) -> Any:
-    """A POST endpoint that validates ``input_class`` and calls ``SafetyApplication.<method>``. The hazard must be in
-    the caller's scope (404), then a ``requirement`` on the role alone — or, for ``owner_work``, being its current
-    owner or the 校长 — is met (403), before the body is judged (400) and the command runs (409)."""
+    """A POST endpoint that validates ``input_class`` and calls ``command``, a ``SafetyApplication`` method passed
+    itself (not its name: a renamed method fails at import and type check). The hazard must be in the caller's scope
+    (404), then a ``requirement`` on the role alone — or, for ``owner_work``, being its current owner or the 校长 — is
+    met (403), before the body is judged (400) and the command runs (409)."""
 
     class HazardCommand(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
         serializer_class = s.HazardOutput
@@ -177,28 +183,30 @@ def command_view(
             if owner_work:
                 hazard_rules.require_owner_or_principal(actor, row.owner)
             data = validated(input_class, request.data)
-            hazard = execute(lambda app: getattr(app, method)(row.id, actor=actor, **data))
+            hazard = execute(lambda app: command(app, row.id, actor=actor, **data))
             return Response(_hazard_json(hazard, row.number))  # the number never changes
 
-    HazardCommand.__name__ = HazardCommand.__qualname__ = f"Hazard{method.title().replace('_', '')}"
+    HazardCommand.__name__ = HazardCommand.__qualname__ = f"Hazard{command.__name__.title().replace('_', '')}"
     return HazardCommand.as_view()
 
 
 COMMANDS = {
-    "assign": command_view("assign_hazard", s.AssignInput, "分派整改责任人", hazard_rules.ASSIGN),
-    "transfer": command_view("transfer_hazard", s.TransferInput, "移交整改责任", hazard_rules.TRANSFER),
-    "plan": command_view("record_plan", s.PlanInput, "录入整改方案（五落实）", owner_work=True),
+    "assign": command_view(SafetyApplication.assign_hazard, s.AssignInput, "分派整改责任人", hazard_rules.ASSIGN),
+    "transfer": command_view(SafetyApplication.transfer_hazard, s.TransferInput, "移交整改责任", hazard_rules.TRANSFER),
+    "plan": command_view(SafetyApplication.record_plan, s.PlanInput, "录入整改方案（五落实）", owner_work=True),
     "interim-measures": command_view(
-        "record_interim_measures", s.InterimMeasuresInput, "录入临时安全防范措施", owner_work=True
+        SafetyApplication.record_interim_measures, s.InterimMeasuresInput, "录入临时安全防范措施", owner_work=True
     ),
-    "progress": command_view("report_progress", s.ProgressInput, "报告整改进度", owner_work=True),
-    "extend": command_view("extend_deadline", s.ExtendInput, "延长整改时限", hazard_rules.EXTEND),
-    "escalate": command_view("escalate_hazard", s.EscalateInput, "上报", hazard_rules.ESCALATE),
-    "supervise": command_view("supervise_hazard", s.SuperviseInput, "挂牌督办", hazard_rules.SUPERVISE),
-    "rectify": command_view("rectify_hazard", s.RectifyInput, "登记整改完成", owner_work=True),
-    "verify": command_view("verify_hazard", s.VerifyInput, "验收", hazard_rules.VERIFY),
-    "reopen": command_view("reopen_hazard", s.ReopenInput, "重新打开", hazard_rules.REOPEN),
-    "void": command_view("void_hazard", s.VoidInput, "作废（误录的隐患，保留记录，不再计入统计）", hazard_rules.VOID),
+    "progress": command_view(SafetyApplication.report_progress, s.ProgressInput, "报告整改进度", owner_work=True),
+    "extend": command_view(SafetyApplication.extend_deadline, s.ExtendInput, "延长整改时限", hazard_rules.EXTEND),
+    "escalate": command_view(SafetyApplication.escalate_hazard, s.EscalateInput, "上报", hazard_rules.ESCALATE),
+    "supervise": command_view(SafetyApplication.supervise_hazard, s.SuperviseInput, "挂牌督办", hazard_rules.SUPERVISE),
+    "rectify": command_view(SafetyApplication.rectify_hazard, s.RectifyInput, "登记整改完成", owner_work=True),
+    "verify": command_view(SafetyApplication.verify_hazard, s.VerifyInput, "验收", hazard_rules.VERIFY),
+    "reopen": command_view(SafetyApplication.reopen_hazard, s.ReopenInput, "重新打开", hazard_rules.REOPEN),
+    "void": command_view(
+        SafetyApplication.void_hazard, s.VoidInput, "作废（误录的隐患，保留记录，不再计入统计）", hazard_rules.VOID
+    ),
 }
 
 
