@@ -34,7 +34,7 @@ DONE_STATUSES = frozenset({Status.RECTIFIED, Status.CLOSED})
 NOT_CLOSED_STATUSES = OPEN_STATUSES | {Status.RECTIFIED}
 
 # The status an event sets whatever came before (the other events leave the status as it was).
-_SETS = {
+STATUS_SET_BY = {
     "Assigned": Status.ASSIGNED,
     "Rectified": Status.RECTIFIED,
     "Verified": Status.CLOSED,
@@ -57,4 +57,4 @@ def next_status(status: str, kind: str, *, owner: str | None) -> Status:
     hazard in ``status`` whose owner before the event is ``owner``. "Discovered" starts a hazard: ``initial_status``."""
     if kind == "Reopened":
         return status_after_reopen(owner)
-    return _SETS.get(kind, Status(status))
+    return STATUS_SET_BY.get(kind, Status(status))
