@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from domain.application import SafetyApplication
 from domain.errors import DomainError
+from domain.hazard.status import OPEN_STATUSES
 from domain.timerules import business_date
 from projections.eventstore import get_application
 from projections.ledger import HazardLedger
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 def due_hazards(now: datetime) -> list[UUID]:
     """Open hazards whose current deadline ended (24:00 Asia/Shanghai) by ``now`` with no miss recorded."""
     rows = HazardLedger.objects.filter(
-        status__in=("reported", "assigned"), deadline__lt=business_date(now), overdue=False, voided=False
+        status__in=sorted(OPEN_STATUSES), deadline__lt=business_date(now), overdue=False, voided=False
     ).order_by("deadline", "id")
     return list(rows.values_list("id", flat=True))
 

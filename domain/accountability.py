@@ -31,6 +31,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidValue
+from domain.hazard.status import OPEN_STATUSES, Status, initial_status, next_status
 from domain.policy import Role
 from domain.timerules import BUSINESS_TZ, deadline_end
 
@@ -47,8 +48,6 @@ RULES: tuple[tuple[str, str], ...] = (
     ("R7_SUPERVISED_OVERDUE", "挂牌督办…督办到位"),
 )
 _WORDING = dict(RULES)
-_OPEN = frozenset({"reported", "assigned"})
-_STATUS_AFTER = {"Rectified": "rectified", "Verified": "closed", "Rejected": "assigned"}
 _NOT_SELF_KINDS = {"onsite": "教育局现场检查", "supervision": "督查", "joint": "多部门联合检查"}
 
 
@@ -208,7 +207,7 @@ class _Fact:
 class _State:
     """What the hazard looked like at a business moment (folded from the known events up to it)."""
 
-    status: str = "reported"
+    status: Status = Status.REPORTED
     owned_by: _Fact | None = None  # the Assigned/Transferred that made the current owner
     deadline: date | None = None
     deadline_set_by: int | None = None
@@ -217,10 +216,11 @@ class _State:
 
     def apply(self, fact: _Fact) -> _State:
         if fact.kind == "Discovered":
-            return replace(self, status="closed" if fact.flag("rectified_on_spot") else "reported")
+            return replace(self, status=initial_status(fact.flag("rectified_on_spot")))
+        status = next_status(self.status, fact.kind, owner=self.owner)
         if fact.kind == "Assigned":
             return replace(
-                self, status="assigned", owned_by=fact, deadline=fact.day("deadline"), deadline_set_by=fact.version
+                self, status=status, owned_by=fact, deadline=fact.day("deadline"), deadline_set_by=fact.version
             )
         if fact.kind == "Transferred":
             return replace(self, owned_by=fact)
@@ -230,9 +230,7 @@ class _State:
             return replace(self, plan_deadline=self.plan_deadline or fact.day("deadline") is not None)
         if fact.kind == "InterimMeasuresRecorded":
             return replace(self, interim=True)
-        if fact.kind == "Reopened":
-            return replace(self, status="assigned" if self.owned_by else "reported")
-        return replace(self, status=_STATUS_AFTER.get(fact.kind, self.status))
+        return replace(self, status=status)
 
     @property
     def owner(self) -> str | None:
@@ -382,7 +380,7 @@ def _missed_deadlines(case: _Case) -> list[tuple[date, _Fact | None]]:
         if deadline is None or deadline in missed or deadline_end(deadline) > case.at:
             continue
         state = case.state_at(deadline_end(deadline))
-        if state.deadline == deadline and state.status in _OPEN:
+        if state.deadline == deadline and state.status in OPEN_STATUSES:
             missed[deadline] = None
     return sorted(missed.items(), key=lambda item: item[0])
 
@@ -440,12 +438,12 @@ def _major_without_interim(case: _Case) -> list[Finding]:
         return []
     state = case.state_at(due)
     missing = state.missing()
-    if state.status not in _OPEN or not missing:
+    if state.status not in OPEN_STATUSES or not missing:
         return []  # rectified or closed in time is not 一时无法整改
     ended = None
     for fact in (f for f in case.facts if f.at > due):
         state = state.apply(fact)
-        if state.status not in _OPEN or not state.missing():
+        if state.status not in OPEN_STATUSES or not state.missing():
             ended = fact
             break
     subjects = case.school_subjects(due)

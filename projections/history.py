@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 
 from domain.eventinfo import plain
 from domain.hazard.aggregate import Hazard
+from domain.hazard.status import DONE_STATUSES, NOT_CLOSED_STATUSES
 from projections.bitemporal import Bitemporal, in_force
 from projections.bulk import JsonText
 from projections.ledger import HazardLedger
@@ -188,7 +189,7 @@ def voided_by(known_at: datetime) -> QuerySet[HazardVersion]:
 
 def open_at(at: datetime, known_at: datetime) -> QuerySet[HazardVersion]:
     """Every hazard not closed at ``at``, in the state the system knew at ``known_at`` (voided ones left out)."""
-    return states_at(at, known_at).exclude(status="closed")
+    return states_at(at, known_at).filter(status__in=sorted(NOT_CLOSED_STATUSES))
 
 
 def state_as_of(
@@ -224,5 +225,5 @@ def counts_at(campaign: UUID, school: UUID, at: datetime, known_at: datetime) ->
     """排查出的总隐患数 / 隐患整改数 / 未整改隐患数 of a school in a campaign at ``at`` (e.g. the statistics cutoff)."""
     rows = states_at(at, known_at).filter(campaign=campaign, school=school)
     total = rows.count()
-    rectified = rows.filter(status__in=("rectified", "closed")).count()
+    rectified = rows.filter(status__in=sorted(DONE_STATUSES)).count()
     return {"hazards_total": total, "hazards_rectified": rectified, "hazards_open": total - rectified}

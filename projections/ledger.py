@@ -11,6 +11,7 @@ from django.db.models.base import ModelState
 
 from domain.eventinfo import plain
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS, Hazard
+from domain.hazard.status import initial_status, next_status
 from projections.directory import UnitView
 
 
@@ -88,7 +89,7 @@ def discovered(event: Hazard.Discovered, number: str, school: UnitView | None) -
         description=event.description,
         severity=event.severity,
         location=event.location,
-        status="closed" if event.rectified_on_spot else "reported",
+        status=initial_status(event.rectified_on_spot).value,
         rectified_on_spot=event.rectified_on_spot,
         discovered_by=event.actor,
         discovered_at=event.occurred_at,
@@ -115,13 +116,13 @@ def _new_row(**values: Any) -> HazardLedger:
 
 
 def assigned(row: HazardLedger, event: Any) -> None:
+    row.status = _status_after(row, event)
     row.owner, row.owner_unit, row.deadline, row.standard = (
         event.owner,
         event.owner_unit,
         event.deadline,
         event.standard,
     )
-    row.status = "assigned"
 
 
 def transferred(row: HazardLedger, event: Any) -> None:
@@ -161,24 +162,29 @@ def supervised(row: HazardLedger, event: Any) -> None:
 
 
 def rectified(row: HazardLedger, event: Any) -> None:
-    row.status, row.rectified_by, row.progress, row.overdue = "rectified", event.actor, 100, False
+    row.status, row.rectified_by, row.progress, row.overdue = _status_after(row, event), event.actor, 100, False
 
 
 def verified(row: HazardLedger, event: Any) -> None:
-    row.status, row.verified_by, row.closed_at = "closed", event.actor, event.occurred_at
+    row.status, row.verified_by, row.closed_at = _status_after(row, event), event.actor, event.occurred_at
 
 
 def rejected(row: HazardLedger, event: Any) -> None:
-    row.status, row.rectified_by, row.overdue = "assigned", None, _missed(row)
+    row.status, row.rectified_by, row.overdue = _status_after(row, event), None, _missed(row)
 
 
 def reopened(row: HazardLedger, event: Any) -> None:
-    row.status = "assigned" if row.owner else "reported"
+    row.status = _status_after(row, event)
     row.closed_at, row.rectified_by, row.progress, row.overdue = None, None, 0, _missed(row)
 
 
 def voided(row: HazardLedger, event: Any) -> None:
     row.voided, row.voided_at, row.void_reason = True, event.occurred_at, event.reason
+
+
+def _status_after(row: HazardLedger, event: Any) -> str:
+    """The status the domain decides for ``event`` (``row`` not yet changed by it: its owner is the one before)."""
+    return next_status(row.status, type(event).__name__, owner=row.owner).value
 
 
 def _missed(row: HazardLedger) -> bool:

@@ -13,6 +13,7 @@ from django.template import Context, Engine
 from django.utils import timezone
 
 from domain.errors import InvalidValue
+from domain.hazard.status import DONE_STATUSES
 from domain.jointform.fields import BY_KEY, COUNT_LABELS, FOOTER, TITLE
 from domain.timerules import cutoff_moment
 from projections import scope
@@ -51,7 +52,6 @@ SUMMARY_NOTE = (
     "（由学校和当地派出所共同填写），“/”表示该校尚未建立报表；校园隐患总数、整改数取自隐患台账，"
     "整改数含已整改待验收和已销号的隐患。"
 )
-DONE = ("rectified", "closed")
 
 _engine = Engine(dirs=[str(Path(__file__).resolve().parent / "templates")], autoescape=True)
 
@@ -275,7 +275,7 @@ def _hazard_counts(
 ) -> dict[UUID, tuple[int, int]]:
     """校园隐患总数 / 整改数 per school at ``at`` as known at ``known_at`` (rectified: 已整改待验收 or 已销号)."""
     states = states_at(at, known_at).filter(campaign=campaign, school__in=schools)
-    done = Count("id", filter=Q(status__in=DONE))
+    done = Count("id", filter=Q(status__in=sorted(DONE_STATUSES)))
     grouped = states.order_by().values("school").annotate(total=Count("id"), done=done)
     return {g["school"]: (g["total"], g["done"]) for g in grouped}
 

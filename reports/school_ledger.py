@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS, Severity, Status
+from domain.hazard.status import DONE_STATUSES, OPEN_STATUSES
 from domain.timerules import business_date
 from projections.directory import names_at, person_names, unit_names
 from projections.history import states_at
@@ -20,8 +21,6 @@ HAZARD_COLUMNS = ("序号", "隐患编号", "发现日期", "类别", "隐患描
 DUTY_COLUMNS = ("序号", "隐患编号", "责任单位", "责任人", "整改时限", "挂牌督办")
 WORK_COLUMNS = ("序号", "隐患编号", "整改措施", "资金", "预案", "临时防范措施", "进度", "整改完成/销号情况")
 NOTE = "注：隐患整改做到预案、措施、责任、资金、时限“五落实”；重大隐患挂牌督办。“/”表示不适用。"
-OPEN = (Status.REPORTED, Status.ASSIGNED)
-DONE = (Status.RECTIFIED, Status.CLOSED)
 GRADES = {severity: label.removesuffix("隐患") for severity, label in SEVERITY_LABELS.items()}  # 一般 / 重大
 
 
@@ -102,7 +101,7 @@ def _duty_row(number: str, state: dict[str, Any], units: dict[str, str], people:
 
 def _work_row(number: str, state: dict[str, Any]) -> tuple[Cell, ...]:
     plan = state.get("plan") or {}
-    missing = "未制定" if state["status"] in OPEN else None
+    missing = "未制定" if state["status"] in OPEN_STATUSES else None
     interim = "；".join(state.get("interim_measures") or ())
     return (
         number,
@@ -110,7 +109,7 @@ def _work_row(number: str, state: dict[str, Any]) -> tuple[Cell, ...]:
         plan.get("funds") or missing,
         plan.get("contingency") or missing,
         interim or None,
-        "100%" if state["status"] in DONE else progress_text(state),
+        "100%" if state["status"] in DONE_STATUSES else progress_text(state),
         _completion(state),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from domain.hazard.status import DONE_STATUSES, OPEN_STATUSES
 from domain.timerules import deadline_end
 from projections import scope
 from projections.directory import UnitView
@@ -33,7 +34,6 @@ CATEGORIES = (
 )
 LIST_COLUMNS = ("序号", "问题表现", "责任单位", "整改标准", "整改时限", "整改进度")
 LIST_NOTE = "注：问题隐患为在上报截止日期前一周仍未完成整改的问题隐患，若已全部整改完成则不需要填报。"
-DONE = ("rectified", "closed")
 
 
 @register("suzhou-summary", SUMMARY_TITLE, needs=("campaign",), narrow_by=("unit",))
@@ -55,7 +55,7 @@ def suzhou_summary(query: ReportQuery) -> Report:
         found_by = HazardLedger.objects.filter(inspection__in=[i for i, _ in found]).values("id")
         hazards = states.filter(hazard__in=found_by)
         found_count = hazards.count()
-        done = hazards.filter(status__in=DONE).count()
+        done = hazards.filter(status__in=sorted(DONE_STATUSES)).count()
         return len(found), len({s for _, s in found}), found_count, done, found_count - done
 
     rows = [(label, *figures(groups[key])) for label, key in CATEGORIES]
@@ -87,7 +87,7 @@ def suzhou_hazard_list(query: ReportQuery) -> Report:
     open_then = (
         states_at(then, query.known_at)
         .filter(campaign=campaign.id, school__in=schools)
-        .filter(status__in=("reported", "assigned"))
+        .filter(status__in=sorted(OPEN_STATUSES))
         .order_by("school", "number")
     )
     units = dict(UnitView.objects.values_list("id", "name"))

@@ -22,6 +22,9 @@ from domain.errors import (
     OnSpotRequiresGeneral,
     SeparationOfDuties,
 )
+from domain.hazard.status import NOT_CLOSED_STATUSES, OPEN_STATUSES, initial_status, next_status
+from domain.hazard.status import STATUS_LABELS as STATUS_LABELS  # re-exported: the status lives in status.py
+from domain.hazard.status import Status as Status
 from domain.policy import (
     BUREAU_ROLES,
     EDU_BUREAU_ROLES,
@@ -35,24 +38,11 @@ from domain.policy import (
 from domain.timerules import business_date, deadline_end
 
 
-class Status(StrEnum):
-    REPORTED = "reported"
-    ASSIGNED = "assigned"
-    RECTIFIED = "rectified"
-    CLOSED = "closed"
-
-
 class Severity(StrEnum):
     GENERAL = "general"
     MAJOR = "major"
 
 
-STATUS_LABELS = {
-    Status.REPORTED: "已上报",
-    Status.ASSIGNED: "整改中",
-    Status.RECTIFIED: "待验收",
-    Status.CLOSED: "已销号",
-}
 SEVERITY_LABELS = {Severity.GENERAL: "一般隐患", Severity.MAJOR: "重大隐患"}
 
 DISCOVERERS = SCHOOL_ROLES | STATION_ROLES | BUREAU_ROLES
@@ -60,7 +50,7 @@ ASSIGNERS = frozenset({Role.SCHOOL_PRINCIPAL}) | BUREAU_ROLES
 ESCALATORS = ASSIGNERS
 SUPERVISORS = EDU_BUREAU_ROLES | {Role.POLICE_OFFICER}
 GENERAL_VERIFIERS = ASSIGNERS
-OPEN_FOR_WORK = frozenset({Status.REPORTED, Status.ASSIGNED})
+OPEN_FOR_WORK = OPEN_STATUSES
 # Commands whose right depends on the role alone (the API judges these before the input).
 DISCOVER = Requirement(DISCOVERERS, "登记隐患")
 ASSIGN = Requirement(ASSIGNERS, "分派整改责任人")
@@ -115,7 +105,7 @@ class Hazard(Aggregate):
         self.rectified_on_spot = rectified_on_spot
         self.discovered_by = actor
         self.discovered_at = occurred_at
-        self.status = Status.CLOSED if rectified_on_spot else Status.REPORTED
+        self.status = initial_status(rectified_on_spot)
         self.closed_at: datetime | None = occurred_at if rectified_on_spot else None
         self.owner: str | None = None
         self.owner_unit: UUID | None = None
@@ -211,7 +201,7 @@ class Hazard(Aggregate):
         self, *, owner: str, owner_unit: UUID, deadline: date, standard: str, actor: str, occurred_at: datetime
     ) -> None:
         self.owner, self.owner_unit, self.deadline, self.standard = owner, owner_unit, deadline, standard
-        self.status = Status.ASSIGNED
+        self.status = self._status_after("Assigned")
         self.last_occurred_at = occurred_at
 
     def transfer(self, *, owner: str, owner_unit: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
@@ -337,7 +327,7 @@ class Hazard(Aggregate):
     def escalate(self, *, to_unit: UUID, reason: str, actor: Actor, occurred_at: datetime) -> None:
         ESCALATE.check(actor)
         _require_text(reason, "reason", "上报原因不能为空")
-        self._require_status(OPEN_FOR_WORK | {Status.RECTIFIED}, "已销号的隐患不能上报")
+        self._require_status(NOT_CLOSED_STATUSES, "已销号的隐患不能上报")
         self._escalated(to_unit=to_unit, reason=reason, actor=actor.username, occurred_at=occurred_at)
 
     @event("Escalated")
@@ -348,7 +338,7 @@ class Hazard(Aggregate):
 
     def supervise(self, *, note: str, actor: Actor, occurred_at: datetime) -> None:
         SUPERVISE.check(actor)
-        self._require_status(OPEN_FOR_WORK | {Status.RECTIFIED}, "已销号的隐患不能挂牌督办")
+        self._require_status(NOT_CLOSED_STATUSES, "已销号的隐患不能挂牌督办")
         if self.supervised:
             raise AlreadySupervised()
         self._supervised(by_unit=actor.unit, note=note, actor=actor.username, occurred_at=occurred_at)
@@ -367,7 +357,7 @@ class Hazard(Aggregate):
 
     @event("Rectified")
     def _rectified(self, *, note: str, evidence: list[str], actor: str, occurred_at: datetime) -> None:
-        self.status = Status.RECTIFIED
+        self.status = self._status_after("Rectified")
         self.rectified_by = actor
         self.progress_percent = 100
         self.last_occurred_at = occurred_at
@@ -389,14 +379,14 @@ class Hazard(Aggregate):
 
     @event("Verified")
     def _verified(self, *, note: str, actor: str, occurred_at: datetime) -> None:
-        self.status = Status.CLOSED
+        self.status = self._status_after("Verified")
         self.verified_by = actor
         self.closed_at = occurred_at
         self.last_occurred_at = occurred_at
 
     @event("Rejected")
     def _rejected(self, *, note: str, actor: str, occurred_at: datetime) -> None:
-        self.status = Status.ASSIGNED
+        self.status = self._status_after("Rejected")
         self.rectified_by = None
         self.last_occurred_at = occurred_at
 
@@ -410,7 +400,7 @@ class Hazard(Aggregate):
 
     @event("Reopened")
     def _reopened(self, *, reason: str, actor: str, occurred_at: datetime) -> None:
-        self.status = Status.ASSIGNED if self.owner else Status.REPORTED
+        self.status = self._status_after("Reopened")
         self.closed_at = None
         self.rectified_by = None
         self.progress_percent = 0
@@ -429,6 +419,9 @@ class Hazard(Aggregate):
         self.last_occurred_at = occurred_at
 
     # --- rule helpers ---------------------------------------------------------------------------
+
+    def _status_after(self, kind: str) -> Status:
+        return next_status(self.status, kind, owner=self.owner)
 
     def _require_not_voided(self) -> None:
         if self.voided:
