@@ -109,10 +109,11 @@ class Batch:
         self.hazards = bulk.by_pk(NotificationHazard, hazards)
         schools = {h.school for h in self.hazards.values()}
         schools |= {e.school for e in events if isinstance(e, Hazard.Discovered)}
-        schools |= {e.originator_id for e in events if isinstance(e, Unit.Registered)}
+        schools |= {e.originator_id for e in events if isinstance(e, Unit.Registered | Unit.Changed)}
         self.units = bulk.by_pk(NotificationUnit, schools)
         self.stored_hazards, self.stored_units = set(self.hazards), set(self.units)
         self.changed: set[UUID] = set()
+        self.renamed: set[UUID] = set()  # schools already stored whose name changed
         self.notices: list[tuple[Any, ...]] = []
 
     def advance(self, event: Any) -> NotificationHazard | None:
@@ -148,6 +149,8 @@ class Batch:
         bulk.upsert(NotificationHazard, HAZARD_FIELDS, (h for h in hazards if h[0] in self.stored_hazards), key=["id"])
         units = [u for i, u in self.units.items() if i not in self.stored_units]
         bulk.insert(NotificationUnit, UNIT_FIELDS, ([u.id, u.name, u.parent] for u in units))
+        renamed = [self.units[i] for i in self.renamed if i in self.stored_units]
+        bulk.upsert(NotificationUnit, UNIT_FIELDS, ([u.id, u.name, u.parent] for u in renamed), key=["id"])
         bulk.insert(NotificationView, NOTICE_FIELDS, self.notices)
 
 
@@ -155,37 +158,41 @@ Recipient = tuple[str, UUID | None, str]  # user, unit, role within the unit
 Handler = Callable[[Batch, Any], None]
 
 
-class NotificationProjector(Projector):
+class NotificationProjector(Projector[Handler]):
     def __init__(self) -> None:
-        super().__init__("notifications", (NotificationView, NotificationHazard, NotificationUnit))
-        self.rules: dict[type[Aggregate.Event], Handler] = {}
-
-    def rule(self, *event_classes: type[Aggregate.Event]) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            for event_class in event_classes:
-                self.rules[event_class] = handler
-            return handler
-
-        return register
+        super().__init__("notifications", (NotificationView, NotificationHazard, NotificationUnit), (Unit, Hazard))
 
     def apply(self, event: Aggregate.Event) -> None:
         self.apply_batch([event])
 
     def apply_batch(self, events: Sequence[Aggregate.Event]) -> None:
-        mine = [e for e in events if type(e) in self.rules]
+        mine = self.handlers.mine(events)
         if not mine:
             return
         batch = Batch(mine)
         for event in mine:
-            self.rules[type(event)](batch, event)
+            self.handler_for(event)(batch, event)  # type: ignore[misc]
         with bulk.together(len(mine) < bulk.FEW):
             batch.write()
 
 
 projector = NotificationProjector()
+# Nothing to tell anyone: the notices are of missed deadlines, escalations and supervision; a hazard's state
+# otherwise matters here only for its owner (Assigned, Transferred).
+projector.ignore(
+    Hazard.PlanRecorded,
+    Hazard.InterimMeasuresRecorded,
+    Hazard.ProgressReported,
+    Hazard.DeadlineExtended,
+    Hazard.Rectified,
+    Hazard.Verified,
+    Hazard.Rejected,
+    Hazard.Reopened,
+    Hazard.Voided,
+)
 
 
-@projector.rule(Unit.Registered)
+@projector.on(Unit.Registered)
 def unit_registered(batch: Batch, event: Any) -> None:
     if UnitKind(event.kind) is UnitKind.SCHOOL and event.originator_id not in batch.units:
         batch.units[event.originator_id] = NotificationUnit(
@@ -193,7 +200,16 @@ def unit_registered(batch: Batch, event: Any) -> None:
         )
 
 
-@projector.rule(Hazard.Discovered)
+@projector.on(Unit.Changed)
+def unit_changed(batch: Batch, event: Any) -> None:
+    """A school renamed: later notices name it as it is now called (those already sent keep the old name)."""
+    unit = batch.units.get(event.originator_id)
+    if unit is not None and unit.name != event.name:
+        unit.name = event.name
+        batch.renamed.add(unit.id)
+
+
+@projector.on(Hazard.Discovered)
 def discovered(batch: Batch, event: Any) -> None:
     if event.originator_id not in batch.hazards:
         batch.hazards[event.originator_id] = NotificationHazard(
@@ -206,13 +222,13 @@ def discovered(batch: Batch, event: Any) -> None:
         batch.changed.add(event.originator_id)
 
 
-@projector.rule(Hazard.Assigned, Hazard.Transferred)
+@projector.on(Hazard.Assigned, Hazard.Transferred)
 def owner_changed(batch: Batch, event: Any) -> None:
     if row := batch.advance(event):
         row.owner, row.owner_unit = event.owner, event.owner_unit
 
 
-@projector.rule(Hazard.DeadlineMissed)
+@projector.on(Hazard.DeadlineMissed)
 def deadline_missed(batch: Batch, event: Any) -> None:
     if row := batch.advance(event):
         school = batch.units.get(row.school) or NotificationUnit.objects.filter(id=row.school).first()
@@ -226,14 +242,14 @@ def deadline_missed(batch: Batch, event: Any) -> None:
         batch.notify(row, event, "deadline_missed", message, recipients)
 
 
-@projector.rule(Hazard.Escalated)
+@projector.on(Hazard.Escalated)
 def escalated(batch: Batch, event: Any) -> None:
     if row := batch.advance(event):
         message = f"隐患“{row.description[:60]}”已上报贵单位：{event.reason}"
         batch.notify(row, event, "escalated", message, [("", event.to_unit, "")])
 
 
-@projector.rule(Hazard.Supervised)
+@projector.on(Hazard.Supervised)
 def supervised(batch: Batch, event: Any) -> None:
     if row := batch.advance(event):
         recipients: list[Recipient] = [("", row.school, "")]
