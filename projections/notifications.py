@@ -109,11 +109,10 @@ class Batch:
         self.hazards = bulk.by_pk(NotificationHazard, hazards)
         schools = {h.school for h in self.hazards.values()}
         schools |= {e.school for e in events if isinstance(e, Hazard.Discovered)}
-        schools |= {e.originator_id for e in events if isinstance(e, Unit.Registered | Unit.Changed)}
+        schools |= {e.originator_id for e in events if isinstance(e, Unit.Registered)}
         self.units = bulk.by_pk(NotificationUnit, schools)
         self.stored_hazards, self.stored_units = set(self.hazards), set(self.units)
         self.changed: set[UUID] = set()
-        self.renamed: set[UUID] = set()  # schools already stored whose name changed
         self.notices: list[tuple[Any, ...]] = []
 
     def advance(self, event: Any) -> NotificationHazard | None:
@@ -149,8 +148,6 @@ class Batch:
         bulk.upsert(NotificationHazard, HAZARD_FIELDS, (h for h in hazards if h[0] in self.stored_hazards), key=["id"])
         units = [u for i, u in self.units.items() if i not in self.stored_units]
         bulk.insert(NotificationUnit, UNIT_FIELDS, ([u.id, u.name, u.parent] for u in units))
-        renamed = [self.units[i] for i in self.renamed if i in self.stored_units]
-        bulk.upsert(NotificationUnit, UNIT_FIELDS, ([u.id, u.name, u.parent] for u in renamed), key=["id"])
         bulk.insert(NotificationView, NOTICE_FIELDS, self.notices)
 
 
@@ -177,6 +174,11 @@ class NotificationProjector(Projector[Handler]):
 
 
 projector = NotificationProjector()
+# A renamed school keeps its registered name in the notices: a parallel rebuild (``projections.rebuild``) projects
+# every directory event before any hazard's, so a rename applied here would reach the notices of misses recorded
+# before it, and a rebuild would not give back the notices' text. (Following renames needs the names in force over
+# time here — not done yet.)
+projector.ignore(Unit.Changed)
 # Nothing to tell anyone: the notices are of missed deadlines, escalations and supervision; a hazard's state
 # otherwise matters here only for its owner (Assigned, Transferred).
 projector.ignore(
@@ -198,15 +200,6 @@ def unit_registered(batch: Batch, event: Any) -> None:
         batch.units[event.originator_id] = NotificationUnit(
             id=event.originator_id, name=event.name, parent=event.parent
         )
-
-
-@projector.on(Unit.Changed)
-def unit_changed(batch: Batch, event: Any) -> None:
-    """A school renamed: later notices name it as it is now called (those already sent keep the old name)."""
-    unit = batch.units.get(event.originator_id)
-    if unit is not None and unit.name != event.name:
-        unit.name = event.name
-        batch.renamed.add(unit.id)
 
 
 @projector.on(Hazard.Discovered)
