@@ -78,6 +78,13 @@ class Handlers(Generic[H]):
             route = self._route[cls] = self._resolve(cls)
         return None if route is _IGNORED else route  # type: ignore[no-any-return]
 
+    def handler_of(self, cls: type) -> H | None:
+        """The handler of an event class (for events known by their class's name, as in Kafka envelopes)."""
+        route = self._route.get(cls)
+        if route is None:
+            route = self._route[cls] = self._resolve(cls)
+        return None if route is _IGNORED else route  # type: ignore[no-any-return]
+
     def _resolve(self, cls: type) -> Any:
         handler = self.handlers.get(cls)
         if handler is not None:

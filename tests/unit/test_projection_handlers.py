@@ -11,19 +11,22 @@ from domain.inspection.aggregate import Inspection
 from domain.jointform.aggregate import JointForm
 from domain.jointform.police import PoliceNotes
 from domain.submission.aggregate import Submission
-from projections.base import Projector, event_classes
+from projections import policemirror
+from projections.base import Handlers, Projector, event_classes
 from projections.runner import PROJECTORS
 
 AGGREGATES = (Hazard, Unit, Staff, Campaign, Inspection, JointForm, PoliceNotes, Submission)
+# Every projector, and the police side's mirror (fed by the Kafka envelopes, its handlers found by type word).
+ALL: list[Handlers] = [p.handlers for p in PROJECTORS] + [policemirror.handlers]
 
 
 def test_every_event_class_of_a_consumed_aggregate_has_a_handler_or_is_ignored() -> None:
-    missing = [f"{p.name}: {cls.__qualname__}" for p in PROJECTORS for cls in p.missing()]
+    missing = [f"{h.owner}: {cls.__qualname__}" for h in ALL for cls in h.missing()]
     assert not missing, "no handler and not ignored:\n" + "\n".join(missing)
 
 
 def test_every_aggregate_is_consumed_by_some_projector() -> None:
-    consumed = {a for p in PROJECTORS for a in p.handlers.consumes}
+    consumed = {a for h in ALL for a in h.consumes}
     assert not [a.__name__ for a in AGGREGATES if a not in consumed]
 
 
