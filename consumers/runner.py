@@ -25,10 +25,14 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from consumers import envelope
 from consumers.groups import Group, Item
 from consumers.kafka import client_options
+from projections.base import UnhandledEvent
 from projections.tracking import ConsumerOffset, ParkedMessage
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)
+# Never parked: a code fault (a projector without a handler for an event it consumes) stops the group until fixed,
+# since parking the event would leave every later event of its aggregate refused by the version checks.
+STOPS_THE_GROUP = (*TRANSIENT, UnhandledEvent)
 
 
 @dataclass
@@ -167,7 +171,7 @@ class GroupRunner:
             with transaction.atomic():
                 self.group.apply(items)
             return 0
-        except TRANSIENT:
+        except STOPS_THE_GROUP:
             raise
         except Exception as exc:  # noqa: BLE001 - a bad message must not stop the group
             logger.warning("%s: batch failed (%s); applying one by one", self.group.name, exc)
@@ -176,7 +180,7 @@ class GroupRunner:
             try:
                 with transaction.atomic():
                     self.group.apply([item])
-            except TRANSIENT:
+            except STOPS_THE_GROUP:
                 raise
             except Exception as exc:  # noqa: BLE001
                 self._park(item.message, f"{type(exc).__name__}: {exc}")

@@ -19,7 +19,12 @@ _ENVELOPE_FIELDS = frozenset(
 
 def event_type(event: Aggregate.Event) -> str:
     """``PlanRecorded`` → ``plan_recorded``: the stable snake_case word shown in histories."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+    return type_word(type(event))
+
+
+def type_word(event_class: type) -> str:
+    """The word ``event_type`` gives the events of this class."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", event_class.__name__).lower()
 
 
 def event_data(event: Aggregate.Event) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.accountability import Finding, SelfCheck, Thresholds, findings
 from domain.application import SafetyApplication
+from domain.inspection.aggregate import Inspection
 from domain.policy import Role
 from projections import bulk
 from projections.directory import DisplayNames, StaffInterval
@@ -99,7 +100,7 @@ def _self_checks(inspections: list[InspectionView], log: dict[UUID, list[Any]]) 
         )
         for inspection in inspections
         for event in log[inspection.id]
-        if type(event).__name__ == "ItemAssessed"
+        if isinstance(event, Inspection.ItemAssessed)
     ]
 
 

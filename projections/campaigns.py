@@ -6,7 +6,7 @@ from django.db import models
 
 from domain.campaign.aggregate import Campaign
 from domain.eventinfo import plain
-from projections.base import Projector
+from projections.base import Handler, Projector
 
 
 class CampaignView(models.Model):
@@ -35,7 +35,7 @@ class CampaignView(models.Model):
         return self.title
 
 
-projector = Projector("campaigns", (CampaignView,))
+projector: Projector[Handler] = Projector("campaigns", (CampaignView,), consumes=(Campaign,))
 
 
 @projector.on(Campaign.Launched)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from django.db import models
@@ -94,25 +95,34 @@ class StaffInterval(Bitemporal):
         indexes = [models.Index(fields=["unit", "valid_from"]), models.Index(fields=["username", "valid_from"])]
 
 
-class DirectoryProjector(Projector):
-    """Registrations and appointments (nearly every directory event) are written in bulk; the rare role
-    changes and leavings go one by one, after what came before them in the batch has been written."""
+class Pending:
+    """Registrations and appointments (nearly every directory event) waiting to be written in bulk; the rare
+    other events are applied one by one, after what came before them in the batch has been written."""
+
+    def __init__(self) -> None:
+        self.units: list[Unit.Registered] = []
+        self.staff: list[Staff.Appointed] = []
+
+    def flush(self) -> None:
+        _register(self.units)
+        _appoint(self.staff)
+        self.units, self.staff = [], []
+
+
+DirectoryHandler = Callable[[Pending, Any], None]
+
+
+class DirectoryProjector(Projector[DirectoryHandler]):
+    def apply(self, event: Aggregate.Event) -> None:
+        self.apply_batch([event])
 
     def apply_batch(self, events: Sequence[Aggregate.Event]) -> None:
-        units: list[Unit.Registered] = []
-        staff: list[Staff.Appointed] = []
+        pending = Pending()
         for event in events:
-            if isinstance(event, Unit.Registered):
-                units.append(event)
-            elif isinstance(event, Staff.Appointed):
-                staff.append(event)
-            elif type(event) in self.handlers:
-                _register(units)
-                _appoint(staff)
-                units, staff = [], []
-                self.apply(event)
-        _register(units)
-        _appoint(staff)
+            handler = self.handler_for(event)
+            if handler is not None:
+                handler(pending, event)
+        pending.flush()
 
 
 UNIT_FIELDS = [
@@ -194,7 +204,7 @@ def _appoint(events: list[Staff.Appointed]) -> None:
     bulk.insert(StaffInterval, INTERVAL_FIELDS, appointments)
 
 
-projector = DirectoryProjector("directory", (UnitView, UnitVersion, StaffView, StaffInterval))
+projector = DirectoryProjector("directory", (UnitView, UnitVersion, StaffView, StaffInterval), consumes=(Unit, Staff))
 
 
 class SchoolCodes:
@@ -229,32 +239,15 @@ def code_of(school: UUID) -> str:
 
 
 @projector.on(Unit.Registered)
-def unit_registered(event: Unit.Registered) -> None:
-    if not UnitVersion.objects.filter(unit=event.originator_id, version=event.originator_version).exists():
-        UnitVersion.objects.create(**dict(zip(UNIT_VERSION_FIELDS, _first_version(event), strict=True)))
-    if UnitView.objects.filter(id=event.originator_id).exists():
-        return
-    UnitView.objects.get_or_create(
-        id=event.originator_id,
-        defaults={
-            "kind": UnitKind(event.kind).value,
-            "name": event.name,
-            "code": SchoolCodes([event.district]).of(event),
-            "district": event.district,
-            "parent": event.parent,
-            "police_station": event.police_station,
-            "stage": event.stage,
-            "boarding": event.boarding,
-            "registered_at": event.occurred_at,
-            "version": event.originator_version,
-        },
-    )
+def unit_registered(pending: Pending, event: Unit.Registered) -> None:
+    pending.units.append(event)  # written in bulk by ``_register``
 
 
 @projector.on(Unit.Changed)
-def unit_changed(event: Unit.Changed) -> None:
+def unit_changed(pending: Pending, event: Unit.Changed) -> None:
     """The current state (``UnitView``, which scope uses) takes the change at once; ``UnitVersion`` keeps what held
     before ``effective_from``. The hazard ledger's copy of the school's district and station follows."""
+    pending.flush()
     rows = UnitView.objects.filter(id=event.originator_id, version=event.originator_version - 1)
     code = getattr(event, "code", None)  # None: unchanged, and absent from changes recorded before codes could change
     if not rows.update(
@@ -285,25 +278,13 @@ def unit_changed(event: Unit.Changed) -> None:
 
 
 @projector.on(Staff.Appointed)
-def staff_appointed(event: Staff.Appointed) -> None:
-    _, created = StaffView.objects.get_or_create(
-        username=event.username,
-        defaults={
-            "staff_id": event.originator_id,
-            "display_name": event.display_name,
-            "phone": event.phone,
-            "unit": event.unit,
-            "role": event.role,
-            "active": True,
-            "version": event.originator_version,
-        },
-    )
-    if created:
-        _record_interval(event.username, event, event.unit, event.role)
+def staff_appointed(pending: Pending, event: Staff.Appointed) -> None:
+    pending.staff.append(event)  # written in bulk by ``_appoint``
 
 
 @projector.on(Staff.RoleChanged)
-def staff_role_changed(event: Staff.RoleChanged) -> None:
+def staff_role_changed(pending: Pending, event: Staff.RoleChanged) -> None:
+    pending.flush()
     username = _advance(event)
     if username:
         StaffView.objects.filter(username=username).update(unit=event.unit, role=event.role)
@@ -311,7 +292,8 @@ def staff_role_changed(event: Staff.RoleChanged) -> None:
 
 
 @projector.on(Staff.Left)
-def staff_left(event: Staff.Left) -> None:
+def staff_left(pending: Pending, event: Staff.Left) -> None:
+    pending.flush()
     username = _advance(event)
     if username:
         StaffView.objects.filter(username=username).update(active=False)

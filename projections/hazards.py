@@ -19,11 +19,11 @@ from eventsourcing.domain import Aggregate
 
 from domain.hazard.aggregate import Hazard
 from domain.timerules import business_date
-from projections import bulk
+from projections import bulk, ledger
 from projections.base import Projector
 from projections.directory import UnitView
 from projections.history import NEXT_RECORDED, NEXT_VALID, OWNER_SINCE, VERSION_FIELDS, HazardVersion, version_values
-from projections.ledger import APPLY, HazardLedger, discovered
+from projections.ledger import HazardLedger, LedgerHandler
 
 LEDGER_FIELDS = [f.attname for f in HazardLedger._meta.concrete_fields]
 
@@ -74,11 +74,17 @@ class Latest:
         self.values, self.version, self.owner_since = values, version, owner_since
 
 
-class HazardProjector(Projector):
+class HazardProjector(Projector[LedgerHandler]):
+    """The ledger's handlers (``projections.ledger``), given the hazard's row, and its history after each."""
+
     def __init__(self) -> None:
-        super().__init__("hazards", (HazardVersion, HazardLedger))
+        super().__init__("hazards", (HazardVersion, HazardLedger), handlers=ledger.handlers)
+
+    def apply(self, event: Aggregate.Event) -> None:
+        self.apply_batch([event])
 
     def apply_batch(self, events: Sequence[Aggregate.Event]) -> None:
+        # Every hazard event, an ignored one too: a row takes only the event one version ahead of it.
         hazard_events = [e for e in events if isinstance(e, Hazard.Event)]
         if hazard_events:
             Batch(hazard_events).apply()
@@ -124,18 +130,20 @@ class Batch:
         bulk.update(HazardVersion, ["next_valid", "next_recorded"], self.ended, key=["hazard", "version"])
 
     def apply_event(self, event: Hazard.Event, write_version: Callable[[list[Any]], None]) -> bool:
-        """Apply one event to its ledger row and history; False if it does not apply (replayed, unknown)."""
+        """Apply one event to its ledger row and history; False if it does not apply (replayed, or its hazard
+        unknown). An event without a handler raises ``UnhandledEvent``; an ignored one moves the version only."""
         row = self.rows.get(event.originator_id)
+        apply = ledger.handlers.handler_for(event)
         if isinstance(event, Hazard.Discovered):
             if row is not None:
                 return False
             number = self.numbers.next(event)
-            row = self.rows[event.originator_id] = discovered(event, number, self.schools.get(event.school))
+            row = self.rows[event.originator_id] = apply(event, number, self.schools.get(event.school))  # type: ignore[misc]
         else:
-            apply = APPLY.get(type(event).__name__)
-            if row is None or apply is None or row.version != event.originator_version - 1:
+            if row is None or row.version != event.originator_version - 1:
                 return False
-            apply(row, event)
+            if apply is not None:
+                apply(row, event)
             row.version, row.updated_at = event.originator_version, event.timestamp
         previous = self.latest.get(row.id)
         valid, recorded = event.occurred_at, event.timestamp  # type: ignore[attr-defined]

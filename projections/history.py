@@ -103,7 +103,7 @@ VERSION_FIELDS = (
 NEXT_VALID, NEXT_RECORDED, OWNER_SINCE = (
     VERSION_FIELDS.index(f) for f in ("next_valid", "next_recorded", "owner_since")
 )
-OWNER_EVENTS = frozenset({"Assigned", "Transferred"})
+OWNER_EVENTS = (Hazard.Assigned, Hazard.Transferred)  # the events that may change the owner
 
 
 def version_values(
@@ -113,7 +113,7 @@ def version_values(
     as the values of ``VERSION_FIELDS`` (the row is written in bulk; ``next_*`` are filled by its successor)."""
     name = type(event).__name__
     occurred_at: datetime = event.occurred_at  # type: ignore[attr-defined]
-    if first or name in OWNER_EVENTS:
+    if first or type(event) in OWNER_EVENTS:
         owner_since = occurred_at if row.owner else None
     return [
         row.id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -49,39 +49,55 @@ class AssessmentView(models.Model):
         constraints = [models.UniqueConstraint(fields=["inspection", "item"], name="assessment_once_per_item")]
 
 
-class InspectionProjector(Projector):
+class Batch:
+    """The inspections a batch of events touches, loaded once, changed in memory by the handlers below."""
+
+    def __init__(self, events: Sequence[Aggregate.Event]) -> None:
+        self.rows = bulk.by_pk(InspectionView, {e.originator_id for e in events})
+        self.stored = set(self.rows)
+        self.changed: set[UUID] = set()
+        self.assessments: dict[tuple[UUID, str], tuple[Any, ...]] = {}
+
+    def advance(self, event: Any) -> InspectionView | None:
+        """The inspection before this event, moved to its version; None if not scheduled or already applied."""
+        row = self.rows.get(event.originator_id)
+        if row is None or row.version != event.originator_version - 1:
+            return None
+        row.version = event.originator_version
+        self.changed.add(row.id)
+        return row
+
+    def write(self) -> None:
+        rows, stored, changed = self.rows, self.stored, self.changed
+        bulk.insert(InspectionView, INSPECTION_FIELDS, (_values(rows[i]) for i in changed if i not in stored))
+        bulk.upsert(InspectionView, INSPECTION_FIELDS, (_values(rows[i]) for i in changed if i in stored), key=["id"])
+        new = [a for a in self.assessments.values() if a[0] not in stored]  # of inspections scheduled in this batch
+        bulk.insert(AssessmentView, ASSESSMENT_FIELDS, new)
+        old = [a for a in self.assessments.values() if a[0] in stored]
+        bulk.upsert(AssessmentView, ASSESSMENT_FIELDS, old, key=["inspection_id", "item"])
+
+
+InspectionHandler = Callable[[Batch, Any], None]
+
+
+class InspectionProjector(Projector[InspectionHandler]):
     """The handlers below, applied to a whole batch in memory and written in bulk."""
+
+    def apply(self, event: Aggregate.Event) -> None:
+        self.apply_batch([event])
 
     def apply_batch(self, events: Sequence[Aggregate.Event]) -> None:
         mine = [e for e in events if isinstance(e, Inspection.Event)]
         if not mine:
             return
-        rows = bulk.by_pk(InspectionView, {e.originator_id for e in mine})
-        stored = set(rows)
-        changed: set[UUID] = set()
-        assessments: dict[tuple[UUID, str], tuple[Any, ...]] = {}
+        batch = Batch(mine)
         for event in mine:
-            row = rows.get(event.originator_id)
-            if isinstance(event, Inspection.Scheduled):
-                if row is None:
-                    rows[event.originator_id] = _scheduled(event)
-                    changed.add(event.originator_id)
-                continue
-            if row is None or row.version != event.originator_version - 1 or type(event) not in self.handlers:
-                continue  # not scheduled, already applied, or not for this read model
-            row.version = event.originator_version
-            changed.add(row.id)
-            if isinstance(event, Inspection.ItemAssessed):
-                key = (row.id, event.item)
-                assessments[key] = (*key, event.result, event.note, event.occurred_at, event.actor)
-            elif isinstance(event, Inspection.Completed):
-                row.status, row.completed_at = "completed", event.occurred_at
-        bulk.insert(InspectionView, INSPECTION_FIELDS, (_values(rows[i]) for i in changed if i not in stored))
-        bulk.upsert(InspectionView, INSPECTION_FIELDS, (_values(rows[i]) for i in changed if i in stored), key=["id"])
-        new = [a for a in assessments.values() if a[0] not in stored]  # of inspections scheduled in this batch
-        bulk.insert(AssessmentView, ASSESSMENT_FIELDS, new)
-        old = [a for a in assessments.values() if a[0] in stored]
-        bulk.upsert(AssessmentView, ASSESSMENT_FIELDS, old, key=["inspection_id", "item"])
+            handler = self.handler_for(event)
+            if handler is not None:
+                handler(batch, event)
+            else:  # ignored: a row takes only the event one version ahead of it
+                batch.advance(event)
+        batch.write()
 
 
 INSPECTION_FIELDS = [f.attname for f in InspectionView._meta.concrete_fields]
@@ -108,52 +124,24 @@ def _values(row: InspectionView) -> list[Any]:
     return [values[f] for f in INSPECTION_FIELDS]
 
 
-projector = InspectionProjector("inspections", (AssessmentView, InspectionView))
+projector = InspectionProjector("inspections", (AssessmentView, InspectionView), consumes=(Inspection,))
 
 
 @projector.on(Inspection.Scheduled)
-def scheduled(event: Inspection.Scheduled) -> None:
-    InspectionView.objects.get_or_create(
-        id=event.originator_id,
-        defaults={
-            "campaign": event.campaign,
-            "school": event.school,
-            "kind": event.kind,
-            "inspectors": list(event.inspectors),
-            "leader_participated": event.leader_participated,
-            "departments": list(event.departments),
-            "started_at": event.occurred_at,
-            "recorded_by": event.actor,
-            "version": event.originator_version,
-        },
-    )
+def scheduled(batch: Batch, event: Inspection.Scheduled) -> None:
+    if event.originator_id not in batch.rows:
+        batch.rows[event.originator_id] = _scheduled(event)
+        batch.changed.add(event.originator_id)
 
 
 @projector.on(Inspection.ItemAssessed)
-def item_assessed(event: Inspection.ItemAssessed) -> None:
-    if _advance(event):
-        AssessmentView.objects.update_or_create(
-            inspection_id=event.originator_id,
-            item=event.item,
-            defaults={
-                "result": event.result,
-                "note": event.note,
-                "assessed_at": event.occurred_at,
-                "assessed_by": event.actor,
-            },
-        )
+def item_assessed(batch: Batch, event: Inspection.ItemAssessed) -> None:
+    if row := batch.advance(event):
+        key = (row.id, event.item)
+        batch.assessments[key] = (*key, event.result, event.note, event.occurred_at, event.actor)
 
 
 @projector.on(Inspection.Completed)
-def completed(event: Inspection.Completed) -> None:
-    if _advance(event):
-        InspectionView.objects.filter(id=event.originator_id).update(status="completed", completed_at=event.occurred_at)
-
-
-def _advance(event: Inspection.Event) -> bool:
-    """True once per event: moves the row's version forward, False on replay."""
-    return bool(
-        InspectionView.objects.filter(id=event.originator_id, version=event.originator_version - 1).update(
-            version=event.originator_version
-        )
-    )
+def completed(batch: Batch, event: Inspection.Completed) -> None:
+    if row := batch.advance(event):
+        row.status, row.completed_at = "completed", event.occurred_at

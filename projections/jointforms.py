@@ -14,7 +14,7 @@ from django.db import models
 from domain.jointform.aggregate import JointForm, canonical
 from domain.jointform.police import POLICE_ONLY, PoliceNotes
 from domain.timerules import beijing_iso
-from projections.base import Projector
+from projections.base import Handler, Projector
 from projections.policekey import readable
 
 
@@ -55,7 +55,9 @@ class JointFormCopy(models.Model):
         constraints = [models.UniqueConstraint(fields=["form", "line"], name="one_copy_per_line")]
 
 
-projector = Projector("jointforms", (JointFormCopy, JointFormView))
+projector: Projector[Handler] = Projector(
+    "jointforms", (JointFormCopy, JointFormView), consumes=(JointForm, PoliceNotes)
+)
 
 
 @projector.on(JointForm.Opened)

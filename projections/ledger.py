@@ -12,6 +12,7 @@ from django.db.models.base import ModelState
 from domain.eventinfo import plain
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS, Hazard
 from domain.hazard.status import initial_status, next_status
+from projections.base import Handlers
 from projections.directory import UnitView
 
 
@@ -71,9 +72,13 @@ class HazardLedger(models.Model):
         return f"{self.number} {self.description[:20]}"
 
 
-# --- one small pure apply(row, event) per event ---------------------------------------------------------
+# --- one small pure apply(row, event) per event, found by the event's class -------------------------------
+
+LedgerHandler = Callable[..., Any]  # (row, event); the discovery makes the row: (event, number, school) → row
+handlers: Handlers[LedgerHandler] = Handlers("hazards", (Hazard,))
 
 
+@handlers.on(Hazard.Discovered)
 def discovered(event: Hazard.Discovered, number: str, school: UnitView | None) -> HazardLedger:
     return _new_row(
         id=event.originator_id,
@@ -115,6 +120,7 @@ def _new_row(**values: Any) -> HazardLedger:
     return row
 
 
+@handlers.on(Hazard.Assigned)
 def assigned(row: HazardLedger, event: Any) -> None:
     row.status = _status_after(row, event)
     row.owner, row.owner_unit, row.deadline, row.standard = (
@@ -125,10 +131,12 @@ def assigned(row: HazardLedger, event: Any) -> None:
     )
 
 
+@handlers.on(Hazard.Transferred)
 def transferred(row: HazardLedger, event: Any) -> None:
     row.owner, row.owner_unit = event.owner, event.owner_unit
 
 
+@handlers.on(Hazard.PlanRecorded)
 def plan_recorded(row: HazardLedger, event: Any) -> None:
     row.plan = plain(
         {"measures": event.measures, "funds": event.funds, "deadline": event.deadline, "contingency": event.contingency}
@@ -136,48 +144,59 @@ def plan_recorded(row: HazardLedger, event: Any) -> None:
     row.beyond_capacity = event.beyond_capacity
 
 
+@handlers.on(Hazard.InterimMeasuresRecorded)
 def interim_measures_recorded(row: HazardLedger, event: Any) -> None:
     row.interim_measures = [*row.interim_measures, event.measures]
 
 
+@handlers.on(Hazard.ProgressReported)
 def progress_reported(row: HazardLedger, event: Any) -> None:
     row.progress, row.progress_note = event.percent, event.note
 
 
+@handlers.on(Hazard.DeadlineExtended)
 def deadline_extended(row: HazardLedger, event: Any) -> None:
     row.deadline, row.overdue = event.new_deadline, False
 
 
+@handlers.on(Hazard.DeadlineMissed)
 def deadline_missed(row: HazardLedger, event: Any) -> None:
     row.missed_deadlines = [*row.missed_deadlines, event.deadline.isoformat()]
     row.overdue = True
 
 
+@handlers.on(Hazard.Escalated)
 def escalated(row: HazardLedger, event: Any) -> None:
     row.escalated, row.escalated_to = True, [*row.escalated_to, str(event.to_unit)]
 
 
+@handlers.on(Hazard.Supervised)
 def supervised(row: HazardLedger, event: Any) -> None:
     row.supervised, row.supervised_by = True, event.by_unit
 
 
+@handlers.on(Hazard.Rectified)
 def rectified(row: HazardLedger, event: Any) -> None:
     row.status, row.rectified_by, row.progress, row.overdue = _status_after(row, event), event.actor, 100, False
 
 
+@handlers.on(Hazard.Verified)
 def verified(row: HazardLedger, event: Any) -> None:
     row.status, row.verified_by, row.closed_at = _status_after(row, event), event.actor, event.occurred_at
 
 
+@handlers.on(Hazard.Rejected)
 def rejected(row: HazardLedger, event: Any) -> None:
     row.status, row.rectified_by, row.overdue = _status_after(row, event), None, _missed(row)
 
 
+@handlers.on(Hazard.Reopened)
 def reopened(row: HazardLedger, event: Any) -> None:
     row.status = _status_after(row, event)
     row.closed_at, row.rectified_by, row.progress, row.overdue = None, None, 0, _missed(row)
 
 
+@handlers.on(Hazard.Voided)
 def voided(row: HazardLedger, event: Any) -> None:
     row.voided, row.voided_at, row.void_reason = True, event.occurred_at, event.reason
 
@@ -193,21 +212,3 @@ def _missed(row: HazardLedger) -> bool:
 
 def _iso(value: date | str) -> str:
     return value if isinstance(value, str) else value.isoformat()
-
-
-APPLY: dict[str, Callable[[HazardLedger, Any], None]] = {
-    "Assigned": assigned,
-    "Transferred": transferred,
-    "PlanRecorded": plan_recorded,
-    "InterimMeasuresRecorded": interim_measures_recorded,
-    "ProgressReported": progress_reported,
-    "DeadlineExtended": deadline_extended,
-    "DeadlineMissed": deadline_missed,
-    "Escalated": escalated,
-    "Supervised": supervised,
-    "Rectified": rectified,
-    "Verified": verified,
-    "Rejected": rejected,
-    "Reopened": reopened,
-    "Voided": voided,
-}

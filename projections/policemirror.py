@@ -9,11 +9,16 @@ DESIGN §3).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from django.db import models
 
+from domain.eventinfo import type_word
+from domain.jointform.aggregate import JointForm
+from domain.jointform.police import PoliceNotes
+from projections.base import Handlers, UnhandledEvent, event_classes
 from projections.integrity import signature_valid
 from projections.policekey import readable
 
@@ -93,55 +98,86 @@ def apply_event(envelope: dict[str, Any]) -> None:
             checkpoint.save(update_fields=["matches_received"])
 
 
+# The form's events, by class like every projector's (``projections.base``), found from the envelope's aggregate and
+# type word. A form handler gets the form one version behind the event (None if there is none: a replay, or an
+# event whose predecessors were not received) and moves it on; a note handler gets the envelope alone.
+MirrorHandler = Callable[[PoliceFormMirror | None, dict[str, Any]], None]
+handlers: Handlers[MirrorHandler] = Handlers("policemirror", (JointForm, PoliceNotes))
+CLASS_OF = {(a.__name__, type_word(c)): c for a in (JointForm, PoliceNotes) for c in event_classes(a)}
+
+
 def _apply_form(envelope: dict[str, Any]) -> None:
-    data, kind = envelope["data"], envelope["type"]
-    if envelope.get("aggregate") == NOTES_AGGREGATE:
-        _apply_notes(envelope)
+    cls = CLASS_OF.get((envelope["aggregate"], envelope["type"]))
+    if cls is None:
+        raise UnhandledEvent(f"policemirror: no event class {envelope['aggregate']}.{envelope['type']}")
+    handler = handlers.handler_of(cls)
+    if handler is None:
         return
-    recorded_at = datetime.fromisoformat(envelope["recorded_at"])
-    if kind == "opened":
-        PoliceFormMirror.objects.get_or_create(
-            id=envelope["originator_id"],
-            defaults={
-                "campaign": data["campaign"],
-                "school": data["school"],
-                "station": data["station"],
-                "version": envelope["originator_version"],
-                "last_position": envelope["position"],
-                "last_hash": envelope["hash"],
-                "updated_at": recorded_at,
-            },
-        )
+    if envelope["aggregate"] == NOTES_AGGREGATE or cls is JointForm.Opened:
+        handler(None, envelope)
         return
     form = PoliceFormMirror.objects.filter(
         id=envelope["originator_id"], version=envelope["originator_version"] - 1
     ).first()
     if form is None:
         return
-    if kind == "fields_updated":
-        form.fields.update(data["changes"])
-    elif kind == "signed":
-        form.signatures[data["role"]] = {"signer": envelope["actor"], "content_hash": data["content_hash"]}
-        if {"school_principal", "station_chief"} <= set(form.signatures):
-            form.status = "signed"
-    elif kind == "signature_voided":
-        form.signatures.pop(data["role"], None)
-        form.status = "draft"
-    elif kind == "submitted":
-        form.status = "submitted"
+    handler(form, envelope)
     form.version, form.last_position, form.last_hash = (
         envelope["originator_version"],
         envelope["position"],
         envelope["hash"],
     )
-    form.updated_at = recorded_at
+    form.updated_at = datetime.fromisoformat(envelope["recorded_at"])
     form.save()
 
 
-def _apply_notes(envelope: dict[str, Any]) -> None:
+@handlers.on(JointForm.Opened)
+def opened(_: PoliceFormMirror | None, envelope: dict[str, Any]) -> None:
+    data = envelope["data"]
+    PoliceFormMirror.objects.get_or_create(
+        id=envelope["originator_id"],
+        defaults={
+            "campaign": data["campaign"],
+            "school": data["school"],
+            "station": data["station"],
+            "version": envelope["originator_version"],
+            "last_position": envelope["position"],
+            "last_hash": envelope["hash"],
+            "updated_at": datetime.fromisoformat(envelope["recorded_at"]),
+        },
+    )
+
+
+@handlers.on(JointForm.FieldsUpdated)
+def fields_updated(form: Any, envelope: dict[str, Any]) -> None:
+    form.fields.update(envelope["data"]["changes"])
+
+
+@handlers.on(JointForm.Signed)
+def signed(form: Any, envelope: dict[str, Any]) -> None:
+    data = envelope["data"]
+    form.signatures[data["role"]] = {"signer": envelope["actor"], "content_hash": data["content_hash"]}
+    if {"school_principal", "station_chief"} <= set(form.signatures):
+        form.status = "signed"
+
+
+@handlers.on(JointForm.SignatureVoided)
+def signature_voided(form: Any, envelope: dict[str, Any]) -> None:
+    form.signatures.pop(envelope["data"]["role"], None)
+    form.status = "draft"
+
+
+@handlers.on(JointForm.Submitted)
+def submitted(form: Any, envelope: dict[str, Any]) -> None:
+    form.status = "submitted"
+
+
+handlers.ignore(PoliceNotes.Opened)  # nothing to keep until values are recorded
+
+
+@handlers.on(PoliceNotes.Recorded)
+def notes_recorded(_: PoliceFormMirror | None, envelope: dict[str, Any]) -> None:
     """Police-only values, opened with the police key; the form's own version and chain link stay the form's."""
-    if envelope["type"] != "recorded":
-        return
     form = PoliceFormMirror.objects.filter(id=envelope["data"]["form"]).first()
     if form is not None:
         form.fields.update(readable(form.id, envelope["data"]["changes"]))

@@ -8,7 +8,7 @@ from django.db import models
 
 from domain.eventinfo import plain
 from domain.submission.aggregate import Submission
-from projections.base import Projector
+from projections.base import Handler, Projector
 
 
 class SubmissionView(models.Model):
@@ -29,7 +29,7 @@ class SubmissionView(models.Model):
         ordering = ["-submitted_at"]
 
 
-projector = Projector("submissions", (SubmissionView,))
+projector: Projector[Handler] = Projector("submissions", (SubmissionView,), consumes=(Submission,))
 
 
 @projector.on(Submission.Submitted)  # type: ignore[attr-defined]
