@@ -64,7 +64,7 @@ def main(argv: list[str]) -> None:
         app = new_inline_application()
         world = demo.load(app, timezone.now())
         catch_up(app)
-        print(f'{world.hazards["assigned"]},{world.units["hongmei_school"]}')
+        print(f"{world.hazards['assigned']},{world.units['hongmei_school']}")
         return
     hazard = UUID(argv[-1].split(",")[0])
     app = new_inline_application()
@@ -89,6 +89,7 @@ def state(app: Any, hazard: UUID) -> dict[str, Any]:
 
     row = HazardLedger.objects.get(id=hazard)
     return {
+        "events": len(app.recorder.select_notifications(start=None, limit=1_000_000)),
         "log_head": app.recorder.max_notification_id() or 0,
         "log_version": app.repository.get(hazard).version,
         "ledger_version": row.version,
