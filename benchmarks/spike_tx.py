@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 
 import psycopg
 
-from benchmarks.common import on_database, percentile, setup_django
+from benchmarks.common import RESULTS, machine, on_database, percentile, setup_django
 
 
 def fresh_database(url: str, name: str) -> None:
@@ -52,7 +52,7 @@ def main() -> None:
 
     from api import demo
     from api.services import execute
-    from domain.policy import Severity
+    from domain.hazard.aggregate import Severity
     from projections.djangorecorder import execute_inline, new_inline_application
     from projections.eventstore import get_application
     from projections.runner import catch_up
@@ -88,7 +88,7 @@ def main() -> None:
     # How long each path holds the events table's lock: it is taken by the insert (LOCK TABLE … IN EXCLUSIVE
     # MODE) and released at the commit — the library's own commit today, Django's at the end of the spike's.
     insert_started: list[float] = []
-    locked: dict[str, list[float]] = {"today (execute)": [], "spike (execute_inline)": []}
+    locked: dict[str, list[float]] = {"today (execute)": [], "spike (execute_inline)": [], "spike, rows first": []}
     for recorder in (app.recorder, inline.recorder):
         original = recorder.insert_events
 
@@ -108,17 +108,26 @@ def main() -> None:
         execute_inline(inline, lambda a: a.report_progress(h, actor=staff, note="进展", percent=percent))
         locked["spike (execute_inline)"].append(time.perf_counter() - insert_started.pop())
 
-    paths = {"today (execute)": today, "spike (execute_inline)": spike}
+    def rows_first(h: object, percent: int) -> None:
+        execute_inline(
+            inline,
+            lambda a: a.report_progress(h, actor=staff, note="进展", percent=percent),
+            rows_before_lock=True,
+        )
+        locked["spike, rows first"].append(time.perf_counter() - insert_started.pop())
+
+    paths = {"today (execute)": today, "spike (execute_inline)": spike, "spike, rows first": rows_first}
     timings: dict[str, list[float]] = {name: [] for name in paths}
     for i in range(5):  # warm both paths
         today(hazards[i], 1)
         spike(hazards[i], 2)
+        rows_first(hazards[i], 3)
     for values in locked.values():
         values.clear()
     for i in range(args.commands):
-        order = list(paths) if i % 2 == 0 else list(reversed(paths))
+        order = list(paths)[i % 3 :] + list(paths)[: i % 3]  # each path first in turn
         for name in order:
-            h = hazards[(i * 2 + order.index(name)) % len(hazards)]
+            h = hazards[(i * 3 + order.index(name)) % len(hazards)]
             started = time.perf_counter()
             paths[name](h, i % 100)
             timings[name].append(time.perf_counter() - started)
@@ -134,6 +143,8 @@ def main() -> None:
         for name, values in timings.items()
     }
     print(json.dumps(figures, ensure_ascii=False, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "spike_tx.json").write_text(json.dumps({"machine": machine(), "figures": figures}, indent=2) + "\n")
     today_, spike_ = figures["today (execute)"], figures["spike (execute_inline)"]
     print(f"spike/today commands/s: {spike_['commands_per_s'] / today_['commands_per_s']:.2f}")
 

@@ -150,6 +150,12 @@ class InlineApplication(SafetyApplication):
         super().__init__(env, police_cipher=police_cipher())
         self._inline = threading.local()
 
+    def _record(self, processing_event: Any) -> list[Recording[UUID]]:
+        if getattr(self._inline, "early", False):  # the read-model rows before the insert takes the lock
+            for projector in PROJECTORS:
+                projector.apply_batch(processing_event.events)
+        return super()._record(processing_event)  # type: ignore[no-any-return]
+
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
         self._inline.recordings = [*getattr(self._inline, "recordings", []), *recordings]
@@ -173,22 +179,35 @@ def new_inline_application() -> InlineApplication:
     return InlineApplication(inline_env())
 
 
-def execute_inline(app: InlineApplication, command: Callable[[InlineApplication], T]) -> T:
+def execute_inline(
+    app: InlineApplication, command: Callable[[InlineApplication], T], *, rows_before_lock: bool = False
+) -> T:
     """Run a command and everything it writes in one transaction of Django's: all of it commits, or nothing.
 
     Before the lock: load, decide, encode (the library's ``save`` maps the events before ``insert_events``).
     Under it (PostgreSQL takes it at the insert; SQLite's write lock is the file's): the insert, the read-model
     rows of the events in hand, their chain links (and a checkpoint when due), the tracking position, commit.
+
+    ``rows_before_lock`` (measured in ``benchmarks.spike_tx``, not safe yet): the read-model rows are written
+    before the insert, so only the insert, the chain link, the position and the commit hold the table lock. It
+    needs the read models caught up first, and rows shared between aggregates locked or written by increments
+    (two commands could otherwise both read, then both write them) — see README, "One transaction per command".
     """
     assert not settings.KAFKA_BOOTSTRAP_SERVERS, "the spike projects inline (embedded mode)"
     app.take_recordings()
-    with transaction.atomic(using=ALIAS):
-        result = command(app)
-        project_inline(app, app.take_recordings())
+    app._inline.early = rows_before_lock
+    try:
+        with transaction.atomic(using=ALIAS):
+            result = command(app)
+            project_inline(app, app.take_recordings(), rows_written=rows_before_lock)
+    finally:
+        app._inline.early = False
     return result
 
 
-def project_inline(app: SafetyApplication, recordings: Sequence[Recording[UUID]]) -> None:
+def project_inline(
+    app: SafetyApplication, recordings: Sequence[Recording[UUID]], *, rows_written: bool = False
+) -> None:
     """Apply, chain and track the events just inserted (call inside the command's transaction)."""
     if not recordings:
         return
@@ -199,12 +218,15 @@ def project_inline(app: SafetyApplication, recordings: Sequence[Recording[UUID]]
         behind = app.recorder.select_notifications(
             start=tracking.position, stop=notifications[0].id - 1, limit=1_000_000, inclusive_of_start=False
         )
+    if behind and rows_written:
+        raise RuntimeError("the read models are behind the log: rows written before the lock would be out of order")
     integrity.maybe_checkpoint(integrity.extend([*behind, *notifications]))
     if behind:
         apply_notifications(app, behind)
-    events = [r.domain_event for r in recordings]
-    for projector in PROJECTORS:
-        projector.apply_batch(events)  # type: ignore[arg-type]
+    if not rows_written:
+        events = [r.domain_event for r in recordings]
+        for projector in PROJECTORS:
+            projector.apply_batch(events)  # type: ignore[arg-type]
     tracking.position = notifications[-1].id
     tracking.save(update_fields=["position"])
 
