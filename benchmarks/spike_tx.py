@@ -1,7 +1,7 @@
 """Spike (issue 15, point 0): one `progress` report per command, today's path against one transaction per command.
 
     PG_DURABLE=1 bash scripts/pg.sh start /tmp/pgspike && source <(sed 's/^/export /' /tmp/pgspike/env)
-    python -m benchmarks.spike_tx [--commands 200 --hazards 40]
+    python -m benchmarks.spike_tx [--commands 200 --hazards 40 --clients 4]
 
 Today (``api.services.execute``): the library saves the event on its own connection and commits, then the read
 models, the chain link and the position are written by Django in a second transaction under the catch-up lock.
@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import statistics
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -43,6 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--commands", type=int, default=200)
     parser.add_argument("--hazards", type=int, default=40)
+    parser.add_argument("--clients", type=int, default=4, help="then the same number of commands by this many at once")
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
     fresh_database(url, "spike_tx")
@@ -53,9 +55,10 @@ def main() -> None:
     from api import demo
     from api.services import execute
     from domain.hazard.aggregate import Severity
+    from projections import integrity
     from projections.djangorecorder import execute_inline, new_inline_application
     from projections.eventstore import get_application
-    from projections.runner import catch_up
+    from projections.runner import catch_up, position
 
     call_command("migrate", verbosity=0)
     app = get_application()
@@ -87,16 +90,16 @@ def main() -> None:
 
     # How long each path holds the events table's lock: it is taken by the insert (LOCK TABLE … IN EXCLUSIVE
     # MODE) and released at the commit — the library's own commit today, Django's at the end of the spike's.
-    insert_started: list[float] = []
+    insert_started = threading.local()  # per client thread: when its insert (and so the lock) began
     locked: dict[str, list[float]] = {"today (execute)": [], "spike (execute_inline)": [], "spike, rows first": []}
     for recorder in (app.recorder, inline.recorder):
         original = recorder.insert_events
 
         def timed(*a: Any, _original: Any = original, _recorder: Any = recorder, **k: Any) -> Any:
-            insert_started.append(time.perf_counter())
+            insert_started.at = time.perf_counter()
             result = _original(*a, **k)
             if _recorder is app.recorder:
-                locked["today (execute)"].append(time.perf_counter() - insert_started.pop())
+                locked["today (execute)"].append(time.perf_counter() - insert_started.at)
             return result
 
         recorder.insert_events = timed  # type: ignore[method-assign]
@@ -106,7 +109,7 @@ def main() -> None:
 
     def spike(h: object, percent: int) -> None:
         execute_inline(inline, lambda a: a.report_progress(h, actor=staff, note="进展", percent=percent))
-        locked["spike (execute_inline)"].append(time.perf_counter() - insert_started.pop())
+        locked["spike (execute_inline)"].append(time.perf_counter() - insert_started.at)
 
     def rows_first(h: object, percent: int) -> None:
         execute_inline(
@@ -114,7 +117,7 @@ def main() -> None:
             lambda a: a.report_progress(h, actor=staff, note="进展", percent=percent),
             rows_before_lock=True,
         )
-        locked["spike, rows first"].append(time.perf_counter() - insert_started.pop())
+        locked["spike, rows first"].append(time.perf_counter() - insert_started.at)
 
     paths = {"today (execute)": today, "spike (execute_inline)": spike, "spike, rows first": rows_first}
     timings: dict[str, list[float]] = {name: [] for name in paths}
@@ -143,10 +146,60 @@ def main() -> None:
         for name, values in timings.items()
     }
     print(json.dumps(figures, ensure_ascii=False, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "spike_tx.json").write_text(json.dumps({"machine": machine(), "figures": figures}, indent=2) + "\n")
     today_, spike_ = figures["today (execute)"], figures["spike (execute_inline)"]
     print(f"spike/today commands/s: {spike_['commands_per_s'] / today_['commands_per_s']:.2f}")
+    together = {name: clients(fn, hazards, args.clients, args.commands) for name, fn in paths.items()}
+    print(json.dumps(together, ensure_ascii=False, indent=2))
+    report = integrity.verify(integrity.stored_events(app.recorder))
+    caught_up = position() == app.recorder.max_notification_id()
+    print(
+        f"after all: chain verifies {report.ok} ({report.events_checked} events), "
+        f"read models at the log's head {caught_up}"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "spike_tx.json").write_text(
+        json.dumps({"machine": machine(), "one_client": figures, "clients": together}, indent=2) + "\n"
+    )
+
+
+def clients(path: Any, hazards: list[Any], n: int, commands: int) -> dict[str, Any]:
+    """``commands`` commands by ``n`` clients at once, each on hazards of its own (no version conflicts)."""
+    from django.db import connection
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(n + 1)
+
+    def client(k: int) -> None:
+        mine = hazards[k::n]
+        barrier.wait()
+        try:
+            for j in range(commands // n):
+                started = time.perf_counter()
+                path(mine[j % len(mine)], j % 100)
+                latencies.append(time.perf_counter() - started)
+        except Exception as e:  # noqa: BLE001 - counted and shown
+            errors.append(repr(e))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    return {
+        "clients": n,
+        "commands": len(latencies),
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "commands_per_s": round(len(latencies) / wall, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2) if latencies else None,
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2) if latencies else None,
+    }
 
 
 if __name__ == "__main__":
