@@ -69,12 +69,13 @@ def report(app: InlineApplication, world: demo.World, percent: int = 70) -> Haza
     return app.report_progress(hazard, actor=world.actor("hm_staff"), note="已安装一组", percent=percent)
 
 
-def test_a_progress_report_commits_its_event_ledger_row_chain_link_and_position_together(inline):
+@pytest.mark.parametrize("rows_before_lock", [False, True])
+def test_a_progress_report_commits_its_event_ledger_row_chain_link_and_position_together(inline, rows_before_lock):
     app, world = inline
     hazard = world.hazards["assigned"]
     before = snapshot(app, hazard)
 
-    execute_inline(app, lambda a: report(a, world))
+    execute_inline(app, lambda a: report(a, world), rows_before_lock=rows_before_lock)
 
     after = snapshot(app, hazard)
     head = before["log_head"] + 1
