@@ -157,7 +157,7 @@ def crash_at_every_statement(env: dict[str, str]) -> int:
 
 
 def base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SAFETY_VAR_DIR", "KAFKA_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "SAFETY_VAR_DIR", "EVENT_STORE_", "KAFKA_"))}
     return {**env, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "api.settings"}
 
 
@@ -166,6 +166,23 @@ def test_a_crash_after_any_statement_of_the_command_records_all_or_nothing_sqlit
     statements = crash_at_every_statement({**base_env(), "SAFETY_VAR_DIR": str(tmp_path)})
     assert statements >= 10
     assert not (tmp_path / "events.sqlite3").exists()  # one file: the log is in Django's database
+
+
+@pytest.mark.django_db(transaction=False)
+def test_todays_path_leaves_a_recorded_event_unprojected_and_unchained_after_a_crash(tmp_path):
+    """The same check on today's `execute` (the event committed on the library's connection first): the first
+    crash already leaves the event in the log with the ledger, the chain and the position behind it."""
+    env = {**base_env(), "SAFETY_VAR_DIR": str(tmp_path), "SPIKE_CRASH_PATH": "today"}
+    ids = helper(env, "setup").stdout.strip()
+    before = json.loads(helper(env, "state", ids).stdout)
+    assert helper(env, "run", "1", ids, check=False).returncode == 1
+    after = json.loads(helper(env, "state", ids).stdout)
+    assert after["events"] == before["events"] + 1
+    assert (after["ledger_version"], after["chain_head"], after["tracking"]) == (
+        before["ledger_version"],
+        before["chain_head"],
+        before["tracking"],
+    )
 
 
 @pytest.mark.postgres
