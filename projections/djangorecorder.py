@@ -32,8 +32,8 @@ from django.db import IntegrityError as DjangoIntegrityError
 from django.db import connections, transaction
 from django.db.backends.utils import CursorWrapper
 from eventsourcing import persistence
-from eventsourcing.persistence import Environment, InfrastructureFactory, Notification, Recording
-from eventsourcing.postgres import PostgresDatastore, PostgresFactory
+from eventsourcing.persistence import Environment, InfrastructureFactory, Notification, Recording, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteFactory
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
@@ -84,7 +84,29 @@ class DjangoPostgresDatastore(PostgresDatastore):
             conn.row_factory, conn.cursor_factory = saved
 
 
+class DjangoPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """The library's insert, its lock and its pipeline, as a savepoint of Django's transaction.
+
+    The library's own ``insert_events`` catches a failed insert inside ``conn.transaction()`` and re-raises it after
+    the block ends normally: at the top level that COMMIT of an aborted transaction is a rollback, but as a savepoint
+    it is a RELEASE, which fails (``InFailedSqlTransaction``) and hides the ``IntegrityError`` of a stale version.
+    Here the error leaves the block, so the savepoint is rolled back and the error is the insert's own.
+    """
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        with self.datastore.get_connection() as conn, conn.pipeline() as pipeline:
+            with conn.transaction(), conn.cursor() as curs:
+                self._insert_events(curs, stored_events, **kwargs)
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                pipeline.sync()
+                return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
+
 class DjangoPostgresFactory(PostgresFactory):
+    application_recorder_class = DjangoPostgresApplicationRecorder
+
     def __init__(self, env: Environment | dict[str, str] | None):
         super().__init__(env)
         self.datastore.__class__ = DjangoPostgresDatastore  # same settings, Django's connection
@@ -232,6 +254,7 @@ def project_inline(
 
 
 __all__ = [
+    "DjangoPostgresApplicationRecorder",
     "DjangoPostgresDatastore",
     "DjangoPostgresFactory",
     "DjangoSQLiteDatastore",

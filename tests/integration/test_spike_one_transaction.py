@@ -24,6 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from api import demo
+from domain.errors import VersionConflict
 from domain.hazard.aggregate import Hazard
 from projections import integrity
 from projections.djangorecorder import InlineApplication, execute_inline, new_inline_application
@@ -116,6 +117,24 @@ def test_a_failure_before_commit_leaves_nothing(inline, monkeypatch, where):
     execute_inline(app, lambda a: report(a, world, percent=80))  # the log and the chain go on from there
     assert snapshot(app, hazard)["ledger"][:2] == (before["log_version"] + 1, 80)
     assert integrity.verify(integrity.stored_events(app.recorder)).ok
+
+
+def test_a_command_that_lost_the_race_for_a_version_is_a_conflict_and_leaves_nothing(inline):
+    """Two reports on the same hazard version: the one that saves second gets 409 `version_conflict` (the library's
+    IntegrityError, raised on Django's connection, mapped as on the library's own) and records nothing."""
+    app, world = inline
+    hazard = world.hazards["assigned"]
+    stale = app.repository.get(hazard)
+    execute_inline(app, lambda a: report(a, world))
+    after_first = snapshot(app, hazard)
+
+    def second(a: InlineApplication) -> None:
+        stale.report_progress(note="已安装两组", percent=90, actor=world.actor("hm_staff"), occurred_at=timezone.now())
+        a._save(stale)
+
+    with pytest.raises(VersionConflict):
+        execute_inline(app, second)
+    assert snapshot(app, hazard) == after_first
 
 
 # --- crash at every statement, in a subprocess -------------------------------------------------------------
