@@ -8,7 +8,8 @@ killed (``os._exit``) right after the N-th SQL statement of the command.
 
 The database is the one the environment names (SAFETY_VAR_DIR for SQLite, or DATABASE_URL). With
 SPIKE_CRASH_PATH=today the command goes through today's path instead (``api.services.execute``: the library's own
-connection and file for the event, then the catch-up), to show what the check finds there.
+connection and file for the event, then the catch-up), to show what the check finds there; with
+SPIKE_CRASH_PATH=rows_first through ``execute_inline(…, rows_before_lock=True)``.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def main(argv: list[str]) -> None:
     if today:
         execute(command)
     else:
-        execute_inline(app, command)
+        execute_inline(app, command, rows_before_lock=os.environ.get("SPIKE_CRASH_PATH") == "rows_first")
     statements = COUNTED[0]
     if n == statements + 1:  # "after the last statement": after the commit
         os._exit(1)

@@ -182,8 +182,10 @@ def base_env() -> dict[str, str]:
 
 
 @pytest.mark.django_db(transaction=False)
-def test_a_crash_after_any_statement_of_the_command_records_all_or_nothing_sqlite(tmp_path):
-    statements = crash_at_every_statement({**base_env(), "SAFETY_VAR_DIR": str(tmp_path)})
+@pytest.mark.parametrize("path", ["inline", "rows_first"])
+def test_a_crash_after_any_statement_of_the_command_records_all_or_nothing_sqlite(tmp_path, path):
+    env = {**base_env(), "SAFETY_VAR_DIR": str(tmp_path), "SPIKE_CRASH_PATH": path}
+    statements = crash_at_every_statement(env)
     assert statements >= 10
     assert not (tmp_path / "events.sqlite3").exists()  # one file: the log is in Django's database
 
