@@ -209,7 +209,8 @@ def test_todays_path_leaves_a_recorded_event_unprojected_and_unchained_after_a_c
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=False)
-def test_a_crash_after_any_statement_of_the_command_records_all_or_nothing_postgres():
+@pytest.mark.parametrize("path", ["inline", "rows_first"])
+def test_a_crash_after_any_statement_of_the_command_records_all_or_nothing_postgres(path):
     url = os.environ.get("DATABASE_URL")
     assert url and connection.vendor == "postgresql", "this test needs the PostgreSQL run (scripts/test.sh)"
     parsed = urlparse(url)
@@ -219,7 +220,8 @@ def test_a_crash_after_any_statement_of_the_command_records_all_or_nothing_postg
         c.execute(f"DROP DATABASE IF EXISTS {name}")
         c.execute(f"CREATE DATABASE {name} OWNER {parsed.username}")
     try:
-        statements = crash_at_every_statement({**base_env(), "DATABASE_URL": parsed._replace(path=f"/{name}").geturl()})
+        env = {**base_env(), "DATABASE_URL": parsed._replace(path=f"/{name}").geturl(), "SPIKE_CRASH_PATH": path}
+        statements = crash_at_every_statement(env)
         assert statements >= 10
     finally:
         with psycopg.connect(**admin, autocommit=True) as c:  # type: ignore[arg-type]
