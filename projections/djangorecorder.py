@@ -1,0 +1,265 @@
+"""Spike (issue 15, point 0): the library's recorders on Django's connection, one transaction per command.
+
+The library's application recorder normally writes through its own connection (a psycopg pool, or its own
+``sqlite3`` connections to ``var/events.sqlite3``), so a command's events commit before, and apart from, the
+read models, the chain link and the tracking position that Django writes afterwards. Here the library's
+datastore hands out Django's own connection instead:
+
+- PostgreSQL: ``get_connection`` yields Django's psycopg 3 connection. Inside ``transaction.atomic()`` the
+  library's ``conn.transaction()`` becomes a savepoint of Django's transaction, so its ``LOCK TABLE … IN
+  EXCLUSIVE MODE`` is held until Django commits, and everything Django writes after the insert commits with it.
+- SQLite: ``transaction`` yields a cursor of Django's ``sqlite3`` connection (events and read models in one
+  file); the insert is a savepoint of Django's transaction.
+
+``execute_inline`` runs one command that way: the command loads, decides and encodes its events (before the
+lock), the insert takes the lock, then the events already in hand (nothing decoded) are projected, chained and
+the tracking position moved, and Django commits. Not the product's command path (``api.services.execute``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+import psycopg
+from django.conf import settings
+from django.db import DatabaseError as DjangoDatabaseError
+from django.db import IntegrityError as DjangoIntegrityError
+from django.db import connections, transaction
+from django.db.backends.utils import CursorWrapper
+from eventsourcing import persistence
+from eventsourcing.persistence import Environment, InfrastructureFactory, Notification, Recording, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteFactory
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
+
+from domain.application import SafetyApplication
+from projections import integrity
+from projections.policekey import police_cipher
+from projections.runner import POSITION_NAME, PROJECTORS, apply_notifications
+from projections.tracking import ProjectionPosition
+
+T = TypeVar("T")
+ALIAS = "default"
+
+# --- PostgreSQL -----------------------------------------------------------------------------------------
+
+_PSYCOPG_ERRORS: tuple[tuple[type[Exception], type[Exception]], ...] = (
+    (psycopg.InterfaceError, persistence.InterfaceError),
+    (psycopg.OperationalError, persistence.OperationalError),
+    (psycopg.DataError, persistence.DataError),
+    (psycopg.IntegrityError, persistence.IntegrityError),
+    (psycopg.InternalError, persistence.InternalError),
+    (psycopg.ProgrammingError, persistence.ProgrammingError),
+    (psycopg.NotSupportedError, persistence.NotSupportedError),
+    (psycopg.DatabaseError, persistence.DatabaseError),
+    (psycopg.Error, persistence.PersistenceError),
+)
+
+
+class DjangoPostgresDatastore(PostgresDatastore):
+    """The library's PostgreSQL datastore, its connections being Django's (the pool is never opened)."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[Any]:
+        django_connection = connections[ALIAS]
+        django_connection.ensure_connection()
+        conn = django_connection.connection
+        if django_connection.in_atomic_block and conn.info.transaction_status == TransactionStatus.IDLE:
+            # Django's transaction is only begun by its first statement: begin it now, or psycopg would take the
+            # library's `conn.transaction()` for an outer transaction and commit it on its own.
+            conn.execute("SELECT 1")
+        saved = conn.row_factory, conn.cursor_factory
+        conn.row_factory, conn.cursor_factory = dict_row, psycopg.Cursor  # what the library's code expects
+        try:
+            yield conn
+        except psycopg.Error as e:
+            raise next(ours for theirs, ours in _PSYCOPG_ERRORS if isinstance(e, theirs))(str(e)) from e
+        finally:
+            conn.row_factory, conn.cursor_factory = saved
+
+
+class DjangoPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """The library's insert, its lock and its pipeline, as a savepoint of Django's transaction.
+
+    The library's own ``insert_events`` catches a failed insert inside ``conn.transaction()`` and re-raises it after
+    the block ends normally: at the top level that COMMIT of an aborted transaction is a rollback, but as a savepoint
+    it is a RELEASE, which fails (``InFailedSqlTransaction``) and hides the ``IntegrityError`` of a stale version.
+    Here the error leaves the block, so the savepoint is rolled back and the error is the insert's own.
+    """
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        with self.datastore.get_connection() as conn, conn.pipeline() as pipeline:
+            with conn.transaction(), conn.cursor() as curs:
+                self._insert_events(curs, stored_events, **kwargs)
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                pipeline.sync()
+                return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+
+
+class DjangoPostgresFactory(PostgresFactory):
+    application_recorder_class = DjangoPostgresApplicationRecorder
+
+    def __init__(self, env: Environment | dict[str, str] | None):
+        super().__init__(env)
+        self.datastore.__class__ = DjangoPostgresDatastore  # same settings, Django's connection
+
+
+# --- SQLite ---------------------------------------------------------------------------------------------
+
+
+class DjangoSQLiteDatastore(SQLiteDatastore):
+    """The library's SQLite datastore over Django's ``sqlite3`` connection (no pool of its own)."""
+
+    def __init__(self) -> None:  # no super().__init__(): it would open a pool on another file
+        self.single_row_tracking = True
+        self.originator_id_type = "uuid"
+
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+        try:
+            if commit:
+                with transaction.atomic(using=ALIAS):  # a savepoint inside the command's transaction
+                    yield from self._cursor()
+            else:
+                yield from self._cursor()
+        except DjangoIntegrityError as e:
+            raise persistence.IntegrityError(str(e)) from e
+        except DjangoDatabaseError as e:
+            raise persistence.PersistenceError(str(e)) from e
+
+    @staticmethod
+    def _cursor() -> Iterator[SQLiteCursor]:
+        connection = connections[ALIAS]
+        connection.ensure_connection()
+        # Django's wrapper (its execute wrappers see the library's SQL), not the DEBUG one (it would format `?`)
+        cursor = CursorWrapper(connection.create_cursor(), connection)
+        cursor.cursor.row_factory = sqlite3.Row
+        try:
+            yield SQLiteCursor(cast(sqlite3.Cursor, cursor))
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        pass
+
+
+class DjangoSQLiteFactory(SQLiteFactory):
+    def __init__(self, env: Environment | dict[str, str] | None):
+        InfrastructureFactory.__init__(self, env)  # type: ignore[arg-type]
+        self.datastore = DjangoSQLiteDatastore()
+
+    def env_create_table(self) -> bool:
+        return True
+
+
+# --- the application and one command in one transaction ---------------------------------------------------
+
+
+class InlineApplication(SafetyApplication):
+    """The application, keeping what this thread's commands recorded (events in hand, with their positions)."""
+
+    name = SafetyApplication.name  # the same log (the library names its table and settings after it)
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__(env, police_cipher=police_cipher())
+        self._inline = threading.local()
+
+    def _record(self, processing_event: Any) -> list[Recording[UUID]]:
+        if getattr(self._inline, "early", False):  # the read-model rows before the insert takes the lock
+            for projector in PROJECTORS:
+                projector.apply_batch(processing_event.events)
+        return super()._record(processing_event)  # type: ignore[no-any-return]
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
+        self._inline.recordings = [*getattr(self._inline, "recordings", []), *recordings]
+
+    def take_recordings(self) -> list[Recording[UUID]]:
+        recordings: list[Recording[UUID]] = getattr(self._inline, "recordings", [])
+        self._inline.recordings = []
+        return recordings
+
+
+def inline_env() -> dict[str, str]:
+    """The library's settings for the inline application: Django's database, Django's connection."""
+    if connections[ALIAS].vendor == "postgresql":
+        from projections.eventstore import application_env
+
+        return {**application_env(), "PERSISTENCE_MODULE": f"{__name__}:DjangoPostgresFactory"}
+    return {"PERSISTENCE_MODULE": f"{__name__}:DjangoSQLiteFactory", "SQLITE_DBNAME": "django"}
+
+
+def new_inline_application() -> InlineApplication:
+    return InlineApplication(inline_env())
+
+
+def execute_inline(
+    app: InlineApplication, command: Callable[[InlineApplication], T], *, rows_before_lock: bool = False
+) -> T:
+    """Run a command and everything it writes in one transaction of Django's: all of it commits, or nothing.
+
+    Before the lock: load, decide, encode (the library's ``save`` maps the events before ``insert_events``).
+    Under it (PostgreSQL takes it at the insert; SQLite's write lock is the file's): the insert, the read-model
+    rows of the events in hand, their chain links (and a checkpoint when due), the tracking position, commit.
+
+    ``rows_before_lock`` (measured in ``benchmarks.spike_tx``, not safe yet): the read-model rows are written
+    before the insert, so only the insert, the chain link, the position and the commit hold the table lock. It
+    needs the read models caught up first, and rows shared between aggregates locked or written by increments
+    (two commands could otherwise both read, then both write them) — see README, "One transaction per command".
+    """
+    assert not settings.KAFKA_BOOTSTRAP_SERVERS, "the spike projects inline (embedded mode)"
+    app.take_recordings()
+    app._inline.early = rows_before_lock
+    try:
+        with transaction.atomic(using=ALIAS):
+            result = command(app)
+            project_inline(app, app.take_recordings(), rows_written=rows_before_lock)
+    finally:
+        app._inline.early = False
+    return result
+
+
+def project_inline(
+    app: SafetyApplication, recordings: Sequence[Recording[UUID]], *, rows_written: bool = False
+) -> None:
+    """Apply, chain and track the events just inserted (call inside the command's transaction)."""
+    if not recordings:
+        return
+    notifications = [r.notification for r in recordings]
+    tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=POSITION_NAME)
+    behind: Sequence[Notification] = []
+    if tracking.position < notifications[0].id - 1:  # events recorded by the old path, not projected yet
+        behind = app.recorder.select_notifications(
+            start=tracking.position, stop=notifications[0].id - 1, limit=1_000_000, inclusive_of_start=False
+        )
+    if behind and rows_written:
+        raise RuntimeError("the read models are behind the log: rows written before the lock would be out of order")
+    integrity.maybe_checkpoint(integrity.extend([*behind, *notifications]))
+    if behind:
+        apply_notifications(app, behind)
+    if not rows_written:
+        events = [r.domain_event for r in recordings]
+        for projector in PROJECTORS:
+            projector.apply_batch(events)  # type: ignore[arg-type]
+    tracking.position = notifications[-1].id
+    tracking.save(update_fields=["position"])
+
+
+__all__ = [
+    "DjangoPostgresApplicationRecorder",
+    "DjangoPostgresDatastore",
+    "DjangoPostgresFactory",
+    "DjangoSQLiteDatastore",
+    "DjangoSQLiteFactory",
+    "InlineApplication",
+    "execute_inline",
+    "new_inline_application",
+]
