@@ -237,9 +237,9 @@ def changzhou_district_summary(query: ReportQuery) -> Report:
     district = query.district
     schools = list(scope.reported_schools(query.actor, query.unit).filter(district=district))
     ids = [s.id for s in schools]
+    by_id = {s.id: s for s in schools}
     for school, then in units_at(ids, query.at, query.known_at).items():  # name and 属地派出所 as they were then
-        found = next(s for s in schools if s.id == school)
-        found.name, found.police_station = then.name, then.police_station
+        by_id[school].name, by_id[school].police_station = then.name, then.police_station
     stations = names_at({s.police_station for s in schools if s.police_station}, query.at, query.known_at)
     forms = dict(JointFormView.objects.filter(campaign=campaign.id, school__in=ids).values_list("school", "fields"))
     counts = _hazard_counts(campaign.id, ids, query.at, query.known_at)

@@ -27,7 +27,7 @@ from domain.errors import FormAlreadySubmitted, NotFound, OutOfScope
 from domain.policy import EDU_BUREAU_KINDS, POLICE_KINDS, Actor, require_writer
 from projections import scope
 from projections.campaigns import CampaignView
-from projections.directory import DisplayNames, UnitView
+from projections.directory import DisplayNames, UnitView, unit_names
 from projections.jointforms import JointFormView
 from projections.submissions import SubmissionView
 from reports.base import statistics_day
@@ -209,9 +209,7 @@ def receipts(row: SubmissionView, actor: Actor, request: HttpRequest) -> list[di
     campaign = CampaignView.objects.filter(id=row.campaign).first() if row.campaign else None
     sent_to = lines_of(campaign)  # for copies recorded before each carried its recipients
     recipients = {c["line"]: c.get("recipients", sent_to.get(c["line"], [])) for c in row.copies}
-    names = dict(
-        UnitView.objects.filter(id__in={u for to in recipients.values() for u in to}).values_list("id", "name")
-    )
+    names = unit_names(u for to in recipients.values() for u in to)
     items = []
     for copy in row.copies:
         line = copy["line"]
