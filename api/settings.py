@@ -96,6 +96,12 @@ def database_from_url(url: str) -> dict[str, object]:
     }
 
 
+def sqlite_database(var_dir: Path) -> Path:
+    """The embedded installation's one file; an installation written before one-database keeps its file's name."""
+    legacy = var_dir / "readmodels.sqlite3"
+    return legacy if legacy.exists() and not (var_dir / "safety.sqlite3").exists() else var_dir / "safety.sqlite3"
+
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": database_from_url(DATABASE_URL)}
@@ -104,14 +110,17 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "readmodels.sqlite3",
+            "NAME": sqlite_database(VAR_DIR),
+            # Tests use a file too: concurrent writers then wait for SQLite's lock as they do in the product
+            # (an in-memory database shared between threads refuses them at once, ``database table is locked``).
+            "TEST": {"NAME": str(VAR_DIR / "test-safety.sqlite3")},
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
         }
     }
 
-# The event store: the eventsourcing library's SQLite file in embedded mode, the same PostgreSQL
-# database as the read models when DATABASE_URL is set (tables created by a migration there).
-EVENT_STORE_SQLITE = Path(os.environ.get("EVENT_STORE_SQLITE", VAR_DIR / "events.sqlite3"))
+# One database per installation: the event log is in it too (projections.eventstore). Before that, embedded
+# installations kept the log in a second file: `manage.py migrate` copies it in (projections migration 0014).
+LEGACY_EVENT_STORE_SQLITE = Path(os.environ.get("EVENT_STORE_SQLITE", VAR_DIR / "events.sqlite3"))
 
 KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
 KAFKA_TOPIC_PREFIX = os.environ.get("KAFKA_TOPIC_PREFIX", "school-safety")
