@@ -308,9 +308,8 @@ def verify(
         if n.id in late:
             compare(n, previous, late[n.id])
             previous = bytes.fromhex(late[n.id][3])
-        elif n.id < chain_head:
+        elif n.id < chain_head:  # as in the walk above: the chain goes on from the link before
             recomputed[n.id] = next_hash(previous, n).hex()
-            previous = bytes.fromhex(recomputed[n.id])
             identity = (n.originator_id, n.originator_version)
             problems.append(Problem("inserted", n.id, f"哈希链中没有的事件 {_name(identity)}"))
         else:

@@ -412,3 +412,16 @@ def test_a_command_committed_while_verify_runs_is_not_a_problem(
     report = integrity.verify(events_with_a_command_in_between(), allow_pending=False)
     assert report.ok, report.problems
     assert report.log_head == report.head["position"] == progressed + 1  # type: ignore[index]
+
+
+def test_with_the_relay_chaining_a_checkpoint_after_the_chains_head_is_still_a_problem(
+    app: SafetyApplication, progressed: int, settings: Any
+):
+    """Deleting the newest links cannot pass for a relay that is behind: the checkpoint signed over them remains."""
+    settings.KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:9"
+    integrity.maybe_checkpoint(force=True)
+    tamper_chain("DELETE FROM projections_chainlink WHERE position >= ?", (progressed - 1,))
+    report = verify(app)
+    assert not report.ok and report.pending == 2
+    assert [(p.kind, p.position) for p in report.problems] == [("missing", progressed)]
+    assert f"哈希链头 {progressed - 2}" in report.problems[0].detail
