@@ -37,10 +37,7 @@ class VerifyOut(serializers.Serializer):  # type: ignore[type-arg]
     head = HeadOut(allow_null=True)
     problems = ProblemOut(many=True)
     log_head = serializers.IntegerField(
-        help_text="the newest stored event's position (the chain's head reaches it unless events are pending)"
-    )
-    pending = serializers.IntegerField(
-        help_text="events after the chain's head the relay has not chained yet (production mode; not a problem)"
+        help_text="the newest stored event's position (the chain's head must reach it: else `unchained`)"
     )
 
 

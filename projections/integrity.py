@@ -207,7 +207,6 @@ class Report:
     head: dict[str, Any] | None  # the chain's head (the last chained position and its hash)
     problems: list[Problem] = field(default_factory=list)
     log_head: int = 0  # the log's head: the newest stored event's position
-    pending: int = 0  # events after the chain's head that the relay has not chained yet (production mode only)
     checked_at: datetime = field(default_factory=timezone.now)
 
     def as_dict(self) -> dict[str, Any]:
@@ -217,32 +216,19 @@ class Report:
             "head": self.head,
             "problems": [p.as_dict() for p in self.problems],
             "log_head": self.log_head,
-            "pending": self.pending,
         }
 
 
-def chain_may_lag() -> bool:
-    """Whether events may legitimately wait for their chain link: with Kafka the relay chains as it publishes.
-
-    In embedded mode the events are chained by the process that stores them, so an event after the chain's
-    head is a problem (``unchained``); in production mode it is counted as ``pending`` until the relay chains it.
-    """
-    return bool(settings.KAFKA_BOOTSTRAP_SERVERS)
-
-
-def verify(
-    notifications: Iterable[Notification], *, max_problems: int = 100, allow_pending: bool | None = None
-) -> Report:
+def verify(notifications: Iterable[Notification], *, max_problems: int = 100) -> Report:
     """Recompute the chain over the stored events and compare it with the links and the checkpoints.
 
     Links and events are walked together in position order. On a mismatch the chain continues from the stored
     link, so one edit is reported once and later problems are still found. The chain's head must be the log's
-    head: a link after the newest event is ``missing``; an event after the chain's head is ``unchained`` (or
-    ``pending`` while the relay is behind, see ``chain_may_lag``); a checkpoint after either head is ``missing``.
+    head: a link after the newest event is ``missing``; an event after the chain's head is ``unchained`` (every
+    event is chained in the transaction that stores it, in every mode); a checkpoint after either head is ``missing``.
     The checkpoints are read first, then the links, then the events (each committed no later than the next), and
     links stored while this runs are looked up again at the end: a command committed meanwhile is not a problem.
     """
-    may_lag = chain_may_lag() if allow_pending is None else allow_pending
     checkpoints = list(Checkpoint.objects.order_by("position"))
     links = _links()
     identities = {(link[1], link[2]): link[0] for link in links.values()}
@@ -302,7 +288,6 @@ def verify(
     # The tail: chained since the links were read (a command committed meanwhile), or not chained at all.
     late = _links(after=last_link, upto=tail[-1].id) if tail else {}
     chain_head = max(late, default=last_link)
-    pending = 0
     unchained: list[Notification] = []
     for n in tail:
         if n.id in late:
@@ -316,15 +301,12 @@ def verify(
             recomputed[n.id] = next_hash(previous, n).hex()
             previous = bytes.fromhex(recomputed[n.id])
             unchained.append(n)
-    if may_lag:
-        pending = len(unchained)
-    else:
-        for n in unchained:
-            detail = (
-                f"事件 {_name((n.originator_id, n.originator_version))} 未链入哈希链"
-                f"（日志头 {log_head}，哈希链头 {chain_head}）"
-            )
-            problems.append(Problem("unchained", n.id, detail))
+    for n in unchained:
+        detail = (
+            f"事件 {_name((n.originator_id, n.originator_version))} 未链入哈希链"
+            f"（日志头 {log_head}，哈希链头 {chain_head}）"
+        )
+        problems.append(Problem("unchained", n.id, detail))
 
     public = public_key_hex()
     for cp in checkpoints:
@@ -348,7 +330,6 @@ def verify(
         head={"position": chain_head, "hash": head_link[3]} if head_link else None,
         problems=problems[:max_problems],
         log_head=log_head,
-        pending=pending,
     )
 
 

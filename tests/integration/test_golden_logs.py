@@ -53,14 +53,21 @@ def manifest_problems(golden: Path) -> list[str]:
 
 def upgrade(var_dir: Path) -> None:
     """THE UPGRADE STEP: what an operator runs on an installation written by an earlier release, before
-    starting today's release on it. Today that is ``manage.py migrate`` alone, which ``check_golden.py`` runs.
+    starting today's release on it: ``manage.py migrate`` alone. An installation written before one database per
+    installation kept its log in ``events.sqlite3``: the migration copies it, positions and all, into the
+    installation's one file (which keeps its old name, ``readmodels.sqlite3``) and renames the old file."""
+    log_before = events_in(var_dir / "events.sqlite3")
+    manage(var_dir, "migrate")
+    assert not (var_dir / "events.sqlite3").exists()
+    assert (var_dir / "events.sqlite3.merged").exists()  # kept, never read again
+    assert events_in(var_dir / "readmodels.sqlite3") == log_before  # every event at its position, byte for byte
 
-    When the product moves to one SQLite file per installation (issue 15 point 1), the documented command that
-    copies ``events.sqlite3`` into the read-model database goes HERE, e.g.::
 
-        manage(var_dir, "migrate")
-        manage(var_dir, "<the one-database upgrade command>")
-    """
+def events_in(path: Path) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        return db.execute(
+            "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events ORDER BY rowid"
+        ).fetchall()
 
 
 def manage(var_dir: Path, *args: str) -> str:
