@@ -2,8 +2,10 @@
 installation under SAFETY_VAR_DIR, or DATABASE_URL): the test process's own SQLite database is in memory with a
 shared cache, where a second writer is refused at once instead of waiting as on the embedded server's file.
 
-    python tests/integration/idempotency_race.py     migrate, load the demo district, then two requests with one
-                                                     key at once; prints the outcome as JSON
+    python tests/integration/idempotency_race.py [race]   migrate, load the demo district, then two requests with
+                                                          one key at once; prints the outcome as JSON
+    python tests/integration/idempotency_race.py beside   the same, the second request without a key (another
+                                                          school's hazard)
 
 The first request is held inside its command until the second has been sent and has waited half a second.
 """
@@ -21,18 +23,22 @@ from typing import Any
 import django
 
 
-def race(send: Callable[[], Any], hold: Callable[[Callable[[], None]], list[str]]) -> dict[str, Any]:
-    """Send twice at once: the first is held inside its command (``hold`` arms that) until the second waited."""
+def race(
+    send_first: Callable[[], Any], send_second: Callable[[], Any], hold: Callable[[Callable[[], None]], list[str]]
+) -> dict[str, Any]:
+    """Two requests at once: the first is held inside its command (``hold`` arms that) until the second has been
+    sent and has had half a second to run."""
     inside, release = threading.Event(), threading.Event()
 
     def held() -> None:
-        inside.set()
-        release.wait(20)
+        if threading.current_thread().name == "first":
+            inside.set()
+            release.wait(20)
 
     runs = hold(held)
     responses: dict[str, Any] = {}
 
-    def request(name: str) -> None:
+    def request(name: str, send: Callable[[], Any]) -> None:
         from django.db import connection
 
         try:
@@ -40,8 +46,8 @@ def race(send: Callable[[], Any], hold: Callable[[Callable[[], None]], list[str]
         finally:
             connection.close()
 
-    first = threading.Thread(target=request, args=("first",), name="first")
-    second = threading.Thread(target=request, args=("second",), name="second")
+    first = threading.Thread(target=request, args=("first", send_first), name="first")
+    second = threading.Thread(target=request, args=("second", send_second), name="second")
     first.start()
     inside.wait(20)
     second.start()
@@ -61,7 +67,7 @@ def race(send: Callable[[], Any], hold: Callable[[Callable[[], None]], list[str]
 
 
 def held_progress(hold: Callable[[], None], patch: Callable[[Any, str, Any], None] = setattr) -> list[str]:
-    """Hold every hazard command just before it runs; returns the names of the threads that ran one."""
+    """Every hazard command calls ``hold`` just before it runs; returns the names of the threads that ran one."""
     from api.hazards import views
 
     original, runs = views.execute, []
@@ -75,7 +81,7 @@ def held_progress(hold: Callable[[], None], patch: Callable[[Any, str, Any], Non
     return runs
 
 
-def main() -> None:
+def main(mode: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
     django.setup()
     from django.conf import settings
@@ -89,23 +95,30 @@ def main() -> None:
     from projections.runner import catch_up
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # a dozen demo logins, fast
+    if mode == "beside":  # a wait for the write lock that does not end is over in 3 s, not 20
+        settings.DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 3
     call_command("migrate", verbosity=0)
     app = get_application()
     world = demo.load(app, timezone.now())
     catch_up(app)
-    hazard = world.hazards["assigned"]  # owned by hm_staff
     before = len(app.recorder.select_notifications(start=None, limit=1_000_000))
-    client = APIClient(raise_request_exception=False)
-    token, _ = Token.objects.get_or_create(user=_user("hm_staff"))
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    body = {"note": "同时重试", "percent": 50}
 
-    def send() -> Any:
-        return client.post(
-            f"/api/v1/hazards/{hazard}/progress/", body, format="json", HTTP_IDEMPOTENCY_KEY="at-once"
-        )
+    def client(username: str) -> APIClient:
+        token, _ = Token.objects.get_or_create(user=_user(username))
+        logged_in = APIClient(raise_request_exception=False)
+        logged_in.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return logged_in
 
-    outcome = race(send, held_progress)
+    def progress(username: str, hazard: Any, key: str | None) -> Callable[[], Any]:
+        sender, headers = client(username), {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+        path, body = f"/api/v1/hazards/{hazard}/progress/", {"note": "同时", "percent": 50}
+        return lambda: sender.post(path, body, format="json", **headers)
+
+    keyed = progress("hm_staff", world.hazards["assigned"], "at-once")  # hm_staff owns it
+    if mode == "beside":  # a command without a key, on another school's hazard, beside a keyed one
+        outcome = race(keyed, progress("ql_principal", world.hazards["transferred"], None), held_progress)
+    else:
+        outcome = race(keyed, keyed, held_progress)
     outcome["events_added"] = len(app.recorder.select_notifications(start=None, limit=1_000_000)) - before
     print(json.dumps(outcome))
 
@@ -117,5 +130,5 @@ def _user(username: str) -> Any:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else "race")
     sys.stdout.flush()

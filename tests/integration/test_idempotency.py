@@ -207,14 +207,35 @@ EXPECTED_RACE = {
 }
 
 
-def test_two_requests_with_one_key_at_once_on_an_embedded_installation_record_one_event(tmp_path: Path) -> None:
-    """The second waits for SQLite's write lock (``BEGIN IMMEDIATE``) until the first commits, then replays it."""
+def on_an_embedded_installation(var_dir: Path, mode: str) -> dict[str, Any]:
+    """``idempotency_race.py`` run on a new embedded installation (SQLite files, as ``manage.py serve`` has them)."""
     ours = ("DATABASE_URL", "SAFETY_VAR_DIR", "EVENT_STORE_", "KAFKA_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
-    env.update(SAFETY_VAR_DIR=str(tmp_path), PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="api.settings")
-    run = subprocess.run([sys.executable, str(RACE)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    env.update(SAFETY_VAR_DIR=str(var_dir), PYTHONPATH=str(ROOT), DJANGO_SETTINGS_MODULE="api.settings")
+    run = subprocess.run(
+        [sys.executable, str(RACE), mode], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert json.loads(run.stdout.strip().splitlines()[-1]) == EXPECTED_RACE
+    return json.loads(run.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_two_requests_with_one_key_at_once_on_an_embedded_installation_record_one_event(tmp_path: Path) -> None:
+    """The second waits for SQLite's write lock (``BEGIN IMMEDIATE``) until the first commits, then replays it."""
+    assert on_an_embedded_installation(tmp_path, "race") == EXPECTED_RACE
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="today's api.services.execute takes projections.runner's process-wide catch-up lock inside the keyed "
+    "request's SQLite transaction, while a concurrent catch-up holds that lock and waits for the write lock: the "
+    "command without a key waits out the busy timeout, answers 500 and its event is recorded anyway (issue 15 "
+    "point 2). Passes once execute is one transaction taking no process-wide lock inside it: remove this mark then.",
+)
+def test_a_command_without_a_key_beside_a_keyed_one_on_an_embedded_installation_both_succeed(
+    tmp_path: Path,
+) -> None:
+    outcome = on_an_embedded_installation(tmp_path, "beside")
+    assert (outcome["statuses"], outcome["events_added"]) == ([200, 200], 2)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -226,10 +247,8 @@ def test_two_requests_with_one_key_at_once_on_postgresql_record_one_event(
         pytest.skip("the test database is SQLite in memory here: the embedded case is the test above")
     owner, before = user("hm_staff2"), event_count(app)
     body = {"note": "同时重试", "percent": 50, "occurred_at": past(3)}
-    outcome = race(
-        lambda: send(owner, f"hazards/{assigned}/progress/", body, "at-once"),
-        lambda hold: held_progress(hold, monkeypatch.setattr),
-    )
+    keyed = lambda: send(owner, f"hazards/{assigned}/progress/", body, "at-once")  # noqa: E731
+    outcome = race(keyed, keyed, lambda hold: held_progress(hold, monkeypatch.setattr))
     assert {**outcome, "events_added": event_count(app) - before} == EXPECTED_RACE
 
 
