@@ -90,7 +90,7 @@ class IdempotentCommand:
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method not in COMMAND_METHODS or HEADER not in request.headers:
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc, no-any-return]
+            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         self._fingerprint = Fingerprint.of(request)  # the raw body, before DRF parses it
         with transaction.atomic():
             response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
@@ -107,7 +107,7 @@ class IdempotentCommand:
     def handle_exception(self, exc: Exception) -> HttpResponseBase:
         if isinstance(exc, _Replay):
             return exc.response
-        return super().handle_exception(exc)  # type: ignore[misc, no-any-return]
+        return super().handle_exception(exc)  # type: ignore[misc]
 
 
 def claim(user: Any, key: str, fingerprint: Fingerprint) -> IdempotencyRecord:

@@ -7,7 +7,6 @@ from typing import Any
 
 from drf_spectacular import openapi
 from drf_spectacular.authentication import SessionScheme
-from drf_spectacular.utils import OpenApiParameter
 
 from api import idempotency
 
@@ -122,8 +121,8 @@ def error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
 class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's schema, with the ``Idempotency-Key`` header on every command (``IdempotentCommand``)."""
 
-    def get_override_parameters(self) -> list[OpenApiParameter]:
-        parameters: list[OpenApiParameter] = super().get_override_parameters()
+    def get_override_parameters(self) -> list[Any]:
+        parameters: list[Any] = super().get_override_parameters()
         if isinstance(self.view, idempotency.IdempotentCommand) and self.method in idempotency.COMMAND_METHODS:
             return [*parameters, idempotency.PARAMETER]
         return parameters
