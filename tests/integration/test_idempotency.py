@@ -227,13 +227,6 @@ def test_two_requests_with_one_key_at_once_on_an_embedded_installation_record_on
     assert on_an_embedded_installation(tmp_path, "race") == EXPECTED_RACE
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="today's api.services.execute takes projections.runner's process-wide catch-up lock inside the keyed "
-    "request's SQLite transaction, while a concurrent catch-up holds that lock and waits for the write lock: the "
-    "command without a key waits out the busy timeout, answers 500 and its event is recorded anyway (issue 15 "
-    "point 2). Passes once execute is one transaction taking no process-wide lock inside it: remove this mark then.",
-)
 def test_a_command_without_a_key_beside_a_keyed_one_on_an_embedded_installation_both_succeed(
     tmp_path: Path,
 ) -> None:
@@ -241,13 +234,13 @@ def test_a_command_without_a_key_beside_a_keyed_one_on_an_embedded_installation_
     assert (outcome["statuses"], outcome["events_added"]) == ([200, 200], 2)
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_with_one_key_at_once_on_postgresql_record_one_event(
     app: SafetyApplication, user: Client, assigned: str, past: Callable[[float], str], monkeypatch: Any
 ) -> None:
     """The second waits at the key's unique index until the first commits, then replays it."""
-    if connection.vendor != "postgresql":
-        pytest.skip("the test database is SQLite in memory here: the embedded case is the test above")
+    assert connection.vendor == "postgresql", "this test needs the PostgreSQL run (scripts/test.sh)"
     owner, before = user("hm_staff2"), event_count(app)
     body = {"note": "同时重试", "percent": 50, "occurred_at": past(3)}
     keyed = lambda: send(owner, f"hazards/{assigned}/progress/", body, "at-once")  # noqa: E731
