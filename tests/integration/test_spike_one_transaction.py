@@ -18,14 +18,13 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from api import demo
 from domain.errors import VersionConflict
 from domain.hazard.aggregate import Hazard
 from projections import integrity
-from projections.djangorecorder import InlineApplication, execute_inline, new_inline_application
+from projections.djangorecorder import InlineApplication, execute_inline
 from projections.ledger import HazardLedger
 from projections.runner import catch_up, position
 from projections.tracking import ProjectionPosition
@@ -41,15 +40,10 @@ class Boom(Exception):
 
 @pytest.fixture
 def inline(app: InlineApplication) -> Iterator[tuple[InlineApplication, demo.World]]:
-    """The demo district, its log in Django's database (the `app` fixture empties it on PostgreSQL)."""
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:  # the test database outlives a test; Django flushes only its models
-            cursor.execute("DROP TABLE IF EXISTS stored_events")  # the library names it so on SQLite
-    application = new_inline_application()
-    world = demo.load(application, timezone.now())
-    catch_up(application)
-    yield application, world
-    application.close()
+    """The demo district, its log in Django's database (the `app` fixture empties it)."""
+    world = demo.load(app, timezone.now())
+    catch_up(app)
+    yield app, world
 
 
 def snapshot(app: InlineApplication, hazard: UUID) -> dict[str, Any]:
