@@ -1,8 +1,9 @@
 """The relay (``manage.py relay``): event log → Kafka, advancing its position only after the broker acknowledged.
 
 One batch is one database transaction holding the relay's position row: read the events after the position,
-chain them (DESIGN §3), publish each envelope keyed by school with ``acks=all``, wait for every
-acknowledgement, sign a checkpoint when one is due and publish it, then save the new position. If the broker
+publish each envelope keyed by school with ``acks=all`` with its chain hash (DESIGN §3; written by the command's
+own transaction — an event recorded unchained by an older release is chained here), publish every checkpoint
+signed at a position of the batch, wait for every acknowledgement, then save the new position. If the broker
 is down or the process dies before the save, the transaction rolls back and the same events are published again
 next time (consumers ignore the duplicates); nothing is skipped. Commands never wait for the relay.
 """
@@ -86,9 +87,12 @@ class Relay:
             )
             if not notifications:
                 return 0
+            # The command's transaction chained its events and signed the checkpoints due: these are the stored
+            # hashes. Events recorded unchained (by an older release) are chained here, as by `catch_up`.
             hashes = integrity.extend(notifications)
+            integrity.maybe_checkpoint(hashes)
             futures = [self._send(n, hashes[n.id]) for n in notifications]
-            for checkpoint in integrity.maybe_checkpoint(hashes):
+            for checkpoint in self._checkpoints(tracking.position, notifications[-1].id):
                 futures.append(
                     self.producer.send(
                         checkpoints_topic(), key=b"checkpoint", value=json.dumps(checkpoint.as_dict()).encode()
@@ -99,6 +103,11 @@ class Relay:
                 future.get(timeout=self.ack_timeout)  # raises unless the broker acknowledged (acks=all)
             self._save_position(tracking, notifications[-1].id)
         return len(notifications)
+
+    @staticmethod
+    def _checkpoints(after: int, last: int) -> list[integrity.Checkpoint]:
+        """Every checkpoint signed at a position of this batch, whoever signed it (a command, `catch_up`, here)."""
+        return list(integrity.Checkpoint.objects.filter(position__gt=after, position__lte=last).order_by("position"))
 
     def _save_position(self, tracking: ProjectionPosition, position: int) -> None:
         tracking.position = position

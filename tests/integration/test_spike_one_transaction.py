@@ -15,10 +15,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 from uuid import UUID
 
-import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
