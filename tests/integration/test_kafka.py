@@ -39,6 +39,7 @@ from projections.integrity import ChainLink, Checkpoint
 from projections.ledger import HazardLedger
 from projections.notifications import NotificationView
 from projections.policemirror import PoliceCheckpoint
+from projections.runner import catch_up
 from projections.tracking import ConsumerOffset, ParkedMessage
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
@@ -313,6 +314,7 @@ def test_with_no_consumer_running_a_command_answers_with_its_effect_chained_and_
     kafka_world: demo.World, app: SafetyApplication, client_for: Callable[[str], APIClient]
 ):
     """Kafka mode, nothing consuming: the answer is the command's own transaction (no 202); only the notice waits."""
+    catch_up(app)  # as `load_demo` does: the logins' staff rows are read models
     school = str(kafka_world.units["hongmei_school"])
     staff, leader = client_for("hm_staff"), client_for("tn_leader")
     discovered = staff.post(
@@ -354,6 +356,7 @@ def test_the_relay_publishes_the_checkpoints_signed_by_the_commands(
     kafka_world: demo.World, app: SafetyApplication, client_for: Callable[[str], APIClient], settings: Any
 ):
     settings.CHECKPOINT_EVERY = 5
+    catch_up(app)  # as `load_demo` does (and signs the checkpoints due in the demo)
     school = str(kafka_world.units["hongmei_school"])
     staff = client_for("hm_staff")
     for i in range(12):
