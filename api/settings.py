@@ -113,7 +113,8 @@ else:
             "NAME": sqlite_database(VAR_DIR),
             # Tests use a file too: concurrent writers then wait for SQLite's lock as they do in the product
             # (an in-memory database shared between threads refuses them at once, ``database table is locked``).
-            "TEST": {"NAME": str(VAR_DIR / "test-safety.sqlite3")},
+            # One per test process: two runs in one checkout must not share (or delete) each other's.
+            "TEST": {"NAME": str(VAR_DIR / f"test-safety-{os.getpid()}.sqlite3")},
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
         }
     }
