@@ -4,11 +4,14 @@ checkpoint signed at a position of the batch it publishes, whoever signed it (a 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -108,3 +111,41 @@ def test_events_recorded_unchained_are_chained_and_checkpointed_by_the_relay(app
     checkpoints = list(Checkpoint.objects.order_by("position").values_list("position", "hash"))
     assert len(checkpoints) >= 2
     assert [(c["position"], c["hash"]) for c in producer.of(".checkpoints")] == checkpoints
+
+
+@pytest.mark.postgres
+def test_a_command_does_not_wait_for_the_relay_waiting_for_the_broker(
+    world: demo.World, app: SafetyApplication, client_for: Callable[[str], APIClient]
+):
+    """The relay's transaction may wait seconds for the broker's acknowledgements (or its outage): it must hold
+    nothing a command needs — the chain's lock above all (a command waiting on it fails after the lock timeout)."""
+    assert connection.vendor == "postgresql", "this test needs the PostgreSQL run (scripts/test.sh)"
+    staff = client_for("hm_staff")
+    discover(staff, world, 0)
+    waiting, release = threading.Event(), threading.Event()
+
+    class StuckProducer(RecordingProducer):
+        def flush(self, timeout: float | None = None) -> None:
+            waiting.set()
+            release.wait(30)
+
+    producer = StuckProducer()
+
+    def relay() -> None:
+        try:
+            publish_all(app, producer, batch_size=1000)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=relay)
+    thread.start()
+    try:
+        assert waiting.wait(10), "the relay is waiting for the broker"
+        started = time.monotonic()
+        discover(staff, world, 1)  # 201, or the assertion inside fails
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        thread.join(30)
+    assert elapsed < 5, f"the command waited {elapsed:.1f} s for the relay"
+    assert [e["position"] for e in producer.of(".events")] == [n.id for n in integrity.stored_events(app.recorder)]
