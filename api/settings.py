@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -127,6 +128,9 @@ KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
 KAFKA_TOPIC_PREFIX = os.environ.get("KAFKA_TOPIC_PREFIX", "school-safety")
 KAFKA_API_VERSION = os.environ.get("KAFKA_API_VERSION", "")
 DEADLINE_WATCHER = os.environ.get("DEADLINE_WATCHER", "on")
+# How long a command's stored outcome answers a retry with the same Idempotency-Key (api.idempotency); older
+# outcomes are deleted by `manage.py purge_idempotency_keys` (or when their key is used again).
+IDEMPOTENCY_KEY_TTL = timedelta(hours=float(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24")))
 
 # Integrity of the log (DESIGN §3): Ed25519 seed (32 bytes, hex) signing the chain checkpoints.
 # The development key below is public; production settings refuse to start with it.
@@ -202,7 +206,7 @@ REST_FRAMEWORK = {
     # Every date-time out of the API in Asia/Shanghai (+08:00), whatever zone it was stored or given in.
     "DEFAULT_RENDERER_CLASSES": ["api.renderers.BeijingJSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Login attempts (token endpoint and login page) per client address and username.
