@@ -127,8 +127,6 @@ LEGACY_EVENT_STORE_SQLITE = Path(os.environ.get("EVENT_STORE_SQLITE", VAR_DIR / 
 KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
 KAFKA_TOPIC_PREFIX = os.environ.get("KAFKA_TOPIC_PREFIX", "school-safety")
 KAFKA_API_VERSION = os.environ.get("KAFKA_API_VERSION", "")
-# Kafka mode: how long a command's response waits for the projections group to show its effect (then 202).
-READ_YOUR_WRITES_TIMEOUT = float(os.environ.get("READ_YOUR_WRITES_TIMEOUT", "5"))
 DEADLINE_WATCHER = os.environ.get("DEADLINE_WATCHER", "on")
 # How long a command's stored outcome answers a retry with the same Idempotency-Key (api.idempotency); older
 # outcomes are deleted by `manage.py purge_idempotency_keys` (or when their key is used again).

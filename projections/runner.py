@@ -19,7 +19,7 @@ from projections.tracking import ProjectionPosition
 logger = logging.getLogger(__name__)
 
 # Each projector takes the whole batch in turn; hazards come after the directory: they read their school's row.
-# With Kafka, the first tuple is the `projections` consumer group and the second the `notifications` group.
+# With Kafka, the first tuple is written by each command's transaction, the second by the `notifications` group.
 READ_MODEL_PROJECTORS: tuple[Projector, ...] = (
     directory.projector,
     campaigns.projector,
@@ -46,6 +46,7 @@ def catch_up(
     *,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
+    projectors: Sequence[Projector] | None = None,
 ) -> int:
     """Apply every event after the tracked position; returns how many were applied.
 
@@ -53,8 +54,10 @@ def catch_up(
     recorded outside a command (the demo, a rebuild, an installation upgraded from an older release). Each batch
     of read-model changes is committed together with the new position and the chain links (a checkpoint signed
     when due), so a crash or a concurrent caller never applies an event twice or skips one. A batch shorter than
-    ``batch_size`` reached the log's head: no second pass to find nothing.
+    ``batch_size`` reached the log's head: no second pass to find nothing. ``projectors``: the inline ones unless
+    given (a rebuild in Kafka mode also rebuilds the notifications, and their group then skips what it rebuilt).
     """
+    projectors = inline_projectors() if projectors is None else projectors
     applied = 0
     with _catch_up_lock:
         while True:
@@ -66,7 +69,7 @@ def catch_up(
                 if not notifications:
                     return applied
                 integrity.maybe_checkpoint(integrity.extend(notifications))
-                apply_notifications(app, notifications, inline_projectors())
+                apply_notifications(app, notifications, projectors)
                 tracking.position = notifications[-1].id
                 tracking.save(update_fields=["position"])
             applied += len(notifications)
