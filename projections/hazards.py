@@ -79,6 +79,15 @@ class HazardProjector(Projector[LedgerHandler]):
 
     def __init__(self) -> None:
         super().__init__("hazards", (HazardVersion, HazardLedger), handlers=ledger.handlers)
+        # Kept from batch to batch where one process projects a share of the log (a rebuild's worker, see
+        # ``projections.rebuild``): each hazard's unchanging state JSON (history.state_json), encoded once instead of
+        # once per batch. None: a batch's own.
+        self.static: dict[UUID, str] | None = None
+
+    def keep_static(self, limit: int = 50_000) -> None:
+        """Keep the hazards' unchanging state JSON from batch to batch (up to ``limit`` hazards, ~0.5 KB each)."""
+        self.static = {}
+        self.static_limit = limit
 
     def apply(self, event: Aggregate.Event) -> None:
         self.apply_batch([event])
@@ -87,13 +96,16 @@ class HazardProjector(Projector[LedgerHandler]):
         # Every hazard event, an ignored one too: a row takes only the event one version ahead of it.
         hazard_events = [e for e in events if isinstance(e, Hazard.Event)]
         if hazard_events:
-            Batch(hazard_events).apply()
+            static = self.static
+            if static is not None and len(static) > self.static_limit:
+                static.clear()
+            Batch(hazard_events, static).apply()
 
 
 class Batch:
     """One batch of hazard events: the rows they touch, loaded once, changed in memory, written in bulk."""
 
-    def __init__(self, events: list[Hazard.Event]) -> None:
+    def __init__(self, events: list[Hazard.Event], static: dict[UUID, str] | None = None) -> None:
         self.events = events
         discoveries = [e for e in events if isinstance(e, Hazard.Discovered)]
         self.rows = bulk.by_pk(HazardLedger, {e.originator_id for e in events})
@@ -101,7 +113,7 @@ class Batch:
         self.latest = _open_versions(self.stored)
         self.schools = bulk.by_pk(UnitView, {e.school for e in discoveries})
         self.numbers = Numbers(e for e in discoveries if e.originator_id not in self.rows)
-        self.static: dict[UUID, str] = {}  # see history.state_json
+        self.static: dict[UUID, str] = {} if static is None else static  # see history.state_json
         self.ended: list[tuple[datetime, datetime, UUID, int]] = []  # history rows of earlier batches to end
 
     def apply(self) -> None:
