@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.db import connection, models
-from django.db.models.base import ModelState
 from django.db.models import Lookup, Q
+from django.db.models.base import ModelState
 from psycopg.copy import QueuedLibpqWriter
 
 Row = Sequence[Any]
