@@ -84,7 +84,7 @@ class HazardProjector(Projector[LedgerHandler]):
         self.static_limit = 0
         self.numbers: dict[UUID, str] | None = None  # every hazard's 序号, counted over the whole log
 
-    def rebuilding(self, numbers: dict[UUID, str], static_limit: int = 50_000) -> None:
+    def rebuilding(self, numbers: dict[UUID, str], static_limit: int = 20_000) -> None:
         """For a rebuild's worker, which sees only some of a school's hazards: their 序号 as ``numbers`` gives them
         (``projections.rebuild.numbers_up_to``), and the unchanging part of each hazard's state JSON
         (``history.state_json``) encoded once rather than once per batch (up to ``static_limit`` hazards at a time,

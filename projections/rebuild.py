@@ -125,6 +125,16 @@ def slots_of(index: int, workers: int) -> list[int]:
     return list(range(SLOTS_PER_WORKER * (index - 1), SLOTS_PER_WORKER * index))
 
 
+def share_out(numbers: dict[UUID, str], workers: int) -> list[dict[UUID, str]]:
+    """``numbers`` split by the worker whose share each hazard is (as ``_page_sql`` chooses it)."""
+    worker_of_slot = {slot: i for i in range(workers) for slot in slots_of(i, workers)}
+    slots = slot_count(workers)
+    shares: list[dict[UUID, str]] = [{} for _ in range(workers)]
+    for hazard, number in numbers.items():
+        shares[worker_of_slot[hazard.bytes[15] % slots]][hazard] = number
+    return shares
+
+
 def numbers_up_to(app: SafetyApplication, head: int, batch_size: int, hazard_topics: list[str]) -> dict[UUID, str]:
     """Every hazard's 序号, as the hazard projector gives them over the log in order (``hazards.Numbers`` on empty
     read models): the workers each see only some of a school's discoveries."""
@@ -194,8 +204,13 @@ def _in_workers(
     connections.close_all()  # the workers open their own; a forked connection must not be shared
     context = multiprocessing.get_context("fork")
     done: multiprocessing.Queue[tuple[int, int | str]] = context.Queue()
+    # each worker gets its own share of the numbers: the pages of the others' stay shared with this process
+    shares = share_out(numbers, workers)
+    numbers.clear()
     processes = [
-        context.Process(target=_worker, args=(i, workers, head, batch_size, topics, numbers, done), name=f"rebuild-{i}")
+        context.Process(
+            target=_worker, args=(i, workers, head, batch_size, topics, shares[i], done), name=f"rebuild-{i}"
+        )
         for i in range(workers)
     ]
     for process in processes:
