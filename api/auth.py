@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -13,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from domain.policy import Actor, Requirement, Role, require_writer
-from projections.directory import appointment_at
+from projections.directory import appointment_at, appointment_now
 
 
 class UserInactive(exceptions.AuthenticationFailed):
@@ -27,6 +29,11 @@ def actor_for(user: AbstractBaseUser) -> Actor:
     appointment = appointment_at(username, timezone.now())
     if appointment is not None:
         return Actor(username=username, role=Role(appointment.role), unit=appointment.unit)
+    return _unappointed(user)
+
+
+def _unappointed(user: AbstractBaseUser) -> Actor:
+    username = user.get_username()
     if getattr(user, "is_superuser", False):
         return Actor(username=username, role=Role.ADMIN)
     raise UserInactive()
@@ -45,8 +52,23 @@ class ActorTokenAuthentication(TokenAuthentication):
     """``Authorization: Token <key>``; refused once the user is deactivated or holds no role."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        user, token = super().authenticate_credentials(key)
-        user._actor = actor_for(user)
+        """As DRF's, with the user's appointment now read by the same query as the token and the user (one
+        round trip a request instead of two; ``actor_for`` gives the same actor)."""
+        model = self.get_model()
+        try:
+            token = model.objects.select_related("user").annotate(**appointment_now(OuterRef("user__username")))
+            token = token.get(key=key)
+        except model.DoesNotExist:
+            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
+        user = token.user
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        role = token.appointment_role
+        user._actor = (
+            Actor(username=user.get_username(), role=Role(role), unit=token.appointment_unit)
+            if role
+            else _unappointed(user)
+        )
         return user, token
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 from eventsourcing.domain import Aggregate
 
@@ -361,6 +361,17 @@ def appointment_at(username: str, at: datetime, known_at: datetime | None = None
     return row if row is not None and row.role else None
 
 
+def appointment_now(username: Any) -> dict[str, Any]:
+    """``role`` and ``unit`` of ``appointment_at(username, now)`` as subqueries (``username`` an ``OuterRef``):
+    annotated on the query that finds the user, a request's login and its appointment are one round trip."""
+    now = timezone.now()
+    rows = StaffInterval.objects.filter(in_force(now, now), username=username).order_by("username", "version")
+    return {
+        "appointment_role": models.Subquery(rows.values("role")[:1]),
+        "appointment_unit": models.Subquery(rows.values("unit")[:1]),
+    }
+
+
 def holders(unit: UUID, role: str, at: datetime, known_at: datetime) -> list[str]:
     """Usernames holding ``role`` in ``unit`` at ``at`` as known at ``known_at``."""
     rows = StaffInterval.objects.filter(in_force(at, known_at), unit=unit, role=role).order_by("username")
@@ -391,14 +402,33 @@ class DisplayNames:
     def load(self, units: Iterable[UUID | str | None] = (), people: Iterable[str | None] = ()) -> DisplayNames:
         wanted_units = {_uuid(u) for u in units} - self.units.keys() - {None}
         wanted_people = {p for p in people if p} - self.people.keys()
+        self.units.update(dict.fromkeys(wanted_units, ""))  # unknown ids are not asked again
+        self.people.update(dict.fromkeys(wanted_people, ""))
+        if wanted_units and wanted_people and connection.vendor == "postgresql":
+            self._load_both(wanted_units, wanted_people)
+            return self
         if wanted_units:
-            self.units.update(dict.fromkeys(wanted_units, ""))  # unknown ids are not asked again
             self.units.update(UnitView.objects.filter(bulk.among("id", wanted_units)).values_list("id", "name"))
         if wanted_people:
-            self.people.update(dict.fromkeys(wanted_people, ""))
             rows = StaffView.objects.filter(bulk.among("username", wanted_people))
             self.people.update(rows.values_list("username", "display_name"))
         return self
+
+    def _load_both(self, units: set[UUID | None], people: set[str]) -> None:
+        """Units and people in one round trip (a list naming schools and owners is read in one more query, not
+        two)."""
+        unit, staff = UnitView._meta.db_table, StaffView._meta.db_table
+        sql = (
+            f"SELECT id, NULL, name FROM {unit} WHERE id = ANY(%s)"
+            f" UNION ALL SELECT NULL, username, display_name FROM {staff} WHERE username = ANY(%s)"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(units), list(people)])
+            for unit_id, username, name in cursor.fetchall():
+                if username is None:
+                    self.units[unit_id] = name
+                else:
+                    self.people[username] = name
 
     def unit_name(self, unit: UUID | str | None) -> str | None:
         """The unit's name; None for no unit or an id the directory does not know."""

@@ -205,12 +205,16 @@ def unit_registered(batch: Batch, event: Any) -> None:
 @projector.on(Hazard.Discovered)
 def discovered(batch: Batch, event: Any) -> None:
     if event.originator_id not in batch.hazards:
-        batch.hazards[event.originator_id] = NotificationHazard(
-            id=event.originator_id,
-            school=event.school,
-            description=event.description[:200],
-            owner="",
-            version=event.originator_version,
+        batch.hazards[event.originator_id] = bulk.new_row(  # a rebuild makes one per hazard: no Model.__init__
+            NotificationHazard,
+            (
+                ("id", event.originator_id),
+                ("school", event.school),
+                ("description", event.description[:200]),
+                ("owner", ""),
+                ("owner_unit", None),
+                ("version", event.originator_version),
+            ),
         )
         batch.changed.add(event.originator_id)
 

@@ -1,0 +1,68 @@
+"""``ownership/?at=&school=`` (issue 15, point 7: p99 ≤ 10 ms) in three round trips: the token with its user and
+their appointment, the page, and the page's names — with the same answers as before."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from api.demo import World
+
+from apihelpers import API, ok, post, refused
+
+Client = Callable[[str], Any]
+Past = Callable[[float], str]
+
+
+def test_ownership_of_a_school_is_three_queries_and_names_school_owner_and_unit(
+    world: World, user: Client, past: Past
+) -> None:
+    school = str(world.units["hongmei_school"])
+    body = {"campaign": str(world.campaign), "school": school, "severity": "general", "description": "围墙破损"}
+    hazard = post(user("hm_staff"), "hazards/", {**body, "occurred_at": past(1)}, 201)["id"]
+    assign = {"owner": "hm_staff", "owner_unit": school, "deadline": "2099-01-01", "occurred_at": past(2)}
+    post(user("hm_principal"), f"hazards/{hazard}/assign/", assign)
+    inspector = user("tn_inspector")
+    ok(inspector.get(f"{API}ownership/", {"school": school}))  # the inspector's unit is read once, then kept
+
+    with CaptureQueriesContext(connection) as queries:
+        page = ok(inspector.get(f"{API}ownership/", {"at": past(3), "school": school}))
+
+    (row,) = page["results"]
+    assert (row["hazard"], row["owner"], row["status"]) == (hazard, "hm_staff", "assigned")
+    assert (row["school_name"], row["owner_name"], row["owner_unit_name"]) == ("红梅实验小学", "李安全", "红梅实验小学")
+    expected = 3 if connection.vendor == "postgresql" else 4  # SQLite reads units' and people's names apart
+    assert len(queries) == expected, "\n".join(q["sql"][:150] for q in queries)
+
+
+def test_token_login_acts_in_the_appointment_held_now_or_as_admin_or_not_at_all(world: World, user: Client) -> None:
+    school = str(world.units["hongmei_school"])
+    body = {"campaign": str(world.campaign), "school": school, "severity": "general", "description": "围墙破损"}
+    hazard = post(user("hm_staff"), "hazards/", body, 201)["id"]
+    post(
+        user("hm_principal"),
+        f"hazards/{hazard}/assign/",
+        {"owner": "hm_staff", "owner_unit": school, "deadline": "2099-01-01"},
+    )
+
+    def listed(client: Any) -> list[str]:
+        return [row["hazard"] for row in ok(client.get(f"{API}ownership/", {"school": school}))["results"]]
+
+    assert listed(user("tn_inspector")) == [hazard]  # the district's inspector
+    assert listed(user("ql_staff")) == []  # another school's staff: out of their scope
+    assert listed(user("admin")) == [hazard]  # a superuser without an appointment acts as admin
+
+    nobody = get_user_model().objects.create_user("no_appointment", password=None)
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=nobody).key}")
+    refused(client.get(f"{API}ownership/"), 401, "user_inactive")
+
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    refused(client.get(f"{API}ownership/"), 401, "not_authenticated")
+    assert client.get(f"{API}ownership/").json()["detail"] == "认证令牌无效。"
