@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import django
 
@@ -132,7 +133,9 @@ def use_spike_path() -> None:
 
 
 class Store:
-    """Copies of the installation: the var directory (SQLite), or template databases (PostgreSQL)."""
+    """Copies of the installation: the var directory (SQLite: both files whatever the layout), or, on
+    PostgreSQL, every table copied into a schema of its own (``crash_<name>``) with the sequences' values; a
+    restore puts back the tables that differ (faster than a template database, ~0.1 s against ~0.4 s)."""
 
     def __init__(self) -> None:
         from django.conf import settings
@@ -140,57 +143,72 @@ class Store:
 
         self.postgres = connection.vendor == "postgresql"
         if self.postgres:
-            self.db = str(connection.settings_dict["NAME"])
-            self.admin_url = os.environ["CRASH_ADMIN_URL"]
+            parsed = urlparse(os.environ["CRASH_ADMIN_URL"])  # a superuser: past the log's append-only triggers
+            self.admin_url = parsed._replace(path="/" + str(connection.settings_dict["NAME"])).geturl()
+            self.sequences: dict[str, list[tuple[str, Any, bool]]] = {}
         else:
             self.var = Path(settings.VAR_DIR)
             self.copies = self.var.parent / (self.var.name + "-copies")
             self.copies.mkdir(exist_ok=True)
 
-    def _admin(self, *statements: str) -> None:
+    def _admin(self) -> Any:
         import psycopg
 
-        with psycopg.connect(self.admin_url, autocommit=True) as c:
-            for s in statements:
-                c.execute(s)  # type: ignore[arg-type]
+        c = psycopg.connect(self.admin_url, autocommit=True)
+        c.execute("SET session_replication_role = replica")  # no triggers: the log's, the foreign keys'
+        return c
 
     def save(self, name: str) -> None:
         shut_down()
-        if self.postgres:
-            copy = f"{self.db}_{name}"
-            self._admin(f"DROP DATABASE IF EXISTS {copy}", f"CREATE DATABASE {copy} TEMPLATE {self.db}")
+        if not self.postgres:
+            target = self.copies / name
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(self.var, target)
             return
-        target = self.copies / name
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(self.var, target)
+        with self._admin() as c:
+            c.execute(f"DROP SCHEMA IF EXISTS crash_{name} CASCADE")
+            c.execute(f"CREATE SCHEMA crash_{name}")
+            for table in TABLES:
+                c.execute(f'CREATE TABLE crash_{name}."{table}" AS TABLE public."{table}"')
+            rows = c.execute(
+                "SELECT sequencename, last_value IS NOT NULL, coalesce(last_value, start_value) FROM pg_sequences"
+                " WHERE schemaname = 'public'"
+            ).fetchall()
+            self.sequences[name] = [(seq, value, called) for seq, called, value in rows]
 
-    def restore(self, name: str) -> None:
+    def restore(self, name: str, tables: set[str]) -> None:
+        """Back to the copy ``name``; on PostgreSQL ``tables`` are those that differ from it."""
         shut_down()
-        if self.postgres:
-            copy = f"{self.db}_{name}"
-            self._admin(f"DROP DATABASE {self.db} WITH (FORCE)", f"CREATE DATABASE {self.db} TEMPLATE {copy}")
+        if not self.postgres:
+            for f in self.var.iterdir():
+                if f.is_file():
+                    f.unlink()
+            for f in (self.copies / name).iterdir():
+                shutil.copy2(f, self.var / f.name)
             return
-        for f in self.var.iterdir():
-            if f.is_file():
-                f.unlink()
-        for f in (self.copies / name).iterdir():
-            shutil.copy2(f, self.var / f.name)
+        with self._admin() as c, c.transaction():
+            for table in sorted(tables & TABLES.keys()):
+                c.execute(f'DELETE FROM public."{table}"')
+                c.execute(f'INSERT INTO public."{table}" OVERRIDING SYSTEM VALUE SELECT * FROM crash_{name}."{table}"')
+            for seq, value, called in self.sequences[name]:
+                c.execute("SELECT setval(%s, %s, %s)", (f'public."{seq}"', value, called))
 
     def drop_copies(self) -> None:
         shut_down()
         if not self.postgres:
             shutil.rmtree(self.copies, ignore_errors=True)
             return
-        import psycopg
-
-        with psycopg.connect(self.admin_url, autocommit=True) as c:
-            for name in ("before", "after"):
-                c.execute(f"DROP DATABASE IF EXISTS {self.db}_{name} WITH (FORCE)")  # type: ignore[arg-type]
+        with self._admin() as c:
+            for name in self.sequences:
+                c.execute(f"DROP SCHEMA IF EXISTS crash_{name} CASCADE")
 
 
 # --- what is recorded -----------------------------------------------------------------------------------------
 
 VOLATILE_TABLES = {"django_session"}  # the logins' sessions are made at set-up; a command writes none
+
+
+TABLES: dict[str, list[str]] = {}  # every table, with its primary key's columns
 
 
 def _value(v: Any) -> Any:
@@ -207,10 +225,11 @@ def state() -> dict[str, Any]:
 
     tables: dict[str, dict[str, str]] = {}
     with connection.cursor() as cursor:
-        for table in sorted(connection.introspection.table_names(cursor)):
-            if table in VOLATILE_TABLES:
-                continue
-            pks = connection.introspection.get_primary_key_columns(cursor, table) or []
+        if not TABLES:  # the schema is the same throughout: looked up once
+            for table in sorted(connection.introspection.table_names(cursor)):
+                if table not in VOLATILE_TABLES:
+                    TABLES[table] = connection.introspection.get_primary_key_columns(cursor, table) or []
+        for table, pks in TABLES.items():
             cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             columns = [d[0] for d in cursor.description]
             rows: dict[str, str] = {}
@@ -711,9 +730,11 @@ def run_scenario(ctx: Ctx, store: Store, scenario: Scenario, tmp: Path) -> dict[
     store.save("after")
 
     idempotent = os.environ.get("CRASH_IDEMPOTENT") == "1"
+    dirty = set(whole)  # the tables that differ from the state before the command
     for n in range(1, dry["statements"] + 1):
         where = f"crash after statement {n}/{dry['statements']}"
-        store.restore("before")
+        store.restore("before", dirty)
+        dirty = set(TABLES)  # until known
         code = fork(ctx, request, key, n, out)
         if code not in (0, CRASHED):
             violations.append(f"{where}: the child failed ({code}): {out.read_text()[:2000]}")
@@ -729,6 +750,7 @@ def run_scenario(ctx: Ctx, store: Store, scenario: Scenario, tmp: Path) -> dict[
         retry = json.loads(out.read_text()) if code == 0 else {"error": f"exit {code}"}
         restart()
         again = effect(before, state())
+        dirty = set(again)
         failed = "error" in retry or retry["status"] not in request.status
         if got == whole and not idempotent and (failed or again != whole):
             status = retry.get("status", retry.get("error"))
@@ -737,7 +759,11 @@ def run_scenario(ctx: Ctx, store: Store, scenario: Scenario, tmp: Path) -> dict[
             violations.append(f"{where}: the retry failed: {json.dumps(retry, ensure_ascii=False)[:500]}")
         elif again != whole:
             violations.append(f"{where}: after the retry {again}, not the whole command once ({whole})")
-    store.restore("after")
+    store.restore("before", dirty)  # then to where the dry run left it: the next scenario starts there
+    store.restore("after", set(whole))
+    restart()
+    if effect(after, state()):
+        raise RuntimeError(f"{scenario.name}: the installation was not put back as the dry run left it")
     result["seconds"] = round(time.monotonic() - started, 1)
     if scenario.done is not None:
         scenario.done(ctx, dry["answer"])
