@@ -606,7 +606,9 @@ def scenarios() -> list[Scenario]:
             "hm_principal",
             lambda ctx: {"accepted": True, "note": "验收合格"},
             label="verify: accept",
-            prepare=lambda ctx: api(ctx, "hm_staff", "post", f"hazards/{ctx.ids['hazard']}/rectify/", {"note": "补照片"}),
+            prepare=lambda ctx: api(
+                ctx, "hm_staff", "post", f"hazards/{ctx.ids['hazard']}/rectify/", {"note": "补照片"}
+            ),
         ),
         hazard_command("reopen", "tn_inspector", lambda ctx: {"reason": "督查发现再次损坏"}),
         hazard_command("void", "hm_principal", lambda ctx: {"reason": "重复登记"}),
@@ -667,7 +669,10 @@ def scenarios() -> list[Scenario]:
             "api/v1/submissions/",
             "submit a report (submission and its copies)",
             lambda ctx: Request(
-                "post", "submissions/", {"report": "school-ledger", "school": ctx.unit("hongmei_school")}, "hm_principal"
+                "post",
+                "submissions/",
+                {"report": "school-ledger", "school": ctx.unit("hongmei_school")},
+                "hm_principal",
             ),
         ),
     ]
@@ -676,8 +681,9 @@ def scenarios() -> list[Scenario]:
 # --- the run ----------------------------------------------------------------------------------------------------
 
 
-def fork(ctx: Ctx, request: Request, key: str, crash_at: int, out: Path) -> int:
-    """Send the request in a child that dies after statement ``crash_at`` (0: never); its exit status."""
+def fork(ctx: Ctx, request: Request, key: str, crash_at: int, out: Path, busy_timeout: float | None = None) -> int:
+    """Send the request in a child that dies after statement ``crash_at`` (0: never); its exit status.
+    ``busy_timeout``: how long the child's SQLite connection waits for a lock (settings: 20 s)."""
     shut_down()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -685,12 +691,28 @@ def fork(ctx: Ctx, request: Request, key: str, crash_at: int, out: Path) -> int:
     if pid == 0:  # the child: its own connections, its own application
         code = 2
         try:
+            if busy_timeout is not None:
+                from django.db import connections
+
+                connections["default"].settings_dict["OPTIONS"]["timeout"] = busy_timeout
             restart()
+            if busy_timeout is not None:  # another connection holds the write lock while the command runs
+                import sqlite3
+
+                from django.conf import settings
+
+                lock = sqlite3.connect(settings.DATABASES["default"]["NAME"], isolation_level=None)
+                lock.execute("BEGIN IMMEDIATE")
             install_crash_points(crash_at)
             COUNTER["on"] = 1
             response = send(ctx, request, key)
             COUNTER["on"] = 0
-            result = {"status": response.status_code, "statements": COUNTER["n"], "answer": answer(response)}
+            result = {
+                "status": response.status_code,
+                "statements": COUNTER["n"],
+                "answer": answer(response),
+                "retry_after": response.get("Retry-After"),
+            }
             out.write_text(json.dumps(result, ensure_ascii=False))
             code = 0
         except BaseException:  # noqa: BLE001 — reported to the parent
@@ -770,6 +792,47 @@ def run_scenario(ctx: Ctx, store: Store, scenario: Scenario, tmp: Path) -> dict[
     return result
 
 
+def lock_check(ctx: Ctx, tmp: Path) -> dict[str, Any]:
+    """The read-model database (SQLite) write-locked by another connection for longer than the command waits:
+    the client gets 503 ``database_busy`` (a Chinese message, Retry-After) and nothing is recorded; sent again
+    once the lock is gone, the command is recorded once."""
+    violations: list[str] = []
+    hazard = str(ctx.world.hazards["assigned"])
+    request = Request("post", f"hazards/{hazard}/progress/", {"note": "加锁期间上报", "percent": 60}, "hm_staff")
+    out = tmp / "child.json"
+    restart()
+    before = state()
+    started = time.monotonic()
+    code = fork(ctx, request, "lock-1", 0, out, busy_timeout=1.0)
+    seconds = time.monotonic() - started
+    first = json.loads(out.read_text()) if code in (0, 2) else {"error": f"exit {code}"}
+    restart()
+    got = effect(before, state())
+    body = first.get("answer") if isinstance(first.get("answer"), dict) else {}
+    if first.get("status") != 503 or body.get("code") != "database_busy":
+        violations.append(f"while locked: answered {json.dumps(first, ensure_ascii=False)[:500]}")
+    elif not any("\u4e00" <= ch <= "\u9fff" for ch in body.get("detail", "")) or not first.get("retry_after"):
+        violations.append(f"while locked: no Chinese message or no Retry-After: {first}")
+    if got:
+        violations.append(f"while locked: the client got an error, yet recorded: {got}")
+    code = fork(ctx, request, "lock-2", 0, out)
+    retry = json.loads(out.read_text()) if code == 0 else {"error": f"exit {code}"}
+    restart()
+    final = state()
+    again = effect(before, final)
+    if retry.get("status") != 200:
+        violations.append(f"the retry after the lock: answered {json.dumps(retry, ensure_ascii=False)[:500]}")
+    if again.get("<log>") != [1, 0, 0]:
+        violations.append(f"the retry after the lock: {again.get('<log>')} events, not one")
+    violations += problems(final)
+    return {
+        "seconds_locked": round(seconds, 2),
+        "first": first,
+        "retry_status": retry.get("status"),
+        "violations": violations,
+    }
+
+
 def advance(ctx: Ctx, scenario: Scenario) -> None:
     """Run a scenario's command once, in this process, without crash points."""
     restart()
@@ -821,8 +884,7 @@ def warm_up() -> None:
     """Import the views (the URL conf) once here, not in every child."""
     from django.urls import get_resolver
 
-    for pattern in walk(get_resolver().url_patterns):
-        pass
+    list(walk(get_resolver().url_patterns))
 
 
 def walk(patterns: list[Any], prefix: str = "") -> Any:
@@ -854,12 +916,16 @@ def main(argv: list[str]) -> None:
         use_spike_path()
     report_path = Path(argv[0])
     assert report_path.suffix == ".json", "the first argument is the report's path (.json)"
-    wanted = set(argv[1:])
+    wanted = set(argv[1:]) - {"--lock"}
     store = Store()
     started = time.monotonic()
     results: list[dict[str, Any]] = []
     try:
         ctx = setup()
+        if "--lock" in argv:
+            lock = lock_check(ctx, report_path.parent)
+            results.append({"name": "database locked", "route": "", "statements": 0, "notes": [], **lock})
+            return
         for scenario in scenarios():
             if wanted and scenario.name not in wanted and scenario.route not in wanted:
                 advance(ctx, scenario)  # the later scenarios build on it
