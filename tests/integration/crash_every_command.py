@@ -132,6 +132,28 @@ def use_spike_path() -> None:
             module.execute = execute  # type: ignore[attr-defined]
 
 
+LATE_WRITE_TABLE = "crash_late_write"
+
+
+def use_late_write() -> None:
+    """The harness's own check (CRASH_PATH=late-write): every command is followed by a write in a transaction of
+    its own — a crash between the two must be found."""
+    from django.db import connection
+
+    import api.services
+
+    def execute(command: Callable[[Any], Any]) -> Any:
+        result = original(command)
+        with connection.cursor() as cursor:  # autocommit: its own transaction
+            cursor.execute(f"INSERT INTO {LATE_WRITE_TABLE} (at) VALUES (%s)", [time.time()])
+        return result
+
+    original = api.services.execute
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("api") and getattr(module, "execute", None) is original:
+            module.execute = execute  # type: ignore[attr-defined]
+
+
 class Store:
     """Copies of the installation: the var directory (SQLite: both files whatever the layout), or, on
     PostgreSQL, every table copied into a schema of its own (``crash_<name>``) with the sequences' values; a
@@ -856,6 +878,11 @@ def setup() -> Ctx:
     from projections.runner import catch_up
 
     call_command("migrate", verbosity=0)
+    if crash_path() == "late-write":
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE TABLE {LATE_WRITE_TABLE} (id integer PRIMARY KEY, at float)")
     app = restart()
     world = demo.load(app, timezone.now())
     users = get_user_model()
@@ -914,6 +941,8 @@ def main(argv: list[str]) -> None:
     warm_up()
     if crash_path() == "spike":
         use_spike_path()
+    if crash_path() == "late-write":
+        use_late_write()
     report_path = Path(argv[0])
     assert report_path.suffix == ".json", "the first argument is the report's path (.json)"
     wanted = set(argv[1:]) - {"--lock"}
