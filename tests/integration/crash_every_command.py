@@ -1,6 +1,7 @@
 """Subprocess side of the crash test for every command kind (issue 15, point 2).
 
-    python tests/integration/crash_every_command.py REPORT.json [SCENARIO-NAME-OR-ROUTE ...]
+    python tests/integration/crash_every_command.py REPORT.json [SCENARIO-NAME-OR-ROUTE ...] [--shard=I/N]
+    python tests/integration/crash_every_command.py REPORT.json --lock
 
 One fresh installation (migrate + the demo district) in the database the environment names (SAFETY_VAR_DIR for
 SQLite, or DATABASE_URL, with CRASH_ADMIN_URL a superuser's URL for copying the PostgreSQL database). Then, for
@@ -945,7 +946,11 @@ def main(argv: list[str]) -> None:
         use_late_write()
     report_path = Path(argv[0])
     assert report_path.suffix == ".json", "the first argument is the report's path (.json)"
-    wanted = set(argv[1:]) - {"--lock"}
+    shard, shards = 0, 1
+    for arg in argv[1:]:
+        if arg.startswith("--shard="):  # --shard=I/N: crash only the scenarios I, I+N, I+2N, … (the rest advance)
+            shard, shards = (int(x) for x in arg.removeprefix("--shard=").split("/"))
+    wanted = {a for a in argv[1:] if not a.startswith("--")}
     store = Store()
     started = time.monotonic()
     results: list[dict[str, Any]] = []
@@ -955,8 +960,9 @@ def main(argv: list[str]) -> None:
             lock = lock_check(ctx, report_path.parent)
             results.append({"name": "database locked", "route": "", "statements": 0, "notes": [], **lock})
             return
-        for scenario in scenarios():
-            if wanted and scenario.name not in wanted and scenario.route not in wanted:
+        for index, scenario in enumerate(scenarios()):
+            mine = index % shards == shard
+            if not mine or (wanted and scenario.name not in wanted and scenario.route not in wanted):
                 advance(ctx, scenario)  # the later scenarios build on it
                 continue
             results.append(run_scenario(ctx, store, scenario, report_path.parent))

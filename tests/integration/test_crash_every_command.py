@@ -29,6 +29,7 @@ from api.admin import CommandAdmin, ReadOnlyAdmin
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPER = Path(__file__).with_name("crash_every_command.py")
+SHARDS = int(os.environ.get("CRASH_SHARDS", "2"))  # installations crashed at once (the scenarios dealt out)
 WRITES = ("post", "put", "patch", "delete")
 
 # Endpoints that accept a write but record no command (no event), each with the reason.
@@ -102,14 +103,39 @@ def var_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def run(env: dict[str, str], report: Path, *args: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, str(HELPER), str(report), *args], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    assert report.exists(), proc.stderr[-8000:]
-    result: dict[str, Any] = json.loads(report.read_text())
-    print(proc.stdout)  # one line per scenario: seconds, crash points, violations
-    print(f"{result['store']} ({result['path']}): {result['seconds']} s in all")
-    assert proc.returncode == 0, proc.stderr[-8000:]
+    return run_shards([env], [report], *args)
+
+
+def run_shards(envs: list[dict[str, str]], reports: list[Path], *args: str) -> dict[str, Any]:
+    """The harness in one subprocess per environment (its own installation each), the scenarios dealt out among
+    them (``--shard=I/N``), at once; their reports merged."""
+    n = len(envs)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(HELPER), str(report), *args, *([f"--shard={i}/{n}"] if n > 1 else [])],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, (env, report) in enumerate(zip(envs, reports, strict=True))
+    ]
+    outputs = [proc.communicate() for proc in procs]
+    for report, (_, stderr) in zip(reports, outputs, strict=True):
+        assert report.exists(), stderr[-8000:]
+    parts = [json.loads(report.read_text()) for report in reports]
+    for stdout, _ in outputs:
+        print(stdout)  # one line per scenario: seconds, crash points, violations
+    result: dict[str, Any] = {
+        **parts[0],
+        "scenarios": [s for part in parts for s in part["scenarios"]],
+        "seconds": max(part["seconds"] for part in parts),
+    }
+    points = sum(s["statements"] for s in result["scenarios"])
+    print(f"{result['store']} ({result['path']}): {points} crash points in {result['seconds']} s, {n} process(es)")
+    for proc, (_, stderr) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, stderr[-8000:]
     return result
 
 
@@ -125,10 +151,11 @@ def assert_all_or_nothing_everywhere(result: dict[str, Any]) -> None:
 
 
 def test_a_crash_after_any_statement_of_any_command_records_all_or_nothing_sqlite(var_dir: Path) -> None:
-    env = {**base_env(), "SAFETY_VAR_DIR": str(var_dir)}
-    result = run(env, var_dir.parent / "report.json")
+    shards = [var_dir.parent / f"shard{i}" for i in range(SHARDS)]
+    envs = [{**base_env(), "SAFETY_VAR_DIR": str(shard / "var")} for shard in shards]
+    result = run_shards(envs, [shard / "report.json" for shard in shards])
     assert_all_or_nothing_everywhere(result)
-    assert not (var_dir / "events.sqlite3").exists()  # one file: the log is in Django's database
+    assert not (shards[0] / "var" / "events.sqlite3").exists()  # one file: the log is in Django's database
 
 
 def test_a_command_refused_because_the_database_is_locked_records_nothing_sqlite(var_dir: Path) -> None:
@@ -154,28 +181,34 @@ def test_the_harness_finds_a_write_made_after_the_commands_transaction(var_dir: 
 
 
 @pytest.fixture
-def postgres_database() -> Iterator[tuple[str, str]]:
-    """A fresh database on the suite's PostgreSQL server (DATABASE_URL), dropped afterwards; with the superuser's
-    URL (scripts/pg.sh: ``postgres``, trusted on loopback) for the harness's copies."""
+def postgres_databases() -> Iterator[tuple[list[str], str]]:
+    """Fresh databases (one per shard) on the suite's PostgreSQL server (DATABASE_URL), dropped afterwards; with
+    the superuser's URL (scripts/pg.sh: ``postgres``, trusted on loopback) for the harness's copies."""
     url = os.environ.get("DATABASE_URL", "")
     assert url.startswith("postgresql"), "this test needs the PostgreSQL run: DATABASE_URL (scripts/test.sh)"
     parsed = urlparse(url)
     admin = parsed._replace(netloc=f"postgres@{parsed.hostname}:{parsed.port or 5432}", path="/postgres").geturl()
-    name = f"crash_every_command_{os.getpid()}"
+    names = [f"crash_every_command_{os.getpid()}_{i}" for i in range(SHARDS)]
     with psycopg.connect(admin, autocommit=True, connect_timeout=10) as c:  # fails loudly if unreachable
-        c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
-        c.execute(f"CREATE DATABASE {name} OWNER {parsed.username}")  # type: ignore[arg-type]
+        for name in names:
+            c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+            c.execute(f"CREATE DATABASE {name} OWNER {parsed.username}")  # type: ignore[arg-type]
     try:
-        yield parsed._replace(path=f"/{name}").geturl(), admin
+        yield [parsed._replace(path=f"/{name}").geturl() for name in names], admin
     finally:
         with psycopg.connect(admin, autocommit=True) as c:
-            c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+            for name in names:
+                c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
 
 
 @pytest.mark.postgres
 def test_a_crash_after_any_statement_of_any_command_records_all_or_nothing_postgres(
-    postgres_database: tuple[str, str], tmp_path: Path
+    postgres_databases: tuple[list[str], str], tmp_path: Path
 ) -> None:
-    url, admin = postgres_database
-    env = {**base_env(), "DATABASE_URL": url, "CRASH_ADMIN_URL": admin, "SAFETY_VAR_DIR": str(tmp_path / "var")}
-    assert_all_or_nothing_everywhere(run(env, tmp_path / "report.json"))
+    urls, admin = postgres_databases
+    shards = [tmp_path / f"shard{i}" for i in range(len(urls))]
+    envs = [
+        {**base_env(), "DATABASE_URL": url, "CRASH_ADMIN_URL": admin, "SAFETY_VAR_DIR": str(shard / "var")}
+        for url, shard in zip(urls, shards, strict=True)
+    ]
+    assert_all_or_nothing_everywhere(run_shards(envs, [shard / "report.json" for shard in shards]))
