@@ -323,6 +323,7 @@ class Ctx:
     ids: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     sessions: dict[str, str] = field(default_factory=dict)
+    idempotent: bool = False  # the product honours Idempotency-Key (probed at set-up)
 
     def unit(self, key: str) -> str:
         return str(self.world.units[key])
@@ -774,7 +775,7 @@ def run_scenario(ctx: Ctx, store: Store, scenario: Scenario, tmp: Path) -> dict[
     violations += [f"after the whole command: {p}" for p in problems(after)]
     store.save("after")
 
-    idempotent = os.environ.get("CRASH_IDEMPOTENT") == "1"
+    idempotent = ctx.idempotent or os.environ.get("CRASH_IDEMPOTENT") == "1"
     dirty = set(whole)  # the tables that differ from the state before the command
     for n in range(1, dry["statements"] + 1):
         where = f"crash after statement {n}/{dry['statements']}"
@@ -905,7 +906,23 @@ def setup() -> Ctx:
     for kind, path in (("api", "hazards/"), ("page", "forms/joint/"), ("page", "admin/projections/unitview/")):
         response = send(ctx, Request("get", path, {}, "admin", kind), "warm-up")
         assert response.status_code == 200, (path, response.status_code)
+    ctx.idempotent = probe_idempotency(ctx)
     return ctx
+
+
+def probe_idempotency(ctx: Ctx) -> bool:
+    """Does the product honour Idempotency-Key? A progress report sent twice with one key: recorded once?"""
+    from projections.eventstore import get_application
+
+    hazard = ctx.world.hazards["reopened"]
+    request = Request("post", f"hazards/{hazard}/progress/", {"note": "探测", "percent": 10}, "hm_staff")
+    heads = []
+    for _ in range(2):
+        restart()
+        response = send(ctx, request, "idempotency-probe")
+        assert response.status_code == 200, answer(response)
+        heads.append(get_application().recorder.max_notification_id())
+    return heads[0] == heads[1]
 
 
 def warm_up() -> None:
@@ -974,6 +991,7 @@ def main(argv: list[str]) -> None:
         report = {
             "store": "postgresql" if store.postgres else "sqlite",
             "path": crash_path(),
+            "idempotency": ctx.idempotent if "ctx" in locals() else None,
             "seconds": round(time.monotonic() - started, 1),
             "scenarios": results,
             "routes": sorted({s.route for s in scenarios()}),

@@ -88,7 +88,8 @@ def test_every_command_endpoint_has_a_crash_scenario() -> None:
 
 
 def base_env() -> dict[str, str]:
-    ours = ("DATABASE_URL", "SAFETY_VAR_DIR", "EVENT_STORE_", "KAFKA_", "CRASH_")  # the test names the database
+    """The test's environment without its database; CRASH_PATH (default: the product's path) passes through."""
+    ours = ("DATABASE_URL", "SAFETY_VAR_DIR", "EVENT_STORE_", "KAFKA_", "CRASH_ADMIN")  # the test names the database
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     return {**env, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "api.settings"}
 
