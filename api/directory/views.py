@@ -136,11 +136,12 @@ class UserDeactivate(DeclaredQuery, generics.GenericAPIView):  # type: ignore[ty
         data = validated(DeactivateInput, request.data)
         actor = actor_of(request)
         _require_user(username)
-        execute(lambda app: app.deactivate_staff(actor=actor, username=username, **data))
-        if data.get("effective_from", timezone.now()) <= timezone.now():
-            # Tokens and the login itself end with the appointment.
-            Token.objects.filter(user__username=username).delete()
-            User.objects.filter(username=username).update(is_active=False)
+        with transaction.atomic():  # the login ends with the appointment, in the command's transaction
+            execute(lambda app: app.deactivate_staff(actor=actor, username=username, **data))
+            if data.get("effective_from", timezone.now()) <= timezone.now():
+                # Tokens and the login itself end with the appointment.
+                Token.objects.filter(user__username=username).delete()
+                User.objects.filter(username=username).update(is_active=False)
         return Response(UserOutput(StaffView.objects.get(username=username)).data)
 
 
