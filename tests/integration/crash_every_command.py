@@ -963,6 +963,7 @@ def main(argv: list[str]) -> None:
         use_late_write()
     report_path = Path(argv[0])
     assert report_path.suffix == ".json", "the first argument is the report's path (.json)"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
     shard, shards = 0, 1
     for arg in argv[1:]:
         if arg.startswith("--shard="):  # --shard=I/N: crash only the scenarios I, I+N, I+2N, … (the rest advance)
