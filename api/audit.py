@@ -21,7 +21,7 @@ VERIFIERS = frozenset({Role.AUDITOR, Role.ADMIN, Role.EDU_LEADER, Role.EDU_INSPE
 
 
 class ProblemOut(serializers.Serializer):  # type: ignore[type-arg]
-    kind = serializers.ChoiceField(["modified", "missing", "inserted", "reordered", "bad_signature"])
+    kind = serializers.ChoiceField(["modified", "missing", "inserted", "reordered", "unchained", "bad_signature"])
     position = serializers.IntegerField()
     detail = serializers.CharField()
 
@@ -36,6 +36,9 @@ class VerifyOut(serializers.Serializer):  # type: ignore[type-arg]
     events_checked = serializers.IntegerField()
     head = HeadOut(allow_null=True)
     problems = ProblemOut(many=True)
+    log_head = serializers.IntegerField(
+        help_text="the newest stored event's position (the chain's head must reach it: else `unchained`)"
+    )
 
 
 class CheckpointOut(serializers.Serializer):  # type: ignore[type-arg]

@@ -7,14 +7,13 @@ import threading
 from datetime import datetime
 from uuid import UUID
 
-from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
-from domain.application import SafetyApplication
 from domain.errors import DomainError
 from domain.hazard.status import OPEN_STATUSES
 from domain.timerules import business_date
+from projections.djangorecorder import InlineApplication, execute_inline
 from projections.eventstore import get_application
 from projections.ledger import HazardLedger
 from projections.runner import catch_up
@@ -30,23 +29,19 @@ def due_hazards(now: datetime) -> list[UUID]:
     return list(rows.values_list("id", flat=True))
 
 
-def record_due_misses(app: SafetyApplication, now: datetime | None = None) -> int:
+def record_due_misses(app: InlineApplication, now: datetime | None = None) -> int:
     """One pass of the watcher; returns how many misses it recorded."""
     now = now or timezone.now()
-    in_process = not settings.KAFKA_BOOTSTRAP_SERVERS
-    if in_process:
-        catch_up(app)
+    catch_up(app)  # what was recorded outside a command (the demo) is in the ledger the watcher reads
     recorded = 0
     for hazard in due_hazards(now):
         try:
-            if app.record_due_deadline_miss(hazard, now=now) is not None:
+            if execute_inline(app, lambda a, h=hazard: a.record_due_deadline_miss(h, now=now)) is not None:
                 recorded += 1
                 logger.info("deadline missed recorded", extra={"hazard": str(hazard)})
         except DomainError as refusal:
             # Another watcher or a command got there first (version_conflict): it is recorded once, by them.
             logger.info("deadline miss not recorded", extra={"hazard": str(hazard), "code": refusal.code})
-    if in_process:
-        catch_up(app)
     return recorded
 
 

@@ -1,7 +1,9 @@
-"""The API's own store: the exact bytes of each submitted report copy (the log holds their SHA-256)."""
+"""The API's own store: the exact bytes of each submitted report copy (the log holds their SHA-256), the police
+content access log, and the stored outcomes of commands sent with an ``Idempotency-Key``."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -37,3 +39,23 @@ class PoliceContentRead(models.Model):
     class Meta:
         verbose_name = "公安专属内容查阅记录"
         verbose_name_plural = "公安专属内容查阅记录"
+
+
+class IdempotencyRecord(models.Model):
+    """The stored outcome of a command sent with an ``Idempotency-Key`` (``api.idempotency``): unique per user
+    and key, written in the command's own transaction, deleted after ``IDEMPOTENCY_KEY_TTL``."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False)
+    key = models.CharField(max_length=255)
+    created_at = models.DateTimeField(db_index=True)
+    method = models.CharField(max_length=10)
+    path = models.TextField()
+    request_sha256 = models.CharField(max_length=64)  # of the request's content type and body
+    status = models.PositiveSmallIntegerField(null=True)  # null only inside the claiming transaction
+    response_content_type = models.CharField(max_length=200, default="")
+    response_body = models.BinaryField(default=b"")
+
+    class Meta:
+        verbose_name = "幂等键"
+        verbose_name_plural = "幂等键"
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="one_outcome_per_user_and_key")]

@@ -1,10 +1,14 @@
-"""OpenAPI schema additions: the session login as a security scheme, and the error responses of every operation."""
+"""OpenAPI schema additions: the session login as a security scheme, the error responses of every operation, and
+the ``Idempotency-Key`` header of every command."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular import openapi
 from drf_spectacular.authentication import SessionScheme
+
+from api import idempotency
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -25,6 +29,7 @@ ERRORS = {
     "409": "状态冲突（version_conflict、invalid_transition、form_locked 等）",
 }
 WRITE_ERRORS = {"413": "请求体超过1MB"}
+COMMAND_ERRORS = {"422": "idempotency_key_reused：该幂等键已用于另一个请求"}
 LOGIN_ERRORS = {"429": "登录尝试过于频繁（按客户端地址和用户名限速），见 Retry-After"}
 
 
@@ -100,6 +105,8 @@ def error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                 errors.update(WRITE_ERRORS)
             if path.endswith("/auth/token/"):
                 errors.update(LOGIN_ERRORS)
+            if any(p.get("name") == idempotency.HEADER for p in operation.get("parameters", [])):
+                errors.update(COMMAND_ERRORS)
             for status, description in errors.items():
                 operation["responses"].setdefault(
                     status,
@@ -109,3 +116,13 @@ def error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
                     },
                 )
     return result
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's schema, with the ``Idempotency-Key`` header on every command (``IdempotentCommand``)."""
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters: list[Any] = super().get_override_parameters()
+        if isinstance(self.view, idempotency.IdempotentCommand) and self.method in idempotency.COMMAND_METHODS:
+            return [*parameters, idempotency.PARAMETER]
+        return parameters

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -96,6 +97,12 @@ def database_from_url(url: str) -> dict[str, object]:
     }
 
 
+def sqlite_database(var_dir: Path) -> Path:
+    """The embedded installation's one file; an installation written before one-database keeps its file's name."""
+    legacy = var_dir / "readmodels.sqlite3"
+    return legacy if legacy.exists() and not (var_dir / "safety.sqlite3").exists() else var_dir / "safety.sqlite3"
+
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": database_from_url(DATABASE_URL)}
@@ -104,21 +111,26 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "readmodels.sqlite3",
+            "NAME": sqlite_database(VAR_DIR),
+            # Tests use a file too: concurrent writers then wait for SQLite's lock as they do in the product
+            # (an in-memory database shared between threads refuses them at once, ``database table is locked``).
+            # One per test process: two runs in one checkout must not share (or delete) each other's.
+            "TEST": {"NAME": str(VAR_DIR / f"test-safety-{os.getpid()}.sqlite3")},
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
         }
     }
 
-# The event store: the eventsourcing library's SQLite file in embedded mode, the same PostgreSQL
-# database as the read models when DATABASE_URL is set (tables created by a migration there).
-EVENT_STORE_SQLITE = Path(os.environ.get("EVENT_STORE_SQLITE", VAR_DIR / "events.sqlite3"))
+# One database per installation: the event log is in it too (projections.eventstore). Before that, embedded
+# installations kept the log in a second file: `manage.py migrate` copies it in (projections migration 0014).
+LEGACY_EVENT_STORE_SQLITE = Path(os.environ.get("EVENT_STORE_SQLITE", VAR_DIR / "events.sqlite3"))
 
 KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
 KAFKA_TOPIC_PREFIX = os.environ.get("KAFKA_TOPIC_PREFIX", "school-safety")
 KAFKA_API_VERSION = os.environ.get("KAFKA_API_VERSION", "")
-# Kafka mode: how long a command's response waits for the projections group to show its effect (then 202).
-READ_YOUR_WRITES_TIMEOUT = float(os.environ.get("READ_YOUR_WRITES_TIMEOUT", "5"))
 DEADLINE_WATCHER = os.environ.get("DEADLINE_WATCHER", "on")
+# How long a command's stored outcome answers a retry with the same Idempotency-Key (api.idempotency); older
+# outcomes are deleted by `manage.py purge_idempotency_keys` (or when their key is used again).
+IDEMPOTENCY_KEY_TTL = timedelta(hours=float(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24")))
 
 # Integrity of the log (DESIGN §3): Ed25519 seed (32 bytes, hex) signing the chain checkpoints.
 # The development key below is public; production settings refuse to start with it.
@@ -194,7 +206,7 @@ REST_FRAMEWORK = {
     # Every date-time out of the API in Asia/Shanghai (+08:00), whatever zone it was stored or given in.
     "DEFAULT_RENDERER_CLASSES": ["api.renderers.BeijingJSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Login attempts (token endpoint and login page) per client address and username.

@@ -73,12 +73,13 @@ def record_missed_deadlines(app: Any, hazards: list[UUID]) -> int:
 
 
 def measure(args: dict[str, Any]) -> list[Figure]:
+    setup_django(args["url"], args["database"])
     from projections.eventstore import application_env, get_application
 
-    setup_django(args["url"], args["database"])
     rounds, per_round = int(args.get("rounds", 5)), int(args.get("per_round", 200))
     app = get_application()
-    bare = BareApplication(env=application_env(create_table=True))
+    # the baseline: the library as it comes, on its own connection pool
+    bare = BareApplication(env={**application_env(create_table=True), "PERSISTENCE_MODULE": "eventsourcing.postgres"})
     actors = principals()
     targets = open_hazards(rounds * per_round)
     if not targets:

@@ -1,4 +1,6 @@
-"""The consumer groups (DESIGN §8): what each one reads and how it applies a batch."""
+"""The consumer groups (DESIGN §8): what each one reads and how it applies a batch.
+
+Only what may lag behind a command runs here: ``notifications`` and ``police-mirror``."""
 
 from __future__ import annotations
 
@@ -13,8 +15,7 @@ from consumers.kafka import checkpoints_topic, events_topic
 from domain.application import SafetyApplication
 from projections import policemirror
 from projections.base import Projector
-from projections.runner import NOTIFICATION_PROJECTORS, READ_MODEL_PROJECTORS
-from projections.tracking import AppliedVersion
+from projections.runner import NOTIFICATION_PROJECTORS
 
 
 @dataclass
@@ -33,9 +34,7 @@ class Group:
     apply: Callable[[Sequence[Item]], None]
 
 
-def projector_group(
-    name: str, projectors: Sequence[Projector], app: Callable[[], SafetyApplication], *, track_versions: bool = False
-) -> Group:
+def projector_group(name: str, projectors: Sequence[Projector], app: Callable[[], SafetyApplication]) -> Group:
     """A group that turns envelopes back into domain events and hands them to projectors, in order."""
 
     def decode(topic: str, body: dict[str, Any]) -> Item:
@@ -45,16 +44,6 @@ def projector_group(
         events = [item.event for item in items if item.event is not None]
         for projector in projectors:
             projector.apply_batch(events)
-        if track_versions:
-            latest: dict[Any, int] = {}
-            for event in events:
-                latest[event.originator_id] = max(latest.get(event.originator_id, 0), event.originator_version)
-            AppliedVersion.objects.bulk_create(
-                [AppliedVersion(originator_id=k, version=v) for k, v in latest.items()],
-                update_conflicts=True,
-                unique_fields=["originator_id"],
-                update_fields=["version"],
-            )
 
     return Group(name, lambda: [events_topic()], decode, apply)
 
@@ -82,8 +71,9 @@ def police_mirror_group() -> Group:
 
 
 def groups(app: Callable[[], SafetyApplication]) -> dict[str, Group]:
+    """What lags behind the commands. The read models a command's answer shows (ledger, hazard history, forms,
+    directory, staff intervals) are written by the command's own transaction (``projections.djangorecorder``)."""
     return {
-        "projections": projector_group("projections", READ_MODEL_PROJECTORS, app, track_versions=True),
         "notifications": projector_group("notifications", NOTIFICATION_PROJECTORS, app),
         "police-mirror": police_mirror_group(),
     }

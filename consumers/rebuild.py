@@ -1,6 +1,11 @@
-"""After ``rebuild_projections`` in Kafka mode: the consumer groups that feed the rebuilt read models must not
-apply the rebuilt events again. Each partition's applied log position is raised to the rebuilt position, so the
-groups skip those messages as duplicates and go on with what comes after."""
+"""After ``rebuild_projections`` in Kafka mode: the `notifications` group must not apply the rebuilt events again.
+
+A rebuild projects the whole log into every read model, the notifications included (in Kafka mode they are
+otherwise the `notifications` group's: commands do not write them). Each partition's applied log position of that
+group is raised to the rebuilt position, so the group skips those messages as duplicates and goes on with what
+comes after. The `police-mirror` group is not rebuilt (its copy is built from the envelopes alone) and keeps its
+offsets.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from kafka import KafkaConsumer
 from consumers.kafka import client_options, events_topic
 from projections.tracking import ConsumerOffset
 
-REBUILT_GROUPS = ("projections", "notifications")
+REBUILT_GROUPS = ("notifications",)
 
 
 def skip_consumed_up_to(position: int) -> int:

@@ -1,8 +1,11 @@
 """The relay (``manage.py relay``): event log → Kafka, advancing its position only after the broker acknowledged.
 
 One batch is one database transaction holding the relay's position row: read the events after the position,
-chain them (DESIGN §3), publish each envelope keyed by school with ``acks=all``, wait for every
-acknowledgement, sign a checkpoint when one is due and publish it, then save the new position. If the broker
+publish each envelope keyed by school with ``acks=all`` with its stored chain hash (DESIGN §3; written by the
+command's own transaction), publish every checkpoint signed at a position of the batch, wait for every
+acknowledgement, then save the new position. That transaction never takes the chain's lock (commands take it, and
+it may wait for the broker for seconds): events recorded unchained (by an older release) are chained first, in a
+short transaction of their own. If the broker
 is down or the process dies before the save, the transaction rolls back and the same events are published again
 next time (consumers ignore the duplicates); nothing is skipped. Commands never wait for the relay.
 """
@@ -12,7 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import takewhile
 from typing import Any
 from uuid import UUID
 
@@ -79,16 +83,20 @@ class Relay:
 
     def publish_once(self) -> int:
         """Publish the next batch; returns how many events were published (0 = caught up)."""
+        self._chain_unchained()
         with transaction.atomic():
             tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=POSITION_NAME)
             notifications = self.app.recorder.select_notifications(
                 start=tracking.position, limit=self.batch_size, inclusive_of_start=False
             )
+            # The command's transaction chained its events and signed the checkpoints due: these are the stored
+            # hashes (read without the chain's lock: commands take it, and this transaction waits for the broker).
+            hashes = self._stored_hashes(notifications)
+            notifications = list(takewhile(lambda n: n.id in hashes, notifications))  # unchained: next time
             if not notifications:
                 return 0
-            hashes = integrity.extend(notifications)
             futures = [self._send(n, hashes[n.id]) for n in notifications]
-            for checkpoint in integrity.maybe_checkpoint(hashes):
+            for checkpoint in self._checkpoints(tracking.position, notifications[-1].id):
                 futures.append(
                     self.producer.send(
                         checkpoints_topic(), key=b"checkpoint", value=json.dumps(checkpoint.as_dict()).encode()
@@ -99,6 +107,32 @@ class Relay:
                 future.get(timeout=self.ack_timeout)  # raises unless the broker acknowledged (acks=all)
             self._save_position(tracking, notifications[-1].id)
         return len(notifications)
+
+    def _chain_unchained(self) -> None:
+        """Chain (and checkpoint) events recorded unchained — by an older release, or outside a command before its
+        catch-up — in a short transaction of their own, as ``catch_up`` does: never while waiting for the broker."""
+        chained, _ = integrity.head()
+        if chained >= (self.app.recorder.max_notification_id() or 0):
+            return
+        with transaction.atomic():
+            page = self.app.recorder.select_notifications(
+                start=chained, limit=self.batch_size, inclusive_of_start=False
+            )
+            integrity.maybe_checkpoint(integrity.extend(page))
+
+    @staticmethod
+    def _stored_hashes(notifications: Sequence[Notification]) -> dict[int, str]:
+        if not notifications:
+            return {}
+        links = integrity.ChainLink.objects.filter(
+            position__gte=notifications[0].id, position__lte=notifications[-1].id
+        ).values_list("position", "hash")
+        return dict(links)
+
+    @staticmethod
+    def _checkpoints(after: int, last: int) -> list[integrity.Checkpoint]:
+        """Every checkpoint signed at a position of this batch, whoever signed it (a command, `catch_up`, here)."""
+        return list(integrity.Checkpoint.objects.filter(position__gt=after, position__lte=last).order_by("position"))
 
     def _save_position(self, tracking: ProjectionPosition, position: int) -> None:
         tracking.position = position

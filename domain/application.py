@@ -6,11 +6,7 @@ The commands live with their context (``domain/<context>/commands.py``, one mixi
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from uuid import UUID
-
-from eventsourcing.persistence import JSONTranscoder, Recording
+from eventsourcing.persistence import JSONTranscoder
 
 from domain.campaign.commands import CampaignCommands
 from domain.core import Clock, Core, utc_now
@@ -46,27 +42,6 @@ class SafetyApplication(
         super().__init__(env)
         self.clock = clock
         self.police_cipher = police_cipher  # seals police-only content (domain.jointform.police)
-        self._recorded = threading.local()
-
-    def _notify(self, recordings: list[Recording[UUID]]) -> None:
-        positions = [r.notification.id for r in recordings if r.notification.id is not None]
-        if positions:
-            self._recorded.position = max(positions + [getattr(self._recorded, "position", 0) or 0])
-        versions = getattr(self._recorded, "versions", None)
-        if versions is not None:
-            for r in recordings:
-                event = r.domain_event
-                versions[event.originator_id] = max(versions.get(event.originator_id, 0), event.originator_version)
-
-    def recording(self) -> Callable[[], int | None]:
-        """Start noting what this thread records; the answer tells the log position of the last event since."""
-        self._recorded.position = None
-        self._recorded.versions = {}
-        return lambda: getattr(self._recorded, "position", None)
-
-    def recorded_versions(self) -> dict[UUID, int]:
-        """The latest version of each aggregate this thread recorded since ``recording()``."""
-        return dict(getattr(self._recorded, "versions", None) or {})
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

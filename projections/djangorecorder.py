@@ -1,4 +1,4 @@
-"""Spike (issue 15, point 0): the library's recorders on Django's connection, one transaction per command.
+"""One transaction per command: the library's recorders on Django's connection, the events projected inline.
 
 The library's application recorder normally writes through its own connection (a psycopg pool, or its own
 ``sqlite3`` connections to ``var/events.sqlite3``), so a command's events commit before, and apart from, the
@@ -13,7 +13,7 @@ datastore hands out Django's own connection instead:
 
 ``execute_inline`` runs one command that way: the command loads, decides and encodes its events (before the
 lock), the insert takes the lock, then the events already in hand (nothing decoded) are projected, chained and
-the tracking position moved, and Django commits. Not the product's command path (``api.services.execute``).
+the tracking position moved, and Django commits. It is the product's command path (``api.services.execute``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import psycopg
-from django.conf import settings
 from django.db import DatabaseError as DjangoDatabaseError
 from django.db import IntegrityError as DjangoIntegrityError
 from django.db import connections, transaction
@@ -35,13 +34,14 @@ from eventsourcing import persistence
 from eventsourcing.persistence import Environment, InfrastructureFactory, Notification, Recording, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteFactory
+from eventsourcing.utils import strtobool
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from domain.application import SafetyApplication
 from projections import integrity
 from projections.policekey import police_cipher
-from projections.runner import POSITION_NAME, PROJECTORS, apply_notifications
+from projections.runner import POSITION_NAME, apply_notifications, inline_projectors
 from projections.tracking import ProjectionPosition
 
 T = TypeVar("T")
@@ -157,48 +157,64 @@ class DjangoSQLiteFactory(SQLiteFactory):
         self.datastore = DjangoSQLiteDatastore()
 
     def env_create_table(self) -> bool:
-        return True
+        return strtobool(self.env.get(self.CREATE_TABLE) or "no")  # the tables come from a migration
 
 
 # --- the application and one command in one transaction ---------------------------------------------------
 
 
 class InlineApplication(SafetyApplication):
-    """The application, keeping what this thread's commands recorded (events in hand, with their positions)."""
+    """The application, keeping the events a command records in hand (with their log positions) while the
+    command runs inside ``execute_inline``, so that they are projected without being read back and decoded."""
 
     name = SafetyApplication.name  # the same log (the library names its table and settings after it)
 
-    def __init__(self, env: dict[str, str]) -> None:
-        super().__init__(env, police_cipher=police_cipher())
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env or inline_env(), police_cipher=police_cipher())
         self._inline = threading.local()
 
     def _record(self, processing_event: Any) -> list[Recording[UUID]]:
         if getattr(self._inline, "early", False):  # the read-model rows before the insert takes the lock
-            for projector in PROJECTORS:
+            for projector in inline_projectors():
                 projector.apply_batch(processing_event.events)
         return super()._record(processing_event)  # type: ignore[no-any-return]
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         super()._notify(recordings)
-        self._inline.recordings = [*getattr(self._inline, "recordings", []), *recordings]
+        if getattr(self._inline, "active", False):
+            self._inline.recordings.extend(recordings)
 
-    def take_recordings(self) -> list[Recording[UUID]]:
-        recordings: list[Recording[UUID]] = getattr(self._inline, "recordings", [])
-        self._inline.recordings = []
-        return recordings
+    @contextmanager
+    def keeping_recordings(self, *, early: bool = False) -> Iterator[list[Recording[UUID]]]:
+        """What this thread records inside the block, in hand."""
+        kept: list[Recording[UUID]] = []
+        self._inline.active, self._inline.recordings, self._inline.early = True, kept, early
+        try:
+            yield kept
+        finally:
+            self._inline.active, self._inline.recordings, self._inline.early = False, [], False
 
 
-def inline_env() -> dict[str, str]:
-    """The library's settings for the inline application: Django's database, Django's connection."""
+def inline_env(*, create_table: bool = False) -> dict[str, str]:
+    """The library's settings: Django's database, Django's connection (the tables come from a migration)."""
+    flag = "y" if create_table else "n"
     if connections[ALIAS].vendor == "postgresql":
-        from projections.eventstore import application_env
-
-        return {**application_env(), "PERSISTENCE_MODULE": f"{__name__}:DjangoPostgresFactory"}
-    return {"PERSISTENCE_MODULE": f"{__name__}:DjangoSQLiteFactory", "SQLITE_DBNAME": "django"}
+        db = connections[ALIAS].settings_dict
+        return {
+            "PERSISTENCE_MODULE": f"{__name__}:DjangoPostgresFactory",
+            "POSTGRES_DBNAME": str(db["NAME"]),
+            "POSTGRES_HOST": str(db["HOST"] or "127.0.0.1"),
+            "POSTGRES_PORT": str(db["PORT"] or "5432"),
+            "POSTGRES_USER": str(db["USER"]),
+            "POSTGRES_PASSWORD": str(db["PASSWORD"]),
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "CREATE_TABLE": flag,
+        }
+    return {"PERSISTENCE_MODULE": f"{__name__}:DjangoSQLiteFactory", "SQLITE_DBNAME": "django", "CREATE_TABLE": flag}
 
 
 def new_inline_application() -> InlineApplication:
-    return InlineApplication(inline_env())
+    return InlineApplication()
 
 
 def execute_inline(
@@ -207,23 +223,19 @@ def execute_inline(
     """Run a command and everything it writes in one transaction of Django's: all of it commits, or nothing.
 
     Before the lock: load, decide, encode (the library's ``save`` maps the events before ``insert_events``).
-    Under it (PostgreSQL takes it at the insert; SQLite's write lock is the file's): the insert, the read-model
-    rows of the events in hand, their chain links (and a checkpoint when due), the tracking position, commit.
+    Under it (PostgreSQL takes it at the insert; SQLite's write lock is the file's, ``BEGIN IMMEDIATE``): the
+    insert, the read-model rows of the events in hand, their chain links (and a checkpoint when due), the
+    tracking position, commit. Whatever else the command writes on Django's connection (a submission's copies, a
+    login) is in the same transaction.
 
     ``rows_before_lock`` (measured in ``benchmarks.spike_tx``, not safe yet): the read-model rows are written
     before the insert, so only the insert, the chain link, the position and the commit hold the table lock. It
     needs the read models caught up first, and rows shared between aggregates locked or written by increments
     (two commands could otherwise both read, then both write them) — see README, "One transaction per command".
     """
-    assert not settings.KAFKA_BOOTSTRAP_SERVERS, "the spike projects inline (embedded mode)"
-    app.take_recordings()
-    app._inline.early = rows_before_lock
-    try:
-        with transaction.atomic(using=ALIAS):
-            result = command(app)
-            project_inline(app, app.take_recordings(), rows_written=rows_before_lock)
-    finally:
-        app._inline.early = False
+    with transaction.atomic(using=ALIAS), app.keeping_recordings(early=rows_before_lock) as recordings:
+        result = command(app)
+        project_inline(app, list(recordings), rows_written=rows_before_lock)
     return result
 
 
@@ -236,18 +248,19 @@ def project_inline(
     notifications = [r.notification for r in recordings]
     tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=POSITION_NAME)
     behind: Sequence[Notification] = []
-    if tracking.position < notifications[0].id - 1:  # events recorded by the old path, not projected yet
+    if tracking.position < notifications[0].id - 1:  # recorded outside a command (the demo, an old release)
         behind = app.recorder.select_notifications(
             start=tracking.position, stop=notifications[0].id - 1, limit=1_000_000, inclusive_of_start=False
         )
     if behind and rows_written:
         raise RuntimeError("the read models are behind the log: rows written before the lock would be out of order")
     integrity.maybe_checkpoint(integrity.extend([*behind, *notifications]))
+    projectors = inline_projectors()
     if behind:
-        apply_notifications(app, behind)
+        apply_notifications(app, behind, projectors)
     if not rows_written:
         events = [r.domain_event for r in recordings]
-        for projector in PROJECTORS:
+        for projector in projectors:
             projector.apply_batch(events)  # type: ignore[arg-type]
     tracking.position = notifications[-1].id
     tracking.save(update_fields=["position"])
@@ -261,5 +274,7 @@ __all__ = [
     "DjangoSQLiteFactory",
     "InlineApplication",
     "execute_inline",
+    "inline_env",
     "new_inline_application",
+    "project_inline",
 ]

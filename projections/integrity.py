@@ -192,7 +192,7 @@ def signature_valid(position: int, hash_hex: str, signature_hex: str, public_hex
 
 @dataclass
 class Problem:
-    kind: str  # modified | missing | inserted | reordered | bad_signature
+    kind: str  # modified | missing | inserted | reordered | unchained | bad_signature
     position: int
     detail: str
 
@@ -204,8 +204,9 @@ class Problem:
 class Report:
     ok: bool
     events_checked: int
-    head: dict[str, Any] | None
+    head: dict[str, Any] | None  # the chain's head (the last chained position and its hash)
     problems: list[Problem] = field(default_factory=list)
+    log_head: int = 0  # the log's head: the newest stored event's position
     checked_at: datetime = field(default_factory=timezone.now)
 
     def as_dict(self) -> dict[str, Any]:
@@ -214,6 +215,7 @@ class Report:
             "events_checked": self.events_checked,
             "head": self.head,
             "problems": [p.as_dict() for p in self.problems],
+            "log_head": self.log_head,
         }
 
 
@@ -221,8 +223,13 @@ def verify(notifications: Iterable[Notification], *, max_problems: int = 100) ->
     """Recompute the chain over the stored events and compare it with the links and the checkpoints.
 
     Links and events are walked together in position order. On a mismatch the chain continues from the stored
-    link, so one edit is reported once and later problems are still found.
+    link, so one edit is reported once and later problems are still found. The chain's head must be the log's
+    head: a link after the newest event is ``missing``; an event after the chain's head is ``unchained`` (every
+    event is chained in the transaction that stores it, in every mode); a checkpoint after either head is ``missing``.
+    The checkpoints are read first, then the links, then the events (each committed no later than the next), and
+    links stored while this runs are looked up again at the end: a command committed meanwhile is not a problem.
     """
+    checkpoints = list(Checkpoint.objects.order_by("position"))
     links = _links()
     identities = {(link[1], link[2]): link[0] for link in links.values()}
     link_positions = iter(sorted(links))
@@ -232,33 +239,43 @@ def verify(notifications: Iterable[Notification], *, max_problems: int = 100) ->
     absent: list[int] = []  # chained positions with no stored event (missing, or moved elsewhere)
     recomputed: dict[int, str] = {}
     seen: set[tuple[UUID, int]] = set()
+    tail: list[Notification] = []  # events after the chain's head as it was when the check began
     previous = GENESIS
     checked = 0
+    log_head = 0
+
+    def compare(n: Notification, previous: bytes, link: tuple[int, UUID, int, str]) -> None:
+        identity = (n.originator_id, n.originator_version)
+        digest = next_hash(previous, n).hex()
+        recomputed[n.id] = digest
+        _, link_id, link_version, link_hash = link
+        if digest == link_hash:
+            return
+        if identity == (link_id, link_version):
+            problems.append(Problem("modified", n.id, f"事件 {_name(identity)} 的内容与哈希链不符"))
+        else:
+            kind = "reordered" if identity in identities else "inserted"
+            detail = f"该位置应为 {_name((link_id, link_version))}，现为 {_name(identity)}"
+            problems.append(Problem(kind, n.id, detail))
+
     for n in notifications:
         while next_link is not None and next_link < n.id:
             absent.append(next_link)
             previous = bytes.fromhex(links[next_link][3])
             next_link = next(link_positions, None)
         checked += 1
+        log_head = n.id
         identity = (n.originator_id, n.originator_version)
         seen.add(identity)
-        digest = next_hash(previous, n).hex()
-        recomputed[n.id] = digest
         if next_link != n.id:
             if n.id < last_link:
+                recomputed[n.id] = next_hash(previous, n).hex()
                 problems.append(Problem("inserted", n.id, f"哈希链中没有的事件 {_name(identity)}"))
             else:
-                previous = bytes.fromhex(digest)  # after the chain's head: not chained yet
+                tail.append(n)
             continue
-        _, link_id, link_version, link_hash = links[n.id]
-        if digest != link_hash:
-            if identity == (link_id, link_version):
-                problems.append(Problem("modified", n.id, f"事件 {_name(identity)} 的内容与哈希链不符"))
-            else:
-                kind = "reordered" if identity in identities else "inserted"
-                detail = f"该位置应为 {_name((link_id, link_version))}，现为 {_name(identity)}"
-                problems.append(Problem(kind, n.id, detail))
-        previous = bytes.fromhex(link_hash)
+        compare(n, previous, links[n.id])
+        previous = bytes.fromhex(links[n.id][3])
         next_link = next(link_positions, None)
     while next_link is not None:
         absent.append(next_link)
@@ -267,26 +284,62 @@ def verify(notifications: Iterable[Notification], *, max_problems: int = 100) ->
         identity = (links[position][1], links[position][2])
         kind = "reordered" if identity in seen else "missing"
         problems.append(Problem(kind, position, f"事件 {_name(identity)} 不在原位置"))
+
+    # The tail: chained since the links were read (a command committed meanwhile), or not chained at all.
+    late = _links(after=last_link, upto=tail[-1].id) if tail else {}
+    chain_head = max(late, default=last_link)
+    unchained: list[Notification] = []
+    for n in tail:
+        if n.id in late:
+            compare(n, previous, late[n.id])
+            previous = bytes.fromhex(late[n.id][3])
+        elif n.id < chain_head:  # as in the walk above: the chain goes on from the link before
+            recomputed[n.id] = next_hash(previous, n).hex()
+            identity = (n.originator_id, n.originator_version)
+            problems.append(Problem("inserted", n.id, f"哈希链中没有的事件 {_name(identity)}"))
+        else:
+            recomputed[n.id] = next_hash(previous, n).hex()
+            previous = bytes.fromhex(recomputed[n.id])
+            unchained.append(n)
+    for n in unchained:
+        detail = (
+            f"事件 {_name((n.originator_id, n.originator_version))} 未链入哈希链"
+            f"（日志头 {log_head}，哈希链头 {chain_head}）"
+        )
+        problems.append(Problem("unchained", n.id, detail))
+
     public = public_key_hex()
-    for cp in Checkpoint.objects.order_by("position"):
+    for cp in checkpoints:
         if cp.public_key != public or not signature_valid(cp.position, cp.hash, cp.signature, cp.public_key):
             problems.append(Problem("bad_signature", cp.position, "检查点签名无效"))
+        elif cp.position > log_head:
+            if not any(log_head < p.position <= cp.position for p in problems):
+                detail = f"签名检查点 {cp.position} 超出日志头 {log_head}：其签名覆盖的事件已不在日志中"
+                problems.append(Problem("missing", cp.position, detail))
+        elif cp.position > chain_head:
+            if not any(chain_head < p.position <= cp.position for p in problems):
+                detail = f"签名检查点 {cp.position} 超出哈希链头 {chain_head}：其后的链接已被删除"
+                problems.append(Problem("missing", cp.position, detail))
         elif recomputed.get(cp.position) != cp.hash and not any(p.position <= cp.position for p in problems):
             problems.append(Problem("modified", cp.position, "检查点之前的哈希链被改写"))
     problems.sort(key=lambda p: p.position)
-    head_link = links.get(last_link)
+    head_link = late.get(chain_head) or links.get(chain_head)
     return Report(
         ok=not problems,
         events_checked=checked,
-        head={"position": last_link, "hash": head_link[3]} if head_link else None,
+        head={"position": chain_head, "hash": head_link[3]} if head_link else None,
         problems=problems[:max_problems],
+        log_head=log_head,
     )
 
 
-def _links() -> dict[int, tuple[int, UUID, int, str]]:
+def _links(*, after: int = 0, upto: int | None = None) -> dict[int, tuple[int, UUID, int, str]]:
+    rows = ChainLink.objects.filter(position__gt=after)
+    if upto is not None:
+        rows = rows.filter(position__lte=upto)
     return {
         row[0]: row
-        for row in ChainLink.objects.order_by("position")
+        for row in rows.order_by("position")
         .values_list("position", "originator_id", "originator_version", "hash")
         .iterator(chunk_size=PAGE)
     }

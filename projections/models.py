@@ -10,10 +10,9 @@ from projections.ledger import HazardLedger
 from projections.notifications import NotificationHazard, NotificationUnit, NotificationView
 from projections.policemirror import PoliceCheckpoint, PoliceEventCopy, PoliceFormMirror
 from projections.submissions import SubmissionView
-from projections.tracking import AppliedVersion, ConsumerOffset, ParkedMessage, ProjectionPosition
+from projections.tracking import ConsumerOffset, ParkedMessage, ProjectionPosition
 
 __all__ = [
-    "AppliedVersion",
     "AssessmentView",
     "CampaignView",
     "ChainLink",

@@ -19,7 +19,7 @@ from projections.tracking import ProjectionPosition
 logger = logging.getLogger(__name__)
 
 # Each projector takes the whole batch in turn; hazards come after the directory: they read their school's row.
-# With Kafka, the first tuple is the `projections` consumer group and the second the `notifications` group.
+# With Kafka, the first tuple is written by each command's transaction, the second by the `notifications` group.
 READ_MODEL_PROJECTORS: tuple[Projector, ...] = (
     directory.projector,
     campaigns.projector,
@@ -31,6 +31,13 @@ READ_MODEL_PROJECTORS: tuple[Projector, ...] = (
 NOTIFICATION_PROJECTORS: tuple[Projector, ...] = (notifications.projector,)
 PROJECTORS = READ_MODEL_PROJECTORS + NOTIFICATION_PROJECTORS
 POSITION_NAME = "read_models"
+
+
+def inline_projectors() -> tuple[Projector, ...]:
+    """What a command's transaction projects: every read model; with Kafka the notifications lag (their group)."""
+    return READ_MODEL_PROJECTORS if settings.KAFKA_BOOTSTRAP_SERVERS else PROJECTORS
+
+
 _catch_up_lock = threading.Lock()
 
 
@@ -39,34 +46,30 @@ def catch_up(
     *,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
-    until: int | None = None,
+    projectors: Sequence[Projector] | None = None,
 ) -> int:
     """Apply every event after the tracked position; returns how many were applied.
 
-    Each batch of read-model changes is committed together with the new position, so a crash
-    or a concurrent caller never applies an event twice or skips one. Without Kafka the hash chain is
-    extended (and a checkpoint signed when due) in the same transaction; with Kafka the relay does that.
-    ``until``: the log position the caller needs applied (its own command's); once the read models have
-    it — often because a concurrent request's catch-up took it along — nothing more is done. A batch
-    shorter than ``batch_size`` reached the log's head: no second pass to find nothing.
+    Commands project their own events (``projections.djangorecorder.execute_inline``); this is for what was
+    recorded outside a command (the demo, a rebuild, an installation upgraded from an older release). Each batch
+    of read-model changes is committed together with the new position and the chain links (a checkpoint signed
+    when due), so a crash or a concurrent caller never applies an event twice or skips one. A batch shorter than
+    ``batch_size`` reached the log's head: no second pass to find nothing. ``projectors``: the inline ones unless
+    given (a rebuild in Kafka mode also rebuilds the notifications, and their group then skips what it rebuilt).
     """
+    projectors = inline_projectors() if projectors is None else projectors
     applied = 0
-    if until is not None and position() >= until:
-        return applied
     with _catch_up_lock:
         while True:
             with transaction.atomic():
                 tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=POSITION_NAME)
-                if until is not None and tracking.position >= until:
-                    return applied
                 notifications = app.recorder.select_notifications(
                     start=tracking.position, limit=batch_size, inclusive_of_start=False
                 )
                 if not notifications:
                     return applied
-                if not settings.KAFKA_BOOTSTRAP_SERVERS:
-                    integrity.maybe_checkpoint(integrity.extend(notifications))
-                apply_notifications(app, notifications)
+                integrity.maybe_checkpoint(integrity.extend(notifications))
+                apply_notifications(app, notifications, projectors)
                 tracking.position = notifications[-1].id
                 tracking.save(update_fields=["position"])
             applied += len(notifications)
@@ -81,9 +84,11 @@ def position() -> int:
     return ProjectionPosition.objects.filter(name=POSITION_NAME).values_list("position", flat=True).first() or 0
 
 
-def apply_notifications(app: SafetyApplication, notifications: Sequence[Notification]) -> None:
+def apply_notifications(
+    app: SafetyApplication, notifications: Sequence[Notification], projectors: Sequence[Projector] = PROJECTORS
+) -> None:
     events: list[Aggregate.Event] = [app.mapper.to_domain_event(n) for n in notifications]  # type: ignore[misc]
-    for projector in PROJECTORS:
+    for projector in projectors:
         projector.apply_batch(events)
 
 

@@ -53,10 +53,3 @@ class ParkedMessage(models.Model):
         verbose_name_plural = "搁置的消息"
         constraints = [models.UniqueConstraint(fields=["group", "topic", "partition", "offset"], name="park_once")]
 
-
-class AppliedVersion(models.Model):
-    """The last version of each aggregate the `projections` group has applied: how the API, in Kafka mode,
-    waits until a command's own effect is visible before answering (read-your-writes)."""
-
-    originator_id = models.UUIDField(primary_key=True)
-    version = models.IntegerField()

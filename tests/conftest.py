@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -11,7 +10,7 @@ from django.db import connection
 from pgadmin import superuser_connection
 
 from domain.application import SafetyApplication
-from projections.eventstore import application_env, new_application, set_application
+from projections.eventstore import new_application, set_application
 
 
 @pytest.fixture(scope="session")
@@ -21,28 +20,29 @@ def _postgres_application(django_db_setup: None, django_db_blocker: object) -> I
         if connection.vendor != "postgresql":
             yield None
             return
-        app = new_application(application_env())
+        app = new_application()
     yield app
     app.close()
 
 
 def empty_event_log() -> None:
-    """The event table is append-only for the application (triggers); the superuser bypasses them to reset it."""
+    """The event log is in Django's database but not one of its models: tests that commit (live servers,
+    ``transactional_db``) would leave their events to the next test. On PostgreSQL the table is append-only for the
+    application (triggers): the superuser bypasses them to reset it."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM stored_events")
+        return
     with superuser_connection() as admin:
         admin.execute("SET session_replication_role = replica")
         admin.execute("TRUNCATE TABLE safetyapp_events RESTART IDENTITY")
 
 
 @pytest.fixture
-def app(_postgres_application: SafetyApplication | None, tmp_path: Path, db: None) -> Iterator[SafetyApplication]:
+def app(_postgres_application: SafetyApplication | None, db: None) -> Iterator[SafetyApplication]:
     """The application the API uses during this test, over an empty event log."""
-    if _postgres_application is not None:
-        empty_event_log()
-        application = _postgres_application
-    else:
-        application = new_application(
-            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite3")}
-        )
+    empty_event_log()
+    application = _postgres_application or new_application()
     set_application(application)
     yield application
     set_application(None, close_previous=_postgres_application is None)

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from api.auth import actor_of
 from api.common import MAX_NAME, CanonicalUUID, Day, DeclaredQuery, Moment, Text, parse_uuid, validated
+from api.idempotency import IdempotentCommand
 from api.names import NamedList, PersonName, UnitName, UnitNames
 from api.services import execute
 from domain.campaign.aggregate import PHASE_KINDS, require_issuer
@@ -143,7 +144,7 @@ class TemplateList(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type
         return Response(TemplateOutput([asdict(t) for t in TEMPLATES], many=True).data)
 
 
-class CampaignList(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class CampaignList(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = CampaignOutput
 
     @extend_schema(responses=CampaignOutput(many=True))
@@ -186,7 +187,7 @@ class CampaignDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[ty
         return Response(CampaignOutput(_visible_campaign(request, pk), context={"request": request}).data)
 
 
-class CampaignAmend(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class CampaignAmend(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = CampaignOutput
 
     @extend_schema(

@@ -27,6 +27,7 @@ from api.directory.serializers import (
     UserInput,
     UserOutput,
 )
+from api.idempotency import IdempotentCommand
 from api.services import execute
 from domain.errors import AlreadyExists, StaffNotFound, UnitNotFound
 from domain.policy import CHANGE_ROLE, CHANGE_UNIT, CREATE_USER, DEACTIVATE_USER, REGISTER_UNIT, Role, UnitKind
@@ -45,7 +46,7 @@ class UnitFilter(django_filters.FilterSet):
         fields = ["kind", "district"]
 
 
-class UnitList(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
+class UnitList(IdempotentCommand, DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
     permission_classes = requires(REGISTER_UNIT)
     serializer_class = UnitOutput
     filterset_class = UnitFilter
@@ -63,7 +64,7 @@ class UnitList(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
         return Response(UnitOutput(UnitView.objects.get(id=unit.id)).data, status=201)
 
 
-class UnitChange(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class UnitChange(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     permission_classes = requires(CHANGE_UNIT)
     serializer_class = UnitOutput
 
@@ -97,7 +98,7 @@ class UnitStaff(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-ar
         return Response(StaffAtOutput(staff_at(unit.id, times.at, times.known_at), many=True).data)
 
 
-class UserCreate(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class UserCreate(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     permission_classes = requires(CREATE_USER)
     serializer_class = UserOutput
 
@@ -114,7 +115,7 @@ class UserCreate(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-a
         return Response(UserOutput(StaffView.objects.get(username=data["username"])).data, status=201)
 
 
-class UserRole(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class UserRole(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     permission_classes = requires(CHANGE_ROLE)
     serializer_class = UserOutput
 
@@ -127,7 +128,7 @@ class UserRole(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg
         return Response(UserOutput(StaffView.objects.get(username=username)).data)
 
 
-class UserDeactivate(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class UserDeactivate(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     permission_classes = requires(DEACTIVATE_USER)
     serializer_class = UserOutput
 
@@ -136,7 +137,7 @@ class UserDeactivate(DeclaredQuery, generics.GenericAPIView):  # type: ignore[ty
         data = validated(DeactivateInput, request.data)
         actor = actor_of(request)
         _require_user(username)
-        with transaction.atomic():  # the login ends with the appointment, in the command's transaction
+        with transaction.atomic():  # the appointment's end and the login's, together or not at all
             execute(lambda app: app.deactivate_staff(actor=actor, username=username, **data))
             if data.get("effective_from", timezone.now()) <= timezone.now():
                 # Tokens and the login itself end with the appointment.

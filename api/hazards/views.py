@@ -27,6 +27,7 @@ from api.common import (
     validated,
 )
 from api.hazards import serializers as s
+from api.idempotency import IdempotentCommand
 from api.services import execute
 from domain.application import SafetyApplication
 from domain.errors import HazardNotFound, OutOfScope
@@ -73,7 +74,7 @@ class HazardFilter(django_filters.FilterSet):
         return queryset if value == "all" else queryset.filter(voided=value == "true")
 
 
-class HazardList(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
+class HazardList(IdempotentCommand, DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
     permission_classes = requires(hazard_rules.DISCOVER)
     serializer_class = s.HazardOutput
     filterset_class = HazardFilter
@@ -171,7 +172,7 @@ def command_view(
     (404), then a ``requirement`` on the role alone — or, for ``owner_work``, being its current owner or the 校长 — is
     met (403), before the body is judged (400) and the command runs (409)."""
 
-    class HazardCommand(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+    class HazardCommand(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
         serializer_class = s.HazardOutput
 
         @extend_schema(request=input_class, responses=s.HazardOutput, summary=summary)

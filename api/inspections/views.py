@@ -23,6 +23,7 @@ from api.common import (
     parse_uuid,
     validated,
 )
+from api.idempotency import IdempotentCommand
 from api.names import NamedList, PersonName, PersonNames, UnitName
 from api.services import execute
 from domain.errors import InspectionNotFound, OutOfScope
@@ -95,7 +96,7 @@ class InspectionFilter(django_filters.FilterSet):
         fields = ["campaign", "school", "kind"]
 
 
-class InspectionList(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
+class InspectionList(IdempotentCommand, DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
     serializer_class = InspectionOutput
     filterset_class = InspectionFilter
 
@@ -120,7 +121,7 @@ class InspectionDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[
         return Response(InspectionOutput(_visible_inspection(request, pk)).data)
 
 
-class InspectionAssess(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class InspectionAssess(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = InspectionOutput
 
     @extend_schema(request=AssessmentInput, responses={201: InspectionOutput})
@@ -132,7 +133,7 @@ class InspectionAssess(DeclaredQuery, generics.GenericAPIView):  # type: ignore[
         return Response(InspectionOutput(InspectionView.objects.get(id=inspection.id)).data, status=201)
 
 
-class InspectionComplete(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class InspectionComplete(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = InspectionOutput
 
     @extend_schema(request=CommandInput, responses=InspectionOutput)

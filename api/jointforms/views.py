@@ -12,6 +12,7 @@ from rest_framework.response import Response
 
 from api.auth import actor_of
 from api.common import CanonicalUUID, CommandInput, DeclaredQuery, Moment, parse_uuid, validated
+from api.idempotency import IdempotentCommand
 from api.jointforms.serializers import JointFormHistoryItem, JointFormOutput, JointFormPatch
 from api.jointforms.service import cutoff_counts, form_json, form_names, submit_form, visible_form
 from api.policeaccess import record_read
@@ -39,7 +40,7 @@ class SignInput(CommandInput):
     content_hash = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="签字时所见内容的 SHA-256")
 
 
-class JointFormList(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class JointFormList(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
     @extend_schema(responses=JointFormOutput(many=True))
@@ -60,7 +61,7 @@ class JointFormList(DeclaredQuery, generics.GenericAPIView):  # type: ignore[typ
         return Response(form_json(JointFormView.objects.get(id=form.id), actor), status=201)
 
 
-class JointFormDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class JointFormDetail(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
     def get(self, request: Request, pk: str) -> Response:
@@ -85,7 +86,7 @@ class JointFormDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[t
         return Response(form_json(JointFormView.objects.get(id=row.id), actor))
 
 
-class JointFormSign(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class JointFormSign(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
     @extend_schema(
@@ -103,7 +104,7 @@ class JointFormSign(DeclaredQuery, generics.GenericAPIView):  # type: ignore[typ
         return Response(form_json(JointFormView.objects.get(id=row.id), actor))
 
 
-class JointFormSubmit(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class JointFormSubmit(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = JointFormOutput
 
     @extend_schema(

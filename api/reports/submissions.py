@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from api.auth import actor_of
 from api.common import CanonicalUUID, DeclaredQuery, Moment, parse_uuid, validated
+from api.idempotency import IdempotentCommand
 from api.models import SubmissionCopy
 from api.policeaccess import record_submission_read
 from api.reports.query import build_query
@@ -100,7 +101,7 @@ class SubmissionOutput(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
-class Submissions(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
+class Submissions(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
     serializer_class = SubmissionOutput
 
     @extend_schema(responses=SubmissionOutput(many=True))

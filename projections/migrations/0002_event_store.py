@@ -1,6 +1,6 @@
 """Create the event store's tables (the eventsourcing library's own DDL) in PostgreSQL mode.
 
-In embedded mode the library keeps its events in its own SQLite file and creates its table there.
+In embedded mode the table is created in Django's SQLite file by 0014 (one database per installation).
 """
 
 from django.db import migrations

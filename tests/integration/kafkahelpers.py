@@ -28,7 +28,10 @@ __all__ = [
     "Broker",
     "drain",
     "dump_read_models",
+    "end_offsets",
     "free_port",
+    "notifications_as_consumed",
+    "notifications_as_rebuilt",
     "port_open",
     "rebuilt_read_models",
     "topic_messages",
@@ -88,6 +91,16 @@ def topic_messages(topic: str) -> Iterator[tuple[int, int, bytes | None, dict[st
         consumer.close()
 
 
+def end_offsets(topic: str) -> dict[int, int]:
+    """partition → the offset after its last message."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, api_version=(0, 9))
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(parts).items()}
+    finally:
+        consumer.close()
+
+
 def _rows(model: type[models.Model]) -> list[str]:
     auto = model._meta.pk is not None and isinstance(model._meta.pk, models.AutoField)
     names = [f.attname for f in model._meta.concrete_fields if not (auto and f.primary_key)]
@@ -100,10 +113,22 @@ def dump_read_models() -> dict[str, list[str]]:
 
 
 def rebuilt_read_models() -> dict[str, list[str]]:
-    """The read models as a full rebuild from the log makes them (then left in that state)."""
+    """The read models as a full rebuild from the log makes them, notifications included (then left so)."""
     clear_read_models()
-    catch_up(get_application())
+    catch_up(get_application(), projectors=PROJECTORS)
     return dump_read_models()
+
+
+NOTIFICATION_MODELS = ("NotificationView", "NotificationHazard", "NotificationUnit")
+
+
+def notifications_as_consumed() -> dict[str, list[str]]:
+    """The rows of the notifications (the `notifications` group's read model), as they are now."""
+    return {name: rows for name, rows in dump_read_models().items() if name in NOTIFICATION_MODELS}
+
+
+def notifications_as_rebuilt() -> dict[str, list[str]]:
+    return {name: rows for name, rows in rebuilt_read_models().items() if name in NOTIFICATION_MODELS}
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:

@@ -6,10 +6,9 @@ killed (``os._exit``) right after the N-th SQL statement of the command.
                                                            prints how many statements the command made
     python tests/integration/spike_crash.py state H,S      print the log, ledger, chain and tracking as JSON
 
-The database is the one the environment names (SAFETY_VAR_DIR for SQLite, or DATABASE_URL). With
-SPIKE_CRASH_PATH=today the command goes through today's path instead (``api.services.execute``: the library's own
-connection and file for the event, then the catch-up), to show what the check finds there; with
-SPIKE_CRASH_PATH=rows_first through ``execute_inline(…, rows_before_lock=True)``.
+The database is the one the environment names (SAFETY_VAR_DIR for SQLite, or DATABASE_URL). The command goes
+through the product's path (``execute_inline``: the events, the read models, the chain and the position in one
+transaction); with SPIKE_CRASH_PATH=rows_first through ``execute_inline(…, rows_before_lock=True)``.
 """
 
 from __future__ import annotations
@@ -59,13 +58,10 @@ def main(argv: list[str]) -> None:
     from django.utils import timezone
 
     from api import demo
-    from api.services import execute
-    from projections.djangorecorder import execute_inline, new_inline_application
-    from projections.eventstore import get_application
+    from projections.djangorecorder import execute_inline
+    from projections.eventstore import new_application as new_app
     from projections.runner import catch_up
 
-    today = os.environ.get("SPIKE_CRASH_PATH") == "today"
-    new_app = get_application if today else new_inline_application
     if argv[0] == "setup":
         call_command("migrate", verbosity=0)
         app = new_app()
@@ -83,10 +79,7 @@ def main(argv: list[str]) -> None:
     actor = demo.World(units={"hongmei_school": UUID(argv[-1].split(",")[1])}).actor("hm_staff")
     COUNTED.append(0)
     command = lambda a: a.report_progress(hazard, actor=actor, note="已安装一组", percent=70)  # noqa: E731
-    if today:
-        execute(command)
-    else:
-        execute_inline(app, command, rows_before_lock=os.environ.get("SPIKE_CRASH_PATH") == "rows_first")
+    execute_inline(app, command, rows_before_lock=os.environ.get("SPIKE_CRASH_PATH") == "rows_first")
     statements = COUNTED[0]
     if n == statements + 1:  # "after the last statement": after the commit
         os._exit(1)

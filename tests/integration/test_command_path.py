@@ -11,11 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from api.demo import World
-from domain.application import SafetyApplication
-from domain.hazard.aggregate import Severity
 from projections.ledger import HazardLedger
-from projections.runner import POSITION_NAME, catch_up, position
-from projections.tracking import ProjectionPosition
+from projections.runner import POSITION_NAME
 
 Client = Callable[[str], APIClient]
 
@@ -63,32 +60,3 @@ def test_a_command_catches_up_in_one_locked_pass_and_answers_without_rereading(
     ledger_reads = [q for q in captured if q["sql"].startswith("SELECT") and "projections_hazardledger" in q["sql"]]
     assert len(ledger_reads) <= 2, [q["sql"][:120] for q in ledger_reads]
     assert len(captured) <= 20, [q["sql"][:120] for q in captured]
-
-
-def test_catch_up_until_an_applied_position_does_nothing(app: SafetyApplication, world: World) -> None:
-    catch_up(app)
-    head = position()
-    assert head == app.recorder.max_notification_id()
-    with CaptureQueriesContext(connection) as queries:
-        assert catch_up(app, until=head) == 0
-    assert len(queries.captured_queries) == 1  # the position, read without a lock
-
-
-def test_catch_up_until_takes_along_what_others_recorded_before_it(app: SafetyApplication, world: World) -> None:
-    catch_up(app)
-    recorded = app.recording()
-    first = app.discover_hazard(
-        actor=world.actor("hm_staff"), campaign=world.campaign, school=world.units["hongmei_school"],
-        description="楼梯扶手松动", severity=Severity.GENERAL,
-    )  # fmt: skip
-    mine = recorded()
-    second = app.discover_hazard(
-        actor=world.actor("hm_staff"), campaign=world.campaign, school=world.units["hongmei_school"],
-        description="消防通道堵塞", severity=Severity.GENERAL,
-    )  # fmt: skip
-    assert mine is not None and mine < app.recorder.max_notification_id()  # type: ignore[operator]
-
-    assert catch_up(app, until=mine) == 2  # one short batch: both events, then no second pass
-    assert ProjectionPosition.objects.get(name=POSITION_NAME).position == app.recorder.max_notification_id()
-    assert set(HazardLedger.objects.values_list("id", flat=True)) == {first.id, second.id}
-    assert catch_up(app, until=mine) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from api.demo import World
@@ -13,6 +14,7 @@ from domain.errors import VersionConflict
 from domain.hazard.aggregate import Hazard, Severity
 
 
+@pytest.mark.django_db(transaction=True)  # the two threads have their own connections: the world is committed
 def test_two_concurrent_saves_of_one_hazard_one_wins_one_conflicts(app: SafetyApplication, world: World) -> None:
     start = timezone.now() - timedelta(hours=3)
     hazard = app.discover_hazard(

@@ -8,7 +8,7 @@ checks what ``verify_integrity`` and ``audit/verify/`` say.
 from __future__ import annotations
 
 import io
-import sqlite3
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -50,15 +50,13 @@ def intruder(app: SafetyApplication) -> Iterator[Callable[[str, tuple[Any, ...]]
                 admin.execute(sql.format(t="safetyapp_events", id="notification_id").replace("?", "%s"), params)
 
             yield run
-    else:
-        db = sqlite3.connect(app.env["SQLITE_DBNAME"])  # type: ignore[index]
+    else:  # the log is in Django's database file (one database per installation)
 
         def run(sql: str, params: tuple[Any, ...] = ()) -> None:
-            db.execute(sql.format(t="stored_events", id="rowid"), params)
+            with connection.cursor() as cursor:
+                cursor.execute(sql.format(t="stored_events", id="rowid").replace("?", "%s"), params)
 
         yield run
-        db.commit()
-        db.close()
 
 
 def verify(app: SafetyApplication) -> integrity.Report:
@@ -254,3 +252,168 @@ def test_history_items_carry_their_chain_hash(
     link = ChainLink.objects.get(originator_id=hazard.id, originator_version=1)
     previous = bytes.fromhex(ChainLink.objects.get(position=link.position - 1).hash)
     assert integrity.next_hash(previous, row(app, link.position)).hex() == link.hash
+
+
+# --- the chain's head is the log's head (issue 15: no unchained tail) ------------------------------------
+
+
+def tamper_chain(sql: str, params: tuple[Any, ...] = ()) -> None:
+    """Raw SQL on the chain and checkpoint tables, past PostgreSQL's append-only triggers when needed."""
+    if POSTGRES:
+        with superuser_connection() as admin:
+            admin.execute("SET session_replication_role = replica")
+            admin.execute(sql.replace("?", "%s"), params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s"), params)
+
+
+def unchain_newest() -> int:
+    """What a crash between the event's commit and its chain link leaves: the newest event without a link."""
+    newest = ChainLink.objects.order_by("-position").values_list("position", flat=True).first()
+    assert newest is not None
+    tamper_chain("DELETE FROM projections_checkpoint WHERE position = ?", (newest,))
+    tamper_chain("DELETE FROM projections_chainlink WHERE position = ?", (newest,))
+    return newest
+
+
+def run_verify(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command("verify_integrity", *args, stdout=out, stderr=err)
+    except SystemExit as exit_:
+        return int(exit_.code or 0), out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def progressed(app: SafetyApplication, world: demo.World, user: Callable[[str], APIClient]) -> int:
+    """A hazard recorded through the API whose newest event — the log's newest — is a progress report of 70 %."""
+    school = str(world.units["hongmei_school"])
+    staff = user("hm_staff")
+    hazard = staff.post("/api/v1/hazards/", {
+        "campaign": str(world.campaign), "school": school, "item": "CZ-01", "severity": "general",
+        "description": "南校门缺少升降柱",
+    }, format="json")
+    assert hazard.status_code == 201, hazard.content
+    assigned = user("hm_principal").post(f"/api/v1/hazards/{hazard.json()['id']}/assign/", {
+        "owner": "hm_staff", "owner_unit": school, "deadline": "2099-01-01",
+    }, format="json")
+    assert assigned.status_code == 200, assigned.content
+    progress = staff.post(f"/api/v1/hazards/{hazard.json()['id']}/progress/", {"percent": 70}, format="json")
+    assert progress.status_code == 200, progress.content
+    newest = app.recorder.max_notification_id()
+    assert newest is not None and b'"percent":70' in bytes(row(app, newest).state).replace(b" ", b"")
+    return newest
+
+
+def edit_percent(app: SafetyApplication, position: int) -> None:
+    """The intruder raises the newest progress report from 70 % to 100 % in the stored event's JSON state."""
+    state = bytes(row(app, position).state)
+    forged = state.replace(b'"percent":70', b'"percent":100').replace(b'"percent": 70', b'"percent": 100')
+    assert forged != state
+    with intruder(app) as sql:
+        sql("UPDATE {t} SET state = ? WHERE {id} = ?", (forged, position))
+
+
+def test_a_healthy_log_ends_where_the_chain_ends(progressed: int):
+    code, out, err = run_verify("--json")
+    assert code == 0, err
+    report = json.loads(out[: out.rindex("}") + 1])
+    assert report["ok"] is True and report["problems"] == []
+    assert report["head"]["position"] == report["log_head"] == progressed
+    assert f"head {progressed} " in out
+
+
+def test_the_newest_event_edited_when_chained_is_modified(app: SafetyApplication, progressed: int):
+    edit_percent(app, progressed)
+    code, _, err = run_verify()
+    assert code == 1
+    assert f"modified at position {progressed}" in err
+
+
+def test_the_newest_event_edited_when_not_chained_is_an_unchained_tail(app: SafetyApplication, progressed: int):
+    assert unchain_newest() == progressed
+    edit_percent(app, progressed)
+    code, _, err = run_verify()
+    assert code == 1, "an event the chain does not cover cannot be vouched for"
+    assert f"unchained at position {progressed}" in err
+    assert f"日志头 {progressed}，哈希链头 {progressed - 1}" in err
+
+
+def test_the_newest_event_deleted_is_missing(app: SafetyApplication, progressed: int):
+    with intruder(app) as sql:
+        sql("DELETE FROM {t} WHERE {id} = ?", (progressed,))
+    assert app.recorder.max_notification_id() == progressed - 1
+    code, out, err = run_verify("--json")
+    assert code == 1
+    assert f"missing at position {progressed}" in err
+    report = json.loads(out[: out.rindex("}") + 1])
+    assert report["log_head"] == progressed - 1 and report["head"]["position"] == progressed
+    assert [(p["kind"], p["position"]) for p in report["problems"]] == [("missing", progressed)]
+
+
+def test_a_checkpoint_beyond_the_log_head_is_a_problem(app: SafetyApplication, progressed: int):
+    """The newest events and their links deleted together: only the checkpoint signed over them remains."""
+    integrity.maybe_checkpoint(force=True)
+    assert Checkpoint.objects.filter(position=progressed).exists()
+    with intruder(app) as sql:
+        sql("DELETE FROM {t} WHERE {id} >= ?", (progressed - 1,))
+    tamper_chain("DELETE FROM projections_chainlink WHERE position >= ?", (progressed - 1,))
+    report = verify(app)
+    assert not report.ok
+    assert [(p.kind, p.position) for p in report.problems] == [("missing", progressed)]
+    assert f"日志头 {progressed - 2}" in report.problems[0].detail
+
+
+def test_audit_verify_names_the_unchained_tail(
+    app: SafetyApplication, progressed: int, user: Callable[[str], APIClient]
+):
+    unchain_newest()
+    body = user("auditor").get("/api/v1/audit/verify/").json()
+    assert body["ok"] is False
+    assert body["log_head"] == progressed and body["head"]["position"] == progressed - 1
+    assert [(p["kind"], p["position"]) for p in body["problems"]] == [("unchained", progressed)]
+
+
+def test_in_production_mode_too_an_event_after_the_chains_head_is_a_problem(
+    app: SafetyApplication, progressed: int, settings: Any
+):
+    """With Kafka the events are chained in the transaction that stores them as well: no tail may wait."""
+    settings.KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:9"  # verify never talks to the broker
+    unchain_newest()
+    assert [(p.kind, p.position) for p in verify(app).problems] == [("unchained", progressed)]
+    code, _, err = run_verify()
+    assert code == 1 and f"unchained at position {progressed}" in err
+
+
+def test_a_command_committed_while_verify_runs_is_not_a_problem(
+    app: SafetyApplication, progressed: int, world: demo.World
+):
+    """Events and links stored after verify read the chain are looked up again: a busy log still verifies."""
+
+    def events_with_a_command_in_between() -> Iterator[Any]:
+        hazard = next(n.originator_id for n in integrity.stored_events(app.recorder) if n.id == progressed)
+        # verify has read the chain's links by now: this command's event and link come after
+        app.report_progress(hazard, actor=world.actor("hm_staff"), note="", percent=80)
+        catch_up(app)
+        yield from integrity.stored_events(app.recorder)
+
+    report = integrity.verify(events_with_a_command_in_between())
+    assert report.ok, report.problems
+    assert report.log_head == report.head["position"] == progressed + 1  # type: ignore[index]
+
+
+def test_in_production_mode_the_newest_links_deleted_are_caught(
+    app: SafetyApplication, progressed: int, settings: Any
+):
+    """Deleting the newest links cannot pass for a relay that is behind: the checkpoint signed over them remains."""
+    settings.KAFKA_BOOTSTRAP_SERVERS = "127.0.0.1:9"
+    integrity.maybe_checkpoint(force=True)
+    tamper_chain("DELETE FROM projections_chainlink WHERE position >= ?", (progressed - 1,))
+    report = verify(app)
+    assert [(p.kind, p.position) for p in report.problems] == [
+        ("unchained", progressed - 1),
+        ("unchained", progressed),
+    ]
+    assert f"哈希链头 {progressed - 2}" in report.problems[0].detail

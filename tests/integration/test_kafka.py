@@ -1,7 +1,12 @@
-"""Production mode against a real Kafka broker: relay, consumer groups, and the faults of real life.
+"""Production mode against a real Kafka broker: commands, relay, consumer groups, and the faults of real life.
+
+A command writes its events, the read models its answer shows, the chain links and the checkpoints in one
+transaction, with no consumer running; what may lag (the notifications, the police-side mirror) is consumer
+groups fed by the relay. The runner machinery (offsets, duplicates, parking, shared partitions, a rebuild's skip)
+is exercised here with the `notifications` group.
 
 Every test asserts on the log, the topic and the read models — never on log lines. "Equals a full rebuild" means
-every row of every read model equals what ``rebuild_projections`` makes from the same log.
+every row of the notifications equals what ``rebuild_projections`` makes from the same log.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import io
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -19,15 +25,21 @@ from django.core.management import call_command
 from django.db import connection as db_connection
 from django.utils import timezone
 from kafka import KafkaProducer
-from kafkahelpers import drain, dump_read_models, rebuilt_read_models, runner, topic_messages, wait_for
+from kafkahelpers import drain, notifications_as_consumed, notifications_as_rebuilt, runner, topic_messages, wait_for
+from rest_framework.test import APIClient
 
 from api import demo
 from consumers.envelope import key as partition_key
 from consumers.relay import Relay
 from domain.application import SafetyApplication
 from domain.hazard.aggregate import Severity
-from projections.integrity import ChainLink
+from projections import integrity
+from projections.history import HazardVersion
+from projections.integrity import ChainLink, Checkpoint
 from projections.ledger import HazardLedger
+from projections.notifications import NotificationView
+from projections.policemirror import PoliceCheckpoint
+from projections.runner import catch_up
 from projections.tracking import ConsumerOffset, ParkedMessage
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
@@ -42,6 +54,12 @@ def publish_all(app: SafetyApplication) -> int:
     finally:
         relay.close()
     return total
+
+
+def assert_notifications_as_rebuilt() -> None:
+    consumed = notifications_as_consumed()
+    assert consumed["NotificationView"], "the group addressed notices"
+    assert consumed == notifications_as_rebuilt()
 
 
 def log_positions(app: SafetyApplication) -> list[int]:
@@ -100,16 +118,13 @@ def test_relay_keeps_each_school_in_order_across_four_partitions(kafka_world: de
     hm = [m[3] for m in messages if m[3]["school"] == str(kafka_world.units["hongmei_school"])]
     assert len({m["type"] for m in hm}) > 5, "a school's whole story travels in its partition"
 
-    projections = runner("projections")
     notices = runner("notifications")
     try:
-        drain(projections, notices)
+        drain(notices)
     finally:
-        projections.close()
         notices.close()
-    consumed = dump_read_models()
-    assert len(consumed["HazardLedger"]) == HazardLedger.objects.count() > 20
-    assert consumed == rebuilt_read_models()
+    assert notices.totals.applied == len(log_positions(app))
+    assert_notifications_as_rebuilt()
 
 
 def test_relay_killed_between_publish_and_position_save(
@@ -131,20 +146,14 @@ def test_relay_killed_between_publish_and_position_save(
     assert publish_all(app) == total, "the restarted relay publishes the same events again"
     assert len(list(topic_messages(f"{settings.KAFKA_TOPIC_PREFIX}.events"))) == 2 * total
 
-    projections = runner("projections")
+    notices = runner("notifications")
     try:
-        drain(projections)
+        drain(notices)
     finally:
-        projections.close()
-    assert projections.totals.applied == total
-    assert projections.totals.duplicates == total
-    consumed = dump_read_models()
-    assert consumed["HazardLedger"], "the ledger was projected"
-    # notifications are another group: leave them out of this comparison
-    rebuilt = rebuilt_read_models()
-    for name in ("NotificationView", "NotificationHazard", "NotificationUnit"):
-        consumed.pop(name), rebuilt.pop(name)
-    assert consumed == rebuilt
+        notices.close()
+    assert notices.totals.applied == total
+    assert notices.totals.duplicates == total
+    assert_notifications_as_rebuilt()
 
 
 def test_consumer_killed_mid_batch_resumes_to_the_rebuilt_read_model(
@@ -153,7 +162,7 @@ def test_consumer_killed_mid_batch_resumes_to_the_rebuilt_read_model(
     more_hazards(app, kafka_world, 10)
     publish_all(app)
 
-    first = runner("projections", batch_size=40)
+    first = runner("notifications", batch_size=40)
     real_apply = first.group.apply
     calls = {"n": 0}
 
@@ -169,25 +178,21 @@ def test_consumer_killed_mid_batch_resumes_to_the_rebuilt_read_model(
         for _ in range(200):
             first.poll_once(timeout_ms=300)
     first.consumer.close(autocommit=False)
-    stored = sum(row.offset + 1 for row in ConsumerOffset.objects.filter(group="projections"))
+    stored = sum(row.offset + 1 for row in ConsumerOffset.objects.filter(group="notifications"))
     assert 0 < stored < len(log_positions(app)), "killed part-way"
 
-    second = runner("projections")
+    second = runner("notifications")
     try:
         drain(second)
     finally:
         second.close()
     assert first.totals.applied + second.totals.applied == len(log_positions(app)), "no event applied twice"
-    consumed = dump_read_models()
-    rebuilt = rebuilt_read_models()
-    for name in ("NotificationView", "NotificationHazard", "NotificationUnit"):
-        consumed.pop(name), rebuilt.pop(name)
-    assert consumed == rebuilt
+    assert_notifications_as_rebuilt()
 
 
 def test_two_consumers_split_the_partitions_and_agree_with_one(kafka_world: demo.World, app: SafetyApplication):
     more_hazards(app, kafka_world, 20)
-    a, b = runner("projections"), runner("projections")
+    a, b = runner("notifications"), runner("notifications")
     try:
         drain(a, b)  # both join the group and share the partitions before anything is published
         publish_all(app)
@@ -200,11 +205,7 @@ def test_two_consumers_split_the_partitions_and_agree_with_one(kafka_world: demo
     assert parts_a and parts_b and not parts_a & parts_b and parts_a | parts_b == {0, 1, 2, 3}
     assert a.totals.applied > 0 and b.totals.applied > 0, "both did part of the work"
     assert a.totals.applied + b.totals.applied == len(log_positions(app))
-    consumed = dump_read_models()
-    rebuilt = rebuilt_read_models()
-    for name in ("NotificationView", "NotificationHazard", "NotificationUnit"):
-        consumed.pop(name), rebuilt.pop(name)
-    assert consumed == rebuilt
+    assert_notifications_as_rebuilt()
 
 
 def test_a_poison_message_is_parked_and_the_rest_continue(kafka_world: demo.World, app: SafetyApplication):
@@ -221,20 +222,16 @@ def test_a_poison_message_is_parked_and_the_rest_continue(kafka_world: demo.Worl
     producer.close()
     publish_all(app)  # the real events come after the poison in the same partition
 
-    projections = runner("projections")
+    notices = runner("notifications")
     try:
-        drain(projections)
+        drain(notices)
     finally:
-        projections.close()
-    parked = list(ParkedMessage.objects.filter(group="projections").order_by("offset"))
+        notices.close()
+    parked = list(ParkedMessage.objects.filter(group="notifications").order_by("offset"))
     assert [p.offset for p in parked] == [0, 1]
     assert "not JSON" in parked[0].reason and "cannot decode" in parked[1].reason
-    assert projections.totals.applied == len(log_positions(app))
-    consumed = dump_read_models()
-    rebuilt = rebuilt_read_models()
-    for name in ("NotificationView", "NotificationHazard", "NotificationUnit"):
-        consumed.pop(name), rebuilt.pop(name)
-    assert consumed == rebuilt
+    assert notices.totals.applied == len(log_positions(app))
+    assert_notifications_as_rebuilt()
 
 
 def test_broker_outage_loses_nothing_and_commands_keep_succeeding(
@@ -269,35 +266,129 @@ def test_broker_outage_loses_nothing_and_commands_keep_succeeding(
 
     positions = {m[3]["position"] for m in topic_messages(f"{settings.KAFKA_TOPIC_PREFIX}.events")}
     assert positions == set(log_positions(app)), "every event reached the broker"
-    projections = runner("projections")
+    notices = runner("notifications")
     try:
-        drain(projections)
+        drain(notices)
     finally:
-        projections.close()
-    assert projections.totals.applied == len(log_positions(app)), "each applied once, duplicates ignored"
-    consumed = dump_read_models()
-    rebuilt = rebuilt_read_models()
-    for name in ("NotificationView", "NotificationHazard", "NotificationUnit"):
-        consumed.pop(name), rebuilt.pop(name)
-    assert consumed == rebuilt
+        notices.close()
+    assert notices.totals.applied == len(log_positions(app)), "each applied once, duplicates ignored"
+    assert_notifications_as_rebuilt()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_rebuild_in_kafka_mode_and_the_group_goes_on_without_applying_twice(
-    kafka_world: demo.World, app: SafetyApplication
+    kafka_world: demo.World, app: SafetyApplication, workers: int
 ):
     publish_all(app)  # published, never consumed: the rebuild below projects these from the log instead
-    call_command("rebuild_projections", stdout=io.StringIO())
+    call_command("rebuild_projections", "--workers", str(workers), stdout=io.StringIO())
+    rebuilt = NotificationView.objects.count()
+    assert rebuilt > 0, "the rebuild projected the notifications too"
+    assert integrity.head()[0] == max(log_positions(app)), "and chained the log"
     more_hazards(app, kafka_world, 3)
+    supervised = app.discover_hazard(
+        actor=kafka_world.actor("hm_staff"),
+        campaign=kafka_world.campaign,
+        school=kafka_world.units["hongmei_school"],
+        inspection=None,
+        item="CZ-01",
+        description="重建之后的隐患",
+        severity=Severity.GENERAL,
+        location="操场",
+        rectified_on_spot=False,
+    )
+    app.supervise_hazard(supervised.id, actor=kafka_world.actor("tn_leader"), note="区教育局挂牌督办")
     publish_all(app)
-    before = len(log_positions(app)) - 6
-    second = runner("projections")
+    before = len(log_positions(app)) - 8
+    second = runner("notifications")
     try:
         drain(second)
     finally:
         second.close()
-    assert second.totals.applied == 6 and before > 0, "only the events after the rebuild"
-    consumed = dump_read_models()
-    rebuilt = rebuilt_read_models()
-    for name in ("NotificationView", "NotificationHazard", "NotificationUnit"):
-        consumed.pop(name), rebuilt.pop(name)
-    assert consumed == rebuilt
+    assert second.totals.applied == 8 and second.totals.duplicates == before > 0, "only the events after the rebuild"
+    assert NotificationView.objects.filter(hazard=supervised.id, kind="supervised").exists()
+    assert NotificationView.objects.exclude(hazard=supervised.id).count() == rebuilt, "none addressed twice"
+    assert_notifications_as_rebuilt()
+
+
+def test_with_no_consumer_running_a_command_answers_with_its_effect_chained_and_the_notice_lags(
+    kafka_world: demo.World, app: SafetyApplication, client_for: Callable[[str], APIClient]
+):
+    """Kafka mode, nothing consuming: the answer is the command's own transaction (no 202); only the notice waits."""
+    catch_up(app)  # as `load_demo` does: the logins' staff rows are read models
+    school = str(kafka_world.units["hongmei_school"])
+    staff, leader = client_for("hm_staff"), client_for("tn_leader")
+    discovered = staff.post(
+        "/api/v1/hazards/",
+        {"campaign": str(kafka_world.campaign), "school": school, "item": "CZ-01", "severity": "general",
+         "description": "无消费者时上报的隐患", "location": "南校门"},
+        format="json",
+    )  # fmt: skip
+    assert discovered.status_code == 201, discovered.content
+    hazard = discovered.json()["id"]
+    assert discovered.json()["description"] == "无消费者时上报的隐患" and discovered.json()["number"]
+    assert HazardLedger.objects.get(id=hazard).number == discovered.json()["number"]
+
+    supervised = leader.post(f"/api/v1/hazards/{hazard}/supervise/", {"note": "区教育局挂牌督办"}, format="json")
+    assert supervised.status_code == 200, supervised.content
+    assert supervised.json()["version"] == 2
+    history = staff.get(f"/api/v1/hazards/{hazard}/history/")
+    assert history.status_code == 200, history.content
+    assert HazardVersion.objects.filter(hazard=hazard).count() == 2
+    assert HazardLedger.objects.get(id=hazard).supervised
+
+    head = app.recorder.max_notification_id()
+    assert integrity.head()[0] == head, "the newest event is chained by its own transaction"
+    report = integrity.verify(integrity.stored_events(app.recorder))
+    assert report.ok and report.events_checked == head, report.problems
+    assert not NotificationView.objects.filter(hazard=hazard).exists(), "the notice is the group's: it lags"
+
+    publish_all(app)
+    notices = runner("notifications")
+    try:
+        drain(notices)
+    finally:
+        notices.close()
+    kinds = set(NotificationView.objects.filter(hazard=hazard).values_list("kind", flat=True))
+    assert kinds == {"supervised"}
+
+
+def test_the_relay_publishes_the_checkpoints_signed_by_the_commands(
+    kafka_world: demo.World, app: SafetyApplication, client_for: Callable[[str], APIClient], settings: Any
+):
+    settings.CHECKPOINT_EVERY = 5
+    catch_up(app)  # as `load_demo` does (and signs the checkpoints due in the demo)
+    school = str(kafka_world.units["hongmei_school"])
+    staff = client_for("hm_staff")
+    for i in range(12):
+        answer = staff.post(
+            "/api/v1/hazards/",
+            {"campaign": str(kafka_world.campaign), "school": school, "item": "CZ-01", "severity": "general",
+             "description": f"检查点隐患{i}", "location": "操场"},
+            format="json",
+        )  # fmt: skip
+        assert answer.status_code == 201, answer.content
+    signed = list(Checkpoint.objects.order_by("position").values_list("position", "hash"))
+    assert len(signed) >= 4, "the commands signed the checkpoints in their transactions"
+    assert all(link == ChainLink.objects.get(position=position).hash for position, link in signed)
+
+    relay = Relay(app, batch_size=7)  # batches that do not line up with the checkpoints
+    try:
+        while relay.publish_once():
+            pass
+    finally:
+        relay.close()
+    published = [
+        (body["position"], body["hash"])
+        for _, _, _, body in topic_messages(f"{settings.KAFKA_TOPIC_PREFIX}.checkpoints")
+        if body is not None
+    ]
+    assert published == signed, "every checkpoint published once, in order"
+
+    mirror = runner("police-mirror")
+    try:
+        drain(mirror)
+    finally:
+        mirror.close()
+    checkpoints = list(PoliceCheckpoint.objects.order_by("position"))
+    assert [(c.position, c.hash) for c in checkpoints] == signed
+    assert all(c.signature_valid and c.matches_received for c in checkpoints)

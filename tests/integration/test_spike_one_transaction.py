@@ -15,19 +15,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 from uuid import UUID
 
-import psycopg
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from api import demo
 from domain.errors import VersionConflict
 from domain.hazard.aggregate import Hazard
 from projections import integrity
-from projections.djangorecorder import InlineApplication, execute_inline, new_inline_application
+from projections.djangorecorder import InlineApplication, execute_inline
 from projections.ledger import HazardLedger
 from projections.runner import catch_up, position
 from projections.tracking import ProjectionPosition
@@ -43,15 +40,10 @@ class Boom(Exception):
 
 @pytest.fixture
 def inline(app: InlineApplication) -> Iterator[tuple[InlineApplication, demo.World]]:
-    """The demo district, its log in Django's database (the `app` fixture empties it on PostgreSQL)."""
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:  # the test database outlives a test; Django flushes only its models
-            cursor.execute("DROP TABLE IF EXISTS stored_events")  # the library names it so on SQLite
-    application = new_inline_application()
-    world = demo.load(application, timezone.now())
-    catch_up(application)
-    yield application, world
-    application.close()
+    """The demo district, its log in Django's database (the `app` fixture empties it)."""
+    world = demo.load(app, timezone.now())
+    catch_up(app)
+    yield app, world
 
 
 def snapshot(app: InlineApplication, hazard: UUID) -> dict[str, Any]:
@@ -188,41 +180,3 @@ def test_a_crash_after_any_statement_of_the_command_records_all_or_nothing_sqlit
     statements = crash_at_every_statement(env)
     assert statements >= 10
     assert not (tmp_path / "events.sqlite3").exists()  # one file: the log is in Django's database
-
-
-@pytest.mark.django_db(transaction=False)
-def test_todays_path_leaves_a_recorded_event_unprojected_and_unchained_after_a_crash(tmp_path):
-    """The same check on today's `execute` (the event committed on the library's connection first): the first
-    crash already leaves the event in the log with the ledger, the chain and the position behind it."""
-    env = {**base_env(), "SAFETY_VAR_DIR": str(tmp_path), "SPIKE_CRASH_PATH": "today"}
-    ids = helper(env, "setup").stdout.strip()
-    before = json.loads(helper(env, "state", ids).stdout)
-    assert helper(env, "run", "1", ids, check=False).returncode == 1
-    after = json.loads(helper(env, "state", ids).stdout)
-    assert after["events"] == before["events"] + 1
-    assert (after["ledger_version"], after["chain_head"], after["tracking"]) == (
-        before["ledger_version"],
-        before["chain_head"],
-        before["tracking"],
-    )
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=False)
-@pytest.mark.parametrize("path", ["inline", "rows_first"])
-def test_a_crash_after_any_statement_of_the_command_records_all_or_nothing_postgres(path):
-    url = os.environ.get("DATABASE_URL")
-    assert url and connection.vendor == "postgresql", "this test needs the PostgreSQL run (scripts/test.sh)"
-    parsed = urlparse(url)
-    admin = dict(host=parsed.hostname, port=parsed.port or 5432, dbname=parsed.path.lstrip("/"), user="postgres")
-    name = f"spike_crash_{os.getpid()}"
-    with psycopg.connect(**admin, autocommit=True) as c:  # type: ignore[arg-type]
-        c.execute(f"DROP DATABASE IF EXISTS {name}")
-        c.execute(f"CREATE DATABASE {name} OWNER {parsed.username}")
-    try:
-        env = {**base_env(), "DATABASE_URL": parsed._replace(path=f"/{name}").geturl(), "SPIKE_CRASH_PATH": path}
-        statements = crash_at_every_statement(env)
-        assert statements >= 10
-    finally:
-        with psycopg.connect(**admin, autocommit=True) as c:  # type: ignore[arg-type]
-            c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -1,4 +1,5 @@
-"""Run one Kafka consumer group: projections, notifications or police-mirror (DESIGN §8)."""
+"""Run one Kafka consumer group: notifications or police-mirror (DESIGN §8); the other read models are written
+by each command's own transaction."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from consumers.groups import groups
 from consumers.runner import GroupRunner
 from projections.eventstore import get_application
 
-GROUPS = ("projections", "notifications", "police-mirror")
+GROUPS = ("notifications", "police-mirror")
 
 
 class Command(BaseCommand):
-    help = "运行一个 Kafka 消费组：projections、notifications 或 police-mirror"
+    help = "运行一个 Kafka 消费组：notifications 或 police-mirror"
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("group", help=f"one of: {', '.join(GROUPS)}")

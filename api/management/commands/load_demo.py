@@ -26,5 +26,5 @@ class Command(BaseCommand):
             if not user_model.objects.filter(username="admin").exists():
                 user_model.objects.create_superuser("admin", "admin@example.invalid", demo.DEMO_PASSWORD)
             demo.load(app, timezone.now())
-        catch_up(app)
+            catch_up(app)  # projected and chained in the same transaction: the demo is loaded whole or not at all
         self.stdout.write(self.style.SUCCESS("演示数据已载入 (demo data loaded)"))

@@ -1,7 +1,8 @@
 """Recompute the hash chain over the stored events and check the signed checkpoints (DESIGN §3).
 
 Exit 0 when the log is intact; exit 1 naming the first problem: its position and its kind (modified, missing,
-inserted, reordered, bad_signature).
+inserted, reordered, unchained, bad_signature). The chain's head must be the log's head: every event is chained
+in the transaction that stores it.
 """
 
 from __future__ import annotations

@@ -43,6 +43,6 @@ class Command(BaseCommand):
 
             moved = skip_consumed_up_to(app.recorder.max_notification_id() or 0)
             self.stdout.write(
-                f"Kafka mode: {moved} partition offsets of the projections and notifications groups now skip the "
-                "events rebuilt here (run this with those consumers stopped)"
+                f"Kafka mode: {moved} partition offsets of the notifications group now skip the events rebuilt here "
+                "(run this with that consumer stopped)"
             )
