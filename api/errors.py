@@ -80,6 +80,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+def busy_response() -> JsonResponse:
+    """The 503 ``database_busy`` answer where DRF's exception handler does not reach (a transaction's begin)."""
+    response = JsonResponse(DATABASE_BUSY, status=503)
+    response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+    return response
+
+
 def json_not_found(request: Any, exception: Exception | None = None) -> JsonResponse:
     return JsonResponse(NOT_FOUND, status=404)
 

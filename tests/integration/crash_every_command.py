@@ -362,9 +362,9 @@ def client(ctx: Ctx, request: Request) -> Any:
     return c
 
 
-def send(ctx: Ctx, request: Request, key: str) -> Any:
+def send(ctx: Ctx, request: Request, key: str | None) -> Any:
     c = client(ctx, request)
-    headers = {"HTTP_IDEMPOTENCY_KEY": key}
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
     if request.kind == "api":
         return getattr(c, request.method)(f"/api/v1/{request.path}", request.body, format="json", **headers)
     return getattr(c, request.method)(f"/{request.path}", request.body, **headers)
@@ -705,7 +705,7 @@ def scenarios() -> list[Scenario]:
 # --- the run ----------------------------------------------------------------------------------------------------
 
 
-def fork(ctx: Ctx, request: Request, key: str, crash_at: int, out: Path, busy_timeout: float | None = None) -> int:
+def fork(ctx: Ctx, request: Request, key: str | None, crash_at: int, out: Path, busy_timeout: float | None = None) -> int:
     """Send the request in a child that dies after statement ``crash_at`` (0: never); its exit status.
     ``busy_timeout``: how long the child's SQLite connection waits for a lock (settings: 20 s)."""
     shut_down()
@@ -826,20 +826,24 @@ def lock_check(ctx: Ctx, tmp: Path) -> dict[str, Any]:
     out = tmp / "child.json"
     restart()
     before = state()
-    started = time.monotonic()
-    code = fork(ctx, request, "lock-1", 0, out, busy_timeout=1.0)
-    seconds = time.monotonic() - started
-    first = json.loads(out.read_text()) if code in (0, 2) else {"error": f"exit {code}"}
-    restart()
-    got = effect(before, state())
-    body = first.get("answer") if isinstance(first.get("answer"), dict) else {}
-    if first.get("status") != 503 or body.get("code") != "database_busy":
-        violations.append(f"while locked: answered {json.dumps(first, ensure_ascii=False)[:500]}")
-    elif not any("\u4e00" <= ch <= "\u9fff" for ch in body.get("detail", "")) or not first.get("retry_after"):
-        violations.append(f"while locked: no Chinese message or no Retry-After: {first}")
-    if got:
-        violations.append(f"while locked: the client got an error, yet recorded: {got}")
-    code = fork(ctx, request, "lock-2", 0, out)
+    first: dict[str, Any] = {}
+    seconds = 0.0
+    for key in (None, "lock-1"):  # without Idempotency-Key, and with it (the whole request in one transaction)
+        started = time.monotonic()
+        code = fork(ctx, request, key, 0, out, busy_timeout=1.0)
+        seconds = max(seconds, time.monotonic() - started)
+        first = json.loads(out.read_text()) if code in (0, 2) else {"error": f"exit {code}"}
+        restart()
+        got = effect(before, state())
+        body = first.get("answer") if isinstance(first.get("answer"), dict) else {}
+        where = f"while locked ({'with' if key else 'without'} Idempotency-Key)"
+        if first.get("status") != 503 or body.get("code") != "database_busy":
+            violations.append(f"{where}: answered {json.dumps(first, ensure_ascii=False)[:500]}")
+        elif not any("\u4e00" <= ch <= "\u9fff" for ch in body.get("detail", "")) or not first.get("retry_after"):
+            violations.append(f"{where}: no Chinese message or no Retry-After: {first}")
+        if got:
+            violations.append(f"{where}: the client got an error, yet recorded: {got}")
+    code = fork(ctx, request, "lock-1", 0, out)  # the same key: a refused request kept no outcome
     retry = json.loads(out.read_text()) if code == 0 else {"error": f"exit {code}"}
     restart()
     final = state()
