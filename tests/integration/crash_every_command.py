@@ -705,7 +705,9 @@ def scenarios() -> list[Scenario]:
 # --- the run ----------------------------------------------------------------------------------------------------
 
 
-def fork(ctx: Ctx, request: Request, key: str | None, crash_at: int, out: Path, busy_timeout: float | None = None) -> int:
+def fork(
+    ctx: Ctx, request: Request, key: str | None, crash_at: int, out: Path, busy_timeout: float | None = None
+) -> int:
     """Send the request in a child that dies after statement ``crash_at`` (0: never); its exit status.
     ``busy_timeout``: how long the child's SQLite connection waits for a lock (settings: 20 s)."""
     shut_down()
