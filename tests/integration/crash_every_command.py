@@ -20,10 +20,10 @@ send it), or through a web page or the admin — in order:
    directory, or a PostgreSQL template database), and as the dry run left it before the next scenario.
 
 The report (JSON) lists, per scenario, the route, the statements counted, the violations found and the seconds
-taken. CRASH_PATH=spike sends the commands through the spike's ``execute_inline`` instead of the product's
-``api.services.execute`` (the default, CRASH_PATH=product). A crash after the commit leaves the command recorded;
-its retry with the same ``Idempotency-Key`` must then record nothing more only with CRASH_IDEMPOTENT=1 (until
-every command honours the key, such a retry is reported as a note).
+taken. The commands go through the product's path (``api.services.execute``); CRASH_PATH=late-write adds, after
+each command, a write in a transaction of its own — what the check must find (the harness's own test). A crash
+after the commit leaves the command recorded; its retry with the same ``Idempotency-Key`` must then record nothing
+more — when the product honours the key (probed at set-up, or CRASH_IDEMPOTENT=1); otherwise that is a note.
 """
 
 from __future__ import annotations
@@ -99,13 +99,9 @@ def crash_path() -> str:
 
 def restart() -> Any:
     """A fresh application (and, lazily, fresh database connections): what a restarted server would have."""
-    from projections.eventstore import get_application, set_application
+    from projections.eventstore import get_application
 
     shut_down()
-    if crash_path() == "spike":
-        from projections.djangorecorder import new_inline_application
-
-        set_application(new_inline_application())
     return get_application()
 
 
@@ -116,21 +112,6 @@ def shut_down() -> None:
 
     set_application(None)
     connections.close_all()
-
-
-def use_spike_path() -> None:
-    """Every view's ``execute`` becomes the spike's ``execute_inline`` on the inline application."""
-    import api.services
-    from projections.djangorecorder import execute_inline
-    from projections.eventstore import get_application
-
-    def execute(command: Callable[[Any], Any]) -> Any:
-        return execute_inline(get_application(), command)  # type: ignore[arg-type]
-
-    original = api.services.execute
-    for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").startswith("api") and getattr(module, "execute", None) is original:
-            module.execute = execute  # type: ignore[attr-defined]
 
 
 LATE_WRITE_TABLE = "crash_late_write"
@@ -963,8 +944,6 @@ def main(argv: list[str]) -> None:
     # The copies' bytes are rendered before the command and are not what is checked here: a fixed PDF, quickly.
     api.renderpool.render = lambda request, function, data: b"%PDF-1.4\n% crash harness copy\n"  # type: ignore[assignment]
     warm_up()
-    if crash_path() == "spike":
-        use_spike_path()
     if crash_path() == "late-write":
         use_late_write()
     report_path = Path(argv[0])
