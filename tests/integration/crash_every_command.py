@@ -731,6 +731,10 @@ def fork(
 
 
 def run_scenario(ctx: Ctx, store: Store, scenario: Scenario, tmp: Path) -> dict[str, Any]:
+    """Two passes: without Idempotency-Key (the command's own transaction must hold all it writes), then — API
+    commands, once the product honours the key — with it (the whole request in one transaction, its idempotency
+    record included; a retry after a crash that left the command recorded must replay, recording nothing more).
+    CRASH_KEY_PASS: every (default), last (only the last statement: the replay), none."""
     started = time.monotonic()
     if scenario.prepare is not None:
         restart()
@@ -738,30 +742,61 @@ def run_scenario(ctx: Ctx, store: Store, scenario: Scenario, tmp: Path) -> dict[
     restart()
     request = scenario.request(ctx)
     key = hashlib.sha256(scenario.name.encode()).hexdigest()[:32]
-    out = tmp / "child.json"
     result: dict[str, Any] = {"route": scenario.route, "name": scenario.name, "violations": [], "notes": []}
-    violations: list[str] = result["violations"]
     restart()
     before = state()
     store.save("before")
+    after, dry = crash_pass(ctx, store, request, None, before, result, tmp, save_as="after")
+    result.update(statements=dry["statements"], points=dry["statements"])
+    idempotent = ctx.idempotent or os.environ.get("CRASH_IDEMPOTENT") == "1"
+    key_pass = os.environ.get("CRASH_KEY_PASS", "every")
+    if request.kind == "api" and idempotent and key_pass != "none":
+        _, keyed = crash_pass(ctx, store, request, key, before, result, tmp, only_last=key_pass == "last")
+        result.update(key_statements=keyed["statements"])
+        result["points"] += 1 if key_pass == "last" else keyed["statements"]
+    store.restore("after", set(TABLES))
+    restart()
+    if effect(after, state()):
+        raise RuntimeError(f"{scenario.name}: the installation was not put back as the dry run left it")
+    result["seconds"] = round(time.monotonic() - started, 1)
+    if scenario.done is not None:
+        scenario.done(ctx, dry["answer"])
+    return result
 
+
+def crash_pass(
+    ctx: Ctx,
+    store: Store,
+    request: Request,
+    key: str | None,
+    before: dict[str, Any],
+    result: dict[str, Any],
+    tmp: Path,
+    only_last: bool = False,
+    save_as: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A dry run, then a crash after each statement in turn (or only the last); returns the dry run's state."""
+    out = tmp / "child.json"
+    violations: list[str] = result["violations"]
+    label = "with Idempotency-Key" if key else "without Idempotency-Key"
+    store.restore("before", set(TABLES))
     code = fork(ctx, request, key, 0, out)
     dry = json.loads(out.read_text())
     if code != 0 or "error" in dry or dry["status"] not in request.status:
-        raise RuntimeError(f"{scenario.name}: the command itself failed: {code} {dry}")
+        raise RuntimeError(f"{result['name']} ({label}): the command itself failed: {code} {dry}")
     restart()
     after = state()
     whole = effect(before, after)
-    result.update(statements=dry["statements"], effect=whole)
+    result.setdefault("effect", {})[label] = whole
     if not whole:
-        raise RuntimeError(f"{scenario.name}: the command recorded nothing")
-    violations += [f"after the whole command: {p}" for p in problems(after)]
-    store.save("after")
-
-    idempotent = ctx.idempotent or os.environ.get("CRASH_IDEMPOTENT") == "1"
+        raise RuntimeError(f"{result['name']} ({label}): the command recorded nothing")
+    violations += [f"{label}, after the whole command: {p}" for p in problems(after)]
+    if save_as is not None:
+        store.save(save_as)  # where the next scenario starts
     dirty = set(whole)  # the tables that differ from the state before the command
-    for n in range(1, dry["statements"] + 1):
-        where = f"crash after statement {n}/{dry['statements']}"
+    first = dry["statements"] if only_last else 1
+    for n in range(first, dry["statements"] + 1):
+        where = f"{label}, crash after statement {n}/{dry['statements']}"
         store.restore("before", dirty)
         dirty = set(TABLES)  # until known
         code = fork(ctx, request, key, n, out)
@@ -771,9 +806,12 @@ def run_scenario(ctx: Ctx, store: Store, scenario: Scenario, tmp: Path) -> dict[
         restart()
         crashed = state()
         got = effect(before, crashed)
+        dirty = set(got)
         if got and got != whole:
             violations.append(f"{where}: part of the command recorded: {got} (the whole command: {whole})")
         violations += [f"{where}: {p}" for p in problems(crashed)]
+        if key is not None and not got:
+            continue  # a retry of a command not recorded: the pass without the key sends those
         # the client saw no answer: it sends the same request again
         code = fork(ctx, request, key, 0, out)
         retry = json.loads(out.read_text()) if code == 0 else {"error": f"exit {code}"}
@@ -781,22 +819,16 @@ def run_scenario(ctx: Ctx, store: Store, scenario: Scenario, tmp: Path) -> dict[
         again = effect(before, state())
         dirty = set(again)
         failed = "error" in retry or retry["status"] not in request.status
-        if got == whole and not idempotent and (failed or again != whole):
-            status = retry.get("status", retry.get("error"))
-            result["notes"].append(f"{where}: recorded; its retry answered {status} and recorded {again}")
+        if got == whole and key is None:
+            if failed or again != whole:
+                status = retry.get("status", retry.get("error"))
+                result["notes"].append(f"{where}: recorded; the retry (no key) answered {status}, recorded {again}")
         elif failed:
             violations.append(f"{where}: the retry failed: {json.dumps(retry, ensure_ascii=False)[:500]}")
         elif again != whole:
             violations.append(f"{where}: after the retry {again}, not the whole command once ({whole})")
-    store.restore("before", dirty)  # then to where the dry run left it: the next scenario starts there
-    store.restore("after", set(whole))
-    restart()
-    if effect(after, state()):
-        raise RuntimeError(f"{scenario.name}: the installation was not put back as the dry run left it")
-    result["seconds"] = round(time.monotonic() - started, 1)
-    if scenario.done is not None:
-        scenario.done(ctx, dry["answer"])
-    return result
+    store.restore("before", dirty)
+    return after, dry
 
 
 def lock_check(ctx: Ctx, tmp: Path) -> dict[str, Any]:
@@ -961,7 +993,7 @@ def main(argv: list[str]) -> None:
         ctx = setup()
         if "--lock" in argv:
             lock = lock_check(ctx, report_path.parent)
-            results.append({"name": "database locked", "route": "", "statements": 0, "notes": [], **lock})
+            results.append({"name": "database locked", "route": "", "statements": 0, "points": 0, "notes": [], **lock})
             return
         for index, scenario in enumerate(scenarios()):
             mine = index % shards == shard
@@ -970,7 +1002,7 @@ def main(argv: list[str]) -> None:
                 continue
             results.append(run_scenario(ctx, store, scenario, report_path.parent))
             r = results[-1]
-            print(f"{r['seconds']:6.1f}s {r['statements']:3d} points {len(r['violations']):3d} violations  {r['name']}")
+            print(f"{r['seconds']:6.1f}s {r['points']:3d} points {len(r['violations']):3d} violations  {r['name']}")
             sys.stdout.flush()
     finally:
         store.drop_copies()

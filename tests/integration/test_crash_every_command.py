@@ -133,7 +133,7 @@ def run_shards(envs: list[dict[str, str]], reports: list[Path], *args: str) -> d
         "scenarios": [s for part in parts for s in part["scenarios"]],
         "seconds": max(part["seconds"] for part in parts),
     }
-    points = sum(s["statements"] for s in result["scenarios"])
+    points = sum(s["points"] for s in result["scenarios"])
     print(f"{result['store']} ({result['path']}): {points} crash points in {result['seconds']} s, {n} process(es)")
     for proc, (_, stderr) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, stderr[-8000:]
@@ -174,7 +174,7 @@ def test_a_command_refused_because_the_database_is_locked_records_nothing_sqlite
 def test_the_harness_finds_a_write_made_after_the_commands_transaction(var_dir: Path) -> None:
     """The check itself: with every command followed by a write in a transaction of its own (as a login's end
     was written after the deactivation's), a crash between the two is found, and so is the retry's double."""
-    env = {**base_env(), "SAFETY_VAR_DIR": str(var_dir), "CRASH_PATH": "late-write"}
+    env = {**base_env(), "SAFETY_VAR_DIR": str(var_dir), "CRASH_PATH": "late-write", "CRASH_KEY_PASS": "none"}
     result = run(env, var_dir.parent / "report.json", "progress", "api/v1/submissions/")
     assert {s["name"] for s in result["scenarios"]} == {"progress", "submit a report (submission and its copies)"}
     for scenario in result["scenarios"]:
