@@ -23,6 +23,28 @@ STATUS_BY_KIND = {
     "conflict": status.HTTP_409_CONFLICT,
 }
 NOT_FOUND = {"code": "not_found", "detail": "对象不存在或不在您的管辖范围内"}
+DATABASE_BUSY = {"code": "database_busy", "detail": "数据库正忙，本次操作未完成，请稍后重试"}
+BUSY_RETRY_AFTER_SECONDS = 5
+# How the stores say that a lock was not obtained in time: SQLite's busy timeout, PostgreSQL's lock_timeout.
+BUSY_MESSAGES = ("database is locked", "lock timeout")
+
+
+def database_busy(exc: BaseException) -> bool:
+    """A lock on the database not obtained in time — Django's error, the event store's, or the driver's beneath
+    either: the command did not happen, and may be sent again; not an internal error."""
+    import sqlite3
+
+    import psycopg
+    from django.db import OperationalError
+    from eventsourcing.persistence import OperationalError as StoreOperationalError
+
+    kinds = (OperationalError, StoreOperationalError, sqlite3.OperationalError, psycopg.OperationalError)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kinds) and any(message in str(seen).lower() for message in BUSY_MESSAGES):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -48,10 +70,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.PermissionDenied):
         code = exc.get_codes() if isinstance(exc.get_codes(), str) else "forbidden"
         return Response({"code": code, "detail": str(exc.detail)}, status=403)
+    if database_busy(exc):
+        logger.warning("database busy: %s", exc)
+        return Response(DATABASE_BUSY, status=503, headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)})
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(exc, exceptions.APIException):
         codes = exc.get_codes()
         response.data = {"code": codes if isinstance(codes, str) else "error", "detail": str(exc.detail)}
+    return response
+
+
+def busy_response() -> JsonResponse:
+    """The 503 ``database_busy`` answer where DRF's exception handler does not reach (a transaction's begin)."""
+    response = JsonResponse(DATABASE_BUSY, status=503)
+    response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
     return response
 
 

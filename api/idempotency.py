@@ -28,6 +28,7 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions
 
+from api.errors import busy_response, database_busy
 from api.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -92,10 +93,15 @@ class IdempotentCommand:
         if request.method not in COMMAND_METHODS or HEADER not in request.headers:
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         self._fingerprint = Fingerprint.of(request)  # the raw body, before DRF parses it
-        with transaction.atomic():
-            response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-            if self._claim is not None:
-                settle(self._claim, response)
+        try:
+            with transaction.atomic():
+                response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+                if self._claim is not None:
+                    settle(self._claim, response)
+        except Exception as error:  # the transaction's begin or commit is outside DRF's exception handler
+            if not database_busy(error):
+                raise
+            return busy_response()
         return response
 
     def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
