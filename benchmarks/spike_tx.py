@@ -1,13 +1,12 @@
-"""Spike (issue 15, point 0): one `progress` report per command, today's path against one transaction per command.
+"""One `progress` report per command on the one-transaction path: the read-model rows after the insert (the
+product's ``execute_inline``) against before it (``rows_before_lock=True``, measured only, not safe yet).
 
     PG_DURABLE=1 bash scripts/pg.sh start /tmp/pgspike && source <(sed 's/^/export /' /tmp/pgspike/env)
     python -m benchmarks.spike_tx [--commands 200 --hazards 40 --clients 4]
 
-Today (``api.services.execute``): the library saves the event on its own connection and commits, then the read
-models, the chain link and the position are written by Django in a second transaction under the catch-up lock.
-Spike (``projections.djangorecorder.execute_inline``): the library's insert on Django's connection, then the same
-projectors, chain link and position, one commit. Same database (a fresh one, ``spike_tx``, on DATABASE_URL's
-server), same hazards, the two paths alternate command by command (each first in turn); one client.
+Both on Django's connection, one commit per command; same database (a fresh one, ``spike_tx``, on DATABASE_URL's
+server), same hazards, the two variants alternate command by command (each first in turn); one client, then
+``--clients`` at once. Before issue 15 landed this also measured the old two-transaction path; it is gone.
 """
 
 from __future__ import annotations
@@ -53,7 +52,6 @@ def main() -> None:
     from django.utils import timezone
 
     from api import demo
-    from api.services import execute
     from domain.hazard.aggregate import Severity
     from projections import integrity
     from projections.djangorecorder import execute_inline, new_inline_application
@@ -86,30 +84,23 @@ def main() -> None:
         )
         hazards.append(h)
     catch_up(app)
-    inline = new_inline_application()
+    inline = new_inline_application()  # its own instance: its insert is timed
 
-    # How long each path holds the events table's lock: it is taken by the insert (LOCK TABLE … IN EXCLUSIVE
-    # MODE) and released at the commit — the library's own commit today, Django's at the end of the spike's.
+    # How long each variant holds the events table's lock: taken by the insert (LOCK TABLE … IN EXCLUSIVE MODE),
+    # released at Django's commit at the end of ``execute_inline``.
     insert_started = threading.local()  # per client thread: when its insert (and so the lock) began
-    locked: dict[str, list[float]] = {"today (execute)": [], "spike (execute_inline)": [], "spike, rows first": []}
-    for recorder in (app.recorder, inline.recorder):
-        original = recorder.insert_events
+    locked: dict[str, list[float]] = {"rows after the insert (product)": [], "rows first": []}
+    original = inline.recorder.insert_events
 
-        def timed(*a: Any, _original: Any = original, _recorder: Any = recorder, **k: Any) -> Any:
-            insert_started.at = time.perf_counter()
-            result = _original(*a, **k)
-            if _recorder is app.recorder:
-                locked["today (execute)"].append(time.perf_counter() - insert_started.at)
-            return result
+    def timed(*a: Any, **k: Any) -> Any:
+        insert_started.at = time.perf_counter()
+        return original(*a, **k)
 
-        recorder.insert_events = timed  # type: ignore[method-assign]
+    inline.recorder.insert_events = timed  # type: ignore[method-assign]
 
-    def today(h: object, percent: int) -> None:
-        execute(lambda a: a.report_progress(h, actor=staff, note="进展", percent=percent))
-
-    def spike(h: object, percent: int) -> None:
+    def product(h: object, percent: int) -> None:
         execute_inline(inline, lambda a: a.report_progress(h, actor=staff, note="进展", percent=percent))
-        locked["spike (execute_inline)"].append(time.perf_counter() - insert_started.at)
+        locked["rows after the insert (product)"].append(time.perf_counter() - insert_started.at)
 
     def rows_first(h: object, percent: int) -> None:
         execute_inline(
@@ -117,20 +108,19 @@ def main() -> None:
             lambda a: a.report_progress(h, actor=staff, note="进展", percent=percent),
             rows_before_lock=True,
         )
-        locked["spike, rows first"].append(time.perf_counter() - insert_started.at)
+        locked["rows first"].append(time.perf_counter() - insert_started.at)
 
-    paths = {"today (execute)": today, "spike (execute_inline)": spike, "spike, rows first": rows_first}
+    paths = {"rows after the insert (product)": product, "rows first": rows_first}
     timings: dict[str, list[float]] = {name: [] for name in paths}
     for i in range(5):  # warm both paths
-        today(hazards[i], 1)
-        spike(hazards[i], 2)
-        rows_first(hazards[i], 3)
+        product(hazards[i], 1)
+        rows_first(hazards[i], 2)
     for values in locked.values():
         values.clear()
     for i in range(args.commands):
-        order = list(paths)[i % 3 :] + list(paths)[: i % 3]  # each path first in turn
+        order = list(paths)[i % 2 :] + list(paths)[: i % 2]  # each variant first in turn
         for name in order:
-            h = hazards[(i * 3 + order.index(name)) % len(hazards)]
+            h = hazards[(i * 2 + order.index(name)) % len(hazards)]
             started = time.perf_counter()
             paths[name](h, i % 100)
             timings[name].append(time.perf_counter() - started)
@@ -146,8 +136,8 @@ def main() -> None:
         for name, values in timings.items()
     }
     print(json.dumps(figures, ensure_ascii=False, indent=2))
-    today_, spike_ = figures["today (execute)"], figures["spike (execute_inline)"]
-    print(f"spike/today commands/s: {spike_['commands_per_s'] / today_['commands_per_s']:.2f}")
+    after, first = figures["rows after the insert (product)"], figures["rows first"]
+    print(f"rows first / product commands/s: {first['commands_per_s'] / after['commands_per_s']:.2f}")
     together = {name: clients(fn, hazards, args.clients, args.commands) for name, fn in paths.items()}
     print(json.dumps(together, ensure_ascii=False, indent=2))
     report = integrity.verify(integrity.stored_events(app.recorder))
