@@ -4,11 +4,13 @@ always sees them, also when that after-commit pass never ran (a crash between th
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -126,3 +128,20 @@ def test_a_lost_after_commit_pass_loses_no_notice(
     assert len(notices) == 1 and notices[0]["title"].startswith("隐患挂牌督办：")
     assert _positions()[NOTIFICATIONS_POSITION] == app.recorder.max_notification_id()
     assert len(_supervised_for(client_for("hm_principal"), hid)) == 1  # the school's; applied once
+
+
+@pytest.mark.django_db
+def test_a_rebuild_leaves_both_positions_at_the_head(
+    app: SafetyApplication, world: World, client_for: Client, past: Callable[[float], str]
+) -> None:
+    hid = _assigned_hazard(client_for, world, past)
+    _supervise(client_for, hid)
+    before = _supervised_for(client_for("hm_staff2"), hid)
+
+    call_command("rebuild_projections", stdout=io.StringIO())
+
+    head = app.recorder.max_notification_id()
+    assert _positions()[POSITION_NAME] == _positions()[NOTIFICATIONS_POSITION] == head
+    assert _noticed(hid)  # rebuilt with the read models, not left to a read
+    after = _supervised_for(client_for("hm_staff2"), hid)
+    assert [(n["kind"], n["message"]) for n in after] == [(n["kind"], n["message"]) for n in before]
