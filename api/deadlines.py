@@ -16,7 +16,7 @@ from domain.timerules import business_date
 from projections.djangorecorder import InlineApplication, execute_inline
 from projections.eventstore import get_application
 from projections.ledger import HazardLedger
-from projections.runner import catch_up
+from projections.runner import catch_up, catch_up_notifications
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,9 @@ def record_due_misses(app: InlineApplication, now: datetime | None = None) -> in
         except DomainError as refusal:
             # Another watcher or a command got there first (version_conflict): it is recorded once, by them.
             logger.info("deadline miss not recorded", extra={"hazard": str(hazard), "code": refusal.code})
+    # Each miss is notified after its commit (``notify_after_commit``); this applies what that did not (inside an
+    # enclosing transaction, where nothing was committed yet).
+    catch_up_notifications(app)
     return recorded
 
 

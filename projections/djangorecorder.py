@@ -14,10 +14,13 @@ datastore hands out Django's own connection instead:
 ``execute_inline`` runs one command that way: the command loads, decides and encodes its events (before the
 lock), the insert takes the lock, then the events already in hand (nothing decoded) are projected, chained and
 the tracking position moved, and Django commits. It is the product's command path (``api.services.execute``).
+What may lag (the notifications) is not in that transaction: without Kafka it is brought up to date right after
+the commit, in this process (``notify_after_commit``); with Kafka by its consumer group.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -41,8 +44,16 @@ from psycopg.rows import dict_row
 from domain.application import SafetyApplication
 from projections import integrity
 from projections.policekey import police_cipher
-from projections.runner import POSITION_NAME, apply_notifications, inline_projectors
+from projections.runner import (
+    POSITION_NAME,
+    apply_notifications,
+    catch_up_notifications,
+    inline_projectors,
+    notifications_in_process,
+)
 from projections.tracking import ProjectionPosition
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ALIAS = "default"
@@ -236,7 +247,20 @@ def execute_inline(
     with transaction.atomic(using=ALIAS), app.keeping_recordings(early=rows_before_lock) as recordings:
         result = command(app)
         project_inline(app, list(recordings), rows_written=rows_before_lock)
+        if recordings and notifications_in_process():
+            # after the outermost commit (never if it rolls back): the notifications, in their own transaction
+            transaction.on_commit(lambda: notify_after_commit(app), using=ALIAS)
     return result
+
+
+def notify_after_commit(app: SafetyApplication) -> None:
+    """The notifications brought up to date after a command committed (in process, without Kafka). A failure is
+    logged and never fails the command, which is recorded: the next catch-up (the next command's, a read of
+    ``notifications/``, the deadline watcher's) applies what this one did not."""
+    try:
+        catch_up_notifications(app)
+    except Exception:
+        logger.exception("notifications not brought up to date after a command; the next catch-up applies them")
 
 
 def project_inline(
@@ -276,5 +300,6 @@ __all__ = [
     "execute_inline",
     "inline_env",
     "new_inline_application",
+    "notify_after_commit",
     "project_inline",
 ]

@@ -12,11 +12,13 @@ school's unit row and its 序号 (counted per school in log order): so the hazar
    applies the events of its share of the hazards (ledger, history, notifications), found by a byte of the
    hazard's id; worker 0 also campaigns, inspections, joint forms and submissions, so its share of the hazards is
    smaller (``slots_of``).
-3. The read models' position is set to that head; what was recorded meanwhile is caught up as usual.
+3. The read models' position and the notifications' are set to that head; what was recorded meanwhile is caught
+   up as usual (both positions moving together).
 
 Every worker commits a batch at a time (inside an open transaction the rebuild runs in this process instead).
 If one fails, the read models are emptied again and the error is raised: a rebuild is all or nothing.
-On SQLite (one writer at a time) the rebuild is the usual catch-up from position 0.
+On SQLite (one writer at a time) the rebuild is the usual catch-up from position 0, the notifications in the same
+pass (``catch_up(projectors=PROJECTORS)`` moves their position with the read models').
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from domain.application import SafetyApplication
 from domain.directory.aggregate import Staff, Unit
 from domain.hazard.aggregate import Hazard
 from projections import campaigns, directory, hazards, inspections, integrity, jointforms, notifications, submissions
-from projections.runner import POSITION_NAME, PROJECTORS, catch_up, clear_read_models
+from projections.runner import NOTIFICATIONS_POSITION, POSITION_NAME, PROJECTORS, catch_up, clear_read_models
 from projections.tracking import ProjectionPosition
 
 DIRECTORY = "directory"
@@ -73,7 +75,8 @@ def rebuild(
             raise RebuildFailed(f"{type(error).__name__}: {error}") from error
         raise
     with transaction.atomic():
-        ProjectionPosition.objects.update_or_create(name=POSITION_NAME, defaults={"position": head})
+        for name in (POSITION_NAME, NOTIFICATIONS_POSITION):  # the notifications were rebuilt with the rest
+            ProjectionPosition.objects.update_or_create(name=name, defaults={"position": head})
     return head + catch_up(app, batch_size=batch_size, projectors=PROJECTORS)  # recorded while rebuilding
 
 

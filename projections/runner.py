@@ -19,7 +19,8 @@ from projections.tracking import ProjectionPosition
 logger = logging.getLogger(__name__)
 
 # Each projector takes the whole batch in turn; hazards come after the directory: they read their school's row.
-# With Kafka, the first tuple is written by each command's transaction, the second by the `notifications` group.
+# The first tuple is written by each command's transaction; the second lags (what may lag): after the command's
+# commit, in process (``catch_up_notifications``), or with Kafka by the `notifications` consumer group.
 READ_MODEL_PROJECTORS: tuple[Projector, ...] = (
     directory.projector,
     campaigns.projector,
@@ -31,14 +32,21 @@ READ_MODEL_PROJECTORS: tuple[Projector, ...] = (
 NOTIFICATION_PROJECTORS: tuple[Projector, ...] = (notifications.projector,)
 PROJECTORS = READ_MODEL_PROJECTORS + NOTIFICATION_PROJECTORS
 POSITION_NAME = "read_models"
+NOTIFICATIONS_POSITION = "notifications"  # in process only: with Kafka the group keeps its offsets instead
 
 
 def inline_projectors() -> tuple[Projector, ...]:
-    """What a command's transaction projects: every read model; with Kafka the notifications lag (their group)."""
-    return READ_MODEL_PROJECTORS if settings.KAFKA_BOOTSTRAP_SERVERS else PROJECTORS
+    """What a command's transaction projects: the read models its answer shows (the notifications lag)."""
+    return READ_MODEL_PROJECTORS
 
 
-_catch_up_lock = threading.Lock()
+def notifications_in_process() -> bool:
+    """Without Kafka the notifications are brought up to date in this process, after each command's commit and
+    before they are read; with Kafka they are the `notifications` group's."""
+    return not settings.KAFKA_BOOTSTRAP_SERVERS
+
+
+_catch_up_locks = {POSITION_NAME: threading.Lock(), NOTIFICATIONS_POSITION: threading.Lock()}
 
 
 def catch_up(
@@ -48,30 +56,68 @@ def catch_up(
     progress: Callable[[int], None] | None = None,
     projectors: Sequence[Projector] | None = None,
 ) -> int:
-    """Apply every event after the tracked position; returns how many were applied.
+    """Apply every event after the read models' position; returns how many were applied.
 
     Commands project their own events (``projections.djangorecorder.execute_inline``); this is for what was
     recorded outside a command (the demo, a rebuild, an installation upgraded from an older release). Each batch
     of read-model changes is committed together with the new position and the chain links (a checkpoint signed
     when due), so a crash or a concurrent caller never applies an event twice or skips one. A batch shorter than
     ``batch_size`` reached the log's head: no second pass to find nothing. ``projectors``: the inline ones unless
-    given (a rebuild in Kafka mode also rebuilds the notifications, and their group then skips what it rebuilt).
+    given. ``PROJECTORS`` (a rebuild) also projects the notifications in the same pass, and their own position
+    moves with the read models' (after ``clear_read_models``: both start at 0; with Kafka the group then skips
+    what was rebuilt, ``consumers.rebuild``). The notifications are not applied here otherwise:
+    ``catch_up_notifications``.
     """
-    projectors = inline_projectors() if projectors is None else projectors
+    projectors = inline_projectors() if projectors is None else tuple(projectors)
+    along = (NOTIFICATIONS_POSITION,) if any(p in projectors for p in NOTIFICATION_PROJECTORS) else ()
+    return _catch_up(app, POSITION_NAME, projectors, chain=True, along=along, batch_size=batch_size, progress=progress)
+
+
+def catch_up_notifications(app: SafetyApplication, *, batch_size: int = 500) -> int:
+    """Apply the events after the notifications' own position to them (in process: not with Kafka, where the
+    `notifications` group does it); returns how many were applied.
+
+    Run after each command's commit (``execute_inline``'s ``on_commit``), before the notifications are read
+    (``notifications/``), and by the deadline watcher: a command whose after-commit pass never ran (a crash
+    between its commit and that pass, an error) loses nothing, the next pass applies its events. The events are
+    chained already (by the commands' transactions, or ``catch_up``): this only reads the log."""
+    if not notifications_in_process():
+        return 0
+    if _notifications_position() >= (app.recorder.max_notification_id() or 0):
+        return 0  # up to date: no write transaction (SQLite has one writer at a time)
+    return _catch_up(app, NOTIFICATIONS_POSITION, NOTIFICATION_PROJECTORS, chain=False, batch_size=batch_size)
+
+
+def _catch_up(
+    app: SafetyApplication,
+    name: str,
+    projectors: Sequence[Projector],
+    *,
+    chain: bool,
+    batch_size: int,
+    along: Sequence[str] = (),
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """The catch-up loop of one tracked position: a batch of events after it, the projectors, the position (and
+    the positions ``along`` it, which never move back) committed together; the chain extended if ``chain``."""
     applied = 0
-    with _catch_up_lock:
+    with _catch_up_locks[name]:
         while True:
             with transaction.atomic():
-                tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=POSITION_NAME)
+                tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=name)
+                others = [ProjectionPosition.objects.select_for_update().get_or_create(name=o)[0] for o in along]
                 notifications = app.recorder.select_notifications(
                     start=tracking.position, limit=batch_size, inclusive_of_start=False
                 )
                 if not notifications:
                     return applied
-                integrity.maybe_checkpoint(integrity.extend(notifications))
+                if chain:
+                    integrity.maybe_checkpoint(integrity.extend(notifications))
                 apply_notifications(app, notifications, projectors)
-                tracking.position = notifications[-1].id
-                tracking.save(update_fields=["position"])
+                for row in (tracking, *others):
+                    if row.position < notifications[-1].id:
+                        row.position = notifications[-1].id
+                        row.save(update_fields=["position"])
             applied += len(notifications)
             if progress:
                 progress(len(notifications))
@@ -84,6 +130,12 @@ def position() -> int:
     return ProjectionPosition.objects.filter(name=POSITION_NAME).values_list("position", flat=True).first() or 0
 
 
+def _notifications_position() -> int:
+    return (
+        ProjectionPosition.objects.filter(name=NOTIFICATIONS_POSITION).values_list("position", flat=True).first() or 0
+    )
+
+
 def apply_notifications(
     app: SafetyApplication, notifications: Sequence[Notification], projectors: Sequence[Projector] = PROJECTORS
 ) -> None:
@@ -93,7 +145,7 @@ def apply_notifications(
 
 
 def clear_read_models() -> None:
-    """Empty every read model and reset the position (the start of a rebuild).
+    """Empty every read model, the notifications included, and reset both positions (the start of a rebuild).
 
     On PostgreSQL by TRUNCATE: deleting the rows would leave them dead in the tables and their indexes, and
     each rebuild would write into a larger table than the last (435 MB for 85k history rows after a few). Inside
@@ -107,7 +159,7 @@ def clear_read_models() -> None:
         else:
             for projector in reversed(PROJECTORS):
                 projector.clear()
-        ProjectionPosition.objects.filter(name=POSITION_NAME).delete()
+        ProjectionPosition.objects.filter(name__in=[POSITION_NAME, NOTIFICATIONS_POSITION]).delete()
 
 
 def pending(app: SafetyApplication) -> int:

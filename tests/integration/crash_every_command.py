@@ -98,11 +98,16 @@ def crash_path() -> str:
 
 
 def restart() -> Any:
-    """A fresh application (and, lazily, fresh database connections): what a restarted server would have."""
+    """A fresh application (and, lazily, fresh database connections): what a restarted server would have — with
+    the notifications caught up, as ``serve`` does at start (they lag the command: applied after its commit, a
+    crash between the two leaves them to the next catch-up, so they are no part of the command's effect)."""
     from projections.eventstore import get_application
+    from projections.runner import catch_up_notifications
 
     shut_down()
-    return get_application()
+    app = get_application()
+    catch_up_notifications(app)
+    return app
 
 
 def shut_down() -> None:

@@ -15,7 +15,7 @@ from domain.application import SafetyApplication
 from projections import hazards
 from projections.history import HazardVersion
 from projections.ledger import HazardLedger
-from projections.runner import PROJECTORS, catch_up, pending
+from projections.runner import PROJECTORS, catch_up, catch_up_notifications, pending
 
 
 def snapshot() -> dict[str, list[tuple[Any, ...]]]:
@@ -34,6 +34,7 @@ def snapshot() -> dict[str, list[tuple[Any, ...]]]:
 def test_rebuild_in_large_batches_equals_projection_in_small_ones(app: SafetyApplication) -> None:
     generate(app, 2500, seed=11, schools=3, batch=50)
     catch_up(app, batch_size=7)  # hazards and inspections cut across batches
+    catch_up_notifications(app, batch_size=7)  # their own position (after each command's commit)
     small = snapshot()
     assert len(small["HazardVersion"]) > 1500 and len(small["AssessmentView"]) > 50
     assert {"deadline_missed", "escalated", "supervised"} <= {row[3] for row in small["NotificationView"]}
@@ -46,6 +47,7 @@ def test_rebuild_in_large_batches_equals_projection_in_small_ones(app: SafetyApp
 def test_one_event_per_batch_matches_one_batch(app: SafetyApplication) -> None:
     generate(app, 1200, seed=12, schools=2, batch=1)
     catch_up(app, batch_size=1)  # as in embedded mode: every event in its own batch
+    catch_up_notifications(app, batch_size=1)
     split = snapshot()
 
     call_command("rebuild_projections", batch_size=5000)
@@ -59,6 +61,7 @@ def test_parallel_rebuild_equals_projection_in_log_order(app: SafetyApplication)
     assert connection.vendor == "postgresql", "the parallel rebuild is PostgreSQL's"
     generate(app, 3000, seed=13, schools=5, batch=50)
     catch_up(app, batch_size=7)
+    catch_up_notifications(app, batch_size=7)
     in_order = snapshot()
     assert HazardLedger.objects.values("school").distinct().count() == 5  # hazards in every school: all workers work
 

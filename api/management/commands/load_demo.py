@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from api import demo
 from projections.eventstore import get_application
-from projections.runner import catch_up
+from projections.runner import catch_up, catch_up_notifications
 
 
 class Command(BaseCommand):
@@ -27,4 +27,5 @@ class Command(BaseCommand):
                 user_model.objects.create_superuser("admin", "admin@example.invalid", demo.DEMO_PASSWORD)
             demo.load(app, timezone.now())
             catch_up(app)  # projected and chained in the same transaction: the demo is loaded whole or not at all
+        catch_up_notifications(app)  # the demo's notices (what may lag: after the commit; with Kafka, the group's)
         self.stdout.write(self.style.SUCCESS("演示数据已载入 (demo data loaded)"))

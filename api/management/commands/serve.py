@@ -24,7 +24,7 @@ from api import demo
 from api.deadlines import DeadlineWatcher
 from api.embedded import PREPARED_FOR, Address, add_server_arguments, base_url, lan_addresses, parse_address
 from projections.eventstore import get_application, set_application
-from projections.runner import catch_up
+from projections.runner import catch_up, catch_up_notifications
 
 
 class Command(BaseCommand):
@@ -47,6 +47,7 @@ class Command(BaseCommand):
         if not options["no_demo"] and not app.recorder.max_notification_id():
             call_command("load_demo")
         catch_up(app)
+        catch_up_notifications(app)  # what a command committed before a crash and never notified
         self.stdout.write(self.banner(address))
         self.stdout.flush()  # before the server takes over, also when stdout is a pipe or a file
         # The worker is a forked process: it opens its own connections (SQLite's must not cross a fork).
