@@ -26,7 +26,8 @@ from domain.errors import AttachmentNotFound
 from projections.attachmentmedia import MAX_PIXELS, TooManyPixels, UnsupportedMedia, process
 from projections.attachments import Attachment, meta, read_blob, store_upload, visible_attachment
 
-BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
+SERVED_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
+BINARY = {(200, content_type): OpenApiTypes.BINARY for content_type in SERVED_TYPES}
 MEDIA_HELP = "JPEG、PNG、WebP 或 PDF（按文件内容识别，不看文件名和 Content-Type）"
 
 
@@ -119,7 +120,9 @@ class AttachmentFile(DeclaredQuery, generics.GenericAPIView):  # type: ignore[ty
 
 
 class AttachmentThumbnail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
-    @extend_schema(summary="附件缩略图（JPEG，最长边320像素；PDF 无缩略图）", responses=BINARY)
+    @extend_schema(
+        summary="附件缩略图（JPEG，最长边320像素；PDF 无缩略图）", responses={(200, "image/jpeg"): OpenApiTypes.BINARY}
+    )
     def get(self, request: Request, pk: str) -> HttpResponse:
         row = visible_attachment(actor_of(request), attachment_id(pk))
         if not row.thumbnail_sha256:
