@@ -105,7 +105,10 @@ def _encode(source: Image.Image, upright: Image.Image, image_format: str, exif: 
     options: dict[str, object] = {"icc_profile": source.info.get("icc_profile")}
     if image_format == "JPEG":
         # The original's quantization tables and subsampling: the same quality, not a guess at one.
-        options |= {"qtables": source.quantization, "subsampling": JpegImagePlugin.get_sampling(source)}
+        options |= {
+            "qtables": getattr(source, "quantization", None),
+            "subsampling": JpegImagePlugin.get_sampling(source),
+        }
         options["subsampling"] = options["subsampling"] if options["subsampling"] != -1 else 2
     elif image_format == "WEBP":
         options |= {"lossless": lossless, "quality": 100 if lossless else 90}
@@ -132,7 +135,7 @@ def _kept_exif(exif: Image.Exif) -> Image.Exif:
         if tag in exif:
             kept[tag] = exif[tag]
     inner = exif.get_ifd(ExifTags.IFD.Exif)
-    taken = {tag: inner[tag] for tag in _KEPT_EXIF if tag in inner}
+    taken: dict[int, object] = {tag: inner[tag] for tag in _KEPT_EXIF if tag in inner}
     if taken:
         kept.get_ifd(ExifTags.IFD.Exif).update(taken)
     return kept

@@ -83,12 +83,12 @@ class DatabaseStorage(Storage):
     """Django's storage API over ``StoredFile``, on Django's connection: a file saved inside a transaction commits
     or rolls back with it. Names are content addresses: saving a name that exists keeps the stored bytes."""
 
-    def _save(self, name: str, content: File) -> str:  # type: ignore[type-arg]
+    def _save(self, name: str, content: File) -> str:
         data = content.read()
         StoredFile.objects.bulk_create([StoredFile(name=name, content=data, size=len(data))], ignore_conflicts=True)
         return name
 
-    def _open(self, name: str, mode: str = "rb") -> File:  # type: ignore[type-arg]
+    def _open(self, name: str, mode: str = "rb") -> File:
         row = StoredFile.objects.filter(name=name).values_list("content", flat=True).first()
         if row is None:
             raise FileNotFoundError(name)

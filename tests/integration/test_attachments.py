@@ -254,3 +254,30 @@ def test_two_concurrent_uploads_of_the_same_bytes_store_one_blob(user: Client) -
     bodies = [ok(answer, 201) for answer in answers]
     assert len({body["id"] for body in bodies}) == 2 and len({body["sha256"] for body in bodies}) == 1
     assert AttachmentBlob.objects.count() == 3 == StoredFile.objects.count()
+
+
+@pytest.mark.parametrize("image_format", ["JPEG", "WEBP"])
+def test_location_in_xmp_is_not_served_either(user: Client, image_format: str) -> None:
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="31,47.2N"/></rdf:RDF>'
+        b"</x:xmpmeta>"
+    )
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update(GPS)
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "red").save(out, format=image_format, exif=exif.tobytes(), xmp=xmp)
+    staff = user("hm_staff")
+    body = ok(upload(staff, "a.jpg", out.getvalue()), 201)
+    served = fetched(staff, body["url"])
+    assert b"GPSLatitude" in fetched(staff, body["url"] + "original/") and b"GPSLatitude" not in served
+    assert not Image.open(io.BytesIO(served)).getexif().get_ifd(ExifTags.IFD.GPSInfo)
+
+
+def test_the_schema_documents_the_upload_as_multipart_with_chinese_summaries(user: Client) -> None:
+    paths = ok(user("hm_staff").get(f"{API}schema/", {"format": "json"}))["paths"]
+    upload_operation = paths["/api/v1/attachments/"]["post"]
+    assert set(upload_operation["requestBody"]["content"]) == {"multipart/form-data"}
+    assert upload_operation["summary"] == "上传附件（照片或PDF）" and "201" in upload_operation["responses"]
+    for part in ("", "thumbnail/", "original/", "meta/"):
+        assert "附件" in paths[f"/api/v1/attachments/{{id}}/{part}"]["get"]["summary"]
