@@ -15,12 +15,11 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 from domain.errors import AttachmentNotFound
-from domain.policy import Actor, Role
+from domain.policy import Actor
 from projections.attachmentmedia import Processed, sha256
 
 STORAGE = "attachments"  # the STORAGES alias the blobs live in
 UNPINNED_FOR = timedelta(days=1)  # an upload no command referenced is removed after this
-ORIGINAL_READERS = frozenset({Role.AUDITOR})  # besides the uploader; bureaus once referenced (issue 16 point 2)
 
 
 class StoredFile(models.Model):
@@ -195,8 +194,10 @@ def visible_attachment(actor: Actor, pk: UUID, *, original: bool = False) -> Att
 
 
 def _may_see(actor: Actor, row: Attachment, *, original: bool) -> bool:
-    del original  # the same readers for both while no event references an upload
-    return row.uploaded_by == actor.username or actor.role in ORIGINAL_READERS
+    """While no event references an upload (issue 16 point 2 adds that), its uploader alone sees it — its original
+    too (the bytes they sent); auditors and bureaus will read originals of referenced uploads."""
+    del original
+    return row.uploaded_by == actor.username
 
 
 def meta(row: Attachment) -> dict[str, Any]:

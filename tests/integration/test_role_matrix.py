@@ -204,9 +204,9 @@ def owner_or_principal(user: str, school: str) -> int | None:
     return 200 if user == PEOPLE[school]["owner"] else None
 
 
-def uploader_or_auditor(user: str, school: str) -> int:
-    """An upload no command references yet is seen by its uploader (the school's owner here) and auditors alone."""
-    return 200 if user in (PEOPLE[school]["owner"], "auditor") else 404
+def uploader_alone(user: str, school: str) -> int:
+    """An upload no command references yet is seen by its uploader (the school's owner here) alone."""
+    return 200 if user == PEOPLE[school]["owner"] else 404
 
 
 def police_line(user: str, school: str) -> int | None:
@@ -605,10 +605,10 @@ ROWS: tuple[Row, ...] = (
         build=lambda t, u, s, f: Call(f"submissions/{t.submission(s)}/copies/education/")),
     Row("submissions/<str:pk>/copies/<str:line>/", "GET", variant="police", rule=police_line, sees=sees_submission,
         units=True, build=lambda t, u, s, f: Call(f"submissions/{t.submission(s)}/copies/police/")),
-    # attachments: anyone who writes uploads; an unreferenced upload is its uploader's (and the auditors') alone
+    # attachments: anyone who writes uploads; an unreferenced upload is its uploader's alone
     Row("attachments/", "POST", ok=201, who=EVERYONE_BUT_AUDITOR, sees=None,
         build=lambda t, u, s, f: Call("attachments/", {"file": SimpleUploadedFile("a.png", photo())}, multipart=True)),
-    *[Row(f"attachments/<str:pk>/{part}", "GET", sees=None, rule=uploader_or_auditor,
+    *[Row(f"attachments/<str:pk>/{part}", "GET", sees=None, rule=uploader_alone,
           build=lambda t, u, s, f, part=part: Call(f"attachments/{t.attachment(s)}/{part}"))  # type: ignore[misc]
       for part in ("", "thumbnail/", "original/", "meta/")],
     # notices addressed to the caller (to them, their unit or their role there: not a scope question)
