@@ -92,7 +92,7 @@ class IdempotentCommand:
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method not in COMMAND_METHODS or HEADER not in request.headers:
             return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
-        self._fingerprint = Fingerprint.of(request)  # the raw body, before DRF parses it
+        self._fingerprint = self.fingerprint(request)
         try:
             with transaction.atomic():
                 response: HttpResponseBase = super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
@@ -103,6 +103,10 @@ class IdempotentCommand:
                 raise
             return busy_response()
         return response
+
+    def fingerprint(self, request: HttpRequest) -> Fingerprint:
+        """What makes a retry the same request: here the raw body, read before DRF parses it."""
+        return Fingerprint.of(request)
 
     def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
         """After authentication and permissions (a 401 or 403 comes first), before the handler: claim or replay."""

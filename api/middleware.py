@@ -16,6 +16,9 @@ from api.errors import json_server_error
 from api.logging import REQUEST_ID
 
 API_PREFIX = "/api/"
+UPLOAD_PATH = "/api/v1/attachments/"
+# A multipart body carries the file and a little more: the boundaries, each part's headers and the caption.
+MULTIPART_OVERHEAD = 64 * 1024
 # Exceptions Django itself answers with a 4xx: not server errors.
 _CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation)
 
@@ -76,11 +79,32 @@ class RequestGuardMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse({"code": "malformed_request", "detail": "Content-Length 无效"}, status=400)
-        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+        if _is_upload(request):
+            if length > settings.ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD:
+                return attachment_too_large()
+        elif length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             return JsonResponse({"code": "request_too_large", "detail": "请求体过大（上限1MB）"}, status=413)
         if "\x00" in request.path:  # query parameters are validated (and named) by each view's filters
             return JsonResponse({"code": "invalid", "detail": "请求路径中含有非法字符"}, status=400)
         return self.get_response(request)
+
+
+def _is_upload(request: HttpRequest) -> bool:
+    """An attachment's upload: the one request whose body may exceed 1 MiB, as multipart only (JSON stays capped)."""
+    return (
+        request.method == "POST"
+        and request.path == UPLOAD_PATH
+        and request.META.get("CONTENT_TYPE", "").lower().startswith("multipart/form-data")
+    )
+
+
+def attachment_limit_detail() -> str:
+    limit = settings.ATTACHMENT_MAX_BYTES
+    return f"附件过大（上限{limit / 1024 / 1024:g}MB，即{limit}字节）"
+
+
+def attachment_too_large() -> JsonResponse:
+    return JsonResponse({"code": "attachment_too_large", "detail": attachment_limit_detail()}, status=413)
 
 
 class ContentSecurityPolicyMiddleware:

@@ -26,6 +26,7 @@ TOP_LEVEL = (
     "accountability",
     "joint-forms",
     "submissions",
+    "attachments",
     "notifications",
     "audit-verify",
     "audit-checkpoints",

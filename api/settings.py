@@ -173,7 +173,15 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # request bodies above 1 MiB are refused
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # request bodies above 1 MiB are refused (but an attachment's upload)
+# Attachments (photos, PDFs): POST attachments/ takes a multipart body up to this size for its file (413 beyond);
+# their bytes are kept in the "attachments" storage — the installation's database unless configured otherwise.
+ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": {"BACKEND": "projections.attachments.DatabaseStorage"},
+}
 
 # Bounded reports (api.renderpool): a report with more table rows than its format allows is refused before it is
 # rendered (400 report_too_large); PDF/XLSX files are rendered in child processes, at most

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from api import attachments
 from api.audit import AuditCheckpoints, AuditPublicKey, AuditVerify
 from api.campaigns import views as campaigns
 from api.directory import views as directory
@@ -57,6 +58,11 @@ v1 = [
     path("submissions/", Submissions.as_view(), name="submissions"),
     path("submissions/<str:pk>/", SubmissionDetail.as_view(), name="submission-detail"),
     path("submissions/<str:pk>/copies/<str:line>/", SubmissionCopyView.as_view(), name="submission-copy"),
+    path("attachments/", attachments.AttachmentUpload.as_view(), name="attachments"),
+    path("attachments/<str:pk>/", attachments.AttachmentFile.as_view(), name="attachment-file"),
+    path("attachments/<str:pk>/thumbnail/", attachments.AttachmentThumbnail.as_view(), name="attachment-thumbnail"),
+    path("attachments/<str:pk>/original/", attachments.AttachmentOriginal.as_view(), name="attachment-original"),
+    path("attachments/<str:pk>/meta/", attachments.AttachmentMeta.as_view(), name="attachment-meta"),
     path("notifications/", Notifications.as_view(), name="notifications"),
     path("audit/verify/", AuditVerify.as_view(), name="audit-verify"),
     path("audit/checkpoints/", AuditCheckpoints.as_view(), name="audit-checkpoints"),

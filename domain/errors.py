@@ -166,6 +166,11 @@ class InspectionNotFound(NotFound):
     message = "检查不存在"
 
 
+class AttachmentNotFound(NotFound):
+    code = "attachment_not_found"
+    message = "附件不存在或不在您的管辖范围内"
+
+
 class HazardNotFound(NotFound):
     code = "hazard_not_found"
     message = "隐患不存在"

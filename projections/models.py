@@ -1,5 +1,6 @@
 """Django model discovery: the read models live one per module; this only gathers them."""
 
+from projections.attachments import Attachment, AttachmentBlob, StoredFile
 from projections.campaigns import CampaignView
 from projections.directory import StaffInterval, StaffView, UnitVersion, UnitView
 from projections.history import HazardVersion
@@ -14,6 +15,8 @@ from projections.tracking import ConsumerOffset, ParkedMessage, ProjectionPositi
 
 __all__ = [
     "AssessmentView",
+    "Attachment",
+    "AttachmentBlob",
     "CampaignView",
     "ChainLink",
     "Checkpoint",
@@ -33,6 +36,7 @@ __all__ = [
     "ProjectionPosition",
     "StaffInterval",
     "StaffView",
+    "StoredFile",
     "SubmissionView",
     "UnitVersion",
     "UnitView",

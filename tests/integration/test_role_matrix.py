@@ -11,6 +11,7 @@ lists every cell that differs, so a regression shows as a readable diff of the m
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -19,8 +20,10 @@ from uuid import UUID
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils.timezone import now
+from PIL import Image
 from reporthelpers import pdf_text
 from rest_framework.test import APIClient
 
@@ -33,6 +36,8 @@ from domain.hazard.aggregate import Severity
 from domain.inspection.aggregate import InspectionKind
 from domain.policy import Actor, Role, UnitKind
 from domain.timerules import business_date
+from projections.attachmentmedia import process
+from projections.attachments import store_upload
 
 from apihelpers import API, POLICE_FILLED, SCHOOL_FILLED, ok, refused
 
@@ -129,6 +134,12 @@ SCHOOL_NAMES = {"hongmei_school": "红梅实验小学", "lanling_school": "兰�
                 "hutang_school": "湖塘小学"}
 
 
+def photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "orange").save(out, format="PNG")
+    return out.getvalue()
+
+
 def mark(school: str) -> str:
     """Written into every hazard of the school: finding it in an answer means the answer holds that hazard."""
     return f"〔矩阵-{school}〕"
@@ -191,6 +202,11 @@ def submits_as_own(user: str, target: str) -> int | None:
 def owner_or_principal(user: str, school: str) -> int | None:
     """plan / interim measures / progress / rectify: the current owner may, besides the roles of the row."""
     return 200 if user == PEOPLE[school]["owner"] else None
+
+
+def uploader_alone(user: str, school: str) -> int:
+    """An upload no command references yet is seen by its uploader (the school's owner here) alone."""
+    return 200 if user == PEOPLE[school]["owner"] else 404
 
 
 def police_line(user: str, school: str) -> int | None:
@@ -335,6 +351,12 @@ class Targets:
                     form, actor=signer, content_hash=content_hash, counts=counts))
         return form
 
+    def attachment(self, school: str) -> str:
+        """A photo uploaded by the school's owner (stored directly: not every owner has a login)."""
+        owner = PEOPLE[school]["owner"]
+        return self.once(("attachment", school), False, lambda: store_upload(
+            process(photo()), uploaded_by=owner, filename="现场.png", caption="").id)
+
     def content_hash(self, form: str) -> str:
         return str(ok(self.login("admin").get(f"{API}joint-forms/{form}/"))["content_hash"])
 
@@ -379,6 +401,7 @@ class Call:
     path: str  # under /api/v1/
     data: dict[str, Any] = field(default_factory=dict)  # JSON body, or query parameters of a GET
     target: str = ""  # for a list: the id that must be listed, or not
+    multipart: bool = False  # the body is a form with a file (an upload)
 
 
 Build = Callable[[Targets, str, str, bool], Call]  # targets, username, school, fresh → the request
@@ -582,6 +605,12 @@ ROWS: tuple[Row, ...] = (
         build=lambda t, u, s, f: Call(f"submissions/{t.submission(s)}/copies/education/")),
     Row("submissions/<str:pk>/copies/<str:line>/", "GET", variant="police", rule=police_line, sees=sees_submission,
         units=True, build=lambda t, u, s, f: Call(f"submissions/{t.submission(s)}/copies/police/")),
+    # attachments: anyone who writes uploads; an unreferenced upload is its uploader's alone
+    Row("attachments/", "POST", ok=201, who=EVERYONE_BUT_AUDITOR, sees=None,
+        build=lambda t, u, s, f: Call("attachments/", {"file": SimpleUploadedFile("a.png", photo())}, multipart=True)),
+    *[Row(f"attachments/<str:pk>/{part}", "GET", sees=None, rule=uploader_alone,
+          build=lambda t, u, s, f, part=part: Call(f"attachments/{t.attachment(s)}/{part}"))  # type: ignore[misc]
+      for part in ("", "thumbnail/", "original/", "meta/")],
     # notices addressed to the caller (to them, their unit or their role there: not a scope question)
     Row("notifications/", "GET", sees=None, build=lambda t, u, s, f: Call("notifications/")),
     # integrity of the log (§3): the whole chain is verified by those who oversee; the public key is public
@@ -615,7 +644,7 @@ def send(client: APIClient, method: str, call: Call) -> Any:
     url = API + call.path
     if method == "GET":
         return client.get(url, call.data)
-    return getattr(client, method.lower())(url, call.data, format="json")
+    return getattr(client, method.lower())(url, call.data, format="multipart" if call.multipart else "json")
 
 
 def outcome(row: Row, response: Any, call: Call) -> int | str:

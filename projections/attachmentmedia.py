@@ -1,0 +1,179 @@
+"""What an uploaded file is, read from its bytes (never its name or header), and the copy that is served: images
+re-encoded without their location (EXIF GPS, XMP, text chunks), orientation applied, plus a thumbnail (Pillow)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
+
+from domain.timerules import BUSINESS_TZ
+
+THUMBNAIL_PX = 320  # the longest side of a thumbnail
+MAX_PIXELS = 60_000_000  # a 50-megapixel phone photo fits; a decompression bomb does not
+_FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
+PDF = ("application/pdf", ".pdf")
+# EXIF kept on the served copy: when and with what it was taken. Everything else (GPS, maker notes that may hold
+# a location, the embedded thumbnail) is dropped; Orientation is applied to the pixels instead.
+_KEPT_IFD0 = (ExifTags.Base.Make, ExifTags.Base.Model, ExifTags.Base.DateTime)
+_KEPT_EXIF = (ExifTags.Base.DateTimeOriginal, ExifTags.Base.DateTimeDigitized, ExifTags.Base.OffsetTimeOriginal)
+
+
+class UnsupportedMedia(Exception):
+    """Not a JPEG, PNG, WebP or PDF by its bytes, or an image Pillow cannot read whole."""
+
+
+class TooManyPixels(Exception):
+    """An image larger than ``MAX_PIXELS`` when decoded."""
+
+
+@dataclass(frozen=True)
+class Processed:
+    """An upload as it is kept: the served bytes, the original bytes, the thumbnail, and what was read from them."""
+
+    content_type: str
+    extension: str
+    served: bytes
+    original: bytes
+    thumbnail: bytes | None
+    width: int | None
+    height: int | None
+    taken_at: datetime | None
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def process(original: bytes) -> Processed:
+    """Sniff ``original`` and derive the served copy and its thumbnail; raises ``UnsupportedMedia``."""
+    if original.startswith(b"%PDF-"):
+        return Processed(*PDF, served=original, original=original, thumbnail=None, width=None, height=None,
+                         taken_at=None)  # fmt: skip
+    image_format = sniff_image(original)
+    if image_format is None:
+        raise UnsupportedMedia()
+    try:
+        return _process_image(original, image_format)
+    except (TooManyPixels, UnsupportedMedia):
+        raise
+    except Exception as error:  # Pillow raises many kinds for a truncated or malformed image
+        raise UnsupportedMedia() from error
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The image format the magic number names."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _open(data: bytes, image_format: str) -> Image.Image:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(data), formats=[image_format])
+        if image.width * image.height > MAX_PIXELS:
+            raise TooManyPixels()
+        return image
+
+
+def _process_image(original: bytes, image_format: str) -> Processed:
+    _open(original, image_format).verify()  # the whole file parses (verify leaves the image unusable: reopen)
+    image = _open(original, image_format)
+    image.load()
+    exif = image.getexif()
+    upright = ImageOps.exif_transpose(image)
+    served = _encode(image, upright, image_format, _kept_exif(exif), lossless=_webp_lossless(original))
+    content_type, extension = _FORMATS[image_format]
+    return Processed(
+        content_type, extension, served=served, original=original, thumbnail=thumbnail(upright),
+        width=upright.width, height=upright.height, taken_at=taken_at(exif),
+    )  # fmt: skip
+
+
+def _encode(source: Image.Image, upright: Image.Image, image_format: str, exif: Image.Exif, *, lossless: bool) -> bytes:
+    """The pixels again, with only ``exif`` (and the colour profile) as metadata."""
+    out = io.BytesIO()
+    options: dict[str, object] = {"icc_profile": source.info.get("icc_profile")}
+    if image_format == "JPEG":
+        # The original's quantization tables and subsampling: the same quality, not a guess at one.
+        options |= {
+            "qtables": getattr(source, "quantization", None),
+            "subsampling": JpegImagePlugin.get_sampling(source),
+        }
+        options["subsampling"] = options["subsampling"] if options["subsampling"] != -1 else 2
+    elif image_format == "WEBP":
+        options |= {"lossless": lossless, "quality": 100 if lossless else 90}
+    if len(exif) or exif.get_ifd(ExifTags.IFD.Exif):
+        options["exif"] = exif.tobytes()
+    upright.save(out, format=image_format, **{k: v for k, v in options.items() if v is not None})
+    return out.getvalue()
+
+
+def _webp_lossless(data: bytes) -> bool:
+    """Whether a WebP's image chunk is the lossless kind (``VP8L``): walk the RIFF chunks to the first image."""
+    offset = 12
+    while data[:4] == b"RIFF" and offset + 8 <= len(data):
+        fourcc, size = data[offset : offset + 4], int.from_bytes(data[offset + 4 : offset + 8], "little")
+        if fourcc in (b"VP8 ", b"VP8L"):
+            return fourcc == b"VP8L"
+        offset += 8 + size + (size & 1)
+    return False
+
+
+def _kept_exif(exif: Image.Exif) -> Image.Exif:
+    kept = Image.Exif()
+    for tag in _KEPT_IFD0:
+        if tag in exif:
+            kept[tag] = exif[tag]
+    inner = exif.get_ifd(ExifTags.IFD.Exif)
+    taken: dict[int, object] = {tag: inner[tag] for tag in _KEPT_EXIF if tag in inner}
+    if taken:
+        kept.get_ifd(ExifTags.IFD.Exif).update(taken)
+    return kept
+
+
+def thumbnail(image: Image.Image) -> bytes:
+    """A JPEG no larger than ``THUMBNAIL_PX`` on either side, transparency laid on white."""
+    small = image.copy()
+    small.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    if small.mode in ("RGBA", "LA", "P", "PA"):
+        small = small.convert("RGBA")
+        background = Image.new("RGB", small.size, "white")
+        background.paste(small, mask=small.getchannel("A"))
+        small = background
+    elif small.mode != "RGB":
+        small = small.convert("RGB")
+    out = io.BytesIO()
+    small.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def taken_at(exif: Image.Exif) -> datetime | None:
+    """EXIF DateTimeOriginal, at its OffsetTimeOriginal, else in Asia/Shanghai; None when absent or unreadable."""
+    inner = exif.get_ifd(ExifTags.IFD.Exif)
+    text = inner.get(ExifTags.Base.DateTimeOriginal)
+    try:
+        moment = datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=_offset(inner.get(ExifTags.Base.OffsetTimeOriginal)) or BUSINESS_TZ)
+
+
+def _offset(text: object) -> timezone | None:
+    try:
+        sign, hours, minutes = str(text)[0], int(str(text)[1:3]), int(str(text)[4:6])
+    except (ValueError, IndexError):
+        return None
+    if sign not in "+-" or hours > 14 or minutes > 59:
+        return None
+    delta = timedelta(hours=hours, minutes=minutes)
+    return timezone(delta if sign == "+" else -delta)

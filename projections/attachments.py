@@ -1,0 +1,219 @@
+"""Attachments (照片、文件): each upload's own row, its bytes kept once per SHA-256 behind Django's storage API —
+by default ``DatabaseStorage``, in the installation's database, so one backup holds the log and every photo."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import Storage, storages
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+
+from domain.errors import AttachmentNotFound
+from domain.policy import Actor
+from projections.attachmentmedia import Processed, sha256
+
+STORAGE = "attachments"  # the STORAGES alias the blobs live in
+UNPINNED_FOR = timedelta(days=1)  # an upload no command referenced is removed after this
+
+
+class StoredFile(models.Model):
+    """``DatabaseStorage``'s files: a name and its bytes."""
+
+    name = models.CharField(max_length=255, primary_key=True)
+    content = models.BinaryField()
+    size = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "数据库存储文件"
+
+
+class AttachmentBlob(models.Model):
+    """One stored byte string, named by its SHA-256, whatever the storage: the row that uploads (reusing it)
+    and the purge (removing it) lock, so a blob is never removed under an upload that is about to use it."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    size = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "附件数据块"
+
+    @property
+    def name(self) -> str:
+        return blob_name(self.sha256)
+
+
+class Attachment(models.Model):
+    """One upload (its own id, never shared): what was read from it and the SHA-256 of each of its blobs."""
+
+    id = models.UUIDField(primary_key=True, default=uuid4)
+    uploaded_by = models.CharField(max_length=150, db_index=True)
+    uploaded_at = models.DateTimeField(db_index=True)
+    filename = models.CharField(max_length=255)
+    caption = models.CharField(max_length=500, blank=True)
+    content_type = models.CharField(max_length=100)
+    size = models.BigIntegerField()  # of the served bytes
+    size_original = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)  # of the served bytes (location stripped)
+    sha256_original = models.CharField(max_length=64)
+    thumbnail_sha256 = models.CharField(max_length=64, null=True)
+    width = models.IntegerField(null=True)
+    height = models.IntegerField(null=True)
+    taken_at = models.DateTimeField(null=True)
+    # Set by the command that first references the upload, under a lock on this row (select_for_update), the
+    # same lock ``purge_unpinned`` takes: a photo being attached is never removed.
+    pinned = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "附件"
+
+    def blob_hashes(self) -> set[str]:
+        return {h for h in (self.sha256, self.sha256_original, self.thumbnail_sha256) if h}
+
+
+@deconstructible
+class DatabaseStorage(Storage):
+    """Django's storage API over ``StoredFile``, on Django's connection: a file saved inside a transaction commits
+    or rolls back with it. Names are content addresses: saving a name that exists keeps the stored bytes."""
+
+    def _save(self, name: str, content: File) -> str:
+        data = content.read()
+        StoredFile.objects.bulk_create([StoredFile(name=name, content=data, size=len(data))], ignore_conflicts=True)
+        return name
+
+    def _open(self, name: str, mode: str = "rb") -> File:
+        row = StoredFile.objects.filter(name=name).values_list("content", flat=True).first()
+        if row is None:
+            raise FileNotFoundError(name)
+        return ContentFile(bytes(row), name=name)
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        return name
+
+    def exists(self, name: str) -> bool:
+        return StoredFile.objects.filter(name=name).exists()
+
+    def delete(self, name: str) -> None:
+        StoredFile.objects.filter(name=name).delete()
+
+    def size(self, name: str) -> int:
+        size = StoredFile.objects.filter(name=name).values_list("size", flat=True).first()
+        if size is None:
+            raise FileNotFoundError(name)
+        return int(size)
+
+    def url(self, name: str | None) -> str:
+        raise NotImplementedError("attachments are served by the API (api/attachments.py), which checks who asks")
+
+
+def blob_name(digest: str) -> str:
+    return f"sha256/{digest[:2]}/{digest}"
+
+
+def read_blob(digest: str) -> bytes:
+    with storages[STORAGE].open(blob_name(digest)) as stored:
+        return bytes(stored.read())
+
+
+def store_upload(processed: Processed, *, uploaded_by: str, filename: str, caption: str) -> Attachment:
+    """The upload's blobs (each once per SHA-256) and its own row, in one transaction of its own."""
+    blobs = {sha256(data): data for data in (processed.served, processed.original, processed.thumbnail) if data}
+    with transaction.atomic():
+        for digest in sorted(blobs):  # one order for every upload: two of them never wait on each other in a cycle
+            _put_blob(digest, blobs[digest])
+        return Attachment.objects.create(
+            uploaded_by=uploaded_by,
+            uploaded_at=timezone.now(),
+            filename=filename,
+            caption=caption,
+            content_type=processed.content_type,
+            size=len(processed.served),
+            size_original=len(processed.original),
+            sha256=sha256(processed.served),
+            sha256_original=sha256(processed.original),
+            thumbnail_sha256=sha256(processed.thumbnail) if processed.thumbnail else None,
+            width=processed.width,
+            height=processed.height,
+            taken_at=processed.taken_at,
+        )
+
+
+def _put_blob(digest: str, data: bytes) -> None:
+    """The blob's row locked (created if new), then its bytes stored unless the storage has them already."""
+    locked = AttachmentBlob.objects.select_for_update().filter(sha256=digest)
+    if not list(locked.values_list("sha256", flat=True)):
+        row = AttachmentBlob(sha256=digest, size=len(data), created_at=timezone.now())
+        AttachmentBlob.objects.bulk_create([row], ignore_conflicts=True)  # a concurrent upload's: wait for it
+        list(locked)
+    storage = storages[STORAGE]
+    if not storage.exists(blob_name(digest)):
+        storage.save(blob_name(digest), ContentFile(data))
+
+
+def purge_unpinned(now: datetime | None = None) -> int:
+    """Remove the uploads no command referenced that are older than ``UNPINNED_FOR``, and the blobs no
+    remaining upload uses. Each row is locked first and judged again under the lock: one pinned meanwhile stays."""
+    cutoff = (now or timezone.now()) - UNPINNED_FOR
+    with transaction.atomic():
+        doomed = list(Attachment.objects.select_for_update().filter(pinned=False, uploaded_at__lt=cutoff))
+        hashes = set().union(*(a.blob_hashes() for a in doomed)) if doomed else set()
+        Attachment.objects.filter(id__in=[a.id for a in doomed]).delete()
+        _remove_unused_blobs(hashes)
+    return len(doomed)
+
+
+def _remove_unused_blobs(hashes: set[str]) -> None:
+    locked = list(AttachmentBlob.objects.select_for_update().filter(sha256__in=sorted(hashes)).order_by("sha256"))
+    used = Q(sha256__in=hashes) | Q(sha256_original__in=hashes) | Q(thumbnail_sha256__in=hashes)
+    in_use: set[str] = set()
+    for row in Attachment.objects.filter(used).values("sha256", "sha256_original", "thumbnail_sha256"):
+        in_use.update(v for v in row.values() if v)
+    storage = storages[STORAGE]
+    for blob in locked:
+        if blob.sha256 not in in_use:
+            storage.delete(blob.name)
+            blob.delete()
+
+
+def visible_attachment(actor: Actor, pk: UUID, *, original: bool = False) -> Attachment:
+    """The attachment if the actor may see it (its original bytes, with ``original``), else 404 — never 403.
+
+    For now an upload is seen by its uploader, and by auditors (who read everything, the original included).
+    Issue 16 point 2 adds: or referenced by an event the actor can see (police-only content to police units
+    only); the original also to bureau roles then."""
+    row = Attachment.objects.filter(id=pk).first()
+    if row is None or not _may_see(actor, row, original=original):
+        raise AttachmentNotFound(id=str(pk))
+    return row
+
+
+def _may_see(actor: Actor, row: Attachment, *, original: bool) -> bool:
+    """While no event references an upload (issue 16 point 2 adds that), its uploader alone sees it — its original
+    too (the bytes they sent); auditors and bureaus will read originals of referenced uploads."""
+    del original
+    return row.uploaded_by == actor.username
+
+
+def meta(row: Attachment) -> dict[str, Any]:
+    """What an upload is, for its JSON (the API adds the URLs)."""
+    return {
+        "id": row.id,
+        "sha256": row.sha256,
+        "sha256_original": row.sha256_original,
+        "filename": row.filename,
+        "caption": row.caption,
+        "content_type": row.content_type,
+        "size": row.size,
+        "width": row.width,
+        "height": row.height,
+        "taken_at": row.taken_at,
+        "uploaded_by": row.uploaded_by,
+        "uploaded_at": row.uploaded_at,
+        "thumbnail_sha256": row.thumbnail_sha256,
+    }
