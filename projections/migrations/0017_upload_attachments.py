@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projections', '0015_kafka_drop_applied_version'),
+        ('projections', '0016_notify_position'),
     ]
 
     operations = [
