@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rest_framework.test import APIClient
@@ -84,3 +85,23 @@ def fill_joint_form(
     ok(school.patch(f"{API}joint-forms/{form}/", {k: v for k, v in own.items() if k not in police_keys}, format="json"))
     body = {k: v for k, v in own.items() if k in police_keys}
     return ok(station.patch(f"{API}joint-forms/{form}/", body, format="json"))  # type: ignore[no-any-return]
+
+
+def assigned_hazard(client_for: Callable[[str], APIClient], world: Any, past: Callable[[float], str]) -> str:
+    """A hazard of 红梅实验小学 recorded by hm_staff and assigned by the 校长 to hm_staff2 (deadline far ahead)."""
+    school = str(world.units["hongmei_school"])
+    hazard = client_for("hm_staff").post(
+        "/api/v1/hazards/",
+        {"campaign": str(world.campaign), "school": school, "item": "CZ-01", "severity": "general",
+         "description": "南校门缺少升降柱", "location": "南校门", "occurred_at": past(2)},
+        format="json",
+    )  # fmt: skip
+    assert hazard.status_code == 201, hazard.content
+    hid = str(hazard.json()["id"])
+    assigned = client_for("hm_principal").post(
+        f"/api/v1/hazards/{hid}/assign/",
+        {"owner": "hm_staff2", "owner_unit": school, "deadline": "2099-01-01", "standard": "按标准设置升降柱"},
+        format="json",
+    )
+    assert assigned.status_code == 200, assigned.content
+    return hid

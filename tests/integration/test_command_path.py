@@ -14,26 +14,9 @@ from api.demo import World
 from projections.ledger import HazardLedger
 from projections.runner import POSITION_NAME
 
+from apihelpers import assigned_hazard
+
 Client = Callable[[str], APIClient]
-
-
-def _assigned_hazard(client_for: Client, world: World, past: Callable[[float], str]) -> str:
-    school = str(world.units["hongmei_school"])
-    hazard = client_for("hm_staff").post(
-        "/api/v1/hazards/",
-        {"campaign": str(world.campaign), "school": school, "item": "CZ-01", "severity": "general",
-         "description": "南校门缺少升降柱", "location": "南校门", "occurred_at": past(2)},
-        format="json",
-    )  # fmt: skip
-    assert hazard.status_code == 201, hazard.content
-    hid = hazard.json()["id"]
-    assigned = client_for("hm_principal").post(
-        f"/api/v1/hazards/{hid}/assign/",
-        {"owner": "hm_staff2", "owner_unit": school, "deadline": "2099-01-01", "standard": "按标准设置升降柱"},
-        format="json",
-    )
-    assert assigned.status_code == 200, assigned.content
-    return str(hid)
 
 
 def _locks(queries: list[dict[str, Any]]) -> int:
@@ -44,7 +27,7 @@ def _locks(queries: list[dict[str, Any]]) -> int:
 def test_a_command_catches_up_in_one_locked_pass_and_answers_without_rereading(
     world: World, client_for: Client, past: Callable[[float], str]
 ) -> None:
-    hid = _assigned_hazard(client_for, world, past)
+    hid = assigned_hazard(client_for, world, past)
     principal = client_for("hm_principal")
     principal.get("/api/v1/hazards/")  # the login's first request is not the one measured
 

@@ -72,8 +72,13 @@ def events_in(path: Path) -> list[tuple[Any, ...]]:
 
 def manage(var_dir: Path, *args: str) -> str:
     """``manage.py`` of today's code on the installation in ``var_dir``."""
+    return run_on(var_dir, "manage.py", *args)
+
+
+def run_on(var_dir: Path, *argv: str) -> str:
+    """A script of today's code run on the installation in ``var_dir``; its standard output."""
     done = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, *argv],
         cwd=ROOT,
         env=installation_env(var_dir),
         capture_output=True,
@@ -101,16 +106,8 @@ def installation_env(var_dir: Path) -> dict[str, str]:
 def installation_state(var_dir: Path) -> dict[str, Any]:
     """Today's code on the installation: its state as it opens, and again after rebuilding every read model
     (``tests/golden/check_golden.py``: migrate, load every aggregate, rebuild_projections, verify_integrity)."""
-    done = subprocess.run(
-        [sys.executable, str(GOLDEN / "check_golden.py")],
-        cwd=ROOT,
-        env=installation_env(var_dir),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    state: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    printed = run_on(var_dir, str(GOLDEN / "check_golden.py"))
+    state: dict[str, Any] = json.loads(printed.strip().splitlines()[-1])
     return state
 
 

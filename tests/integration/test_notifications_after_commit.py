@@ -22,26 +22,9 @@ from projections.notifications import NotificationView
 from projections.runner import NOTIFICATIONS_POSITION, POSITION_NAME
 from projections.tracking import ProjectionPosition
 
+from apihelpers import assigned_hazard
+
 Client = Callable[[str], APIClient]
-
-
-def _assigned_hazard(client_for: Client, world: World, past: Callable[[float], str]) -> str:
-    school = str(world.units["hongmei_school"])
-    hazard = client_for("hm_staff").post(
-        "/api/v1/hazards/",
-        {"campaign": str(world.campaign), "school": school, "item": "CZ-01", "severity": "general",
-         "description": "南校门缺少升降柱", "location": "南校门", "occurred_at": past(2)},
-        format="json",
-    )  # fmt: skip
-    assert hazard.status_code == 201, hazard.content
-    hid = str(hazard.json()["id"])
-    assigned = client_for("hm_principal").post(
-        f"/api/v1/hazards/{hid}/assign/",
-        {"owner": "hm_staff2", "owner_unit": school, "deadline": "2099-01-01", "standard": "按标准设置升降柱"},
-        format="json",
-    )
-    assert assigned.status_code == 200, assigned.content
-    return hid
 
 
 def _supervise(client_for: Client, hid: str) -> None:
@@ -71,7 +54,7 @@ def test_the_command_transaction_writes_no_notice_the_commit_then_does(
     past: Callable[[float], str],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    hid = _assigned_hazard(client_for, world, past)
+    hid = assigned_hazard(client_for, world, past)
     with django_capture_on_commit_callbacks(execute=False) as after_commit:
         with CaptureQueriesContext(connection) as queries:
             _supervise(client_for, hid)
@@ -91,7 +74,7 @@ def test_the_command_transaction_writes_no_notice_the_commit_then_does(
 def test_after_the_commit_the_notice_is_there_without_a_read(
     app: SafetyApplication, world: World, client_for: Client, past: Callable[[float], str]
 ) -> None:
-    hid = _assigned_hazard(client_for, world, past)
+    hid = assigned_hazard(client_for, world, past)
     _supervise(client_for, hid)
 
     assert _noticed(hid)  # nobody read notifications/
@@ -109,7 +92,7 @@ def test_a_lost_after_commit_pass_loses_no_notice(
     monkeypatch: pytest.MonkeyPatch,
     hook: str,
 ) -> None:
-    hid = _assigned_hazard(client_for, world, past)
+    hid = assigned_hazard(client_for, world, past)
     if hook == "never ran":  # as if the process died between the command's commit and the pass
         monkeypatch.setattr(djangorecorder, "notify_after_commit", lambda app: None)
     else:
@@ -134,7 +117,7 @@ def test_a_lost_after_commit_pass_loses_no_notice(
 def test_a_rebuild_leaves_both_positions_at_the_head(
     app: SafetyApplication, world: World, client_for: Client, past: Callable[[float], str]
 ) -> None:
-    hid = _assigned_hazard(client_for, world, past)
+    hid = assigned_hazard(client_for, world, past)
     _supervise(client_for, hid)
     before = _supervised_for(client_for("hm_staff2"), hid)
 
