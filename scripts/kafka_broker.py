@@ -144,18 +144,31 @@ class Broker:
             "zookeeper.session.timeout.ms=2000\n"
             "auto.create.topics.enable=true\n"
         )
-        # A broker restarted before ZooKeeper expired its old session exits at once: try again until it stays.
+        # A broker restarted before ZooKeeper expired its old session opens its port, then fails to register
+        # and exits: it counts as started only once its log says so; until then, try again.
         deadline = time.monotonic() + timeout
+        out = self.root / "kafka.out"
         while True:
+            offset = out.stat().st_size if out.exists() else 0
             proc = self._spawn("kafka", "kafka-server-start.sh", server)
-            while proc.poll() is None and not _port_open(self.port) and time.monotonic() < deadline:
+            while proc.poll() is None and not self._logged_started(out, offset) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if proc.poll() is None and _port_open(self.port):
+            if proc.poll() is None and self._logged_started(out, offset) and _port_open(self.port):
                 break
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(20)
             if time.monotonic() >= deadline:
                 raise BrokerError(f"Kafka did not start on {self.bootstrap} within {timeout:.0f}s (see {self.root})")
-            time.sleep(0.5)
+            time.sleep(1)
         self._wait_metadata(timeout)
+
+    @staticmethod
+    def _logged_started(out: Path, offset: int) -> bool:
+        """The broker registered in ZooKeeper and serves: Kafka logs ``[Kafka Server 0], started`` only then."""
+        with open(out, "rb") as log:
+            log.seek(offset)
+            return b"], started (kafka.server.KafkaServer)" in log.read()
 
     def _wait(self, port: int, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
@@ -173,8 +186,11 @@ class Broker:
             try:
                 consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, api_version=(0, 9))
                 consumer.topics()
+                brokers = consumer._client.cluster.brokers()  # noqa: SLF001 - empty while it is not registered
                 consumer.close()
-                return
+                if brokers:
+                    return
+                time.sleep(0.3)
             except Exception:  # noqa: BLE001 - not ready yet
                 time.sleep(0.3)
         raise BrokerError(f"Kafka at {self.bootstrap} gave no metadata within {timeout:.0f}s")

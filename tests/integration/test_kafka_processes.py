@@ -78,6 +78,9 @@ def processes(kafka: Broker, tmp_path: Path) -> Iterator[Processes]:
     procs = Processes(env, tmp_path)
     yield procs
     procs.stop_all()
+    for log in sorted(tmp_path.glob("*.log")):  # shown by pytest when the test failed
+        print(f"----- {log.name} (last 200 lines) -----")
+        print("\n".join(log.read_text(errors="replace").splitlines()[-200:]))
 
 
 def http(port: int, token: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
