@@ -17,7 +17,7 @@ from domain.inspection.commands import InspectionCommands
 from domain.jointform.commands import JointFormCommands
 from domain.jointform.police import Cipher
 from domain.submission.commands import SubmissionCommands
-from domain.transcodings import DateAsISO
+from domain.transcodings import AttachmentRefAsDict, DateAsISO
 
 __all__ = ["Clock", "SafetyApplication", "utc_now"]
 
@@ -37,12 +37,19 @@ class SafetyApplication(
     name = "SafetyApp"
 
     def __init__(
-        self, env: dict[str, str] | None = None, *, clock: Clock = utc_now, police_cipher: Cipher | None = None
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Clock = utc_now,
+        police_cipher: Cipher | None = None,
+        rectify_requires_photo: bool = True,
     ) -> None:
         super().__init__(env)
         self.clock = clock
+        self.rectify_requires_photo = rectify_requires_photo
         self.police_cipher = police_cipher  # seals police-only content (domain.jointform.police)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+        transcoder.register(AttachmentRefAsDict())

@@ -45,6 +45,7 @@ class Core(Application[UUID]):
     """The mechanics each context's commands (``domain/<context>/commands.py``) share."""
 
     clock: Clock  # set by SafetyApplication
+    rectify_requires_photo: bool = True  # 整改完成须附照片; an installation's setting can relax it
 
     def get_unit(self, unit_id: UUID) -> Unit:
         return self._load(Unit, unit_id, UnitNotFound)

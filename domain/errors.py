@@ -28,6 +28,14 @@ class InvalidValue(DomainError):
     message = "输入值无效"
 
 
+class PhotoRequired(InvalidValue):
+    code = "photo_required"
+    message = "登记整改完成须附至少一张整改后的照片"
+
+    def __init__(self, detail: str | None = None, **context: object) -> None:
+        super().__init__(detail, field="attachments", **context)
+
+
 class SchoolCodeTaken(DomainError):
     code = "school_code_taken"
     message = "该学校代码已被本区其他学校使用"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -9,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.attachments import AttachmentRef, Attachments, checked, require_photo
 from domain.errors import (
     AlreadySupervised,
     DeadlineAlreadyMissed,
@@ -92,6 +94,7 @@ class Hazard(Aggregate):
         actor: str,
         occurred_at: datetime,
         code: str = "",  # the school's code at discovery; absent from hazards discovered before codes existed
+        attachments: Attachments = (),  # photos of the hazard as found; absent from events before issue 16
     ) -> None:
         self.campaign = campaign
         self.school_code = code
@@ -126,6 +129,7 @@ class Hazard(Aggregate):
         self.voided_at: datetime | None = None
         self.void_reason = ""
         self.last_occurred_at = occurred_at
+        self.attachments: list[AttachmentRef] = list(attachments)
 
     @classmethod
     def discover(
@@ -143,6 +147,7 @@ class Hazard(Aggregate):
         actor: Actor,
         occurred_at: datetime,
         code: str = "",
+        attachments: Sequence[AttachmentRef] = (),
     ) -> Hazard:
         DISCOVER.check(actor)
         if not description.strip():
@@ -162,6 +167,7 @@ class Hazard(Aggregate):
             actor=actor.username,
             occurred_at=occurred_at,
             code=code,
+            attachments=checked(attachments),
         )
 
     # --- derived --------------------------------------------------------------------------------
@@ -260,27 +266,51 @@ class Hazard(Aggregate):
         self.beyond_capacity = beyond_capacity
         self.last_occurred_at = occurred_at
 
-    def record_interim_measures(self, *, measures: str, actor: Actor, occurred_at: datetime) -> None:
+    def record_interim_measures(
+        self, *, measures: str, actor: Actor, occurred_at: datetime, attachments: Sequence[AttachmentRef] = ()
+    ) -> None:
         self._require_owner_or_principal(actor)
         _require_text(measures, "measures", "临时安全防范措施不能为空")
         self._require_status(OPEN_FOR_WORK, "已整改或已销号的隐患不需要临时防范措施")
-        self._interim_measures_recorded(measures=measures, actor=actor.username, occurred_at=occurred_at)
+        self._interim_measures_recorded(
+            measures=measures, actor=actor.username, occurred_at=occurred_at, attachments=checked(attachments)
+        )
 
     @event("InterimMeasuresRecorded")
-    def _interim_measures_recorded(self, *, measures: str, actor: str, occurred_at: datetime) -> None:
+    def _interim_measures_recorded(
+        self, *, measures: str, actor: str, occurred_at: datetime, attachments: Attachments = ()
+    ) -> None:
         self.interim_measures.append(measures)
+        self.attachments.extend(attachments)
         self.last_occurred_at = occurred_at
 
-    def report_progress(self, *, note: str, percent: int, actor: Actor, occurred_at: datetime) -> None:
+    def report_progress(
+        self,
+        *,
+        note: str,
+        percent: int,
+        actor: Actor,
+        occurred_at: datetime,
+        attachments: Sequence[AttachmentRef] = (),
+    ) -> None:
         self._require_owner_or_principal(actor)
         if not 0 <= percent <= 100:
             raise InvalidValue("整改进度必须在0到100之间", field="percent")
         self._require_status({Status.ASSIGNED}, "只有正在整改的隐患可以报告进度")
-        self._progress_reported(note=note, percent=percent, actor=actor.username, occurred_at=occurred_at)
+        self._progress_reported(
+            note=note,
+            percent=percent,
+            actor=actor.username,
+            occurred_at=occurred_at,
+            attachments=checked(attachments),
+        )
 
     @event("ProgressReported")
-    def _progress_reported(self, *, note: str, percent: int, actor: str, occurred_at: datetime) -> None:
+    def _progress_reported(
+        self, *, note: str, percent: int, actor: str, occurred_at: datetime, attachments: Attachments = ()
+    ) -> None:
         self.progress_percent = percent
+        self.attachments.extend(attachments)
         self.last_occurred_at = occurred_at
 
     def extend_deadline(self, *, new_deadline: date, reason: str, actor: Actor, occurred_at: datetime) -> None:
@@ -349,20 +379,45 @@ class Hazard(Aggregate):
         self.supervised_by = by_unit
         self.last_occurred_at = occurred_at
 
-    def rectify(self, *, note: str, evidence: list[str], actor: Actor, occurred_at: datetime) -> None:
+    def rectify(
+        self,
+        *,
+        note: str,
+        evidence: list[str],
+        actor: Actor,
+        occurred_at: datetime,
+        attachments: Sequence[AttachmentRef] = (),
+        photo_required: bool = True,
+    ) -> None:
+        """整改完成: by default with at least one photo of the result (``photo_required``, a setting can relax it);
+        a hazard rectified on the spot (立行立改) is closed at discovery, where photos stay optional."""
         self._require_owner_or_principal(actor)
         _require_text(note, "note", "整改情况说明不能为空")
         self._require_status({Status.ASSIGNED}, "只有已分派、正在整改的隐患可以登记整改完成")
-        self._rectified(note=note, evidence=evidence, actor=actor.username, occurred_at=occurred_at)
+        refs = checked(attachments)
+        if photo_required:
+            require_photo(refs)
+        self._rectified(note=note, evidence=evidence, actor=actor.username, occurred_at=occurred_at, attachments=refs)
 
     @event("Rectified")
-    def _rectified(self, *, note: str, evidence: list[str], actor: str, occurred_at: datetime) -> None:
+    def _rectified(
+        self, *, note: str, evidence: list[str], actor: str, occurred_at: datetime, attachments: Attachments = ()
+    ) -> None:
+        self.attachments.extend(attachments)
         self.status = self._status_after("Rectified")
         self.rectified_by = actor
         self.progress_percent = 100
         self.last_occurred_at = occurred_at
 
-    def verify(self, *, accepted: bool, note: str, actor: Actor, occurred_at: datetime) -> None:
+    def verify(
+        self,
+        *,
+        accepted: bool,
+        note: str,
+        actor: Actor,
+        occurred_at: datetime,
+        attachments: Sequence[AttachmentRef] = (),
+    ) -> None:
         """验收: accepted closes the hazard (销号); rejected sends it back to the owner."""
         VERIFY.check(actor)
         if self.severity is Severity.MAJOR and not (actor.is_bureau or actor.is_admin):
@@ -372,34 +427,40 @@ class Hazard(Aggregate):
         if not accepted:
             _require_text(note, "note", "验收不通过时必须说明原因")
         self._require_status({Status.RECTIFIED}, "只有已登记整改完成的隐患可以验收")
+        refs = checked(attachments)
         if accepted:
-            self._verified(note=note, actor=actor.username, occurred_at=occurred_at)
+            self._verified(note=note, actor=actor.username, occurred_at=occurred_at, attachments=refs)
         else:
-            self._rejected(note=note, actor=actor.username, occurred_at=occurred_at)
+            self._rejected(note=note, actor=actor.username, occurred_at=occurred_at, attachments=refs)
 
     @event("Verified")
-    def _verified(self, *, note: str, actor: str, occurred_at: datetime) -> None:
+    def _verified(self, *, note: str, actor: str, occurred_at: datetime, attachments: Attachments = ()) -> None:
+        self.attachments.extend(attachments)
         self.status = self._status_after("Verified")
         self.verified_by = actor
         self.closed_at = occurred_at
         self.last_occurred_at = occurred_at
 
     @event("Rejected")
-    def _rejected(self, *, note: str, actor: str, occurred_at: datetime) -> None:
+    def _rejected(self, *, note: str, actor: str, occurred_at: datetime, attachments: Attachments = ()) -> None:
+        self.attachments.extend(attachments)
         self.status = self._status_after("Rejected")
         self.rectified_by = None
         self.last_occurred_at = occurred_at
 
-    def reopen(self, *, reason: str, actor: Actor, occurred_at: datetime) -> None:
+    def reopen(
+        self, *, reason: str, actor: Actor, occurred_at: datetime, attachments: Sequence[AttachmentRef] = ()
+    ) -> None:
         REOPEN.check(actor)
         _require_text(reason, "reason", "重新打开的原因不能为空")
         self._require_not_voided()
         if self.status is not Status.CLOSED:
             raise InvalidTransition("只有已销号的隐患可以重新打开")
-        self._reopened(reason=reason, actor=actor.username, occurred_at=occurred_at)
+        self._reopened(reason=reason, actor=actor.username, occurred_at=occurred_at, attachments=checked(attachments))
 
     @event("Reopened")
-    def _reopened(self, *, reason: str, actor: str, occurred_at: datetime) -> None:
+    def _reopened(self, *, reason: str, actor: str, occurred_at: datetime, attachments: Attachments = ()) -> None:
+        self.attachments.extend(attachments)
         self.status = self._status_after("Reopened")
         self.closed_at = None
         self.rectified_by = None

@@ -3,12 +3,14 @@ reopened, voided; and the hazard as it was (its rectification: ``domain.hazard.r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.attachments import AttachmentRef
 from domain.core import Core
 from domain.errors import (
     HazardNotFound,
@@ -43,6 +45,7 @@ class HazardCommands(Core):
         rectified_on_spot: bool = False,
         occurred_at: datetime | None = None,
         code: str = "",
+        attachments: Sequence[AttachmentRef] = (),
     ) -> Hazard:
         """``code``: the school's code as the directory gives it (its own or its default), fixed into the hazard's
         number at discovery; the code registered on the unit when none is given."""
@@ -71,6 +74,7 @@ class HazardCommands(Core):
             actor=actor,
             occurred_at=when,
             code=code or getattr(self.get_unit(school), "code", ""),
+            attachments=attachments,
         )
         self._save(hazard)
         return hazard
@@ -153,12 +157,13 @@ class HazardCommands(Core):
         reason: str,
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
+        attachments: Sequence[AttachmentRef] = (),
     ) -> Hazard:
         return self._hazard(
             hazard_id,
             expected_version,
             occurred_at,
-            lambda hazard, when: hazard.reopen(reason=reason, actor=actor, occurred_at=when),
+            lambda hazard, when: hazard.reopen(reason=reason, actor=actor, occurred_at=when, attachments=attachments),
         )
 
     def void_hazard(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from uuid import UUID
 
+from domain.attachments import AttachmentRef
 from domain.core import Core
 from domain.errors import HazardNotFound
 from domain.hazard.aggregate import Hazard
@@ -55,12 +56,15 @@ class RectificationCommands(Core):
         measures: str,
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
+        attachments: Sequence[AttachmentRef] = (),
     ) -> Hazard:
         return self._hazard(
             hazard_id,
             expected_version,
             occurred_at,
-            lambda hazard, when: hazard.record_interim_measures(measures=measures, actor=actor, occurred_at=when),
+            lambda hazard, when: hazard.record_interim_measures(
+                measures=measures, actor=actor, occurred_at=when, attachments=attachments
+            ),
         )
 
     def report_progress(
@@ -72,12 +76,15 @@ class RectificationCommands(Core):
         percent: int,
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
+        attachments: Sequence[AttachmentRef] = (),
     ) -> Hazard:
         return self._hazard(
             hazard_id,
             expected_version,
             occurred_at,
-            lambda hazard, when: hazard.report_progress(note=note, percent=percent, actor=actor, occurred_at=when),
+            lambda hazard, when: hazard.report_progress(
+                note=note, percent=percent, actor=actor, occurred_at=when, attachments=attachments
+            ),
         )
 
     def extend_deadline(
@@ -139,12 +146,21 @@ class RectificationCommands(Core):
         evidence: Sequence[str] = (),
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
+        attachments: Sequence[AttachmentRef] = (),
     ) -> Hazard:
+        """``self.rectify_requires_photo`` (the installation's setting) decides whether a photo is required."""
         return self._hazard(
             hazard_id,
             expected_version,
             occurred_at,
-            lambda hazard, when: hazard.rectify(note=note, evidence=list(evidence), actor=actor, occurred_at=when),
+            lambda hazard, when: hazard.rectify(
+                note=note,
+                evidence=list(evidence),
+                actor=actor,
+                occurred_at=when,
+                attachments=attachments,
+                photo_required=self.rectify_requires_photo,
+            ),
         )
 
     def verify_hazard(
@@ -156,10 +172,13 @@ class RectificationCommands(Core):
         note: str = "",
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
+        attachments: Sequence[AttachmentRef] = (),
     ) -> Hazard:
         return self._hazard(
             hazard_id,
             expected_version,
             occurred_at,
-            lambda hazard, when: hazard.verify(accepted=accepted, note=note, actor=actor, occurred_at=when),
+            lambda hazard, when: hazard.verify(
+                accepted=accepted, note=note, actor=actor, occurred_at=when, attachments=attachments
+            ),
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.attachments import AttachmentRef, Attachments, checked
 from domain.errors import InspectionCompleted, InvalidValue
 from domain.policy import BUREAU_ROLES, SCHOOL_ROLES, Actor, require_role, require_writer
 
@@ -46,6 +48,7 @@ class Inspection(Aggregate):
         self.leader_participated = leader_participated
         self.departments = departments
         self.assessments: dict[str, tuple[AssessmentResult, str]] = {}
+        self.attachments: list[AttachmentRef] = []
         self.completed_at: datetime | None = None
         self.started_at = occurred_at
         self.last_occurred_at = occurred_at
@@ -84,13 +87,32 @@ class Inspection(Aggregate):
     def is_completed(self) -> bool:
         return self.completed_at is not None
 
-    def assess(self, *, item: str, result: AssessmentResult, note: str, actor: Actor, occurred_at: datetime) -> None:
+    def assess(
+        self,
+        *,
+        item: str,
+        result: AssessmentResult,
+        note: str,
+        actor: Actor,
+        occurred_at: datetime,
+        attachments: Sequence[AttachmentRef] = (),
+    ) -> None:
         self._check_open(actor)
-        self._assessed(item=item, result=result.value, note=note, actor=actor.username, occurred_at=occurred_at)
+        self._assessed(
+            item=item,
+            result=result.value,
+            note=note,
+            actor=actor.username,
+            occurred_at=occurred_at,
+            attachments=checked(attachments),
+        )
 
     @event("ItemAssessed")
-    def _assessed(self, *, item: str, result: str, note: str, actor: str, occurred_at: datetime) -> None:
+    def _assessed(
+        self, *, item: str, result: str, note: str, actor: str, occurred_at: datetime, attachments: Attachments = ()
+    ) -> None:
         self.assessments[item] = (AssessmentResult(result), note)
+        self.attachments.extend(attachments)
         self.last_occurred_at = occurred_at
 
     def complete(self, *, actor: Actor, occurred_at: datetime) -> None:

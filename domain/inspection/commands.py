@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
+from domain.attachments import AttachmentRef
 from domain.core import Core
 from domain.directory.aggregate import staff_id
 from domain.errors import (
@@ -60,6 +61,7 @@ class InspectionCommands(Core):
         note: str = "",
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
+        attachments: Sequence[AttachmentRef] = (),
     ) -> Inspection:
         inspection = self.get_inspection(inspection_id)
         if self.get_campaign(inspection.campaign).item(item) is None:
@@ -70,7 +72,9 @@ class InspectionCommands(Core):
             InspectionNotFound,
             expected_version,
             occurred_at,
-            lambda insp, when: insp.assess(item=item, result=result, note=note, actor=actor, occurred_at=when),
+            lambda insp, when: insp.assess(
+                item=item, result=result, note=note, actor=actor, occurred_at=when, attachments=attachments
+            ),
         )
 
     def complete_inspection(
