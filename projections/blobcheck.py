@@ -18,16 +18,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.core.files.storage import storages
+from django.db.models import QuerySet
 from eventsourcing.persistence import Mapper, Notification
 
 from domain.attachments import AttachmentRef
 from domain.eventinfo import event_type
 from domain.transcodings import AttachmentRefAsDict
-from projections import integrity
+from projections import bulk, integrity
 from projections.attachments import STORAGE, Attachment, blob_name
 from projections.inspections import InspectionView
 from projections.jointforms import JointFormView
@@ -36,6 +37,8 @@ from projections.ledger import HazardLedger
 MODIFIED, MISSING = "blob_modified", "blob_missing"
 MARKER = f'"{AttachmentRefAsDict.name}"'.encode()  # how a stored state holding a reference reads
 CHUNK = 1 << 20
+PAGE = 5000  # keys per lookup
+M = TypeVar("M")
 # Which blob of an upload, as the problem's ``blob`` names it, and how its detail reads.
 ROLES = {"sha256": "展示文件", "sha256_original": "原始文件", "thumbnail_sha256": "缩略图"}
 SUBJECTS = {"hazard": "隐患", "inspection": "检查", "jointform": "联合检查表"}
@@ -82,7 +85,8 @@ class BlobCheck:
     def watch(self, notifications: Iterable[Notification]) -> Iterator[Notification]:
         """The same events, in order; those holding attachment references are noted on the way."""
         for n in notifications:
-            if not self.sift or MARKER in bytes(n.state):
+            state = n.state if isinstance(n.state, bytes) else bytes(n.state)
+            if not self.sift or MARKER in state:
                 self._note(n)
             yield n
 
@@ -101,7 +105,7 @@ class BlobCheck:
     # --- after the walk ---------------------------------------------------------------------------------
 
     def problems(self) -> list[integrity.Problem]:
-        rows = {row.id: row for row in Attachment.objects.filter(id__in={r.ref.id for r in self.references})}
+        rows = {row.id: row for row in _in_pages(Attachment.objects.all(), "id", {r.ref.id for r in self.references})}
         owners = _owners({r.originator_id: r.subject for r in self.references})
         found: list[integrity.Problem] = []
         first_use: dict[UUID, Reference] = {}
@@ -151,8 +155,9 @@ class BlobCheck:
 
     def _unreferenced(self, referenced: set[UUID]) -> list[integrity.Problem]:
         found = []
-        for row in Attachment.objects.exclude(id__in=referenced).order_by("uploaded_at", "id").iterator():
-            found.extend(self._of_row(row, ROLES, None, None))
+        for row in Attachment.objects.order_by("uploaded_at", "id").iterator(chunk_size=PAGE):
+            if row.id not in referenced:
+                found.extend(self._of_row(row, ROLES, None, None))
         return found
 
     def _state(self, digest: str) -> str | None:
@@ -211,12 +216,20 @@ def _refs_in(value: Any) -> Iterator[AttachmentRef]:
             yield from _refs_in(item)
 
 
+def _in_pages(rows: QuerySet[Any, M], field: str, keys: Iterable[Any]) -> Iterator[M]:
+    """``rows`` whose ``field`` is among ``keys``, a page of keys per query."""
+    keys = list(keys)
+    for start in range(0, len(keys), PAGE):
+        yield from rows.filter(bulk.among(field, keys[start : start + PAGE]))
+
+
 def _owners(subjects: dict[UUID, str]) -> dict[UUID, Owner]:
     """Each referencing aggregate named as officials read it: a hazard by its 序号, with the school it belongs to."""
     ids = set(subjects)
-    hazards = {h: (n, s) for h, n, s in HazardLedger.objects.filter(id__in=ids).values_list("id", "number", "school")}
-    schools = dict(InspectionView.objects.filter(id__in=ids).values_list("id", "school"))
-    schools.update(JointFormView.objects.filter(id__in=ids).values_list("id", "school"))
+    numbered = HazardLedger.objects.values_list("id", "number", "school")
+    hazards = {h: (n, s) for h, n, s in _in_pages(numbered, "id", ids)}
+    schools = dict(_in_pages(InspectionView.objects.values_list("id", "school"), "id", ids))
+    schools.update(_in_pages(JointFormView.objects.values_list("id", "school"), "id", ids))
     owners = {}
     for aggregate, kind in subjects.items():
         number, school = hazards.get(aggregate, (None, schools.get(aggregate)))
