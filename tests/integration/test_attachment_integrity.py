@@ -19,6 +19,7 @@ from api import demo
 from api.services import execute
 from domain.attachments import AttachmentRef
 from domain.hazard.aggregate import Severity
+from domain.inspection.aggregate import AssessmentResult, InspectionKind
 from domain.policy import Role, UnitKind
 from projections.attachments import Attachment, StoredFile, blob_name
 from projections.integrity import ChainLink
@@ -214,3 +215,25 @@ def test_a_photo_altered_or_removed_on_disk_is_named(
     (problem,) = blob_problems(verify_api(user("auditor")))
     assert (problem["kind"], problem["blob"], problem["position"]) == ("blob_missing", "sha256", at)
     assert problem["subject"]["number"] == number and problem["event"]["type"] == "discovered"
+
+
+def test_a_photo_on_an_inspection_assessment_is_named_with_the_inspection(user: Client, world: demo.World) -> None:
+    ref = photo_ref(user("hm_staff"))
+    staff, school = world.actor("hm_staff"), world.units["hongmei_school"]
+    inspection = execute(
+        lambda app: app.schedule_inspection(
+            actor=staff, campaign=world.campaign, school=school, kind=InspectionKind.SELF, inspectors=["hm_staff"]
+        )
+    )
+    execute(
+        lambda app: app.assess_item(
+            inspection.id, actor=staff, item="CZ-01", result=AssessmentResult.FAIL, note="缺升降柱", attachments=[ref]
+        )
+    )
+    at = int(ChainLink.objects.filter(originator_id=inspection.id).order_by("-position").first().position)  # type: ignore[union-attr]
+    StoredFile.objects.filter(name=blob_name(ref.sha256)).update(content=b"swapped")
+    (problem,) = blob_problems(verify_api(user("auditor")))
+    assert problem["subject"] == {"kind": "inspection", "id": str(inspection.id), "number": None}
+    assert problem["event"]["type"] == "item_assessed" and problem["position"] == at == problem["event"]["position"]
+    assert f"检查 {inspection.id}" in problem["detail"]
+    assert blob_problems(verify_api(user("tn_inspector"))) == [problem]  # the district's bureau sees the school
