@@ -14,16 +14,39 @@ from api.auth import actor_of
 from api.common import DeclaredQuery
 from domain.errors import NotPermitted
 from domain.policy import Role
-from projections import integrity
+from projections import blobcheck, integrity, scope
 from projections.eventstore import get_application
 
 VERIFIERS = frozenset({Role.AUDITOR, Role.ADMIN, Role.EDU_LEADER, Role.EDU_INSPECTOR, Role.POLICE_OFFICER})
 
 
-class ProblemOut(serializers.Serializer):  # type: ignore[type-arg]
-    kind = serializers.ChoiceField(["modified", "missing", "inserted", "reordered", "unchained", "bad_signature"])
+class SubjectOut(serializers.Serializer):  # type: ignore[type-arg]
+    kind = serializers.CharField(help_text="hazard | inspection | …: the aggregate whose event references the file")
+    id = serializers.UUIDField()
+    number = serializers.CharField(allow_null=True, help_text="a hazard's 序号")
+
+
+class EventOut(serializers.Serializer):  # type: ignore[type-arg]
+    type = serializers.CharField()
+    version = serializers.IntegerField()
     position = serializers.IntegerField()
+
+
+class ProblemOut(serializers.Serializer):  # type: ignore[type-arg]
+    kind = serializers.ChoiceField(
+        ["modified", "missing", "inserted", "reordered", "unchained", "bad_signature", "blob_modified", "blob_missing"]
+    )
+    position = serializers.IntegerField(help_text="the log position (0 for an upload no event references)")
     detail = serializers.CharField()
+    # An attachment's problem only (blob_modified, blob_missing), for those who see its school:
+    subject = SubjectOut(required=False, help_text="the hazard or inspection whose event references the file")
+    event = EventOut(required=False)
+    attachment = serializers.UUIDField(required=False)
+    blob = serializers.ChoiceField(
+        ["sha256", "sha256_original", "thumbnail_sha256"],
+        required=False,
+        help_text="which file of the upload: the served copy, the original, the thumbnail",
+    )
 
 
 class HeadOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -39,6 +62,7 @@ class VerifyOut(serializers.Serializer):  # type: ignore[type-arg]
     log_head = serializers.IntegerField(
         help_text="the newest stored event's position (the chain's head must reach it: else `unchained`)"
     )
+    blobs_checked = serializers.IntegerField(help_text="distinct attachment files read and hashed")
 
 
 class CheckpointOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -50,15 +74,20 @@ class CheckpointOut(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class AuditVerify(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
-    """Recompute the whole chain now (auditors, bureaus and admins: it reads every event)."""
+    """Recompute the whole chain now and check every attachment file (auditors, bureaus and admins: it reads every
+    event). An attachment's problem names its hazard, event and upload only to those who see its school."""
 
     serializer_class = VerifyOut
     pagination_class = None
 
     def get(self, request: Request) -> Response:
-        if actor_of(request).role not in VERIFIERS:
+        actor = actor_of(request)
+        if actor.role not in VERIFIERS:
             raise NotPermitted("只有审计/督导人员、教育局、市公安局和系统管理员可以校验事件日志")
-        report = integrity.verify(integrity.stored_events(get_application().recorder))
+        report = blobcheck.verify(get_application())
+        visible = scope.school_ids(actor)
+        if visible is not scope.ALL:
+            report = blobcheck.scoped(report, set(visible.values_list("id", flat=True)))
         return Response(VerifyOut(report.as_dict()).data)
 
 

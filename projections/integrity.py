@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from cryptography.exceptions import InvalidSignature
@@ -25,6 +25,9 @@ from eventsourcing.persistence import Notification
 
 from domain.timerules import beijing_iso
 from projections.tracking import ProjectionPosition
+
+if TYPE_CHECKING:
+    from projections.blobcheck import BlobCheck
 
 GENESIS = bytes(32)
 PAGE = 5000
@@ -192,12 +195,21 @@ def signature_valid(position: int, hash_hex: str, signature_hex: str, public_hex
 
 @dataclass
 class Problem:
-    kind: str  # modified | missing | inserted | reordered | unchained | bad_signature
+    kind: str  # modified | missing | inserted | reordered | unchained | bad_signature | blob_modified | blob_missing
     position: int
     detail: str
+    # An attachment's problem (projections/blobcheck.py) also names, as data: the hazard or inspection, the event,
+    # the attachment and which of its files; and knows the school, to name it only to those who see that school.
+    subject: dict[str, Any] | None = None
+    event: dict[str, Any] | None = None
+    attachment: str | None = None
+    blob: str | None = None
+    school: UUID | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        shown = asdict(self)
+        del shown["school"]
+        return {k: v for k, v in shown.items() if v is not None or k in ("kind", "position", "detail")}
 
 
 @dataclass
@@ -208,6 +220,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     log_head: int = 0  # the log's head: the newest stored event's position
     checked_at: datetime = field(default_factory=timezone.now)
+    blobs_checked: int = 0  # distinct attachment files read and hashed
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -216,10 +229,13 @@ class Report:
             "head": self.head,
             "problems": [p.as_dict() for p in self.problems],
             "log_head": self.log_head,
+            "blobs_checked": self.blobs_checked,
         }
 
 
-def verify(notifications: Iterable[Notification], *, max_problems: int = 100) -> Report:
+def verify(
+    notifications: Iterable[Notification], *, max_problems: int = 100, blobs: BlobCheck | None = None
+) -> Report:
     """Recompute the chain over the stored events and compare it with the links and the checkpoints.
 
     Links and events are walked together in position order. On a mismatch the chain continues from the stored
@@ -228,7 +244,11 @@ def verify(notifications: Iterable[Notification], *, max_problems: int = 100) ->
     event is chained in the transaction that stores it, in every mode); a checkpoint after either head is ``missing``.
     The checkpoints are read first, then the links, then the events (each committed no later than the next), and
     links stored while this runs are looked up again at the end: a command committed meanwhile is not a problem.
+    With ``blobs`` (``projections.blobcheck.verify``) the attachments the events reference are noted on the way and
+    their stored files checked after the walk; their problems follow the chain's.
     """
+    if blobs is not None:
+        notifications = blobs.watch(notifications)
     checkpoints = list(Checkpoint.objects.order_by("position"))
     links = _links()
     identities = {(link[1], link[2]): link[0] for link in links.values()}
@@ -323,6 +343,8 @@ def verify(notifications: Iterable[Notification], *, max_problems: int = 100) ->
         elif recomputed.get(cp.position) != cp.hash and not any(p.position <= cp.position for p in problems):
             problems.append(Problem("modified", cp.position, "检查点之前的哈希链被改写"))
     problems.sort(key=lambda p: p.position)
+    if blobs is not None:
+        problems.extend(blobs.problems())
     head_link = late.get(chain_head) or links.get(chain_head)
     return Report(
         ok=not problems,
@@ -330,6 +352,7 @@ def verify(notifications: Iterable[Notification], *, max_problems: int = 100) ->
         head={"position": chain_head, "hash": head_link[3]} if head_link else None,
         problems=problems[:max_problems],
         log_head=log_head,
+        blobs_checked=blobs.blobs_checked if blobs is not None else 0,
     )
 
 
