@@ -115,7 +115,8 @@ def environment(var_dir: Path, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(CLEAN)}
     env.update(
         SAFETY_VAR_DIR=str(var_dir), PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING", DEADLINE_WATCHER="off",
-        DJANGO_SETTINGS_MODULE="benchmarks.upload_site.settings", DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost,testserver", PLAIN_UPLOAD_DIR=str(var_dir.parent / "plain"),
+        DJANGO_SETTINGS_MODULE="benchmarks.upload_site.settings", DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+        PLAIN_UPLOAD_DIR=str(var_dir.parent / "plain"),
     )  # fmt: skip
     if database_url:
         env["DATABASE_URL"] = database_url
