@@ -103,6 +103,21 @@ def test_a_phone_photo_is_served_without_its_location_and_kept_whole(user: Clien
     assert ok(staff.get(body["url"] + "meta/")) == body
 
 
+def test_an_upright_photo_loses_its_location_too(user: Client) -> None:
+    """Orientation 1 (nothing to turn): the served copy is still re-encoded without GPS, its thumbnail made from it."""
+    image = Image.open(io.BytesIO(jpeg_with_exif_and_gps(800, 600)))
+    exif = image.getexif()
+    exif[ExifTags.Base.Orientation] = 1
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=88, exif=exif.tobytes())
+    staff = user("hm_staff")
+    body = ok(upload(staff, "操场.jpg", out.getvalue(), "image/jpeg"), 201)
+    assert (body["width"], body["height"]) == (800, 600) and body["taken_at"] == "2026-07-20T10:15:30+08:00"
+    served = Image.open(io.BytesIO(fetched(staff, body["url"])))
+    assert served.size == (800, 600) and not served.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+    assert Image.open(io.BytesIO(fetched(staff, body["thumbnail_url"]))).size == (320, 240)
+
+
 @pytest.mark.parametrize(("image_format", "content_type"), [("PNG", "image/png"), ("WEBP", "image/webp")])
 def test_png_and_webp_are_recognised_by_their_bytes(user: Client, image_format: str, content_type: str) -> None:
     staff = user("hm_staff")

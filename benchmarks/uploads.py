@@ -1,0 +1,425 @@
+"""``python -m benchmarks.uploads [--uploads 40] [--rectifies 30] [--profile 10]``: attachments (issue 16 point 8).
+
+1. A 5 MB phone photo (a 4032×3024 JPEG made here with Pillow, EXIF with its time, camera and GPS, so stripping has
+   work to do) uploaded over HTTP to the product's ``POST /api/v1/attachments/`` (token auth, sniffing, Pillow
+   verify/decode/re-encode without location, thumbnail, SHA-256s, blobs and row in the database) against
+   ``bench/plain-upload/`` — a plain Django view that saves the same bytes with ``FileSystemStorage`` and fsyncs
+   them (benchmarks/upload_site, a URLconf of the benchmark's own beside the product's routes) — in the same
+   server (``manage.py serve``: gunicorn, one worker, embedded SQLite or PostgreSQL), one client, the two
+   alternating request by request (each first in turn). Each upload differs from the others by its EXIF time, as
+   photos do: no upload reuses a stored blob.
+2. A rectify carrying 3 of those photos (``AttachmentRef`` of uploaded ``Attachment`` rows) against a rectify
+   without photos (the installation's photo rule relaxed), at the application layer through
+   ``api.services.execute``, alternating, on the same database after the server has stopped.
+3. With ``--profile N``: cProfile of N product uploads through Django's test client in this process, by step.
+
+Embedded SQLite by default; with ``DATABASE_URL`` set (``bash scripts/pg.sh start /tmp/pg-bench``), on a fresh
+database ``bench_uploads`` of that server. Prints a table, writes ``results/uploads[-postgresql].json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import RESULTS, ROOT, machine, percentile
+
+USER = "hm_staff"
+PASSWORD = "demo-pass-2026"
+PRODUCT, PLAIN = "product: POST attachments/", "plain Django: FileSystemStorage + fsync"
+CLEAN = ("DJANGO_", "INTEGRITY_", "POLICE_", "KAFKA_", "DATABASE_URL", "EVENT_STORE_", "SAFETY_")
+DATABASE = "bench_uploads"  # on DATABASE_URL's server, dropped and created again by each run
+
+
+def photo_pixels(width: int = 4032, height: int = 3024) -> Any:
+    """A 12-megapixel picture with the fine detail of a real photo (noise over gradients), so that it compresses
+    to about 5 MB as a phone's JPEG does."""
+    from PIL import Image
+
+    noise = Image.effect_noise((width, height), 40)
+    base = Image.linear_gradient("L").resize((width, height))
+    channels = (
+        Image.blend(base, noise, 0.5),
+        Image.blend(base.transpose(Image.Transpose.FLIP_LEFT_RIGHT), noise.transpose(Image.Transpose.ROTATE_180), 0.5),
+        Image.blend(base.transpose(Image.Transpose.FLIP_TOP_BOTTOM), noise, 0.3),
+    )
+    return Image.merge("RGB", channels)
+
+
+def photo_jpeg(target: int) -> bytes:
+    """The picture as a JPEG without metadata, at the quality that comes nearest ``target`` bytes."""
+    pixels, best = photo_pixels(), b""
+    for quality in range(80, 96):
+        out = io.BytesIO()
+        pixels.save(out, format="JPEG", quality=quality)
+        if abs(out.tell() - target) < abs(len(best) - target) or not best:
+            best = out.getvalue()
+        if out.tell() > target:
+            break
+    return best
+
+
+def with_exif(jpeg: bytes, n: int, orientation: int) -> bytes:
+    """``jpeg`` with a phone's EXIF (camera, time — second ``n`` — GPS, orientation) after its JFIF segment."""
+    from PIL import ExifTags, Image
+
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = "BenchPhone", "BP-12"
+    exif[ExifTags.Base.Orientation] = orientation
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = (
+        f"2026:07:20 {n // 3600 % 24:02}:{n // 60 % 60:02}:{n % 60:02}"
+    )
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update({1: "N", 2: (31.0, 47.0, 12.5), 3: "E", 4: (119.0, 57.0, 3.0)})
+    segment = exif.tobytes()
+    at = 4 + int.from_bytes(jpeg[4:6], "big") if jpeg[2:4] == b"\xff\xe0" else 2  # after SOI and APP0 (JFIF)
+    return jpeg[:at] + b"\xff\xe1" + (len(segment) + 2).to_bytes(2, "big") + segment + jpeg[at:]
+
+
+def multipart(data: bytes, filename: str) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def post(url: str, body: bytes, content_type: str, token: str | None = None) -> tuple[int, Any]:
+    headers = {"Content-Type": content_type, **({"Authorization": f"Token {token}"} if token else {})}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=300) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+    except urllib.error.HTTPError as refusal:
+        return refusal.code, refusal.read()[:500]
+
+
+def environment(var_dir: Path, database_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEAN)}
+    env.update(
+        SAFETY_VAR_DIR=str(var_dir), PYTHONPATH=str(ROOT), LOG_LEVEL="WARNING", DEADLINE_WATCHER="off",
+        DJANGO_SETTINGS_MODULE="benchmarks.upload_site.settings", DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+        PLAIN_UPLOAD_DIR=str(var_dir.parent / "plain"),
+    )  # fmt: skip
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def install(env: dict[str, str]) -> Any:
+    """This process on the installation (its keys written first, as ``serve`` would): migrated, the demo
+    district's units, staff and campaign (no hazards)."""
+    from api.keyfile import KEYS_FILE_NAME, ensure_keys
+
+    var_dir = Path(env["SAFETY_VAR_DIR"])
+    var_dir.mkdir(parents=True)
+    ensure_keys(var_dir / KEYS_FILE_NAME)
+    os.environ.update(env, DJANGO_DEBUG="0", DJANGO_HTTPS="0")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+    from django.utils import timezone
+
+    from api import demo
+    from projections.eventstore import get_application, set_application
+
+    call_command("migrate", verbosity=0)
+    world = demo.load(get_application(), timezone.now() - timedelta(days=1), with_hazards=False)
+    set_application(None)
+    connections.close_all()
+    return world
+
+
+def start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    log_path = Path(env["SAFETY_VAR_DIR"]).parent / "serve.log"
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", f"127.0.0.1:{port}", "--no-demo", "--threads", "4"],
+        cwd=ROOT, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"serve exited: {log_path.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.3)
+    process.terminate()
+    raise RuntimeError("serve did not answer /healthz")
+
+
+def summary(latencies: list[float], size: int) -> dict[str, Any]:
+    """p50/p99 in ms and MB/s (uploaded bytes over the time the requests took, one at a time)."""
+    return {
+        "requests": len(latencies),
+        "p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 1),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
+        "mb_per_s": round(size * len(latencies) / sum(latencies) / 1e6, 1),
+    }
+
+
+def uploads(base: str, photos: Callable[[int], bytes], n: int, warm: int) -> dict[str, Any]:
+    """``n`` uploads to each side after ``warm`` each, alternating (each side first in turn); one client."""
+    token = json.loads(
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{base}/api/v1/auth/token/",
+                data=json.dumps({"username": USER, "password": PASSWORD}).encode(),
+                headers={"Content-Type": "application/json"},
+            ),
+            timeout=60,
+        ).read()
+    )["token"]
+    targets = {PRODUCT: (f"{base}/api/v1/attachments/", token), PLAIN: (f"{base}/bench/plain-upload/", None)}
+    timings: dict[str, list[float]] = {name: [] for name in targets}
+    sizes = []
+    for i in range(warm + n):
+        data = photos(i)
+        sizes.append(len(data))
+        order = list(targets)[i % 2 :] + list(targets)[: i % 2]
+        for name in order:
+            url, auth = targets[name]
+            body, content_type = multipart(data, f"现场{i}.jpg")
+            started = time.perf_counter()
+            status, answer = post(url, body, content_type, auth)
+            elapsed = time.perf_counter() - started
+            if status != 201:
+                raise RuntimeError(f"{name}: {status} {answer!r}")
+            if i >= warm:
+                timings[name].append(elapsed)
+    size = round(statistics.fmean(sizes))
+    figures = {name: summary(values, size) for name, values in timings.items()}
+    return {
+        "photo_bytes": size,
+        **figures,
+        "ratio_p50": ratio(figures, "p50_ms"),
+        "ratio_p99": ratio(figures, "p99_ms"),
+    }
+
+
+def ratio(figures: dict[str, Any], key: str) -> float:
+    return round(figures[PRODUCT][key] / figures[PLAIN][key], 2)
+
+
+@contextmanager
+def photo_rule(app: Any, required: bool) -> Iterator[None]:
+    """The installation's rectify-needs-a-photo rule, set for one command."""
+    before = app.rectify_requires_photo
+    app.rectify_requires_photo = required
+    try:
+        yield
+    finally:
+        app.rectify_requires_photo = before
+
+
+def rectifies(world: Any, n: int, warm: int) -> dict[str, Any]:
+    """``n`` rectifies with 3 photos and ``n`` without (rule relaxed), alternating, on hazards assigned here."""
+    from django.utils import timezone
+
+    from api.services import execute
+    from domain.attachments import AttachmentRef
+    from domain.hazard.aggregate import Severity
+    from projections.attachments import Attachment
+    from projections.eventstore import get_application
+
+    app = get_application()
+    refs = [
+        AttachmentRef(id=r.id, sha256=r.sha256, sha256_original=r.sha256_original, size=r.size,
+                      content_type=r.content_type)
+        for r in Attachment.objects.filter(uploaded_by=USER).order_by("uploaded_at")
+    ]  # fmt: skip
+    school, campaign = world.units["hongmei_school"], world.campaign
+    staff, principal = world.actor(USER), world.actor("hm_principal")
+    now = timezone.now()
+    hazards = []
+    for i in range(2 * (warm + n)):
+        h = execute(lambda a, i=i: a.discover_hazard(actor=staff, campaign=campaign, school=school,
+                                                     description=f"消防通道堆放杂物 {i}", item="CZ-01",
+                                                     severity=Severity.GENERAL)).id  # fmt: skip
+        execute(lambda a, h=h: a.assign_hazard(h, actor=principal, owner=USER, owner_unit=school,
+                                               deadline=(now + timedelta(days=30)).date()))  # fmt: skip
+        hazards.append(h)
+
+    def with_photos(h: Any, k: int) -> None:
+        chosen = tuple(refs[(3 * k + j) % len(refs)] for j in range(3))
+        with photo_rule(app, True):
+            execute(lambda a: a.rectify_hazard(h, actor=staff, note="已整改，附整改后照片", attachments=chosen))
+
+    def without(h: Any, k: int) -> None:
+        with photo_rule(app, False):
+            execute(lambda a: a.rectify_hazard(h, actor=staff, note="已整改"))
+
+    paths = {"rectify with 3 photos": with_photos, "rectify without photos (rule relaxed)": without}
+    timings: dict[str, list[float]] = {name: [] for name in paths}
+    for k in range(warm + n):
+        order = list(paths)[k % 2 :] + list(paths)[: k % 2]
+        for name in order:
+            started = time.perf_counter()
+            paths[name](hazards[2 * k + order.index(name)], k)
+            if k >= warm:
+                timings[name].append(time.perf_counter() - started)
+    figures = {
+        name: {
+            "commands": len(values),
+            "p50_ms": round(statistics.median(values) * 1000, 2),
+            "p99_ms": round(percentile(values, 99) * 1000, 2),
+            "commands_per_s": round(len(values) / sum(values), 1),
+        }
+        for name, values in timings.items()
+    }
+    photos, plain = figures.values()
+    return {**figures, "ratio_p50": round(photos["p50_ms"] / plain["p50_ms"], 2)}
+
+
+# (file suffix, function) → step of the product's upload, for the profile's summary (cumulative, per upload)
+STEPS = {
+    "the view (DRF post)": ("api/attachments.py", "post"),
+    "multipart parsing (Django)": ("django/http/multipartparser.py", "parse"),
+    "process: sniff, verify, decode, re-encode, thumbnail": ("projections/attachmentmedia.py", "process"),
+    "  Pillow verify": ("PIL/Image.py", "verify"),
+    "  Pillow decode (load)": ("PIL/ImageFile.py", "load"),
+    "  orientation (exif_transpose)": ("PIL/ImageOps.py", "exif_transpose"),
+    "  re-encode without location": ("projections/attachmentmedia.py", "_encode"),
+    "  thumbnail": ("projections/attachmentmedia.py", "thumbnail"),
+    "SHA-256 (all calls)": ("projections/attachmentmedia.py", "sha256"),
+    "store_upload: blobs and row, one transaction": ("projections/attachments.py", "store_upload"),
+    "  blob writes (DatabaseStorage._save)": ("projections/attachments.py", "_save"),
+    "  commit": ("django/db/backends/base/base.py", "commit"),
+}
+
+
+def profiled(photos: Callable[[int], bytes], n: int) -> dict[str, Any]:
+    """cProfile of ``n`` product uploads through Django's test client (in this process, the server stopped)."""
+    from django.test import Client
+
+    client = Client()
+    token = client.post(
+        "/api/v1/auth/token/", {"username": USER, "password": PASSWORD}, content_type="application/json"
+    )
+    auth = {"HTTP_AUTHORIZATION": f"Token {token.json()['token']}"}
+    bodies = [multipart(photos(10_000 + i), f"剖析{i}.jpg") for i in range(n + 1)]
+    client.generic("POST", "/api/v1/attachments/", bodies[0][0], bodies[0][1], **auth)  # warm
+    profile = cProfile.Profile()
+    started = time.perf_counter()
+    profile.enable()
+    for body, content_type in bodies[1:]:
+        answer = client.generic("POST", "/api/v1/attachments/", body, content_type, **auth)
+        assert answer.status_code == 201, answer.content[:300]
+    profile.disable()
+    wall = time.perf_counter() - started
+    stats = pstats.Stats(profile, stream=io.StringIO())
+    steps = {}
+    for step, (suffix, function) in STEPS.items():
+        cumulative = sum(
+            row[3]
+            for (file, _, name), row in stats.stats.items()
+            if file.endswith(suffix) and name == function  # type: ignore[attr-defined]
+        )
+        steps[step] = round(cumulative / n * 1000, 1)
+    top = io.StringIO()
+    pstats.Stats(profile, stream=top).sort_stats("cumulative").print_stats(30)
+    return {"uploads": n, "wall_ms_per_upload_under_profiler": round(wall / n * 1000, 1), "ms_per_upload": steps,
+            "top_cumulative": top.getvalue()}  # fmt: skip
+
+
+def table(result: dict[str, Any]) -> str:
+    up, rect = result["uploads"], result["rectify"]
+    product, plain = up[PRODUCT], up[PLAIN]
+    photos, without = rect["rectify with 3 photos"], rect["rectify without photos (rule relaxed)"]
+    rows = [
+        ("figure", "ours", "baseline", "ratio", "target", "met"),
+        ("---",) * 6,
+        (f"upload {up['photo_bytes'] / 1e6:.1f} MB photo, p50", f"{product['p50_ms']} ms", f"{plain['p50_ms']} ms",
+         f"{up['ratio_p50']}", "≤ 1.5", "yes" if up["ratio_p50"] <= 1.5 else "**no**"),
+        ("upload, p99", f"{product['p99_ms']} ms", f"{plain['p99_ms']} ms", f"{up['ratio_p99']}", "≤ 1.5",
+         "yes" if up["ratio_p99"] <= 1.5 else "**no**"),
+        ("upload, MB/s", f"{product['mb_per_s']}", f"{plain['mb_per_s']}",
+         f"{round(product['mb_per_s'] / plain['mb_per_s'], 2)}", "", ""),
+        ("rectify with 3 photos vs without, p50", f"{photos['p50_ms']} ms", f"{without['p50_ms']} ms",
+         f"{rect['ratio_p50']}", "", ""),
+        ("rectify, p99", f"{photos['p99_ms']} ms", f"{without['p99_ms']} ms",
+         f"{round(photos['p99_ms'] / without['p99_ms'], 2)}", "", ""),
+        ("rectify, commands/s", f"{photos['commands_per_s']}", f"{without['commands_per_s']}", "", "", ""),
+    ]  # fmt: skip
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.uploads", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--uploads", type=int, default=40, help="measured uploads per side (after 3 each to warm)")
+    parser.add_argument("--rectifies", type=int, default=30, help="measured rectifies per side (after 3 each)")
+    parser.add_argument("--profile", type=int, default=0, help="then cProfile this many product uploads")
+    parser.add_argument("--megabytes", type=float, default=5.0, help="the photo's size (about)")
+    parser.add_argument("--orientation", type=int, default=1, help="EXIF Orientation (6: a portrait phone photo)")
+    parser.add_argument("--keep", action="store_true", help="keep the installation (else removed at the end)")
+    args = parser.parse_args(argv)
+    database_url = os.environ.get("DATABASE_URL", "")
+    if database_url:
+        from benchmarks.common import on_database
+        from benchmarks.spike_tx import fresh_database
+
+        fresh_database(database_url, DATABASE)
+        database_url = on_database(database_url, DATABASE)
+    work = Path(tempfile.mkdtemp(prefix="bench-uploads-"))
+    env = environment(work / "var", database_url)
+    try:
+        world = install(env)
+        jpeg = photo_jpeg(int(args.megabytes * 1e6))
+
+        def photos(i: int) -> bytes:
+            return with_exif(jpeg, i, args.orientation)
+
+        port = 18000 + os.getpid() % 1000
+        server = start(env, port)
+        try:
+            upload_figures = uploads(f"http://127.0.0.1:{port}", photos, args.uploads, warm=3)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+        result: dict[str, Any] = {
+            "machine": machine(),
+            "database": "postgresql" if database_url else "sqlite (embedded)",
+            "orientation": args.orientation,
+            "uploads": upload_figures,
+            "rectify": rectifies(world, args.rectifies, warm=3),
+        }
+        if args.profile:
+            result["profile"] = profiled(photos, args.profile)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = "uploads-postgresql.json" if database_url else "uploads.json"
+    (RESULTS / name).write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
+    shown = {k: v for k, v in result.items() if k != "machine"}
+    top = shown.get("profile", {}).pop("top_cumulative", "")
+    print(json.dumps(shown, ensure_ascii=False, indent=2))
+    print(top)
+    print(table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
