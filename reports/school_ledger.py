@@ -50,7 +50,7 @@ def school_ledger(query: ReportQuery) -> Report:
                 title="一、隐患清单",
                 columns=HAZARD_COLUMNS,
                 rows=numbered([_hazard_row(number, state) for number, state in hazards]),
-                widths=(3, 6, 7, 6, 20, 8, 4, 6, 4),
+                widths=(3, 6, 7, 6, 18, 8, 4, 6, 6),
             ),
             Table(
                 title="二、责任清单",
