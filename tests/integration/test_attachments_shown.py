@@ -31,11 +31,12 @@ from domain.application import SafetyApplication
 from domain.attachments import AttachmentRef, attachments_of
 from domain.hazard.aggregate import Hazard, Severity
 from projections import integrity, policemirror
+from projections.attachments import Attachment, StoredFile, blob_name, read_blob
 from projections.integrity import ChainLink
 from projections.ledger import HazardLedger
 from projections.runner import catch_up
 
-from apihelpers import API, ok
+from apihelpers import API, assigned_hazard, ok
 
 Client = Callable[[str], APIClient]
 RED, BLUE = (215, 25, 25), (25, 55, 215)
@@ -311,6 +312,18 @@ def event_school(app: SafetyApplication, hazard: UUID) -> UUID | None:
 
 
 def pdf_bytes_of(body: dict[str, Any]) -> bytes:
-    from projections.attachments import read_blob
-
     return read_blob(body["sha256_original"])
+
+
+def test_a_dossier_without_attachments_says_so_and_a_lost_thumbnail_is_named(
+    world: demo.World, user: Client, past: Callable[[float], str], photographed: dict[str, Any]
+) -> None:
+    bare = assigned_hazard(user, world, past)
+    flat = "".join(pdf_text(dossier(user, bare, "pdf")).split())
+    assert "五、整改前后照片对比" in flat and "截至填报时未上传照片或文件。" in flat and "整改后" not in flat
+
+    thumbnail = Attachment.objects.get(id=photographed["found"]["id"]).thumbnail_sha256
+    assert thumbnail is not None
+    StoredFile.objects.filter(name=blob_name(thumbnail)).delete()  # the red thumbnail lost from the store
+    flat = "".join(pdf_text(dossier(user, photographed["id"], "pdf")).split())
+    assert "〔缩略图缺失〕" in flat and f"SHA-256：{photographed['found']['sha256']}" in flat
