@@ -4,6 +4,7 @@ up to the report's business time ``at``, as the system knew them at its record t
 from __future__ import annotations
 
 import base64
+import hashlib
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -200,13 +201,16 @@ def _picture(event: Aggregate.Event, ref: AttachmentRef, uploads: dict[UUID, Att
 
 
 def _thumbnail(digest: str | None) -> str | None:
-    """The stored thumbnail (JPEG) as a ``data:`` URI; None without one or when its blob cannot be read."""
+    """The stored thumbnail (JPEG) as a ``data:`` URI; None without one, or when its blob is missing or its bytes
+    are not those its SHA-256 names (the dossier then says so rather than show a picture it cannot vouch for)."""
     if not digest:
         return None
     try:
         data = read_blob(digest)
     except FileNotFoundError:
-        return None  # verify_integrity names the missing blob; the dossier says 缩略图缺失
+        return None
+    if hashlib.sha256(data).hexdigest() != digest:
+        return None
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 

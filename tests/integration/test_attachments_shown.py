@@ -179,6 +179,10 @@ def dossier(user: Client, hazard: str, fmt: str) -> bytes:
     return bytes(response.content)
 
 
+def images_in(pdf: bytes) -> int:
+    return pdf.count(b"/Subtype /Image") + pdf.count(b"/Subtype/Image")
+
+
 def near(pixel: tuple[int, ...], colour: tuple[int, int, int], within: int = 45) -> bool:
     return all(abs(a - b) <= within for a, b in zip(pixel[:3], colour, strict=True))
 
@@ -322,8 +326,14 @@ def test_a_dossier_without_attachments_says_so_and_a_lost_thumbnail_is_named(
     flat = "".join(pdf_text(dossier(user, bare, "pdf")).split())
     assert "五、整改前后照片对比" in flat and "截至填报时未上传照片或文件。" in flat and "整改后" not in flat
 
-    thumbnail = Attachment.objects.get(id=photographed["found"]["id"]).thumbnail_sha256
-    assert thumbnail is not None
-    StoredFile.objects.filter(name=blob_name(thumbnail)).delete()  # the red thumbnail lost from the store
-    flat = "".join(pdf_text(dossier(user, photographed["id"], "pdf")).split())
-    assert "〔缩略图缺失〕" in flat and f"SHA-256：{photographed['found']['sha256']}" in flat
+    missing = "〔缩略图缺失或与记录不符，未显示〕"
+    whole = dossier(user, photographed["id"], "pdf")
+    assert missing not in "".join(pdf_text(whole).split()) and images_in(whole) == 2
+    red, blue = (Attachment.objects.get(id=photographed[k]["id"]).thumbnail_sha256 for k in ("found", "fixed"))
+    assert red is not None and blue is not None
+    StoredFile.objects.filter(name=blob_name(red)).delete()  # the red thumbnail lost from the store
+    StoredFile.objects.filter(name=blob_name(blue)).update(content=solid_jpeg(RED, (32, 24)))  # the blue one swapped
+    content = dossier(user, photographed["id"], "pdf")
+    flat = "".join(pdf_text(content).split())
+    assert flat.count(missing) == 2 and f"SHA-256：{photographed['found']['sha256']}" in flat
+    assert images_in(content) == 0  # no picture it cannot vouch for
