@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -22,6 +23,7 @@ from api.auth import actor_of
 from api.common import DeclaredQuery, parse_uuid, validated
 from api.idempotency import Fingerprint, IdempotentCommand
 from api.middleware import attachment_limit_detail
+from domain.attachments import AttachmentRef
 from domain.errors import AttachmentNotFound
 from projections.attachmentmedia import MAX_PIXELS, TooManyPixels, UnsupportedMedia, process
 from projections.attachments import Attachment, meta, read_blob, store_upload, visible_attachment
@@ -63,6 +65,21 @@ class AttachmentOutput(serializers.Serializer):  # type: ignore[type-arg]
     uploaded_by = serializers.CharField()
     uploaded_at = serializers.DateTimeField()
     thumbnail_sha256 = serializers.CharField(allow_null=True)
+    thumbnail_url = serializers.URLField(allow_null=True, help_text="缩略图地址（PDF 无缩略图：null）")
+    url = serializers.URLField(help_text="文件地址")
+
+
+class AttachmentRefOutput(serializers.Serializer):  # type: ignore[type-arg]
+    """An attachment as an event recorded it (id, both SHA-256s, size, type), with its upload's name and caption
+    and the addresses of its bytes."""
+
+    id = serializers.UUIDField()
+    filename = serializers.CharField(allow_null=True, help_text="上传时的文件名（上传记录已不存在时为 null）")
+    caption = serializers.CharField(allow_null=True, help_text="说明")
+    content_type = serializers.CharField(help_text="事件记录的类型")
+    size = serializers.IntegerField(help_text="事件记录的字节数（所提供副本）")
+    sha256 = serializers.CharField(help_text="事件记录的所提供字节的 SHA-256（入哈希链）")
+    sha256_original = serializers.CharField(help_text="事件记录的原件 SHA-256（入哈希链）")
     thumbnail_url = serializers.URLField(allow_null=True, help_text="缩略图地址（PDF 无缩略图：null）")
     url = serializers.URLField(help_text="文件地址")
 
@@ -158,8 +175,33 @@ def clean_filename(name: str, extension: str) -> str:
 
 
 def attachment_json(row: Attachment, request: HttpRequest) -> dict[str, Any]:
-    url = request.build_absolute_uri(f"/api/v1/attachments/{row.id}/")
-    return {**meta(row), "thumbnail_url": f"{url}thumbnail/" if row.thumbnail_sha256 else None, "url": url}
+    return {**meta(row), **urls(row.id, bool(row.thumbnail_sha256), request)}
+
+
+def urls(attachment: UUID, has_thumbnail: bool, request: HttpRequest) -> dict[str, str | None]:
+    """``thumbnail_url`` (None without a thumbnail: a PDF) and ``url`` of an attachment: the one place they are made."""
+    url = request.build_absolute_uri(f"/api/v1/attachments/{attachment}/")
+    return {"thumbnail_url": f"{url}thumbnail/" if has_thumbnail else None, "url": url}
+
+
+def refs_json(groups: Sequence[Sequence[AttachmentRef]], request: HttpRequest) -> list[list[dict[str, Any]]]:
+    """Each group of refs (e.g. each event's) as ``AttachmentRefOutput`` items, their uploads read in one query. The
+    hashes, size and type are the event's (what the chain covers); the name and caption are the upload's."""
+    rows = Attachment.objects.in_bulk(sorted({ref.id for refs in groups for ref in refs}))
+    return [[_ref_json(ref, rows.get(ref.id), request) for ref in refs] for refs in groups]
+
+
+def _ref_json(ref: AttachmentRef, row: Attachment | None, request: HttpRequest) -> dict[str, Any]:
+    return {
+        "id": ref.id,
+        "filename": row.filename if row else None,
+        "caption": row.caption if row else None,
+        "content_type": ref.content_type,
+        "size": ref.size,
+        "sha256": ref.sha256,
+        "sha256_original": ref.sha256_original,
+        **urls(ref.id, bool(row and row.thumbnail_sha256), request),
+    }
 
 
 def blob_response(

@@ -68,3 +68,8 @@ def checked(attachments: Iterable[AttachmentRef]) -> Attachments:
 def require_photo(attachments: Sequence[AttachmentRef]) -> None:
     if not any(ref.is_photo for ref in attachments):
         raise PhotoRequired()
+
+
+def attachments_of(event: object) -> Attachments:
+    """The refs an event recorded; none for an event without the field or recorded before issue 16."""
+    return tuple(getattr(event, "attachments", None) or ())

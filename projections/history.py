@@ -50,6 +50,7 @@ STATE_FIELDS = (
     "voided",
     "voided_at",
     "void_reason",
+    "attachment_count",
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import models
 from django.db.models.base import ModelState
 
+from domain.attachments import attachments_of
 from domain.eventinfo import plain
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS, Hazard
 from domain.hazard.status import initial_status, next_status
@@ -55,6 +56,7 @@ class HazardLedger(models.Model):
     voided = models.BooleanField("已作废", default=False, db_index=True)
     voided_at = models.DateTimeField("作废时间", null=True)
     void_reason = models.TextField("作废原因", blank=True)
+    attachment_count = models.IntegerField("照片/附件数", default=0)  # every ref its events recorded
     updated_at = models.DateTimeField("最近记录时间")
     version = models.IntegerField(default=0)
 
@@ -101,6 +103,7 @@ def discovered(event: Hazard.Discovered, number: str, school: UnitView | None) -
         closed_at=event.occurred_at if event.rectified_on_spot else None,
         updated_at=event.timestamp,
         version=event.originator_version,
+        attachment_count=len(attachments_of(event)),
     )
 
 
@@ -147,11 +150,13 @@ def plan_recorded(row: HazardLedger, event: Any) -> None:
 @handlers.on(Hazard.InterimMeasuresRecorded)
 def interim_measures_recorded(row: HazardLedger, event: Any) -> None:
     row.interim_measures = [*row.interim_measures, event.measures]
+    _count_attachments(row, event)
 
 
 @handlers.on(Hazard.ProgressReported)
 def progress_reported(row: HazardLedger, event: Any) -> None:
     row.progress, row.progress_note = event.percent, event.note
+    _count_attachments(row, event)
 
 
 @handlers.on(Hazard.DeadlineExtended)
@@ -178,27 +183,36 @@ def supervised(row: HazardLedger, event: Any) -> None:
 @handlers.on(Hazard.Rectified)
 def rectified(row: HazardLedger, event: Any) -> None:
     row.status, row.rectified_by, row.progress, row.overdue = _status_after(row, event), event.actor, 100, False
+    _count_attachments(row, event)
 
 
 @handlers.on(Hazard.Verified)
 def verified(row: HazardLedger, event: Any) -> None:
     row.status, row.verified_by, row.closed_at = _status_after(row, event), event.actor, event.occurred_at
+    _count_attachments(row, event)
 
 
 @handlers.on(Hazard.Rejected)
 def rejected(row: HazardLedger, event: Any) -> None:
     row.status, row.rectified_by, row.overdue = _status_after(row, event), None, _missed(row)
+    _count_attachments(row, event)
 
 
 @handlers.on(Hazard.Reopened)
 def reopened(row: HazardLedger, event: Any) -> None:
     row.status = _status_after(row, event)
     row.closed_at, row.rectified_by, row.progress, row.overdue = None, None, 0, _missed(row)
+    _count_attachments(row, event)
 
 
 @handlers.on(Hazard.Voided)
 def voided(row: HazardLedger, event: Any) -> None:
     row.voided, row.voided_at, row.void_reason = True, event.occurred_at, event.reason
+
+
+def _count_attachments(row: HazardLedger, event: Any) -> None:
+    """照片/附件数: every photo or document the hazard's events recorded (none before issue 16)."""
+    row.attachment_count += len(attachments_of(event))
 
 
 def _status_after(row: HazardLedger, event: Any) -> str:

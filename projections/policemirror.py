@@ -53,6 +53,8 @@ class PoliceEventCopy(models.Model):
     type = models.CharField(max_length=60)
     hash = models.CharField(max_length=64)
     data = models.JSONField(null=True)  # only for joint-form events
+    # The photos and documents the event recorded, as it recorded them: id, both SHA-256s, size, type (every event)
+    attachments = models.JSONField("附件（哈希）", default=list)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -88,6 +90,7 @@ def apply_event(envelope: dict[str, Any]) -> None:
             "type": envelope.get("type", ""),
             "hash": envelope["hash"],
             "data": envelope.get("data") if is_form else None,
+            "attachments": _attachments(envelope),
         },
     )
     if created and is_form:
@@ -96,6 +99,13 @@ def apply_event(envelope: dict[str, Any]) -> None:
         for checkpoint in PoliceCheckpoint.objects.filter(position=envelope["position"]):
             checkpoint.matches_received = checkpoint.hash == envelope["hash"]
             checkpoint.save(update_fields=["matches_received"])
+
+
+def _attachments(envelope: dict[str, Any]) -> list[dict[str, Any]]:
+    """The refs in the envelope's plain data (``domain.eventinfo.plain`` of each ``AttachmentRef``), as sent."""
+    refs = (envelope.get("data") or {}).get("attachments") or []
+    keys = ("id", "sha256", "sha256_original", "size", "content_type")
+    return [{k: ref.get(k) for k in keys} for ref in refs if isinstance(ref, dict)]
 
 
 # The form's events, by class like every projector's (``projections.base``), found from the envelope's aggregate and

@@ -31,6 +31,51 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Picture:
+    """A photo or document a report shows: what it is, where it came from and the SHA-256 its event recorded. The
+    thumbnail is a ``data:`` URI (the PDF needs no network); None for a document (PDF) or a thumbnail not found."""
+
+    filename: str
+    content_type: str
+    sha256: str  # of the bytes served, as the event recorded it
+    sha256_original: str
+    label: str = ""  # e.g. the event and its time: 发现登记 2026-07-20 10:15
+    caption: str = ""
+    thumbnail: str | None = None
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+@dataclass(frozen=True)
+class Gallery:
+    """Pictures side by side, one column per side (整改前 | 整改后), paired row by row."""
+
+    title: str
+    sides: tuple[tuple[str, tuple[Picture, ...]], ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return sum(len(pictures) for _, pictures in self.sides)
+
+    def as_table(self) -> Table:
+        """The same pictures as a list (XLSX): one row each, without the image."""
+        rows = [
+            (side, p.label or None, p.filename, p.caption or None, p.content_type, p.sha256, p.sha256_original)
+            for side, pictures in self.sides
+            for p in pictures
+        ]
+        return Table(
+            columns=("序号", "阶段", "记录", "文件名", "说明", "类型", "SHA-256", "原件SHA-256"),
+            rows=numbered(rows),
+            title=self.title,
+            notes=self.notes,
+        )
+
+
+@dataclass(frozen=True)
 class Caller:
     """Who fills the report in: 填报单位 and 填报人 come from the caller's unit and profile."""
 
@@ -53,6 +98,7 @@ class Report:
     footer: tuple[str, ...] = ()  # e.g. signature lines
     landscape: bool = False
     parameters: dict[str, Any] = field(default_factory=dict)
+    galleries: tuple[Gallery, ...] = ()  # after the tables (PDF: thumbnails side by side; XLSX: listed)
 
     @property
     def header(self) -> tuple[tuple[str, str], ...]:
@@ -67,11 +113,16 @@ class Report:
     @property
     def row_count(self) -> int:
         """What a render's cost grows with: the rows of all its tables."""
-        return sum(len(t.rows) for t in self.tables)
+        return sum(len(t.rows) for t in self.tables) + sum(g.count for g in self.galleries)
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain data (JSON); a gallery's pictures without their thumbnails (the PDF's, fetched by URL elsewhere)."""
         data = plain(asdict(self))
         data["header"] = [{"label": label, "value": value} for label, value in self.header]
+        for gallery in data["galleries"]:
+            for _, pictures in gallery["sides"]:
+                for picture in pictures:
+                    del picture["thumbnail"]
         return data  # type: ignore[no-any-return]
 
 

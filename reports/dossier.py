@@ -3,21 +3,26 @@ up to the report's business time ``at``, as the system knew them at its record t
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.accountability import Finding
+from domain.attachments import AttachmentRef, attachments_of
 from domain.errors import HazardNotFound
 from domain.eventinfo import event_data, event_type
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS
 from projections import history, integrity
 from projections.accountability import hazard_findings
+from projections.attachments import Attachment, read_blob
 from projections.eventstore import get_application
 from projections.ledger import HazardLedger
 from reports.accountability import Names, evidence, period, short_code, subjects_text
-from reports.base import Cell, Report, Table, chinese_date, clock, numbered
+from reports.base import Cell, Gallery, Picture, Report, Table, chinese_date, clock, numbered
 from reports.registry import ReportQuery, register
 
 TITLE = "校园安全隐患档案"
@@ -86,6 +91,15 @@ EVENT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "reopened": (("原因", "reason"),),
     "voided": (("作废原因", "reason"),),
 }
+# 整改前后对比: the photos of the hazard as found and while it was being fixed, beside those of the fixed place and
+# its acceptance. A rejected acceptance or a reopening shows the place not (or no longer) fixed: 整改前.
+BEFORE_EVENTS = frozenset({"discovered", "interim_measures_recorded", "progress_reported", "rejected", "reopened"})
+AFTER_EVENTS = frozenset({"rectified", "verified"})
+GALLERY_TITLE = "五、整改前后照片对比"
+GALLERY_NOTE = (
+    "注：SHA-256 为事件记录的所提供文件（已去除位置信息）的哈希，原件SHA-256 为上传原件的哈希，均随事件入哈希链；"
+    "以接口 attachments/{id}/ 取得的文件字节可按此核对。缩略图由所提供文件生成。"
+)
 NOT_CHAINED = "未入链"
 CHAIN_PREFIX = 16
 CHAIN_NOTE = (
@@ -159,7 +173,45 @@ def hazard_dossier(query: ReportQuery) -> Report:
         ),
         landscape=True,
         parameters={"hazard": str(query.hazard)},
+        galleries=(_gallery(events),),
     )
+
+
+def _gallery(events: list[Aggregate.Event]) -> Gallery:
+    """整改前 | 整改后: each event's attachments in order, with their thumbnails embedded (``data:`` URIs)."""
+    refs = [(e, ref) for e in events for ref in attachments_of(e)]
+    uploads = Attachment.objects.in_bulk(sorted({ref.id for _, ref in refs}))
+    before = tuple(_picture(e, ref, uploads) for e, ref in refs if event_type(e) in BEFORE_EVENTS)
+    after = tuple(_picture(e, ref, uploads) for e, ref in refs if event_type(e) in AFTER_EVENTS)
+    notes = (GALLERY_NOTE,) if before or after else ("截至填报时未上传照片或文件。",)
+    return Gallery(title=GALLERY_TITLE, sides=(("整改前", before), ("整改后", after)), notes=notes)
+
+
+def _picture(event: Aggregate.Event, ref: AttachmentRef, uploads: dict[UUID, Attachment]) -> Picture:
+    kind, upload = event_type(event), uploads.get(ref.id)
+    return Picture(
+        filename=upload.filename if upload else f"（上传记录不存在：{ref.id}）",
+        content_type=ref.content_type,
+        sha256=ref.sha256,
+        sha256_original=ref.sha256_original,
+        label=f"{EVENT_NAMES.get(kind, kind)}　{clock(event.occurred_at)}",  # type: ignore[attr-defined]
+        caption=upload.caption if upload else "",
+        thumbnail=_thumbnail(upload.thumbnail_sha256 if upload else None),
+    )
+
+
+def _thumbnail(digest: str | None) -> str | None:
+    """The stored thumbnail (JPEG) as a ``data:`` URI; None without one, or when its blob is missing or its bytes
+    are not those its SHA-256 names (the dossier then says so rather than show a picture it cannot vouch for)."""
+    if not digest:
+        return None
+    try:
+        data = read_blob(digest)
+    except FileNotFoundError:
+        return None
+    if hashlib.sha256(data).hexdigest() != digest:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
 def _summary(state: dict[str, Any], names: Names) -> tuple[Cell, ...]:
@@ -212,6 +264,8 @@ def _content(kind: str, data: dict[str, Any], names: Names) -> str:
         if value is None or value is False or value in ("", []):
             continue
         parts.append(label if value is True else f"{label}：{_value(key, value, names)}")
+    if data.get("attachments"):  # shown in 五、整改前后照片对比
+        parts.append(f"附件：{len(data['attachments'])}个")
     return "；".join(parts)
 
 

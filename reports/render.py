@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, date, datetime
+from itertools import zip_longest
 from pathlib import Path
 
 from django.template import Context, Engine
 
 from domain.timerules import BUSINESS_TZ
-from reports.base import NOT_APPLICABLE, Cell, Report, shown
+from reports.base import NOT_APPLICABLE, Cell, Gallery, Picture, Report, shown
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _engine = Engine(dirs=[str(TEMPLATES)], autoescape=True)
@@ -42,8 +43,18 @@ def render_html(report: Report) -> str:
         }
         for t in report.tables
     ]
-    context = {"report": report, "header": report.header, "tables": tables}
+    galleries = [
+        {"title": g.title, "sides": [side for side, _ in g.sides], "rows": _paired(g), "notes": g.notes}
+        for g in report.galleries
+    ]
+    context = {"report": report, "header": report.header, "tables": tables, "galleries": galleries}
     return _engine.get_template("reports/table_report.html").render(Context(context))
+
+
+def _paired(gallery: Gallery) -> list[list[Picture | None]]:
+    """The sides' pictures row by row: the first of each side together, then the second, … (None: nothing)."""
+    columns = [pictures for _, pictures in gallery.sides]
+    return [list(row) for row in zip_longest(*columns)]
 
 
 def render_pdf(report: Report) -> bytes:
@@ -83,7 +94,7 @@ def render_xlsx(report: Report) -> bytes:
     for label, value in report.header:
         sheet.cell(row, 1, f"{label}：{value}")
         row += 1
-    for table in report.tables:
+    for table in (*report.tables, *(g.as_table() for g in report.galleries)):
         row += 1
         if table.title:
             sheet.cell(row, 1, table.title).font = Font(bold=True)

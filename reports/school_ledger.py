@@ -17,7 +17,7 @@ from reports.base import Cell, Report, Table, cell, chinese_date, numbered, prog
 from reports.registry import ReportQuery, register
 
 TITLE = "学校安全隐患台账"
-HAZARD_COLUMNS = ("序号", "隐患编号", "发现日期", "类别", "隐患描述/问题表现", "位置", "等级", "状态")
+HAZARD_COLUMNS = ("序号", "隐患编号", "发现日期", "类别", "隐患描述/问题表现", "位置", "等级", "状态", "照片/附件数")
 DUTY_COLUMNS = ("序号", "隐患编号", "责任单位", "责任人", "整改时限", "挂牌督办")
 WORK_COLUMNS = ("序号", "隐患编号", "整改措施", "资金", "预案", "临时防范措施", "进度", "整改完成/销号情况")
 NOTE = "注：隐患整改做到预案、措施、责任、资金、时限“五落实”；重大隐患挂牌督办。“/”表示不适用。"
@@ -50,7 +50,7 @@ def school_ledger(query: ReportQuery) -> Report:
                 title="一、隐患清单",
                 columns=HAZARD_COLUMNS,
                 rows=numbered([_hazard_row(number, state) for number, state in hazards]),
-                widths=(3, 6, 7, 6, 22, 8, 4, 6),
+                widths=(3, 6, 7, 6, 18, 8, 4, 6, 6),
             ),
             Table(
                 title="二、责任清单",
@@ -84,6 +84,7 @@ def _hazard_row(number: str, state: dict[str, Any]) -> tuple[Cell, ...]:
         state.get("location") or None,
         GRADES[Severity(state["severity"])],
         _status(state),
+        state.get("attachment_count", 0),  # the photos and documents its events recorded by then
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from api.attachments import AttachmentRefOutput
 from api.common import MAX_NAME, CanonicalUUID, CommandInput, Day, Moment, Text, enum_choices
 from api.names import NamedOutput, PersonName, UnitName
 from domain.hazard.aggregate import Severity, Status
@@ -126,6 +127,9 @@ class HistoryItem(NamedOutput):
     data = serializers.DictField()
     hash = serializers.CharField(
         allow_null=True, help_text="该事件在哈希链中的哈希（SHA-256，十六进制）；尚未入链时为 null"
+    )
+    attachments = AttachmentRefOutput(
+        many=True, help_text="该事件记录的附件（照片、文件），两个 SHA-256 随事件入哈希链；此前记录的事件为空"
     )
 
 

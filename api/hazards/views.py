@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import twotimes
+from api.attachments import refs_json
 from api.auth import actor_of, requires
 from api.common import (
     CanonicalUUIDFilter,
@@ -30,6 +31,7 @@ from api.hazards import serializers as s
 from api.idempotency import IdempotentCommand
 from api.services import execute
 from domain.application import SafetyApplication
+from domain.attachments import attachments_of
 from domain.errors import HazardNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
 from domain.hazard import aggregate as hazard_rules
@@ -128,6 +130,7 @@ class HazardHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[typ
         row = visible_hazard(request, pk)
         events = get_application().hazard_events(row.id)
         hashes = integrity.hashes_of(row.id)
+        listed = refs_json([attachments_of(e) for e in events], request)
         items = [
             {
                 "version": e.originator_version,
@@ -137,8 +140,9 @@ class HazardHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[typ
                 "actor": e.actor,  # type: ignore[attr-defined]
                 "data": event_data(e),
                 "hash": hashes.get(e.originator_version),
+                "attachments": attachments,
             }
-            for e in events
+            for e, attachments in zip(events, listed, strict=True)
         ]
         return Response(s.HistoryItem(items, many=True).data)
 

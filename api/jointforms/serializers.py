@@ -65,6 +65,7 @@ class JointFormHistoryItem(HistoryItem):
         required=False,
         help_text="仅公安单位用户可见：公安专属内容的变更（单独的事件序列，version 为该序列的版本号）",
     )
+    attachments = None  # the form's events carry no attachments (yet): a hazard history's field only
 
 
 def _input(spec: FormField) -> serializers.Field:  # type: ignore[type-arg]

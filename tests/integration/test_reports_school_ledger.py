@@ -25,7 +25,7 @@ from reports.base import chinese_date
 from apihelpers import API, refused
 
 Client = Any
-HAZARD_HEAD = ["序号", "隐患编号", "发现日期", "类别", "隐患描述/问题表现", "位置", "等级", "状态"]
+HAZARD_HEAD = ["序号", "隐患编号", "发现日期", "类别", "隐患描述/问题表现", "位置", "等级", "状态", "照片/附件数"]
 DUTY_HEAD = ["序号", "隐患编号", "责任单位", "责任人", "整改时限", "挂牌督办"]
 WORK_HEAD = ["序号", "隐患编号", "整改措施", "资金", "预案", "临时防范措施", "进度", "整改完成/销号情况"]
 
@@ -101,8 +101,12 @@ def test_ledger_json_has_the_three_lists_with_the_five_fixes(
     assert [row[0] for row in hazards["rows"]] == [1, 2, 3, 4]
     number = hazards["rows"][0][1]
     assert re.fullmatch(r"HM01-\d{4}-0001", number)  # 红梅实验小学 goes by HM01
-    assert hazards["rows"][0][3:] == ["人防物防技防", "围墙周界无防入侵报警系统", "北侧围墙", "重大", "整改中"]
-    assert [row[6:] for row in hazards["rows"][1:]] == [["一般", "已销号"], ["一般", "已上报"], ["一般", "已销号"]]
+    assert hazards["rows"][0][3:] == ["人防物防技防", "围墙周界无防入侵报警系统", "北侧围墙", "重大", "整改中", 0]
+    assert [row[6:] for row in hazards["rows"][1:]] == [
+        ["一般", "已销号", 0],
+        ["一般", "已上报", 0],
+        ["一般", "已销号", 0],
+    ]
     assert hazards["rows"][2][5] is None  # no location given: "/"
 
     due = ledger["due"].isoformat()  # JSON: an ISO date; PDF: 2027年1月29日; XLSX: a date cell
@@ -170,7 +174,7 @@ def test_ledger_pdf_and_xlsx_read_like_the_json(world: World, user: Client, ledg
 
     cells = xlsx_cells(report(client, "school-ledger", "xlsx", **params))
     heads = [i for i, row in enumerate(cells) if row[:2] == ["序号", "隐患编号"]]
-    assert [cells[i][:8] for i in heads] == [HAZARD_HEAD, [*DUTY_HEAD, None, None], WORK_HEAD]
+    assert [cells[i][:9] for i in heads] == [HAZARD_HEAD, [*DUTY_HEAD, None, None, None], [*WORK_HEAD, None]]
     assert cells[heads[1] + 1][2:6] == ["红梅实验小学", "王校长", datetime.combine(ledger["due"], time()), "是"]
     assert cells[heads[1] + 2][2:6] == ["/", "/", "/", "否"]
     assert chinese_date(ledger["due"]) in flat
