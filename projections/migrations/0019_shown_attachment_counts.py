@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projections', '0017_upload_attachments'),
+        ('projections', '0018_bench_blob_storage_external'),
     ]
 
     operations = [
