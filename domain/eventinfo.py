@@ -10,6 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.attachments import AttachmentRef
 from domain.timerules import beijing_iso
 
 _ENVELOPE_FIELDS = frozenset(
@@ -41,6 +42,8 @@ def plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, AttachmentRef):  # its id, both SHA-256s, size and type, as the stored event holds them
+        return plain(value.as_dict())
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
