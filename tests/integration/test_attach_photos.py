@@ -6,6 +6,7 @@ byte served hashes to the SHA-256 its event recorded."""
 from __future__ import annotations
 
 import hashlib
+import io
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,6 +15,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -26,6 +28,7 @@ from projections import attachments as attachment_store
 from projections.attachments import Attachment, purge_unpinned
 from projections.attachmentuse import AttachmentUse
 from projections.eventstore import get_application
+from projections.runner import catch_up, clear_read_models
 
 from apihelpers import API, jpeg, ok, post, refused, upload, with_photo
 
@@ -364,3 +367,27 @@ def test_a_photo_on_a_hazard_is_seen_by_who_sees_the_hazard(user: Client, world:
         for suffix in ("", "thumbnail/", "meta/", "original/"):
             refused(client.get(f"{photo['url']}{suffix}"), 404, "attachment_not_found")
     assert sha(staff.get(unreferenced["url"]).content) == unreferenced["sha256"]  # the uploader's own, still
+
+
+@pytest.mark.django_db(transaction=True)  # PostgreSQL: the rebuild's worker processes need the world committed
+def test_who_references_what_is_rebuilt_from_the_log(user: Client, world: World, past: Past) -> None:
+    staff, inspector = user("hm_staff"), user("tn_inspector")
+    for _ in range(3):
+        hazard = assigned(user, world, past)
+        post(staff, f"hazards/{hazard}/rectify/", with_photo(staff, with_photo(staff, {"note": "已整改"})))
+    body = {"campaign": str(world.campaign), "school": str(world.units["qinglong_school"]), "kind": "onsite",
+            "inspectors": ["tn_inspector"]}  # fmt: skip
+    inspection = post(inspector, "inspections/", body, 201)["id"]
+    post(inspector, f"inspections/{inspection}/assessments/",
+         with_photo(inspector, {"item": "CZ-01", "result": "fail"}), 201)  # fmt: skip
+    fields = ("attachment", "aggregate", "kind", "version", "event", "school", "police_only")
+    projected = sorted(AttachmentUse.objects.values_list(*fields))
+    assert len(projected) == 7
+
+    call_command("rebuild_projections", stdout=io.StringIO())  # PostgreSQL: in worker processes
+
+    assert sorted(AttachmentUse.objects.values_list(*fields)) == projected
+    clear_read_models()
+    assert not AttachmentUse.objects.exists()
+    catch_up(get_application())
+    assert sorted(AttachmentUse.objects.values_list(*fields)) == projected
