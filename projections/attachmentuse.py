@@ -80,7 +80,7 @@ class AttachmentUseProjector(Projector[UseHandler]):
 
 
 def referenced(referencing: list[Any], event: Any) -> None:
-    if event.attachments:
+    if getattr(event, "attachments", ()):  # absent from events recorded before attachments existed
         referencing.append(event)
 
 
