@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 
+from domain.attachments import MAX_PER_EVENT
 from domain.errors import InvalidValue, NotFound, UnknownParameter
 
 MAX_TEXT = 2000
@@ -85,6 +86,15 @@ class CommandInput(serializers.Serializer):  # type: ignore[type-arg]
 
     occurred_at = Moment(required=False, help_text="业务发生时间（ISO 8601，带时区），默认当前时间")
     expected_version = serializers.IntegerField(required=False, min_value=1, max_value=2**31)
+
+
+class AttachmentIds(serializers.ListField):  # type: ignore[type-arg]
+    """``attachments``: the ids of uploads (``POST attachments/``) the command records, each by its hashes; the
+    command's transaction pins them (``api.services.attached``). Optional, empty by default."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", "附件 id 列表（先上传到 attachments/）；登记整改完成默认须含至少一张照片")
+        super().__init__(child=CanonicalUUID(), required=False, default=list, max_length=MAX_PER_EVENT, **kwargs)
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:  # type: ignore[type-arg]

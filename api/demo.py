@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from PIL import Image, ImageDraw
 
 from domain.application import SafetyApplication
+from domain.attachments import AttachmentRef
 from domain.campaign.templates import get_template
 from domain.hazard.aggregate import Severity
 from domain.inspection.aggregate import AssessmentResult, InspectionKind
 from domain.policy import SYSTEM_ACTOR, Actor, Role, UnitKind
 from domain.timerules import business_date, deadline_end
+from projections.attachmentmedia import process
+from projections.attachments import pin, store_upload
 
 DEMO_PASSWORD = "demo-pass-2026"
 ADMIN = Actor(username="admin", role=Role.ADMIN)
@@ -118,6 +123,29 @@ def launch_campaign(app: SafetyApplication, world: World, when: datetime) -> UUI
     return world.campaign
 
 
+def demo_photo(color: tuple[int, int, int], *, fixed: bool) -> bytes:
+    """A small photo made with Pillow: a wall in ``color``, a crack across it (before) or a clean band (after)."""
+    image = Image.new("RGB", (320, 240), color)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 170, 320, 240), fill=(90, 90, 90))  # the floor
+    if fixed:
+        draw.rectangle((40, 60, 280, 140), fill=(235, 235, 225), outline=(40, 140, 60), width=6)
+    else:
+        draw.line([(30, 40), (120, 110), (170, 90), (290, 150)], fill=(30, 30, 30), width=7)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def photo(actor: Actor, filename: str, caption: str, color: tuple[int, int, int], *, fixed: bool) -> AttachmentRef:
+    """Uploaded by ``actor`` as ``POST attachments/`` stores it, and pinned as a command pins what it attaches."""
+    with transaction.atomic():
+        row = store_upload(
+            process(demo_photo(color, fixed=fixed)), uploaded_by=actor.username, filename=filename, caption=caption
+        )
+        return pin(actor, [row.id])[0]
+
+
 def create_hazards(app: SafetyApplication, world: World, started: datetime) -> None:
     """Hazards in every status, with transfers, an escalation, 挂牌督办, a missed deadline and a reopening."""
     assert world.campaign is not None
@@ -192,16 +220,28 @@ def create_hazards(app: SafetyApplication, world: World, started: datetime) -> N
         occurred_at=at(),
     )
 
-    h = discover("rectified", "实验室危险化学品未双人双锁管理", "CZ-03", location="化学实验室")
+    cabinet = (150, 60, 50)
+    before = photo(staff, "危化品柜-整改前.jpg", "整改前", cabinet, fixed=False)
+    h = discover("rectified", "实验室危险化学品未双人双锁管理", "CZ-03", location="化学实验室", attachments=[before])
     app.assign_hazard(h, actor=principal, owner="hm_staff2", owner_unit=school, deadline=deadline(30), occurred_at=at())
     app.transfer_hazard(h, actor=principal, owner="hm_staff", owner_unit=school, reason="赵后勤调岗", occurred_at=at())
-    app.rectify_hazard(h, actor=staff, note="已加装双锁，建立领用登记台账", evidence=["危化品柜照片"], occurred_at=at())
+    after = photo(staff, "危化品柜-整改后.jpg", "整改后：双人双锁", cabinet, fixed=True)
+    app.rectify_hazard(
+        h,
+        actor=staff,
+        note="已加装双锁，建立领用登记台账",
+        evidence=["危化品柜照片"],
+        attachments=[after],
+        occurred_at=at(),
+    )
 
     h = discover("closed", "视频监控保存天数不足30天", "CZ-01", location="监控室")
     app.assign_hazard(h, actor=principal, owner="hm_staff", owner_unit=school, deadline=deadline(20), occurred_at=at())
-    app.rectify_hazard(h, actor=staff, note="更换硬盘，保存天数达到30天", occurred_at=at())
+    disk = photo(staff, "监控主机.jpg", "整改后：更换硬盘", (60, 70, 110), fixed=True)
+    app.rectify_hazard(h, actor=staff, note="更换硬盘，保存天数达到30天", attachments=[disk], occurred_at=at())
     app.verify_hazard(h, actor=principal, accepted=False, note="未提供存储配置截图", occurred_at=at())
-    app.rectify_hazard(h, actor=staff, note="补充存储配置截图", occurred_at=at())
+    screen = photo(staff, "存储配置.jpg", "整改后：存储30天配置", (40, 90, 130), fixed=True)
+    app.rectify_hazard(h, actor=staff, note="补充存储配置截图", attachments=[screen], occurred_at=at())
     app.verify_hazard(h, actor=principal, accepted=True, note="验收合格", occurred_at=at())
 
     discover("on_spot", "消防通道堆放杂物", "CZ-03", rectified_on_spot=True, location="教学楼一楼")
@@ -288,7 +328,10 @@ def create_hazards(app: SafetyApplication, world: World, started: datetime) -> N
     h = discover("reopened", "食堂燃气报警器失效", "CZ-03", location="食堂")
     last = deadline_end(missed) + timedelta(hours=10)
     app.assign_hazard(h, actor=principal, owner="hm_staff", owner_unit=school, deadline=deadline(40), occurred_at=last)
-    app.rectify_hazard(h, actor=staff, note="更换燃气报警器", occurred_at=last + timedelta(hours=1))
+    alarm = photo(staff, "燃气报警器.jpg", "整改后：新报警器", (200, 180, 60), fixed=True)
+    app.rectify_hazard(
+        h, actor=staff, note="更换燃气报警器", attachments=[alarm], occurred_at=last + timedelta(hours=1)
+    )
     app.verify_hazard(h, actor=principal, accepted=True, occurred_at=last + timedelta(hours=2))
     app.reopen_hazard(h, actor=bureau, reason="督查发现报警器再次失效", occurred_at=last + timedelta(hours=3))
 

@@ -6,9 +6,11 @@ nothing recorded."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from domain.application import SafetyApplication
+from domain.policy import Actor
+from projections.attachments import pin
 from projections.djangorecorder import execute_inline
 from projections.eventstore import get_application
 
@@ -18,3 +20,12 @@ T = TypeVar("T")
 def execute(command: Callable[[SafetyApplication], T]) -> T:
     """Commands return only after the read models reflect them (read-your-writes), in the same transaction."""
     return execute_inline(get_application(), command)
+
+
+def attached(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
+    """A command's validated input with its ``attachments`` ids (``api.common.AttachmentIds``) made references,
+    each upload pinned. Call inside the command (``execute(lambda app: ...(**attached(actor, data)))``): the pins
+    commit or roll back with the command, under the row locks the purge of unpinned uploads takes."""
+    if "attachments" not in data:
+        return data
+    return {**data, "attachments": pin(actor, data["attachments"])}

@@ -177,6 +177,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # request bodies above 1 MiB are refu
 # Attachments (photos, PDFs): POST attachments/ takes a multipart body up to this size for its file (413 beyond);
 # their bytes are kept in the "attachments" storage — the installation's database unless configured otherwise.
 ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+# 整改完成须附照片: rectify needs at least one photo of the result (JPEG/PNG/WebP) unless set to 0 (立行立改 never does)
+RECTIFY_REQUIRES_PHOTO = os.environ.get("RECTIFY_REQUIRES_PHOTO", "1") == "1"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -342,12 +342,19 @@ class Script:
                 self.act(action)
         if rng.random() < 0.2 or not self.step(rng.uniform(24, 24 * 40)):
             return  # left open
-        self.do(lambda: h.rectify(note="已整改", evidence=[], actor=self.owner(), occurred_at=self.t))
+        # the generated history has no uploads to attach: rectified as an installation without the photo rule
+        self.do(
+            lambda: h.rectify(note="已整改", evidence=[], actor=self.owner(), occurred_at=self.t, photo_required=False)
+        )
         if rng.random() < 0.1 and self.step(24):
             self.do(lambda: h.verify(accepted=False, note="不合格", actor=s.bureau, occurred_at=self.t))
             if not self.step(72):
                 return
-            self.do(lambda: h.rectify(note="再次整改", evidence=[], actor=self.owner(), occurred_at=self.t))
+            self.do(
+                lambda: h.rectify(
+                    note="再次整改", evidence=[], actor=self.owner(), occurred_at=self.t, photo_required=False
+                )
+            )
         if not self.step(48):
             return
         self.do(lambda: h.verify(accepted=True, note="验收合格", actor=s.bureau, occurred_at=self.t))

@@ -36,6 +36,16 @@ class PhotoRequired(InvalidValue):
         super().__init__(detail, field="attachments", **context)
 
 
+class InvalidAttachment(InvalidValue):
+    """An id in ``attachments`` that is no upload the actor may attach (unknown, not theirs to see, removed)."""
+
+    code = "invalid_attachment"
+    message = "附件不存在、已被清理或您无权使用"
+
+    def __init__(self, detail: str | None = None, **context: object) -> None:
+        super().__init__(detail, field="attachments", **context)
+
+
 class SchoolCodeTaken(DomainError):
     code = "school_code_taken"
     message = "该学校代码已被本区其他学校使用"

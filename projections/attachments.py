@@ -3,6 +3,7 @@ by default ``DatabaseStorage``, in the installation's database, so one backup ho
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -14,9 +15,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
-from domain.errors import AttachmentNotFound
-from domain.policy import Actor
+from domain.attachments import AttachmentRef, Attachments
+from domain.errors import AttachmentNotFound, InvalidAttachment
+from domain.policy import Actor, Role
+from projections import scope
 from projections.attachmentmedia import Processed, sha256
+from projections.attachmentuse import AttachmentUse
 
 STORAGE = "attachments"  # the STORAGES alias the blobs live in
 UNPINNED_FOR = timedelta(days=1)  # an upload no command referenced is removed after this
@@ -167,7 +171,9 @@ def purge_unpinned(now: datetime | None = None) -> int:
     remaining upload uses. Each row is locked first and judged again under the lock: one pinned meanwhile stays."""
     cutoff = (now or timezone.now()) - UNPINNED_FOR
     with transaction.atomic():
-        doomed = list(Attachment.objects.select_for_update().filter(pinned=False, uploaded_at__lt=cutoff))
+        # locked in one order (by id), as ``pin`` locks them: the two never wait on each other in a cycle
+        unpinned = Attachment.objects.select_for_update().filter(pinned=False, uploaded_at__lt=cutoff)
+        doomed = list(unpinned.order_by("id"))
         hashes = set().union(*(a.blob_hashes() for a in doomed)) if doomed else set()
         Attachment.objects.filter(id__in=[a.id for a in doomed]).delete()
         _remove_unused_blobs(hashes)
@@ -187,23 +193,62 @@ def _remove_unused_blobs(hashes: set[str]) -> None:
             blob.delete()
 
 
-def visible_attachment(actor: Actor, pk: UUID, *, original: bool = False) -> Attachment:
-    """The attachment if the actor may see it (its original bytes, with ``original``), else 404 — never 403.
+def pin(actor: Actor, ids: Sequence[UUID]) -> Attachments:
+    """The references a command records for the uploads ``ids``, each pinned (never purged from now on).
 
-    For now an upload is seen by its uploader, and by auditors (who read everything, the original included).
-    Issue 16 point 2 adds: or referenced by an event the actor can see (police-only content to police units
-    only); the original also to bureau roles then."""
+    Call inside the command's transaction: the rows are locked (``select_for_update``, by id — the order
+    ``purge_unpinned`` locks them in), so an upload is either removed before (then ``invalid_attachment``) or pinned
+    and kept; a command that fails rolls its pins back with everything else. Each must be one the actor may see
+    (``visible_attachment``'s rule): an id that is unknown, removed or not theirs → 400 ``invalid_attachment``.
+    The order given is kept (a repeated id is the domain's to refuse)."""
+    if not ids:
+        return ()
+    locked = Attachment.objects.select_for_update().filter(id__in=sorted(set(ids))).order_by("id")
+    rows = {row.id: row for row in locked}
+    for pk in ids:
+        row = rows.get(pk)
+        if row is None or not _may_see(actor, row, original=False):
+            raise InvalidAttachment(f"附件 {pk} 不存在、已被清理或您无权使用", attachment=str(pk))
+    Attachment.objects.filter(id__in=[pk for pk, row in rows.items() if not row.pinned]).update(pinned=True)
+    return tuple(ref_of(rows[pk]) for pk in ids)
+
+
+def ref_of(row: Attachment) -> AttachmentRef:
+    """What an event records of an upload: its id and the hashes, size and type of its bytes."""
+    return AttachmentRef(
+        id=row.id,
+        sha256=row.sha256,
+        sha256_original=row.sha256_original,
+        size=row.size,
+        content_type=row.content_type,
+    )
+
+
+def visible_attachment(actor: Actor, pk: UUID, *, original: bool = False) -> Attachment:
+    """The attachment if the actor may see it (its original bytes, with ``original``), else 404 — never 403."""
     row = Attachment.objects.filter(id=pk).first()
     if row is None or not _may_see(actor, row, original=original):
         raise AttachmentNotFound(id=str(pk))
     return row
 
 
+# Who may read the original bytes (location metadata kept) of an attachment they see: auditors and the bureaus.
+ORIGINAL_READERS = frozenset({Role.AUDITOR, Role.EDU_INSPECTOR, Role.EDU_LEADER, Role.POLICE_OFFICER})
+
+
 def _may_see(actor: Actor, row: Attachment, *, original: bool) -> bool:
-    """While no event references an upload (issue 16 point 2 adds that), its uploader alone sees it — its original
-    too (the bytes they sent); auditors and bureaus will read originals of referenced uploads."""
-    del original
-    return row.uploaded_by == actor.username
+    """The one rule. Its uploader always sees an upload, its original too (the bytes they sent); no one else while
+    no event references it. Once referenced (``AttachmentUse``): whoever may see one of the referencing hazards or
+    inspections (their school in the actor's scope, ``projections.scope``), police-only uses police units only;
+    the original only to auditors and bureau roles among them."""
+    if row.uploaded_by == actor.username:
+        return True
+    if original and actor.role not in ORIGINAL_READERS:
+        return False
+    uses = AttachmentUse.objects.filter(attachment=row.id)
+    if not scope.sees_police_content(actor):
+        uses = uses.filter(police_only=False)
+    return bool(scope.filter_by_school(uses, actor).exists())
 
 
 def meta(row: Attachment) -> dict[str, Any]:

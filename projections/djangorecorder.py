@@ -29,6 +29,7 @@ from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import psycopg
+from django.conf import settings
 from django.db import DatabaseError as DjangoDatabaseError
 from django.db import IntegrityError as DjangoIntegrityError
 from django.db import connections, transaction
@@ -181,8 +182,22 @@ class InlineApplication(SafetyApplication):
     name = SafetyApplication.name  # the same log (the library names its table and settings after it)
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
-        super().__init__(env or inline_env(), police_cipher=police_cipher())
+        super().__init__(
+            env or inline_env(),
+            police_cipher=police_cipher(),
+            rectify_requires_photo=settings.RECTIFY_REQUIRES_PHOTO,
+        )
         self._inline = threading.local()
+
+    @property
+    def rectify_requires_photo(self) -> bool:
+        """The installation's setting ``RECTIFY_REQUIRES_PHOTO``, read at each command (the application is built
+        once per process; a setting overridden later, as tests do, still holds)."""
+        return bool(settings.RECTIFY_REQUIRES_PHOTO)
+
+    @rectify_requires_photo.setter
+    def rectify_requires_photo(self, value: bool) -> None:
+        del value  # the setting decides
 
     def _record(self, processing_event: Any) -> list[Recording[UUID]]:
         if getattr(self._inline, "early", False):  # the read-model rows before the insert takes the lock

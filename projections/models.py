@@ -1,6 +1,7 @@
 """Django model discovery: the read models live one per module; this only gathers them."""
 
 from projections.attachments import Attachment, AttachmentBlob, StoredFile
+from projections.attachmentuse import AttachmentUse
 from projections.campaigns import CampaignView
 from projections.directory import StaffInterval, StaffView, UnitVersion, UnitView
 from projections.history import HazardVersion
@@ -17,6 +18,7 @@ __all__ = [
     "AssessmentView",
     "Attachment",
     "AttachmentBlob",
+    "AttachmentUse",
     "CampaignView",
     "ChainLink",
     "Checkpoint",

@@ -39,15 +39,32 @@ from psycopg.rows import tuple_row
 from domain.application import SafetyApplication
 from domain.directory.aggregate import Staff, Unit
 from domain.hazard.aggregate import Hazard
-from projections import campaigns, directory, hazards, inspections, integrity, jointforms, notifications, submissions
+from projections import (
+    attachmentuse,
+    campaigns,
+    directory,
+    hazards,
+    inspections,
+    integrity,
+    jointforms,
+    notifications,
+    submissions,
+)
 from projections.runner import NOTIFICATIONS_POSITION, POSITION_NAME, PROJECTORS, catch_up, clear_read_models
 from projections.tracking import ProjectionPosition
 
 DIRECTORY = "directory"
 HAZARD = "hazard"
 OTHER = "other"
-OTHER_PROJECTORS = (campaigns.projector, inspections.projector, jointforms.projector, submissions.projector)
-HAZARD_PROJECTORS = (hazards.projector, notifications.projector)
+# the attachments' uses after the rows they read the school from (inspections', hazards')
+OTHER_PROJECTORS = (
+    campaigns.projector,
+    inspections.projector,
+    jointforms.projector,
+    submissions.projector,
+    attachmentuse.projector,
+)
+HAZARD_PROJECTORS = (hazards.projector, notifications.projector, attachmentuse.projector)
 
 
 class RebuildFailed(RuntimeError):

@@ -12,13 +12,24 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
 
 from domain.application import SafetyApplication
-from projections import campaigns, directory, hazards, inspections, integrity, jointforms, notifications, submissions
+from projections import (
+    attachmentuse,
+    campaigns,
+    directory,
+    hazards,
+    inspections,
+    integrity,
+    jointforms,
+    notifications,
+    submissions,
+)
 from projections.base import Projector
 from projections.tracking import ProjectionPosition
 
 logger = logging.getLogger(__name__)
 
-# Each projector takes the whole batch in turn; hazards come after the directory: they read their school's row.
+# Each projector takes the whole batch in turn; hazards come after the directory: they read their school's row;
+# the attachments' uses after hazards and inspections: they read theirs.
 # The first tuple is written by each command's transaction; the second lags (what may lag): after the command's
 # commit, in process (``catch_up_notifications``), or with Kafka by the `notifications` consumer group.
 READ_MODEL_PROJECTORS: tuple[Projector, ...] = (
@@ -28,6 +39,7 @@ READ_MODEL_PROJECTORS: tuple[Projector, ...] = (
     hazards.projector,
     jointforms.projector,
     submissions.projector,
+    attachmentuse.projector,
 )
 NOTIFICATION_PROJECTORS: tuple[Projector, ...] = (notifications.projector,)
 PROJECTORS = READ_MODEL_PROJECTORS + NOTIFICATION_PROJECTORS

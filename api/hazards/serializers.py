@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from api.attachments import AttachmentRefOutput
-from api.common import MAX_NAME, CanonicalUUID, CommandInput, Day, Moment, Text, enum_choices
+from api.common import MAX_NAME, AttachmentIds, CanonicalUUID, CommandInput, Day, Moment, Text, enum_choices
 from api.names import NamedOutput, PersonName, UnitName
 from domain.hazard.aggregate import Severity, Status
 
@@ -21,6 +21,7 @@ class DiscoverInput(serializers.Serializer):  # type: ignore[type-arg]
     location = Text(MAX_NAME, required=False, default="")
     rectified_on_spot = serializers.BooleanField(required=False, default=False, help_text="立行立改（仅一般隐患）")
     occurred_at = Moment(required=False)
+    attachments = AttachmentIds(help_text="附件 id 列表（隐患现场照片等，先上传到 attachments/）")
 
 
 class AssignInput(CommandInput):
@@ -46,11 +47,13 @@ class PlanInput(CommandInput):
 
 class InterimMeasuresInput(CommandInput):
     measures = Text(allow_blank=False, help_text="临时安全防范措施")
+    attachments = AttachmentIds()
 
 
 class ProgressInput(CommandInput):
     note = Text(required=False, default="")
     percent = serializers.IntegerField(min_value=0, max_value=100)
+    attachments = AttachmentIds()
 
 
 class ExtendInput(CommandInput):
@@ -70,15 +73,20 @@ class SuperviseInput(CommandInput):
 class RectifyInput(CommandInput):
     note = Text(allow_blank=False, help_text="整改情况")
     evidence = serializers.ListField(child=Text(500), required=False, default=list, max_length=50)
+    attachments = AttachmentIds(
+        help_text="附件 id 列表（先上传到 attachments/）：整改后的照片，默认须至少一张（JPEG/PNG/WebP）"
+    )
 
 
 class VerifyInput(CommandInput):
     accepted = serializers.BooleanField()
     note = Text(required=False, default="")
+    attachments = AttachmentIds()
 
 
 class ReopenInput(CommandInput):
     reason = Text(allow_blank=False)
+    attachments = AttachmentIds()
 
 
 class VoidInput(CommandInput):

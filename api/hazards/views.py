@@ -29,7 +29,7 @@ from api.common import (
 )
 from api.hazards import serializers as s
 from api.idempotency import IdempotentCommand
-from api.services import execute
+from api.services import attached, execute
 from domain.application import SafetyApplication
 from domain.attachments import attachments_of
 from domain.errors import HazardNotFound, OutOfScope
@@ -92,7 +92,9 @@ class HazardList(IdempotentCommand, DeclaredQuery, generics.ListAPIView):  # typ
             raise OutOfScope(school=str(data["school"]))
         severity = Severity(data.pop("severity"))
         code = directory.code_of(data["school"])  # fixed into the number (HM01-2026-0001) at discovery
-        hazard = execute(lambda app: app.discover_hazard(actor=actor, severity=severity, code=code, **data))
+        hazard = execute(
+            lambda app: app.discover_hazard(actor=actor, severity=severity, code=code, **attached(actor, data))
+        )
         return Response(s.HazardOutput(_row(hazard.id)).data, status=201)
 
 
@@ -188,7 +190,7 @@ def command_view(
             if owner_work:
                 hazard_rules.require_owner_or_principal(actor, row.owner)
             data = validated(input_class, request.data)
-            hazard = execute(lambda app: command(app, row.id, actor=actor, **data))
+            hazard = execute(lambda app: command(app, row.id, actor=actor, **attached(actor, data)))
             return Response(_hazard_json(hazard, row.number))  # the number never changes
 
     HazardCommand.__name__ = HazardCommand.__qualname__ = f"Hazard{command.__name__.title().replace('_', '')}"

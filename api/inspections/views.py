@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from api.auth import actor_of
 from api.common import (
+    AttachmentIds,
     CanonicalUUID,
     CanonicalUUIDFilter,
     CommandInput,
@@ -25,7 +26,7 @@ from api.common import (
 )
 from api.idempotency import IdempotentCommand
 from api.names import NamedList, PersonName, PersonNames, UnitName
-from api.services import execute
+from api.services import attached, execute
 from domain.errors import InspectionNotFound, OutOfScope
 from domain.inspection.aggregate import AssessmentResult, InspectionKind
 from projections import scope
@@ -46,6 +47,7 @@ class AssessmentInput(CommandInput):
     item = serializers.CharField(max_length=20)
     result = serializers.ChoiceField(choices=enum_choices(AssessmentResult))
     note = Text(required=False, default="")
+    attachments = AttachmentIds()
 
 
 class AssessmentOutput(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -129,7 +131,8 @@ class InspectionAssess(IdempotentCommand, DeclaredQuery, generics.GenericAPIView
         inspection = _visible_inspection(request, pk)
         data = validated(AssessmentInput, request.data)
         result = AssessmentResult(data.pop("result"))
-        execute(lambda app: app.assess_item(inspection.id, actor=actor_of(request), result=result, **data))
+        actor = actor_of(request)
+        execute(lambda app: app.assess_item(inspection.id, actor=actor, result=result, **attached(actor, data)))
         return Response(InspectionOutput(InspectionView.objects.get(id=inspection.id)).data, status=201)
 
 

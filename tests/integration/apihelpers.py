@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 from rest_framework.test import APIClient
 
 API = "/api/v1/"
@@ -34,6 +37,26 @@ def refused(response: Any, status: int, code: str, field: str | None = None) -> 
 
 def post(client: APIClient, path: str, body: dict[str, Any], status: int = 200) -> Any:
     return ok(client.post(API + path, body, format="json"), status)
+
+
+def jpeg(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (60, 140, 90)) -> bytes:
+    """A small photo made here (Pillow): a colour and a band, so different colours are different bytes."""
+    image = Image.new("RGB", size, color)
+    image.paste((240, 240, 240), (0, size[1] // 3, size[0], size[1] // 2))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def upload(client: APIClient, data: bytes, name: str = "整改后.jpg", content_type: str = "image/jpeg") -> Any:
+    """``POST attachments/`` (multipart ``file``) by the client's user: the upload's JSON (201)."""
+    body = {"file": SimpleUploadedFile(name, data, content_type=content_type)}
+    return ok(client.post(f"{API}attachments/", body, format="multipart"), 201)
+
+
+def with_photo(client: APIClient, body: dict[str, Any]) -> dict[str, Any]:
+    """A command's body with one photo the client's user uploads now (rectify needs one by default)."""
+    return {**body, "attachments": [*body.get("attachments", []), upload(client, jpeg())["id"]]}
 
 
 # A joint form (常州 附件1) as the two parties fill it before signing: every cell the seed asks for. The

@@ -28,6 +28,13 @@ def world(app: SafetyApplication) -> demo.World:
     return world
 
 
+@pytest.fixture
+def rectify_without_photo(settings: Any) -> None:
+    """For tests of other rules that rectify through the application itself (not over HTTP, where
+    ``apihelpers.with_photo`` attaches one): the installation's rule relaxed (``RECTIFY_REQUIRES_PHOTO``)."""
+    settings.RECTIFY_REQUIRES_PHOTO = False
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     """The demo world creates a dozen logins; the default hasher would make every test seconds slower."""

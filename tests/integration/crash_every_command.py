@@ -370,6 +370,20 @@ def api(ctx: Ctx, user: str, method: str, path: str, body: dict[str, Any]) -> An
     return response.json()
 
 
+def upload_photo(ctx: Ctx, user: str, key: str) -> str:
+    """A photo uploaded by ``user`` (its own transaction, before the command that attaches it), noted as ``key``."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apihelpers import jpeg
+
+    color = tuple(hashlib.sha256(key.encode()).digest()[:3])
+    body = {"file": SimpleUploadedFile(f"{key}.jpg", jpeg(color=color), content_type="image/jpeg")}
+    response = client(ctx, Request("post", "", {}, user)).post("/api/v1/attachments/", body, format="multipart")
+    assert response.status_code == 201, answer(response)
+    ctx.ids[key] = response.json()["id"]
+    return ctx.ids[key]
+
+
 def content_hash(ctx: Ctx, form: str, user: str) -> str:
     c = client(ctx, Request("get", "", {}, user))
     return str(c.get(f"/api/v1/joint-forms/{form}/").json()["content_hash"])
@@ -607,7 +621,12 @@ def scenarios() -> list[Scenario]:
         ),
         hazard_command("supervise", "tn_leader", lambda ctx: {"note": "挂牌督办"}),
         hazard_command("extend", "tn_leader", lambda ctx: {"new_deadline": day(45), "reason": "资金审批需时"}),
-        hazard_command("rectify", "hm_staff", lambda ctx: {"note": "已更换", "evidence": ["照片"]}),
+        hazard_command(  # with a photo uploaded before: the command pins it in its transaction
+            "rectify",
+            "hm_staff",
+            lambda ctx: {"note": "已更换", "evidence": ["照片"], "attachments": [ctx.ids["photo"]]},
+            prepare=lambda ctx: upload_photo(ctx, "hm_staff", "photo"),
+        ),
         hazard_command(
             "verify", "hm_principal", lambda ctx: {"accepted": False, "note": "缺少验收照片"}, label="verify: reject"
         ),
@@ -617,7 +636,11 @@ def scenarios() -> list[Scenario]:
             lambda ctx: {"accepted": True, "note": "验收合格"},
             label="verify: accept",
             prepare=lambda ctx: api(
-                ctx, "hm_staff", "post", f"hazards/{ctx.ids['hazard']}/rectify/", {"note": "补照片"}
+                ctx,
+                "hm_staff",
+                "post",
+                f"hazards/{ctx.ids['hazard']}/rectify/",
+                {"note": "补照片", "attachments": [upload_photo(ctx, "hm_staff", "photo2")]},
             ),
         ),
         hazard_command("reopen", "tn_inspector", lambda ctx: {"reason": "督查发现再次损坏"}),

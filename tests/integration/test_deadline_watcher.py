@@ -19,6 +19,8 @@ from domain.timerules import business_date, deadline_end
 from projections.ledger import HazardLedger
 from projections.notifications import NotificationView
 
+pytestmark = pytest.mark.usefixtures("rectify_without_photo")  # rectified through the application: no photo
+
 
 def assigned_hazard(app: SafetyApplication, world: World, *, days_ago: int, deadline: date) -> UUID:
     """A hazard at 红梅实验小学 assigned ``days_ago`` with ``deadline``."""

@@ -10,6 +10,8 @@ from rest_framework.test import APIClient
 from api.demo import World
 from projections.ledger import HazardLedger
 
+from apihelpers import with_photo
+
 Client = Callable[[str], APIClient]
 
 
@@ -83,7 +85,7 @@ def test_hazard_lives_from_discovery_to_closure_over_http(world: World, client_f
         (
             staff,
             "rectify",
-            {"note": "已安装", "evidence": ["照片1"]},
+            with_photo(staff, {"note": "已安装", "evidence": ["照片1"]}),
             {"status": "rectified"},
             (client_for("auditor"), 403, "read_only_role"),
         ),
@@ -94,7 +96,13 @@ def test_hazard_lives_from_discovery_to_closure_over_http(world: World, client_f
             {"status": "assigned"},
             (staff, 403, "role_not_permitted"),
         ),
-        (staff, "rectify", {"note": "补充验收资料"}, {"status": "rectified"}, (staff2, 403, "not_current_owner")),
+        (
+            staff,
+            "rectify",
+            with_photo(staff, {"note": "补充验收资料"}),
+            {"status": "rectified"},
+            (staff2, 403, "not_current_owner"),
+        ),
         (
             principal,
             "verify",

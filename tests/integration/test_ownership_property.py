@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import pytest
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,8 @@ from domain.errors import DomainError
 from domain.hazard.aggregate import Hazard, Severity
 from projections.history import open_at, owners
 from projections.runner import catch_up
+
+pytestmark = pytest.mark.usefixtures("rectify_without_photo")  # rectified through the application: no photo
 
 OWNERS = ("hm_staff", "hm_staff2", "hm_principal")
 MOVES = ("assign", "transfer", "extend", "rectify", "accept", "reject", "reopen", "miss", "progress")

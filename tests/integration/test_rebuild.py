@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.core.management import call_command
 from django.db import models
@@ -14,12 +15,14 @@ from django.utils import timezone
 
 from api.demo import ADMIN, World
 from domain.application import SafetyApplication
+from domain.attachments import AttachmentRef
 from domain.errors import DomainError
 from domain.hazard.aggregate import Severity
 from domain.policy import SYSTEM_ACTOR
 from domain.timerules import deadline_end
 from projections.models import (
     AssessmentView,
+    AttachmentUse,
     CampaignView,
     HazardLedger,
     HazardVersion,
@@ -41,6 +44,7 @@ READ_MODELS: tuple[type[models.Model], ...] = (
     AssessmentView,
     HazardLedger,
     HazardVersion,
+    AttachmentUse,
 )
 
 
@@ -74,6 +78,12 @@ def random_history(app: SafetyApplication, world: World, rng: random.Random, com
 
     def later(days: int) -> date:
         return (timezone.now() + timedelta(days=days)).date()
+
+    def photos() -> list[AttachmentRef]:  # references as events record them (the rows they name: not read here)
+        return [
+            AttachmentRef(UUID(int=rng.getrandbits(128)), "a" * 64, "b" * 64, 1000, "image/jpeg")
+            for _ in range(rng.randint(1, 2))
+        ]
 
     for _ in range(commands):
         when = next(clock)
@@ -123,7 +133,7 @@ def random_history(app: SafetyApplication, world: World, rng: random.Random, com
                 occurred_at=when,
             ),
             lambda: app.record_interim_measures(
-                hazard, actor=boss, measures=f"措施{rng.random():.3f}", occurred_at=when
+                hazard, actor=boss, measures=f"措施{rng.random():.3f}", occurred_at=when, attachments=photos()
             ),
             lambda: app.report_progress(hazard, actor=boss, note="进度", percent=rng.randint(0, 100), occurred_at=when),
             lambda: app.extend_deadline(
@@ -133,7 +143,7 @@ def random_history(app: SafetyApplication, world: World, rng: random.Random, com
                 hazard, actor=boss, to_unit=world.units["district_bureau"], reason="无力整改", occurred_at=when
             ),
             lambda: app.supervise_hazard(hazard, actor=leader, note="督办", occurred_at=when),
-            lambda: app.rectify_hazard(hazard, actor=boss, note="已整改", occurred_at=when),
+            lambda: app.rectify_hazard(hazard, actor=boss, note="已整改", occurred_at=when, attachments=photos()),
             lambda: app.verify_hazard(
                 hazard, actor=inspector, accepted=rng.random() < 0.6, note="验收意见", occurred_at=when
             ),
@@ -178,6 +188,7 @@ def test_rebuild_equals_incremental_projection_over_random_history(app: SafetyAp
     assert len(incremental["HazardLedger"]) >= 20
     assert {row["status"] for row in incremental["HazardLedger"]} >= {"reported", "assigned", "rectified", "closed"}
     assert any(row["voided"] for row in incremental["HazardLedger"])
+    assert {row["event"] for row in incremental["AttachmentUse"]} == {"InterimMeasuresRecorded", "Rectified"}
 
     call_command("rebuild_projections", batch_size=37)
 

@@ -25,6 +25,8 @@ from reports.render import html_to_pdf, render_json, render_xlsx
 
 from apihelpers import API, fill_joint_form, ok, post, refused
 
+pytestmark = pytest.mark.usefixtures("rectify_without_photo")  # rectified through the application: no photo
+
 Client = Any
 SECRET = "线索：校门口可疑人员多次徘徊（绝密-CZ-REPORT-5521）"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reports"

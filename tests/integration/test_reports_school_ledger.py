@@ -24,6 +24,8 @@ from reports.base import chinese_date
 
 from apihelpers import API, refused
 
+pytestmark = pytest.mark.usefixtures("rectify_without_photo")  # rectified through the application: no photo
+
 Client = Any
 HAZARD_HEAD = ["序号", "隐患编号", "发现日期", "类别", "隐患描述/问题表现", "位置", "等级", "状态", "照片/附件数"]
 DUTY_HEAD = ["序号", "隐患编号", "责任单位", "责任人", "整改时限", "挂牌督办"]
@@ -261,7 +263,7 @@ def many_hazards(app: SafetyApplication, world: World) -> None:
                 occurred_at=t,
             )
         if i % 4 == 2:
-            hazard.rectify(note="已清理", evidence=[], actor=staff, occurred_at=t)
+            hazard.rectify(note="已清理", evidence=[], actor=staff, occurred_at=t, photo_required=False)
         hazards.append(hazard)
     app.save(*hazards)
     catch_up(app)

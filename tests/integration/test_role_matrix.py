@@ -41,6 +41,8 @@ from projections.attachments import store_upload
 
 from apihelpers import API, POLICE_FILLED, SCHOOL_FILLED, ok, refused
 
+pytestmark = pytest.mark.usefixtures("rectify_without_photo")  # roles and scope here; photos: test_attach_photos.py
+
 Login = Callable[[str], APIClient]
 SECRET = "线索：校门口有可疑人员（机密-MATRIX-0417）"
 FAR = date(2099, 1, 1)

@@ -15,7 +15,7 @@ from api.demo import World
 from domain.application import SafetyApplication
 from projections.ledger import HazardLedger
 
-from apihelpers import API, ok, post, refused
+from apihelpers import API, ok, post, refused, with_photo
 
 Client = Callable[[str], APIClient]
 Past = Callable[[float], str]
@@ -240,7 +240,8 @@ def test_major_hazard_is_verified_only_by_a_bureau(app: SafetyApplication, world
     hazard = discover(user("tn_inspector"), world, "hongmei_school", past(1), severity="major")
     post(user("hm_principal"), f"hazards/{hazard}/assign/",
          {"owner": "hm_staff", "owner_unit": school, "deadline": "2099-01-01", "occurred_at": past(2)})
-    post(user("hm_staff"), f"hazards/{hazard}/rectify/", {"note": "已修复围墙", "occurred_at": past(3)})
+    staff = user("hm_staff")
+    post(staff, f"hazards/{hazard}/rectify/", with_photo(staff, {"note": "已修复围墙", "occurred_at": past(3)}))
     with nothing_recorded(app):
         for username, code in (("hm_principal", "major_requires_bureau"), ("hm_chief", "role_not_permitted")):
             refused(user(username).post(f"{API}hazards/{hazard}/verify/", {"accepted": True}, format="json"),
@@ -256,7 +257,8 @@ def test_principal_who_rectified_cannot_verify(app: SafetyApplication, world: Wo
     hazard = discover(user("hm_staff"), world, "hongmei_school", past(1))
     post(principal, f"hazards/{hazard}/assign/",
          {"owner": "hm_principal", "owner_unit": school, "deadline": "2099-01-01", "occurred_at": past(2)})
-    post(principal, f"hazards/{hazard}/rectify/", {"note": "校长亲自整改", "occurred_at": past(3)})
+    post(principal, f"hazards/{hazard}/rectify/",
+         with_photo(principal, {"note": "校长亲自整改", "occurred_at": past(3)}))
     with nothing_recorded(app):
         refused(principal.post(f"{API}hazards/{hazard}/verify/", {"accepted": True}, format="json"),
                 403, "separation_of_duties")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
 from django.utils import timezone
 
 from api.demo import World
@@ -21,6 +22,8 @@ from domain.timerules import business_date, deadline_end
 from projections.history import HazardVersion
 from projections.ledger import HazardLedger
 from projections.runner import catch_up
+
+pytestmark = pytest.mark.usefixtures("rectify_without_photo")  # rectified through the application: no photo
 
 ROOT = Path(__file__).resolve().parents[2]
 STATUS_WORDS = {status.value for status in Status}

@@ -222,8 +222,11 @@ def clock() -> Clock:
 
 @pytest.fixture
 def make_app(clock: Clock) -> Callable[..., SafetyApplication]:
-    def make(env: dict[str, str] | None = None) -> SafetyApplication:
-        return SafetyApplication(env=env or IN_MEMORY, clock=clock, police_cipher=FakeCipher())
+    def make(env: dict[str, str] | None = None, *, rectify_requires_photo: bool = False) -> SafetyApplication:
+        # Photos are the rule's own tests' (test_rectify_photo.py); elsewhere rectify without one
+        return SafetyApplication(
+            env=env or IN_MEMORY, clock=clock, police_cipher=FakeCipher(), rectify_requires_photo=rectify_requires_photo
+        )
 
     return make
 

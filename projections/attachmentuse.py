@@ -1,0 +1,106 @@
+"""Where each attachment is used: one row per attachment reference an event recorded (a hazard's photos as found,
+its interim measures, the rectified place, the acceptance; an inspection item's assessment), with the school the
+referencing hazard or inspection belongs to. Who may see an attachment follows from it
+(``projections.attachments.visible_attachment``): whoever may see one of those schools' hazards and inspections.
+
+Applied with the read models in each command's transaction, rebuilt from the log like them, cleared with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from django.db import models
+from eventsourcing.domain import Aggregate
+
+from domain.hazard.aggregate import Hazard
+from domain.inspection.aggregate import Inspection
+from projections.base import Projector, event_classes
+from projections.inspections import InspectionView
+from projections.ledger import HazardLedger
+
+HAZARD = "hazard"
+INSPECTION = "inspection"
+
+
+class AttachmentUse(models.Model):
+    attachment = models.UUIDField("附件", db_index=True)
+    aggregate = models.UUIDField("隐患或检查")
+    kind = models.CharField("类型", max_length=20)  # hazard | inspection
+    version = models.IntegerField("事件版本")
+    event = models.CharField("事件", max_length=50)
+    school = models.UUIDField("学校", db_index=True)
+    police_only = models.BooleanField("仅公安可见", default=False)  # attachments of police-only content (none yet)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "附件引用"
+        constraints = [
+            models.UniqueConstraint(fields=["aggregate", "version", "attachment"], name="attachment_use_once")
+        ]
+
+
+def _carries_attachments(cls: type) -> bool:
+    return "attachments" in getattr(cls, "__annotations__", {})
+
+
+UseHandler = Callable[[list[Any], Any], None]
+
+
+class AttachmentUseProjector(Projector[UseHandler]):
+    """Every event class of hazards and inspections that records attachments is handled, the others ignored (by
+    their fields: a new event class with attachments is handled from the day it exists)."""
+
+    def apply(self, event: Aggregate.Event) -> None:
+        self.apply_batch([event])
+
+    def apply_batch(self, events: Sequence[Aggregate.Event]) -> None:
+        referencing: list[Any] = []
+        for event in events:
+            handler = self.handler_for(event)
+            if handler is not None:
+                handler(referencing, event)
+        if not referencing:
+            return
+        schools = _schools(referencing)
+        rows = [
+            AttachmentUse(
+                attachment=ref.id,
+                aggregate=e.originator_id,
+                kind=HAZARD if isinstance(e, Hazard.Event) else INSPECTION,
+                version=e.originator_version,
+                event=type(e).__name__,
+                school=schools[e.originator_id],
+            )
+            for e in referencing
+            for ref in e.attachments
+        ]
+        AttachmentUse.objects.bulk_create(rows, ignore_conflicts=True)  # a replayed event changes nothing
+
+
+def referenced(referencing: list[Any], event: Any) -> None:
+    if getattr(event, "attachments", ()):  # absent from events recorded before attachments existed
+        referencing.append(event)
+
+
+def _schools(events: Sequence[Aggregate.Event]) -> dict[UUID, UUID]:
+    """The school of each event's hazard or inspection: from its first event when in the batch, else its row
+    (the hazard and inspection projectors come first in every batch)."""
+    schools = {e.originator_id: e.school for e in events if isinstance(e, Hazard.Discovered | Inspection.Scheduled)}
+    wanted = {e.originator_id for e in events} - set(schools)
+    if wanted:
+        hazards = HazardLedger.objects.filter(id__in=wanted).values_list("id", "school")
+        inspections = InspectionView.objects.filter(id__in=wanted).values_list("id", "school")
+        schools.update(hazards)
+        schools.update(inspections)
+    return schools
+
+
+projector = AttachmentUseProjector("attachment_uses", (AttachmentUse,), consumes=(Hazard, Inspection))
+for _aggregate in (Hazard, Inspection):
+    for _cls in event_classes(_aggregate):
+        if _carries_attachments(_cls):
+            projector.on(_cls)(referenced)
+        else:
+            projector.ignore(_cls)
