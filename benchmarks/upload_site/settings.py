@@ -14,5 +14,5 @@ ROOT_URLCONF = "benchmarks.upload_site.urls"
 MIDDLEWARE = [
     "benchmarks.upload_site.urls.GuardMiddleware" if m == "api.middleware.RequestGuardMiddleware" else m
     for m in MIDDLEWARE
-]
+] + ["benchmarks.upload_site.urls.PhotoRuleMiddleware"]  # the rectify comparison's photo rule, per request
 PLAIN_UPLOAD_DIR = os.environ.get("PLAIN_UPLOAD_DIR") or str(VAR_DIR / "plain-uploads")
