@@ -423,26 +423,29 @@ RECTIFY_STEPS = {
     "    pin: SELECT … FOR UPDATE of 3 rows + UPDATE": ("projections/attachments.py", "pin"),
     "    rectify_hazard (load, decide, insert the event)": ("domain/hazard/rectification.py", "rectify_hazard"),
     "    project_inline (read-model rows, chain link, position)": ("projections/djangorecorder.py", "project_inline"),
+    "      AttachmentUse rows (AttachmentUseProjector)": ("projections/attachmentuse.py", "apply_batch"),
     "    commit": ("django/db/backends/base/base.py", "commit"),
 }
 
 
 def profiled_rectifies(world: Any, small: Callable[[int], bytes], n: int) -> dict[str, Any]:
-    """``n`` rectifies with 3 fresh uploads through Django's test client, ``pin`` timed and the statements counted
-    (no profiler); then ``n`` more under cProfile, by step."""
+    """Through Django's test client: ``n`` rectifies with 3 fresh uploads and ``n`` without (the setting off),
+    alternating, timed, ``pin`` timed and the statements counted (no profiler); then ``n`` more of each under
+    cProfile, by step (one profile per side, so that the difference is attributable)."""
+    from django.conf import settings
     from django.db import connection
 
     import api.services
 
     client, auth = test_client()
     ids = []
-    for i in range(6 * (n + 1)):
+    for i in range(3 * (2 * n + 2)):
         body, content_type = multipart(small(30_000 + i), f"剖析整改{i}.jpg")
         answer = client.generic("POST", "/api/v1/attachments/", body, content_type, **auth)
         assert answer.status_code == 201, answer.content[:300]
         ids.append(answer.json()["id"])
-    hazards = iter(assigned_hazards(world, 2 * (n + 1)))
-    photos = iter(ids[3 * k : 3 * k + 3] for k in range(2 * (n + 1)))
+    hazards = iter(assigned_hazards(world, 4 * n + 4))
+    photos = iter(ids[3 * k : 3 * k + 3] for k in range(2 * n + 2))
     statements = [0]
     pin_ms: list[float] = []
     pin_statements: list[int] = []
@@ -453,49 +456,61 @@ def profiled_rectifies(world: Any, small: Callable[[int], bytes], n: int) -> dic
         try:
             return original(actor, chosen)
         finally:
-            pin_ms.append((time.perf_counter() - started) * 1000)
-            pin_statements.append(statements[0] - before)
+            if chosen:
+                pin_ms.append((time.perf_counter() - started) * 1000)
+                pin_statements.append(statements[0] - before)
 
     def counting(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         statements[0] += 1
         return execute(sql, params, many, context)
 
-    def rectify() -> None:
-        body = {"note": "已整改，附整改后照片", "attachments": next(photos)}
+    def rectify(side: str) -> None:
+        with_photos = side == WITH
+        settings.RECTIFY_REQUIRES_PHOTO = with_photos
+        body = {"note": "已整改", **({"attachments": next(photos)} if with_photos else {})}
         answer = client.post(f"/api/v1/hazards/{next(hazards)}/rectify/", body, content_type="application/json", **auth)
         assert answer.status_code == 200, answer.content[:300]
 
-    rectify()  # warm
-    request_ms, request_statements = [], []
-    api.services.pin = timed_pin  # type: ignore[assignment]
+    request_ms: dict[str, list[float]] = {WITH: [], WITHOUT: []}
+    request_statements: dict[str, list[int]] = {WITH: [], WITHOUT: []}
+    profiles = {WITH: cProfile.Profile(), WITHOUT: cProfile.Profile()}
     try:
-        with connection.execute_wrapper(counting):
+        rectify(WITH), rectify(WITHOUT)  # warm
+        api.services.pin = timed_pin  # type: ignore[assignment]
+        try:
+            with connection.execute_wrapper(counting):
+                for k in range(n):
+                    for side in (WITH, WITHOUT) if k % 2 == 0 else (WITHOUT, WITH):
+                        statements[0], started = 0, time.perf_counter()
+                        rectify(side)
+                        request_ms[side].append((time.perf_counter() - started) * 1000)
+                        request_statements[side].append(statements[0])
+        finally:
+            api.services.pin = original  # type: ignore[assignment]
+        for side, profile in profiles.items():
+            rectify(side)  # warm
+            profile.enable()
             for _ in range(n):
-                statements[0], started = 0, time.perf_counter()
-                rectify()
-                request_ms.append((time.perf_counter() - started) * 1000)
-                request_statements.append(statements[0])
+                rectify(side)
+            profile.disable()
     finally:
-        api.services.pin = original  # type: ignore[assignment]
-    rectify()  # warm again
-    profile = cProfile.Profile()
-    profile.enable()
-    for _ in range(n):
-        rectify()
-    profile.disable()
-    shares = [p / r for p, r in zip(pin_ms, request_ms, strict=True)]
+        settings.RECTIFY_REQUIRES_PHOTO = True
+    shares = [p / r for p, r in zip(pin_ms, request_ms[WITH], strict=True)]
     return {
-        "rectifies": n,
+        "rectifies_per_side": n,
         "unprofiled": {
-            "request_ms_p50": round(statistics.median(request_ms), 2),
+            **{f"request_ms_p50, {side}": round(statistics.median(values), 2) for side, values in request_ms.items()},
+            **{
+                f"statements_per_request, {side}": round(statistics.fmean(values), 1)
+                for side, values in request_statements.items()
+            },
             "pin_ms_p50": round(statistics.median(pin_ms), 2),
             "pin_ms_max": round(max(pin_ms), 2),
             "pin_share_of_request_p50": round(statistics.median(shares), 3),
-            "statements_per_request": round(statistics.fmean(request_statements), 1),
             "statements_in_pin": round(statistics.fmean(pin_statements), 1),
         },
-        "ms_per_rectify_under_profiler": by_step(profile, RECTIFY_STEPS, n),
-        "top_cumulative": top_cumulative(profile, 25),
+        "ms_per_rectify_under_profiler": {side: by_step(p, RECTIFY_STEPS, n) for side, p in profiles.items()},
+        "top_cumulative": top_cumulative(profiles[WITH], 25),
     }
 
 
