@@ -36,6 +36,10 @@ def patch(client: APIClient, form: str, body: dict[str, Any]) -> Any:
     return client.patch(f"{API}joint-forms/{form}/", body, format="json")
 
 
+def sign(client: APIClient, form: str, content_hash: str) -> Any:
+    return ok(client.post(f"{API}joint-forms/{form}/sign/", {"content_hash": content_hash}, format="json"))
+
+
 def history(client: APIClient, form: str) -> list[dict[str, Any]]:
     return ok(client.get(f"{API}joint-forms/{form}/history/"))  # type: ignore[no-any-return]
 
@@ -44,7 +48,7 @@ def test_a_school_attaches_a_photo_to_its_field(user: Client, world: World, form
     staff, officer, principal = user("hm_staff"), user("hm_officer"), user("hm_principal")
     fill_joint_form(staff, officer, form)
     before = ok(principal.get(f"{API}joint-forms/{form}/"))
-    signed = ok(principal.post(f"{API}joint-forms/{form}/sign/", {"content_hash": before["content_hash"]}, format="json"))
+    signed = sign(principal, form, before["content_hash"])
     assert [s["valid"] for s in signed["signatures"]] == [True]
 
     photo = upload(staff, jpeg(), "保安员在岗.jpg")
@@ -73,7 +77,7 @@ def test_a_school_attaches_a_photo_to_its_field(user: Client, world: World, form
     # The same list again changes nothing; the principal signs the new content, an empty list removes the photo.
     version = body["version"]
     assert ok(patch(staff, form, {"attachments": {"guards_total": [photo["id"]]}}))["version"] == version
-    resigned = ok(principal.post(f"{API}joint-forms/{form}/sign/", {"content_hash": body["content_hash"]}, format="json"))
+    resigned = sign(principal, form, body["content_hash"])
     assert [s["valid"] for s in resigned["signatures"] if not s["voided"]] == [True]
     cleared = ok(patch(staff, form, {"attachments": {"guards_total": []}}))
     assert cleared["attachments"] == {} and cleared["content_hash"] == before["content_hash"]
@@ -139,5 +143,6 @@ def test_a_swapped_photo_on_a_joint_form_is_named_by_verify(user: Client, form: 
     assert f"blob_modified at position {at.position}" in err.getvalue() and f"联合检查表 {form}" in err.getvalue()
     report = ok(user("auditor").get(f"{API}audit/verify/"))
     (problem,) = [p for p in report["problems"] if p["kind"].startswith("blob_")]
-    assert problem["kind"] == "blob_modified" and problem["subject"] == {"kind": "jointform", "id": form, "number": None}
+    assert problem["kind"] == "blob_modified"
+    assert problem["subject"] == {"kind": "jointform", "id": form, "number": None}
     assert problem["event"]["type"] == "fields_updated" and problem["attachment"] == photo["id"]
