@@ -146,3 +146,27 @@ def test_a_swapped_photo_on_a_joint_form_is_named_by_verify(user: Client, form: 
     assert problem["kind"] == "blob_modified"
     assert problem["subject"] == {"kind": "jointform", "id": form, "number": None}
     assert problem["event"]["type"] == "fields_updated" and problem["attachment"] == photo["id"]
+
+
+@pytest.mark.django_db(transaction=True)  # PostgreSQL: the rebuild's worker processes need the world committed
+def test_the_forms_photos_are_rebuilt_from_the_log(user: Client, world: World) -> None:
+    staff, officer = user("hm_staff"), user("hm_officer")
+    body = {"campaign": str(world.campaign), "school": str(world.units["hongmei_school"])}
+    form = str(post(staff, "joint-forms/", body, 201)["id"])
+    photos = [upload(staff, jpeg(color=(i, 50, 50)))["id"] for i in range(2)]
+    ok(patch(staff, form, {"attachments": {"guards_total": photos[:1], "cctv_cameras": photos[1:]}}))
+    shown = ok(officer.get(f"{API}joint-forms/{form}/"))
+    fields = ("attachment", "aggregate", "kind", "version", "event", "school", "police_only")
+    projected = sorted(AttachmentUse.objects.values_list(*fields))
+    assert len(projected) == 2
+
+    call_command("rebuild_projections", stdout=io.StringIO())
+
+    assert sorted(AttachmentUse.objects.values_list(*fields)) == projected
+    again = ok(officer.get(f"{API}joint-forms/{form}/"))
+    assert (again["attachments"], again["content_hash"]) == (shown["attachments"], shown["content_hash"])
+    items = [i for i in history(officer, form) if i["attachments"]]  # the station's history lists them too
+    assert [(a["field"], a["id"]) for a in items[0]["attachments"]] == [
+        ("guards_total", photos[0]),
+        ("cctv_cameras", photos[1]),
+    ]
