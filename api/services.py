@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, TypeVar
+from uuid import UUID
 
 from domain.application import SafetyApplication
+from domain.attachments import Attachments
 from domain.policy import Actor
 from projections.attachments import pin
 from projections.djangorecorder import execute_inline
@@ -29,3 +31,11 @@ def attached(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     if "attachments" not in data:
         return data
     return {**data, "attachments": pin(actor, data["attachments"])}
+
+
+def attached_by_key(actor: Actor, ids: dict[str, list[UUID]]) -> dict[str, Attachments]:
+    """``attached`` for attachments given per key (a joint form's fields): every upload pinned in one locking pass,
+    in the command's transaction, each key's references in the order given."""
+    refs = iter(pin(actor, [pk for key in ids for pk in ids[key]]))
+    return {key: tuple(next(refs) for _ in ids[key]) for key in ids}
+

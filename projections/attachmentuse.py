@@ -1,6 +1,6 @@
 """Where each attachment is used: one row per attachment reference an event recorded (a hazard's photos as found,
-its interim measures, the rectified place, the acceptance; an inspection item's assessment), with the school the
-referencing hazard or inspection belongs to. Who may see an attachment follows from it
+its interim measures, the rectified place, the acceptance; an inspection item's assessment; a joint form's field),
+with the school the referencing hazard, inspection or joint form belongs to. Who may see an attachment follows from it
 (``projections.attachments.visible_attachment``): whoever may see one of those schools' hazards and inspections.
 
 Applied with the read models in each command's transaction, rebuilt from the log like them, cleared with them.
@@ -15,24 +15,29 @@ from uuid import UUID
 from django.db import models
 from eventsourcing.domain import Aggregate
 
+from domain.attachments import AttachmentRef
 from domain.hazard.aggregate import Hazard
 from domain.inspection.aggregate import Inspection
+from domain.jointform.aggregate import JointForm
 from projections.base import Projector, event_classes
 from projections.inspections import InspectionView
+from projections.jointforms import JointFormView
 from projections.ledger import HazardLedger
 
 HAZARD = "hazard"
 INSPECTION = "inspection"
+JOINTFORM = "jointform"
 
 
 class AttachmentUse(models.Model):
     attachment = models.UUIDField("附件", db_index=True)
     aggregate = models.UUIDField("隐患或检查")
-    kind = models.CharField("类型", max_length=20)  # hazard | inspection
+    kind = models.CharField("类型", max_length=20)  # hazard | inspection | jointform
     version = models.IntegerField("事件版本")
     event = models.CharField("事件", max_length=50)
     school = models.UUIDField("学校", db_index=True)
-    police_only = models.BooleanField("仅公安可见", default=False)  # attachments of police-only content (none yet)
+    # attachments of police-only content: none yet (a joint form's police-only fields take no attachments)
+    police_only = models.BooleanField("仅公安可见", default=False)
 
     class Meta:
         verbose_name = verbose_name_plural = "附件引用"
@@ -49,8 +54,8 @@ UseHandler = Callable[[list[Any], Any], None]
 
 
 class AttachmentUseProjector(Projector[UseHandler]):
-    """Every event class of hazards and inspections that records attachments is handled, the others ignored (by
-    their fields: a new event class with attachments is handled from the day it exists)."""
+    """Every event class of hazards, inspections and joint forms that records attachments is handled, the others
+    ignored (by their fields: a new event class with attachments is handled from the day it exists)."""
 
     def apply(self, event: Aggregate.Event) -> None:
         self.apply_batch([event])
@@ -68,15 +73,28 @@ class AttachmentUseProjector(Projector[UseHandler]):
             AttachmentUse(
                 attachment=ref.id,
                 aggregate=e.originator_id,
-                kind=HAZARD if isinstance(e, Hazard.Event) else INSPECTION,
+                kind=_kind(e),
                 version=e.originator_version,
                 event=type(e).__name__,
                 school=schools[e.originator_id],
             )
             for e in referencing
-            for ref in e.attachments
+            for ref in _refs(e.attachments)
         ]
         AttachmentUse.objects.bulk_create(rows, ignore_conflicts=True)  # a replayed event changes nothing
+
+
+def _kind(event: Aggregate.Event) -> str:
+    if isinstance(event, Hazard.Event):
+        return HAZARD
+    return JOINTFORM if isinstance(event, JointForm.Event) else INSPECTION
+
+
+def _refs(attachments: Any) -> list[AttachmentRef]:
+    """An event's refs: a list (hazards, inspections) or field key → list (a joint form's fields)."""
+    if isinstance(attachments, dict):
+        return [ref for refs in attachments.values() for ref in refs]
+    return list(attachments)
 
 
 def referenced(referencing: list[Any], event: Any) -> None:
@@ -86,19 +104,22 @@ def referenced(referencing: list[Any], event: Any) -> None:
 
 def _schools(events: Sequence[Aggregate.Event]) -> dict[UUID, UUID]:
     """The school of each event's hazard or inspection: from its first event when in the batch, else its row
-    (the hazard and inspection projectors come first in every batch)."""
-    schools = {e.originator_id: e.school for e in events if isinstance(e, Hazard.Discovered | Inspection.Scheduled)}
+    (the hazard, inspection and joint-form projectors come first in every batch)."""
+    first = Hazard.Discovered | Inspection.Scheduled | JointForm.Opened
+    schools = {e.originator_id: e.school for e in events if isinstance(e, first)}
     wanted = {e.originator_id for e in events} - set(schools)
     if wanted:
         hazards = HazardLedger.objects.filter(id__in=wanted).values_list("id", "school")
         inspections = InspectionView.objects.filter(id__in=wanted).values_list("id", "school")
+        forms = JointFormView.objects.filter(id__in=wanted).values_list("id", "school")
         schools.update(hazards)
         schools.update(inspections)
+        schools.update(forms)
     return schools
 
 
-projector = AttachmentUseProjector("attachment_uses", (AttachmentUse,), consumes=(Hazard, Inspection))
-for _aggregate in (Hazard, Inspection):
+projector = AttachmentUseProjector("attachment_uses", (AttachmentUse,), consumes=(Hazard, Inspection, JointForm))
+for _aggregate in (Hazard, Inspection, JointForm):
     for _cls in event_classes(_aggregate):
         if _carries_attachments(_cls):
             projector.on(_cls)(referenced)

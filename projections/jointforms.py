@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import models
 
+from domain.eventinfo import plain
 from domain.jointform.aggregate import JointForm, canonical
 from domain.jointform.police import POLICE_ONLY, PoliceNotes
 from domain.timerules import beijing_iso
@@ -25,6 +26,8 @@ class JointFormView(models.Model):
     station = models.UUIDField(db_index=True)
     fields = models.JSONField("栏目", default=dict)  # never holds police-only keys
     police_only = models.JSONField("公安机关专用", default=dict)
+    # field key → its attachments (``AttachmentRef.as_dict``, ids as text); never a police-only key
+    attachments = models.JSONField("栏目附件", default=dict)
     signatures = models.JSONField("签字", default=dict)
     frozen_counts = models.JSONField("签字时的统计数", null=True)  # set when both have signed
     status = models.CharField("状态", max_length=20, default="draft")
@@ -88,6 +91,11 @@ def fields_updated(event: Any) -> None:
     if row := _advance(event):
         for key, value in event.changes.items():
             (row.police_only if key in POLICE_ONLY else row.fields)[key] = value
+        for key, refs in (getattr(event, "attachments", None) or {}).items():  # absent from events before
+            if refs:
+                row.attachments[key] = [plain(ref) for ref in refs]
+            else:
+                row.attachments.pop(key, None)
         row.save()
 
 
@@ -160,6 +168,8 @@ def copy_content(row: JointFormView, counts: dict[str, int], content_hash: str, 
         "school": str(row.school),
         "station": str(row.station),
         "fields": fields,
+        # only when some field has attachments: a copy without them reads as copies did before they existed
+        **({"attachments": row.attachments} if row.attachments else {}),
         "counts": counts,
         "content_hash": content_hash,
         "signatures": {role: s for role, s in row.signatures.items() if not role.startswith("voided:")},

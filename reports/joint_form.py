@@ -158,7 +158,7 @@ def build_joint_form(
 ) -> dict[str, Any]:
     """The education copy of the form as plain data: shown fields only, labels from FIELDS, counts, signatures."""
     shown = {f.key: row.fields.get(f.key) for f in FIELDS if not f.police_only and f.key in row.fields}
-    current = content_hash(row.campaign, row.school, shown, dict(counts))
+    current = content_hash(row.campaign, row.school, shown, dict(counts), row.attachments)
     on_paper = printed(shown, boarding=boarding(row.school))
     values = {f.key: display(f.key, on_paper) for f in FIELDS if not f.police_only}
     values.update({k: str(counts.get(k, "")) for k in COUNT_LABELS})

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
+from api.attachments import AttachmentRefOutput
 from api.common import CanonicalUUID, CommandInput
 from api.hazards.serializers import HistoryItem
 from api.reports.submissions import SubmittedCopyOutput
+from domain.attachments import MAX_PER_EVENT
 from domain.jointform.fields import FIELDS, MAX_TEXT, FormField
 
 
@@ -39,6 +43,10 @@ class JointFormOutput(serializers.Serializer):  # type: ignore[type-arg]
     fields = serializers.DictField(
         help_text="栏目键 → 值（未填为 null；不适用为 “/”）；sensitive_notes 仅公安单位用户可见"
     )
+    attachments = serializers.DictField(
+        help_text="栏目键 → 该栏目的附件 [{id, sha256, sha256_original, size, content_type}]"
+        "（attachments/{id}/ 可下载）；仅列出有附件的栏目，随内容哈希签字"
+    )
     counts = serializers.DictField(
         child=serializers.IntegerField(), help_text="总隐患数、整改数、未整改数（截至统计截止日）"
     )
@@ -57,6 +65,10 @@ class JointFormOutput(serializers.Serializer):  # type: ignore[type-arg]
     )
 
 
+class JointFormAttachmentOutput(AttachmentRefOutput):
+    field = serializers.CharField(help_text="附件所在栏目的键")
+
+
 class JointFormHistoryItem(HistoryItem):
     """One change of the form, with its actor; police-only changes are left out for the education side."""
 
@@ -65,7 +77,11 @@ class JointFormHistoryItem(HistoryItem):
         required=False,
         help_text="仅公安单位用户可见：公安专属内容的变更（单独的事件序列，version 为该序列的版本号）",
     )
-    attachments = None  # the form's events carry no attachments (yet): a hazard history's field only
+    attachments = JointFormAttachmentOutput(
+        many=True,
+        help_text="该事件记录的栏目附件（field 为栏目键，每栏列出其此后的全部附件；被清除的栏目见 "
+        "data.attachments 中的空列表），两个 SHA-256 随事件入哈希链；此前记录的事件为空",
+    )
 
 
 def _input(spec: FormField) -> serializers.Field:  # type: ignore[type-arg]
@@ -83,5 +99,28 @@ def _input(spec: FormField) -> serializers.Field:  # type: ignore[type-arg]
     )
 
 
-# PATCH joint-forms/{id}/: any of the form's fields, with occurred_at and expected_version.
-JointFormPatch = type("JointFormPatch", (CommandInput,), {spec.key: _input(spec) for spec in FIELDS})
+class FieldAttachmentIds(serializers.DictField):  # type: ignore[type-arg]
+    """``attachments`` of a PATCH: field key → the ids of uploads the field has from now on."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "栏目键 → 附件 id 列表（先上传到 attachments/）：该栏目此后的全部附件，[] 清除；公安专属栏目不可",
+        )
+        child = serializers.ListField(child=CanonicalUUID(), max_length=MAX_PER_EVENT)
+        super().__init__(child=child, required=False, allow_empty=True, **kwargs)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict) and len(data) > len(FIELDS):
+            raise serializers.ValidationError(f"最多{len(FIELDS)}个栏目")
+        return dict(super().to_internal_value(data))
+
+
+class JointFormPatchMeta(CommandInput):
+    """What a PATCH carries beside the fields' values."""
+
+    attachments = FieldAttachmentIds()
+
+
+# PATCH joint-forms/{id}/: any of the form's fields, with occurred_at, expected_version and attachments.
+JointFormPatch = type("JointFormPatch", (JointFormPatchMeta,), {spec.key: _input(spec) for spec in FIELDS})

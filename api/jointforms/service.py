@@ -55,7 +55,7 @@ def form_json(
     directory names read for a whole page of forms (``form_names``)."""
     names = names or form_names([row])
     counts = form_counts(row)
-    current = content_hash(row.campaign, row.school, row.fields, counts)
+    current = content_hash(row.campaign, row.school, row.fields, counts, row.attachments)
     fields = {f.key: row.fields.get(f.key) for f in FIELDS if not f.police_only}
     fields.update(police_content(row, actor, via=via) or {})
     signatures = [
@@ -81,6 +81,7 @@ def form_json(
         "version": row.version,
         "content_hash": current,
         "fields": fields,
+        "attachments": row.attachments,
         "counts": counts,
         "count_labels": COUNT_LABELS,
         "signatures": signatures,

@@ -10,14 +10,15 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from api.attachments import refs_json
 from api.auth import actor_of
 from api.common import CanonicalUUID, CommandInput, DeclaredQuery, Moment, parse_uuid, validated
 from api.idempotency import IdempotentCommand
-from api.jointforms.serializers import JointFormHistoryItem, JointFormOutput, JointFormPatch
+from api.jointforms.serializers import JointFormHistoryItem, JointFormOutput, JointFormPatch, JointFormPatchMeta
 from api.jointforms.service import cutoff_counts, form_json, form_names, submit_form, visible_form
 from api.policeaccess import record_read
 from api.reports.submissions import receipts
-from api.services import execute
+from api.services import attached_by_key, execute
 from domain.errors import InvalidValue, JointFormNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
 from domain.jointform.police import POLICE_ONLY, notes_id
@@ -27,7 +28,12 @@ from projections.eventstore import get_application
 from projections.jointforms import JointFormView
 from projections.policekey import readable
 
-PATCH_HELP = "只提交本方栏目 {栏目键: 值}，可带 occurred_at、expected_version；另一方的栏目返回 403 field_not_yours"
+PATCH_HELP = (
+    "只提交本方栏目 {栏目键: 值}，可带 occurred_at、expected_version；另一方的栏目返回 403 field_not_yours。"
+    "attachments: {栏目键: [附件id, …]}（先上传到 attachments/）为该栏目此后的全部附件（替换原有附件，[] 清除），"
+    "附件变化与栏目值变化一样使已有签字作废；公安专属栏目不能带附件（400 invalid_attachment）"
+)
+META = ("occurred_at", "expected_version", "attachments")
 
 
 class OpenInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -78,11 +84,16 @@ class JointFormDetail(IdempotentCommand, DeclaredQuery, generics.GenericAPIView)
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
         if not isinstance(request.data, dict):
             raise InvalidValue("请求体必须是JSON对象")
-        changes = {k: v for k, v in request.data.items() if k not in ("occurred_at", "expected_version")}
-        meta = validated(CommandInput, {k: v for k, v in request.data.items() if k not in changes})
-        if not changes:
+        changes = {k: v for k, v in request.data.items() if k not in META}
+        meta = validated(JointFormPatchMeta, {k: v for k, v in request.data.items() if k not in changes})
+        ids = meta.pop("attachments", None) or {}
+        if not changes and not ids:
             raise InvalidValue("没有要修改的栏目")
-        execute(lambda app: app.update_joint_form(row.id, actor=actor, changes=changes, **meta))
+        execute(
+            lambda app: app.update_joint_form(
+                row.id, actor=actor, changes=changes, attachments=attached_by_key(actor, ids), **meta
+            )
+        )
         return Response(form_json(JointFormView.objects.get(id=row.id), actor))
 
 
@@ -133,7 +144,8 @@ class JointFormHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[
         row = visible_form(actor, parse_uuid(pk, JointFormNotFound))
         app = get_application()
         if not scope.sees_police_content(actor):
-            return Response(_with_names(_items(app.events.get(row.id), integrity.hashes_of(row.id), police=False)))
+            items = _items(app.events.get(row.id), integrity.hashes_of(row.id), police=False)
+            return Response(_with_names(_with_attachments(items, request)))
         # Police users also see the form's police-only stream, opened with the police key, in log order.
         notes = notes_id(row.id)
         items = _items(app.events.get(row.id), integrity.hashes_of(row.id), police=True) + [
@@ -141,6 +153,7 @@ class JointFormHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[
             for item in _items(app.events.get(notes), integrity.hashes_of(notes), police=True)
             if item["type"] == "recorded"
         ]
+        items = _with_attachments(items, request)
         items.sort(key=lambda item: item["recorded_at"])
         if any(POLICE_ONLY & set(item["data"].get("changes", {})) for item in items):
             record_read(actor, via="history", form=row.id, school=row.school)
@@ -152,6 +165,16 @@ def _with_names(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**item, "actor_name": names.person_name(item["actor"])} for item in items]
 
 
+def _with_attachments(items: list[dict[str, Any]], request: Request) -> list[dict[str, Any]]:
+    """Each item with the attachments its event recorded, field by field (``field``: the field's key)."""
+    groups = [[(key, ref) for key, refs in item.pop("refs").items() for ref in refs] for item in items]
+    listed = refs_json([[ref for _, ref in group] for group in groups], request)
+    return [
+        {**item, "attachments": [{**shown, "field": key} for (key, _), shown in zip(group, refs, strict=True)]}
+        for item, group, refs in zip(items, groups, listed, strict=True)
+    ]
+
+
 def _items(events: Iterable[Any], hashes: dict[int, str], *, police: bool) -> list[dict[str, Any]]:
     """History items; for the education side without police-only content (old events carry it in plaintext)."""
     items = []
@@ -159,7 +182,7 @@ def _items(events: Iterable[Any], hashes: dict[int, str], *, police: bool) -> li
         data = event_data(event)
         if "changes" in data:
             shown = {k: v for k, v in data["changes"].items() if k not in POLICE_ONLY}
-            if not police and not shown:
+            if not police and not shown and not data.get("attachments"):
                 continue  # a police-only edit is not even hinted at to the education side
             if police:
                 shown.update(readable(getattr(event, "form", event.originator_id), event.changes))
@@ -173,6 +196,7 @@ def _items(events: Iterable[Any], hashes: dict[int, str], *, police: bool) -> li
                 "actor": event.actor,
                 "data": data,
                 "hash": hashes.get(event.originator_version),
+                "refs": getattr(event, "attachments", None) or {},  # a form's FieldsUpdated: field key → refs
             }
         )
     return items

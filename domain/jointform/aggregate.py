@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.attachments import AttachmentRef, Attachments, checked
 from domain.errors import (
     AlreadyExists,
     FieldNotYours,
     FormIncomplete,
     FormLocked,
     FormNotSigned,
+    InvalidAttachment,
     InvalidValue,
     NotAParty,
     NotSignatory,
@@ -30,6 +33,7 @@ FORM_NAMESPACE = uuid5(NAMESPACE_URL, "school-safety/joint-form")
 SIGNING_ROLES: dict[Role, Party] = {Role.SCHOOL_PRINCIPAL: "school", Role.STATION_CHIEF: "police"}
 Value = bool | int | str | None
 Counts = dict[str, int]
+FieldAttachments = dict[str, list[AttachmentRef]]  # field key → the attachments on it, in order
 
 
 def form_id(campaign: UUID, school: UUID) -> UUID:
@@ -41,12 +45,28 @@ def canonical(content: dict[str, Any]) -> bytes:
     return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
-def content_hash(campaign: UUID, school: UUID, fields: dict[str, Value], counts: Counts) -> str:
-    """SHA-256 of the form's canonical content, police-only content excluded (it is not on the form)."""
+def content_hash(
+    campaign: UUID,
+    school: UUID,
+    fields: dict[str, Value],
+    counts: Counts,
+    attachments: dict[str, Any] | None = None,
+) -> str:
+    """SHA-256 of the form's canonical content, police-only content excluded (it is not on the form).
+
+    ``attachments`` (field key → refs, as ``AttachmentRef`` or their plain dicts) count only when some field has
+    any: a form without attachments hashes as it did before they existed, so its signatures stay valid."""
     shown = {k: v for k, v in fields.items() if not BY_KEY[k].police_only}
-    return hashlib.sha256(
-        canonical({"campaign": str(campaign), "school": str(school), "fields": shown, "counts": counts})
-    ).hexdigest()
+    content: dict[str, Any] = {"campaign": str(campaign), "school": str(school), "fields": shown, "counts": counts}
+    attached = {k: [_ref_plain(r) for r in refs] for k, refs in (attachments or {}).items() if refs}
+    if attached:
+        content["attachments"] = attached
+    return hashlib.sha256(canonical(content)).hexdigest()
+
+
+def _ref_plain(ref: AttachmentRef | dict[str, Any]) -> dict[str, Any]:
+    data = ref.as_dict() if isinstance(ref, AttachmentRef) else ref
+    return {k: str(v) if isinstance(v, UUID) else v for k, v in data.items()}
 
 
 class JointForm(Aggregate):
@@ -58,6 +78,7 @@ class JointForm(Aggregate):
     def __init__(self, *, campaign: UUID, school: UUID, station: UUID, actor: str, occurred_at: datetime) -> None:
         self.campaign, self.school, self.station = campaign, school, station
         self.fields: dict[str, Value] = {}
+        self.attachments: dict[str, Attachments] = {}  # per field of the form (never a police-only one)
         self.signatures: dict[str, dict[str, str]] = {}  # role -> {"signer", "content_hash", "signed_at"}
         self.submitted_at: datetime | None = None
         self.submission: UUID | None = None
@@ -79,14 +100,31 @@ class JointForm(Aggregate):
 
     def hash(self, counts: Counts) -> str:
         """The content hash with ``counts`` — or, once locked, with the counts both signatories signed."""
-        return content_hash(self.campaign, self.school, self.fields, self.frozen_counts or counts)
+        return content_hash(
+            self.campaign, self.school, self.fields, self.frozen_counts or counts, self.field_attachments
+        )
+
+    @property
+    def field_attachments(self) -> dict[str, Attachments]:
+        # ``getattr``: a form loaded from a snapshot taken before attachments existed has no such attribute
+        return {k: refs for k, refs in getattr(self, "attachments", {}).items() if refs}
 
     # --- commands -------------------------------------------------------------------------------
 
     def update(
-        self, *, changes: dict[str, Any], boarding: bool, actor: Actor, occurred_at: datetime
+        self,
+        *,
+        changes: dict[str, Any],
+        boarding: bool,
+        actor: Actor,
+        occurred_at: datetime,
+        attachments: dict[str, Sequence[AttachmentRef]] | None = None,
     ) -> dict[str, Value]:
         """PATCH: only the caller's party's fields; a change after one signature voids it.
+
+        ``attachments``: field key → the attachments the field has from now on (replacing its earlier ones; an
+        empty list removes them), the caller's party's fields only. A change of a field's attachments is a change
+        of the form like a value's. Police-only fields take none (their content is sealed, attachments are not).
 
         ``boarding``: the school's flag in the unit directory now; a boarding school has a dormitory, so "/"
         (not applicable) is no answer for the dormitory's panic button.
@@ -98,11 +136,16 @@ class JointForm(Aggregate):
         if self.locked:
             raise FormLocked()
         values = {key: _checked(key, value, party, boarding) for key, value in changes.items()}
+        refs = {key: _checked_refs(key, given, party) for key, given in (attachments or {}).items()}
         shown = {k: v for k, v in values.items() if not BY_KEY[k].police_only}
         _check_guards({**self.fields, **shown})
         changed = {k: v for k, v in shown.items() if k not in self.fields or self.fields[k] != v}
-        if changed:
-            self._fields_updated(party=party, changes=changed, actor=actor.username, occurred_at=occurred_at)
+        current = self.field_attachments
+        moved = {k: list(v) for k, v in refs.items() if current.get(k, ()) != v}
+        if changed or moved:
+            self._fields_updated(
+                party=party, changes=changed, actor=actor.username, occurred_at=occurred_at, attachments=moved
+            )
             for role, signature in list(self.signatures.items()):
                 self._signature_voided(
                     role=role,
@@ -114,10 +157,23 @@ class JointForm(Aggregate):
         return {k: v for k, v in values.items() if BY_KEY[k].police_only}
 
     @event("FieldsUpdated")
-    def _fields_updated(self, *, party: str, changes: dict[str, Value], actor: str, occurred_at: datetime) -> None:
+    def _fields_updated(
+        self,
+        *,
+        party: str,
+        changes: dict[str, Value],
+        actor: str,
+        occurred_at: datetime,
+        attachments: FieldAttachments | None = None,
+    ) -> None:
         # Events recorded before police-only values were sealed may carry them here in plaintext: kept as
         # they are (the log is forever), never part of the content hash, superseded by the form's PoliceNotes.
+        # ``attachments`` (field key → its attachments from now on) is absent from events recorded before.
         self.fields.update(changes)
+        if not hasattr(self, "attachments"):
+            self.attachments = {}
+        for key, refs in (attachments or {}).items():
+            self.attachments[key] = tuple(refs)
         self.last_occurred_at = occurred_at
 
     @event("SignatureVoided")
@@ -237,6 +293,19 @@ def _checked(key: str, value: Any, party: Party, boarding: bool) -> Value:
         return value.strip()
     kinds = {"bool": "是/否", "int": "非负整数", "text": f"不超过{MAX_TEXT}字的文字（不含NUL等无法保存的字符）"}
     raise InvalidValue(f"“{spec.label}”应填{kinds[spec.kind]}", field=key)
+
+
+def _checked_refs(key: str, refs: Sequence[AttachmentRef], party: Party) -> Attachments:
+    spec: FormField | None = BY_KEY.get(key)
+    if spec is None:
+        raise UnknownField(f"表中没有栏目“{key}”", field=key)
+    if spec.party != party:
+        raise FieldNotYours(f"“{spec.label}”由{'学校' if spec.party == 'school' else '派出所'}填写", field=key)
+    if spec.police_only:
+        raise InvalidAttachment(
+            f"“{spec.label}”为公安专属内容，不能添加附件（附件无法随专属内容加密）", form_field=key
+        )
+    return checked(refs)
 
 
 def _storable(text: str) -> bool:

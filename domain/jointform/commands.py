@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from domain.attachments import AttachmentRef
 from domain.core import Core
 from domain.errors import (
     AlreadyExists,
@@ -47,10 +49,12 @@ class JointFormCommands(Core):
         *,
         actor: Actor,
         changes: dict[str, Any],
+        attachments: dict[str, Sequence[AttachmentRef]] | None = None,
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
     ) -> JointForm:
-        """The form's own fields on the form; police-only ones sealed into its ``PoliceNotes``, in one save."""
+        """The form's own fields on the form; police-only ones sealed into its ``PoliceNotes``, in one save.
+        ``attachments``: field key → the field's attachments from now on (``JointForm.update``)."""
         joint = self.get_joint_form(form)
         if expected_version is not None and expected_version != joint.version:
             raise VersionConflict(expected=expected_version, actual=joint.version)
@@ -58,7 +62,9 @@ class JointFormCommands(Core):
         latest = max(joint.last_occurred_at, notes.last_occurred_at) if notes else joint.last_occurred_at
         when = self._when(occurred_at, latest=latest)
         boarding = self.get_unit(joint.school).boarding
-        police = joint.update(changes=changes, boarding=boarding, actor=actor, occurred_at=when)
+        police = joint.update(
+            changes=changes, attachments=attachments, boarding=boarding, actor=actor, occurred_at=when
+        )
         if police:
             if notes is None:
                 notes = PoliceNotes(

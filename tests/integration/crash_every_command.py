@@ -657,10 +657,16 @@ def scenarios() -> list[Scenario]:
             ),
             done=note("form"),
         ),
-        Scenario(
+        Scenario(  # with a photo on one of its cells, uploaded before: the PATCH pins it in its transaction
             "api/v1/joint-forms/<str:pk>/",
             "fill a joint form: the school's cells",
-            lambda ctx: Request("patch", f"joint-forms/{ctx.ids['form']}/", SCHOOL_FILLED, "hm_staff"),
+            lambda ctx: Request(
+                "patch",
+                f"joint-forms/{ctx.ids['form']}/",
+                {**SCHOOL_FILLED, "attachments": {"guards_total": [ctx.ids["form_photo"]]}},
+                "hm_staff",
+            ),
+            prepare=lambda ctx: upload_photo(ctx, "hm_staff", "form_photo"),
         ),
         Scenario(
             "api/v1/joint-forms/<str:pk>/",
