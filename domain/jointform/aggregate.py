@@ -11,27 +11,23 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.attachments import AttachmentRef, Attachments, checked
+from domain.attachments import AttachmentRef, Attachments
 from domain.errors import (
     AlreadyExists,
-    FieldNotYours,
     FormIncomplete,
     FormLocked,
     FormNotSigned,
-    InvalidAttachment,
-    InvalidValue,
     NotAParty,
     NotSignatory,
     StaleHash,
-    UnknownField,
 )
-from domain.jointform.fields import BY_KEY, DORMITORY, MAX_TEXT, NOT_APPLICABLE, FormField, Party, missing
+from domain.jointform.checks import Value, check_guards, checked_refs, checked_value
+from domain.jointform.fields import BY_KEY, Party, missing
 from domain.policy import SCHOOL_ROLES, STATION_ROLES, Actor, Role, require_writer
 from domain.timerules import beijing_iso
 
 FORM_NAMESPACE = uuid5(NAMESPACE_URL, "school-safety/joint-form")
 SIGNING_ROLES: dict[Role, Party] = {Role.SCHOOL_PRINCIPAL: "school", Role.STATION_CHIEF: "police"}
-Value = bool | int | str | None
 Counts = dict[str, int]
 FieldAttachments = dict[str, list[AttachmentRef]]  # field key → the attachments on it, in order
 
@@ -135,10 +131,10 @@ class JointForm(Aggregate):
         party = party_of(actor, self.school, self.station)
         if self.locked:
             raise FormLocked()
-        values = {key: _checked(key, value, party, boarding) for key, value in changes.items()}
-        refs = {key: _checked_refs(key, given, party) for key, given in (attachments or {}).items()}
+        values = {key: checked_value(key, value, party, boarding) for key, value in changes.items()}
+        refs = {key: checked_refs(key, given, party) for key, given in (attachments or {}).items()}
         shown = {k: v for k, v in values.items() if not BY_KEY[k].police_only}
-        _check_guards({**self.fields, **shown})
+        check_guards({**self.fields, **shown})
         changed = {k: v for k, v in shown.items() if k not in self.fields or self.fields[k] != v}
         current = self.field_attachments
         moved = {k: list(v) for k, v in refs.items() if current.get(k, ()) != v}
@@ -269,52 +265,3 @@ def party_of(actor: Actor, school: UUID, station: UUID | None) -> Party:
     if actor.role in STATION_ROLES and actor.unit == station:
         return "police"
     raise NotAParty()
-
-
-def _checked(key: str, value: Any, party: Party, boarding: bool) -> Value:
-    spec: FormField | None = BY_KEY.get(key)
-    if spec is None:
-        raise UnknownField(f"表中没有栏目“{key}”", field=key)
-    if spec.party != party:
-        raise FieldNotYours(f"“{spec.label}”由{'学校' if spec.party == 'school' else '派出所'}填写", field=key)
-    if spec.slash_allowed and (value is None or (isinstance(value, str) and value.strip() == NOT_APPLICABLE)):
-        if key == DORMITORY and boarding:
-            raise InvalidValue(f"本校为寄宿制学校，有学生宿舍：“{spec.label}”应填是/否，不能填“/”", field=key)
-        return NOT_APPLICABLE  # null, the old spelling of "/", is recorded as "/" from now on
-    if value is None:
-        if spec.kind == "text":
-            return None
-        raise InvalidValue(f"“{spec.label}”不能为空", field=key)
-    if spec.kind == "bool" and isinstance(value, bool):
-        return value
-    if spec.kind == "int" and isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10**7:
-        return value
-    if spec.kind == "text" and isinstance(value, str) and len(value) <= MAX_TEXT and _storable(value):
-        return value.strip()
-    kinds = {"bool": "是/否", "int": "非负整数", "text": f"不超过{MAX_TEXT}字的文字（不含NUL等无法保存的字符）"}
-    raise InvalidValue(f"“{spec.label}”应填{kinds[spec.kind]}", field=key)
-
-
-def _checked_refs(key: str, refs: Sequence[AttachmentRef], party: Party) -> Attachments:
-    spec: FormField | None = BY_KEY.get(key)
-    if spec is None:
-        raise UnknownField(f"表中没有栏目“{key}”", field=key)
-    if spec.party != party:
-        raise FieldNotYours(f"“{spec.label}”由{'学校' if spec.party == 'school' else '派出所'}填写", field=key)
-    if spec.police_only:
-        raise InvalidAttachment(
-            f"“{spec.label}”为公安专属内容，不能添加附件（附件无法随专属内容加密）", form_field=key
-        )
-    return checked(refs)
-
-
-def _storable(text: str) -> bool:
-    """No NUL (PostgreSQL text cannot hold it) and no lone surrogate (not encodable as UTF-8)."""
-    return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
-
-
-def _check_guards(fields: dict[str, Value]) -> None:
-    total, licensed, over_age = (fields.get(k) for k in ("guards_total", "guards_licensed", "guards_over_age"))
-    for key, part in (("guards_licensed", licensed), ("guards_over_age", over_age)):
-        if isinstance(total, int) and isinstance(part, int) and part > total:
-            raise InvalidValue(f"“{BY_KEY[key].label}”不能多于保安员人数", field=key)
