@@ -131,6 +131,8 @@ def test_the_school_cannot_attach_to_police_only_content(app: SafetyApplication,
 
 
 def test_verify_checks_the_police_only_photos_blobs(user: Client, world: World) -> None:
+    """A swapped photo of police-only content is named (its form, the police-only stream's event) — in full only to
+    police units; an education verifier learns that some attachment failed, not which, nor where."""
     form = open_form(user, world)
     photo = attach_to_notes(user, form)
     StoredFile.objects.filter(name=blob_name(photo["sha256"])).update(content=b"\xff\xd8\xff another photo")
@@ -139,7 +141,18 @@ def test_verify_checks_the_police_only_photos_blobs(user: Client, world: World) 
     with pytest.raises(SystemExit) as exited:
         call_command("verify_integrity", stdout=io.StringIO(), stderr=err)
     assert exited.value.code == 1
-    assert "blob_modified" in err.getvalue() and photo["id"] in err.getvalue()
+    assert (
+        "blob_modified" in err.getvalue() and photo["id"] in err.getvalue() and f"联合检查表 {form}" in err.getvalue()
+    )
+
+    (named,) = [p for p in ok(user("cz_police").get(f"{API}audit/verify/"))["problems"] if p["kind"] == "blob_modified"]
+    assert named["attachment"] == photo["id"] and named["subject"] == {"kind": "jointform", "id": form, "number": None}
+    assert named["event"]["type"] == "recorded" and named["blob"] == "sha256"
+    for who in ("tn_inspector", "auditor"):  # the school's district bureau; an auditor (not a police unit)
+        report = ok(user(who).get(f"{API}audit/verify/"))
+        (hidden,) = [p for p in report["problems"] if p["kind"] == "blob_modified"]
+        assert photo["id"] not in str(report) and form not in str(report), who
+        assert "attachment" not in hidden and "subject" not in hidden, who
 
 
 @pytest.mark.django_db(transaction=True)  # PostgreSQL: the rebuild's worker processes need the world committed
