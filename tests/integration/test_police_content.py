@@ -121,7 +121,11 @@ def write_a_note_the_old_way(app: SafetyApplication, form: str, note: str) -> No
     """What the code before sealing recorded: the note in plaintext in the form's own FieldsUpdated event."""
     joint = app.get_joint_form(UUID(form))
     joint._fields_updated(  # type: ignore[call-arg]
-        party="police", changes={"sensitive_notes": note}, actor="hm_officer", occurred_at=datetime.now(UTC)
+        party="police",
+        changes={"sensitive_notes": note},
+        actor="hm_officer",
+        occurred_at=datetime.now(UTC),
+        attachments={},  # required by the event since attachments exist; the note is what matters here
     )
     app.save(joint)
     catch_up(app)

@@ -82,6 +82,7 @@ def rebuilt(app: SafetyApplication, form: str, item: dict[str, Any], changes: di
         changes=changes,
         actor=item["actor"],
         occurred_at=datetime.fromisoformat(item["occurred_at"]).astimezone(UTC),
+        attachments={},  # what every FieldsUpdated records since attachments exist (these carry none)
     )
     stored = app.mapper.to_stored_event(event)
     return Notification(id=0, originator_id=stored.originator_id, originator_version=stored.originator_version,
@@ -133,6 +134,7 @@ def write_a_note_the_old_way(app: SafetyApplication, world: World, form: str, no
         changes={"surrounding_order_hotspots": "夜间有人翻越围墙", "sensitive_notes": note},
         actor="hm_officer",
         occurred_at=datetime.now(UTC),
+        attachments={},  # required by the event since attachments exist; the note is what matters here
     )
     app.save(joint)
     catch_up(app)
