@@ -6,6 +6,7 @@ hash); the upload is pinned; only users of police units are served it — before
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -15,8 +16,10 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from api.demo import World
+from consumers import envelope
 from domain.application import SafetyApplication
 from domain.jointform.police import notes_id
+from projections import integrity, policemirror
 from projections.attachments import Attachment, StoredFile, blob_name
 from projections.attachmentuse import AttachmentUse
 
@@ -169,3 +172,26 @@ def test_police_only_photos_are_rebuilt_from_the_log(user: Client, world: World)
     assert sorted(AttachmentUse.objects.values_list(*fields)) == projected
     assert ok(user("hm_officer").get(f"{API}joint-forms/{form}/")) == shown
     assert_police_only(user, form, photo, before)
+
+
+def test_the_police_mirror_keeps_the_police_only_photos_hashes(
+    app: SafetyApplication, user: Client, world: World
+) -> None:
+    """The Kafka envelope carries the sealed refs as the log holds them; the police-side mirror opens them."""
+    form = open_form(user, world)
+    photo = attach_to_notes(user, form)
+    notes = notes_id(UUID(form))
+    copies = {}
+    for n in app.recorder.select_notifications(start=1, limit=10_000):
+        if n.originator_id != notes:
+            continue
+        event = app.mapper.to_domain_event(n)
+        chain_hash = integrity.hash_of(notes, n.originator_version)
+        assert chain_hash is not None
+        body = envelope.parse(envelope.encode(envelope.build(n, event, chain_hash, world.units["hongmei_school"])))
+        assert photo["sha256"] not in json.dumps(body)  # sealed on the wire as in the log
+        policemirror.apply_event(body)
+        copies[body["type"]] = policemirror.PoliceEventCopy.objects.get(position=n.id)
+    keys = ("id", "sha256", "sha256_original", "size", "content_type")
+    assert copies["recorded"].attachments == [{**{k: photo[k] for k in keys}, "field": "sensitive_notes"}]
+    assert copies["opened"].attachments == []
