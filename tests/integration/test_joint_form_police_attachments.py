@@ -72,7 +72,7 @@ def assert_police_only(user: Client, form: str, photo: dict[str, Any], school_vi
         assert seen == school_view, who  # as before the photo (and the note) existed
         assert photo["id"] not in str(history(user(who), form)), who
         assert photo["sha256"] not in str(seen) + str(history(user(who), form)), who
-    for who in ("ql_staff", "ql_chief"):  # another school; another station (police, but not this school's)
+    for who in ("ql_staff", "ql_chief", "auditor"):  # another school; another station; an auditor (no police unit)
         assert user(who).get(photo["url"]).status_code == 404, who
 
 
