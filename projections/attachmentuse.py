@@ -3,6 +3,10 @@ its interim measures, the rectified place, the acceptance; an inspection item's 
 with the school the referencing hazard, inspection or joint form belongs to. Who may see an attachment follows from it
 (``projections.attachments.visible_attachment``): whoever may see one of those schools' hazards and inspections.
 
+Attachments on a joint form's police-only content are sealed in its ``PoliceNotes`` (``domain.jointform.police``):
+their rows are written from ``PoliceNotes.Recorded``, opened with the installation's police key as the joint-form
+projection opens the values, with ``police_only`` set — so only users of police units see them.
+
 Applied with the read models in each command's transaction, rebuilt from the log like them, cleared with them.
 """
 
@@ -19,10 +23,12 @@ from domain.attachments import AttachmentRef
 from domain.hazard.aggregate import Hazard
 from domain.inspection.aggregate import Inspection
 from domain.jointform.aggregate import JointForm
+from domain.jointform.police import PoliceNotes
 from projections.base import Projector, event_classes
 from projections.inspections import InspectionView
 from projections.jointforms import JointFormView
 from projections.ledger import HazardLedger
+from projections.policekey import readable_refs
 
 HAZARD = "hazard"
 INSPECTION = "inspection"
@@ -36,7 +42,7 @@ class AttachmentUse(models.Model):
     version = models.IntegerField("事件版本")
     event = models.CharField("事件", max_length=50)
     school = models.UUIDField("学校", db_index=True)
-    # attachments of police-only content: none yet (a joint form's police-only fields take no attachments)
+    # attachments of police-only content (a joint form's, sealed in its ``PoliceNotes``): police units only
     police_only = models.BooleanField("仅公安可见", default=False)
 
     class Meta:
@@ -55,7 +61,8 @@ UseHandler = Callable[[list[Any], Any], None]
 
 class AttachmentUseProjector(Projector[UseHandler]):
     """Every event class of hazards, inspections and joint forms that records attachments is handled, the others
-    ignored (by their fields: a new event class with attachments is handled from the day it exists)."""
+    ignored (by their fields: a new event class with attachments is handled from the day it exists); a joint form's
+    ``PoliceNotes.Recorded`` too, its sealed attachments opened."""
 
     def apply(self, event: Aggregate.Event) -> None:
         self.apply_batch([event])
@@ -77,9 +84,10 @@ class AttachmentUseProjector(Projector[UseHandler]):
                 version=e.originator_version,
                 event=type(e).__name__,
                 school=schools[e.originator_id],
+                police_only=isinstance(e, PoliceNotes.Event),
             )
             for e in referencing
-            for ref in _refs(e.attachments)
+            for ref in _refs_of(e)
         ]
         AttachmentUse.objects.bulk_create(rows, ignore_conflicts=True)  # a replayed event changes nothing
 
@@ -87,7 +95,13 @@ class AttachmentUseProjector(Projector[UseHandler]):
 def _kind(event: Aggregate.Event) -> str:
     if isinstance(event, Hazard.Event):
         return HAZARD
-    return JOINTFORM if isinstance(event, JointForm.Event) else INSPECTION
+    return JOINTFORM if isinstance(event, JointForm.Event | PoliceNotes.Event) else INSPECTION
+
+
+def _refs_of(event: Any) -> list[AttachmentRef]:
+    if isinstance(event, PoliceNotes.Event):  # sealed: opened with the police key
+        return _refs(readable_refs(event.form, event.attachments))
+    return _refs(event.attachments)
 
 
 def _refs(attachments: Any) -> list[AttachmentRef]:
@@ -105,8 +119,13 @@ def referenced(referencing: list[Any], event: Any) -> None:
 def _schools(events: Sequence[Aggregate.Event]) -> dict[UUID, UUID]:
     """The school of each event's hazard or inspection: from its first event when in the batch, else its row
     (the hazard, inspection and joint-form projectors come first in every batch)."""
-    first = Hazard.Discovered | Inspection.Scheduled | JointForm.Opened
+    first = Hazard.Discovered | Inspection.Scheduled | JointForm.Opened | PoliceNotes.Opened
     schools = {e.originator_id: e.school for e in events if isinstance(e, first)}
+    notes = {e.originator_id: e.form for e in events if isinstance(e, PoliceNotes.Event)}  # their form's school
+    forms = {e.originator_id: e.school for e in events if isinstance(e, JointForm.Opened)}
+    missing = {form for n, form in notes.items() if n not in schools and form not in forms}
+    forms.update(JointFormView.objects.filter(id__in=missing).values_list("id", "school"))
+    schools.update({n: forms[form] for n, form in notes.items() if n not in schools})
     wanted = {e.originator_id for e in events} - set(schools)
     if wanted:
         hazards = HazardLedger.objects.filter(id__in=wanted).values_list("id", "school")
@@ -118,7 +137,11 @@ def _schools(events: Sequence[Aggregate.Event]) -> dict[UUID, UUID]:
     return schools
 
 
-projector = AttachmentUseProjector("attachment_uses", (AttachmentUse,), consumes=(Hazard, Inspection, JointForm))
+projector = AttachmentUseProjector(
+    "attachment_uses", (AttachmentUse,), consumes=(Hazard, Inspection, JointForm, PoliceNotes)
+)
+projector.on(PoliceNotes.Recorded)(referenced)  # ``attachments``: sealed (absent from events recorded before)
+projector.ignore(PoliceNotes.Opened)
 for _aggregate in (Hazard, Inspection, JointForm):
     for _cls in event_classes(_aggregate):
         if _carries_attachments(_cls):

@@ -11,6 +11,12 @@ is named here). After the walk ``problems`` reads each distinct blob once throug
 
 with the hazard (its 序号 and id) or inspection, the event (type, version, log position) and the attachment id.
 Uploads no event references are checked against their own row (served copy, original, thumbnail).
+
+Attachments of a joint form's police-only content are sealed in its ``PoliceNotes.Recorded`` events: those events
+are decoded too and their refs opened with the installation's police key (``projections.policekey``), so they are
+checked like any other and named with the form; their problems are ``police_only`` (``scoped``: named in full only
+to users of police units). Refs that do not open (no or another key) are left to the chain, whose hashes cover the
+sealed bytes; their uploads are then checked against their own rows, as unreferenced ones are.
 """
 
 from __future__ import annotations
@@ -24,18 +30,22 @@ from uuid import UUID
 from django.core.files.storage import storages
 from django.db.models import QuerySet
 from eventsourcing.persistence import Mapper, Notification
+from eventsourcing.utils import get_topic
 
 from domain.attachments import AttachmentRef
 from domain.eventinfo import event_type
+from domain.jointform.police import PoliceNotes
 from domain.transcodings import AttachmentRefAsDict
 from projections import bulk, integrity
 from projections.attachments import STORAGE, Attachment, blob_name
 from projections.inspections import InspectionView
 from projections.jointforms import JointFormView
 from projections.ledger import HazardLedger
+from projections.policekey import readable_refs
 
 MODIFIED, MISSING = "blob_modified", "blob_missing"
 MARKER = f'"{AttachmentRefAsDict.name}"'.encode()  # how a stored state holding a reference reads
+SEALED_TOPIC = get_topic(PoliceNotes.Recorded)  # its references are sealed: no marker to find in its bytes
 CHUNK = 1 << 20
 PAGE = 5000  # keys per lookup
 M = TypeVar("M")
@@ -54,6 +64,7 @@ class Reference:
     event_type: str
     subject: str  # the aggregate's kind: hazard, inspection, …
     ref: AttachmentRef
+    police_only: bool = False  # sealed in a joint form's ``PoliceNotes`` (``originator_id`` is then the form's)
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,7 @@ class BlobCheck:
         """The same events, in order; those holding attachment references are noted on the way."""
         for n in notifications:
             state = n.state if isinstance(n.state, bytes) else bytes(n.state)
-            if not self.sift or MARKER in state:
+            if not self.sift or MARKER in state or n.topic == SEALED_TOPIC:
                 self._note(n)
             yield n
 
@@ -95,12 +106,26 @@ class BlobCheck:
             event = self.mapper.to_domain_event(n)
         except Exception:  # noqa: BLE001 — a state that no longer decodes is the chain's ``modified``
             return
+        if isinstance(event, PoliceNotes.Event):
+            self._note_sealed(n, event)
+            return
         refs = list(_refs_in(vars(event)))
         if not refs:
             return
         kind, subject = event_type(event), type(event).__qualname__.split(".")[0].lower()
         for ref in refs:
             self.references.append(Reference(n.id, n.originator_id, n.originator_version, kind, subject, ref))
+
+    def _note_sealed(self, n: Notification, event: Any) -> None:
+        try:
+            opened = readable_refs(event.form, getattr(event, "attachments", None))
+        except Exception:  # noqa: BLE001 — not this key's, or altered: the chain names an altered event
+            return
+        for refs in opened.values():
+            for ref in refs:
+                self.references.append(
+                    Reference(n.id, event.form, n.originator_version, event_type(event), "jointform", ref, True)
+                )
 
     # --- after the walk ---------------------------------------------------------------------------------
 
@@ -183,6 +208,7 @@ class BlobCheck:
             attachment=str(r.ref.id),
             blob=blob,
             school=owner.school,
+            police_only=r.police_only,
         )
 
 
@@ -244,13 +270,15 @@ def verify(app: Any, *, max_problems: int = 100) -> integrity.Report:
     )
 
 
-def scoped(report: integrity.Report, visible: Any) -> integrity.Report:
+def scoped(report: integrity.Report, visible: Any, *, police: bool = True) -> integrity.Report:
     """The report as an actor who sees only some schools reads it: an attachment problem of a school outside
-    ``visible`` (a set of school ids) is counted, at its position, but neither the hazard, the event nor the
-    attachment is named."""
+    ``visible`` (a set of school ids; ``None``: every school), or of police-only content for an actor who does not
+    see it (``police``: ``scope.sees_police_content``), is counted, at its position, but neither the hazard, the
+    event nor the attachment is named."""
     problems = []
     for p in report.problems:
-        if p.kind in (MODIFIED, MISSING) and (p.school is None or p.school not in visible):
+        hidden = (p.school is None or p.school not in visible) if visible is not None else False
+        if p.kind in (MODIFIED, MISSING) and (hidden or (p.police_only and not police)):
             p = integrity.Problem(p.kind, p.position, "其他单位的附件文件校验未通过（无权查看详情）")
         problems.append(p)
     report.problems = problems

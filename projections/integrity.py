@@ -205,10 +205,11 @@ class Problem:
     attachment: str | None = None
     blob: str | None = None
     school: UUID | None = field(default=None, repr=False)
+    police_only: bool = field(default=False, repr=False)  # an attachment of police-only content: named to police
 
     def as_dict(self) -> dict[str, Any]:
         shown = asdict(self)
-        del shown["school"]
+        del shown["school"], shown["police_only"]
         return {k: v for k, v in shown.items() if v is not None or k in ("kind", "position", "detail")}
 
 

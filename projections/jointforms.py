@@ -16,7 +16,7 @@ from domain.jointform.aggregate import JointForm, canonical
 from domain.jointform.police import POLICE_ONLY, PoliceNotes
 from domain.timerules import beijing_iso
 from projections.base import Handler, Projector
-from projections.policekey import readable
+from projections.policekey import readable, readable_refs
 
 
 class JointFormView(models.Model):
@@ -28,6 +28,8 @@ class JointFormView(models.Model):
     police_only = models.JSONField("公安机关专用", default=dict)
     # field key → its attachments (``AttachmentRef.as_dict``, ids as text); never a police-only key
     attachments = models.JSONField("栏目附件", default=dict)
+    # the police-only fields' attachments (opened from ``PoliceNotes``), as ``attachments``: police users only
+    police_attachments = models.JSONField("公安专属附件", default=dict)
     signatures = models.JSONField("签字", default=dict)
     frozen_counts = models.JSONField("签字时的统计数", null=True)  # set when both have signed
     status = models.CharField("状态", max_length=20, default="draft")
@@ -109,8 +111,13 @@ def police_notes_recorded(event: Any) -> None:
     row = JointFormView.objects.filter(id=event.form, police_version=event.originator_version - 1).first()
     if row is not None:
         row.police_only.update(readable(event.form, event.changes))
+        for key, refs in readable_refs(event.form, getattr(event, "attachments", None)).items():
+            if refs:
+                row.police_attachments[key] = [plain(ref) for ref in refs]
+            else:
+                row.police_attachments.pop(key, None)
         row.police_version = event.originator_version
-        row.save(update_fields=["police_only", "police_version"])
+        row.save(update_fields=["police_only", "police_attachments", "police_version"])
 
 
 @projector.on(JointForm.SignatureVoided)
@@ -162,6 +169,7 @@ def submitted(event: Any) -> None:
 
 def copy_content(row: JointFormView, counts: dict[str, int], content_hash: str, *, police: bool) -> dict[str, Any]:
     fields = {**row.fields, **(row.police_only if police else {})}
+    attachments = {**row.attachments, **(row.police_attachments if police else {})}
     return {
         "form": str(row.id),
         "campaign": str(row.campaign),
@@ -169,7 +177,7 @@ def copy_content(row: JointFormView, counts: dict[str, int], content_hash: str, 
         "station": str(row.station),
         "fields": fields,
         # only when some field has attachments: a copy without them reads as copies did before they existed
-        **({"attachments": row.attachments} if row.attachments else {}),
+        **({"attachments": attachments} if attachments else {}),
         "counts": counts,
         "content_hash": content_hash,
         "signatures": {role: s for role, s in row.signatures.items() if not role.startswith("voided:")},

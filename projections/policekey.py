@@ -18,7 +18,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
-from domain.jointform.police import POLICE_ONLY, Sealed, Value, is_sealed, open_value
+from domain.attachments import Attachments
+from domain.jointform.police import POLICE_ONLY, Sealed, Value, is_sealed, open_refs, open_value
 
 ALGORITHM = "aes-gcm"
 
@@ -61,6 +62,13 @@ def readable(form: UUID, changes: Mapping[str, Any]) -> dict[str, Value]:
         for key, value in changes.items()
         if key in POLICE_ONLY
     }
+
+
+def readable_refs(form: UUID, sealed: Mapping[str, Any] | None) -> dict[str, Attachments]:
+    """The police-only fields' attachments a ``PoliceNotes.Recorded`` event sealed (field key → its attachments from
+    then on, ``()`` where they were removed), opened; ``{}`` for events recorded before they existed."""
+    cipher = police_cipher()
+    return {key: open_refs(cipher, form, key, value) for key, value in (sealed or {}).items() if key in POLICE_ONLY}
 
 
 def _b64(data: bytes) -> str:

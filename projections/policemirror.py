@@ -15,12 +15,12 @@ from typing import Any
 
 from django.db import models
 
-from domain.eventinfo import type_word
+from domain.eventinfo import plain, type_word
 from domain.jointform.aggregate import JointForm
 from domain.jointform.police import PoliceNotes
 from projections.base import Handlers, UnhandledEvent, event_classes
 from projections.integrity import signature_valid
-from projections.policekey import readable
+from projections.policekey import readable, readable_refs
 
 FORM_AGGREGATE = "JointForm"
 NOTES_AGGREGATE = "PoliceNotes"  # a form's sealed police-only content (domain.jointform.police)
@@ -102,9 +102,18 @@ def apply_event(envelope: dict[str, Any]) -> None:
 
 
 def _attachments(envelope: dict[str, Any]) -> list[dict[str, Any]]:
-    """The refs in the envelope's plain data (``domain.eventinfo.plain`` of each ``AttachmentRef``), as sent."""
-    refs = (envelope.get("data") or {}).get("attachments") or []
+    """The refs in the envelope's plain data (``domain.eventinfo.plain`` of each ``AttachmentRef``), as sent: a list
+    (a hazard's, an inspection's) or field key → list (a joint form's, each ref with its ``field``); a form's
+    police-only ones are sealed in its ``PoliceNotes`` and opened here with the police key."""
+    data = envelope.get("data") or {}
+    refs = data.get("attachments") or []
     keys = ("id", "sha256", "sha256_original", "size", "content_type")
+    if envelope.get("aggregate") == NOTES_AGGREGATE and isinstance(refs, dict):
+        opened = readable_refs(data["form"], refs)
+        refs = {key: [plain(ref) for ref in field_refs] for key, field_refs in opened.items()}
+    if isinstance(refs, dict):
+        fields = [(key, ref) for key, field_refs in refs.items() for ref in field_refs or ()]
+        return [{**{k: ref.get(k) for k in keys}, "field": key} for key, ref in fields if isinstance(ref, dict)]
     return [{k: ref.get(k) for k in keys} for ref in refs if isinstance(ref, dict)]
 
 

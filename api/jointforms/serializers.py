@@ -45,7 +45,8 @@ class JointFormOutput(serializers.Serializer):  # type: ignore[type-arg]
     )
     attachments = serializers.DictField(
         help_text="栏目键 → 该栏目的附件 [{id, sha256, sha256_original, size, content_type}]"
-        "（attachments/{id}/ 可下载）；仅列出有附件的栏目，随内容哈希签字"
+        "（attachments/{id}/ 可下载）；仅列出有附件的栏目，随内容哈希签字；公安专属栏目的附件仅公安单位用户可见，"
+        "加密记录，不入内容哈希"
     )
     counts = serializers.DictField(
         child=serializers.IntegerField(), help_text="总隐患数、整改数、未整改数（截至统计截止日）"
@@ -105,7 +106,8 @@ class FieldAttachmentIds(serializers.DictField):  # type: ignore[type-arg]
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault(
             "help_text",
-            "栏目键 → 附件 id 列表（先上传到 attachments/）：该栏目此后的全部附件，[] 清除；公安专属栏目不可",
+            "栏目键 → 附件 id 列表（先上传到 attachments/）：该栏目此后的全部附件，[] 清除；"
+            "公安专属栏目的附件随专属内容加密，仅公安单位可见",
         )
         child = serializers.ListField(child=CanonicalUUID(), max_length=MAX_PER_EVENT)
         super().__init__(child=child, required=False, allow_empty=True, **kwargs)

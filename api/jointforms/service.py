@@ -43,7 +43,7 @@ def police_content(row: JointFormView, actor: Actor, *, via: str) -> dict[str, A
     """The form's police-only values for a user of a police unit (the read recorded when there are any), or None."""
     if not scope.sees_police_content(actor):
         return None
-    if any(value not in (None, "") for value in row.police_only.values()):
+    if any(value not in (None, "") for value in row.police_only.values()) or row.police_attachments:
         record_read(actor, via=via, form=row.id, school=row.school)
     return {k: row.police_only.get(k) for k, f in BY_KEY.items() if f.police_only}
 
@@ -57,7 +57,9 @@ def form_json(
     counts = form_counts(row)
     current = content_hash(row.campaign, row.school, row.fields, counts, row.attachments)
     fields = {f.key: row.fields.get(f.key) for f in FIELDS if not f.police_only}
-    fields.update(police_content(row, actor, via=via) or {})
+    police = police_content(row, actor, via=via)
+    fields.update(police or {})
+    attachments = {**row.attachments, **(row.police_attachments if police is not None else {})}
     signatures = [
         {
             "role": s.get("role", role),
@@ -81,7 +83,7 @@ def form_json(
         "version": row.version,
         "content_hash": current,
         "fields": fields,
-        "attachments": row.attachments,
+        "attachments": attachments,
         "counts": counts,
         "count_labels": COUNT_LABELS,
         "signatures": signatures,

@@ -20,18 +20,19 @@ from api.policeaccess import record_read
 from api.reports.submissions import receipts
 from api.services import attached_by_key, execute
 from domain.errors import InvalidValue, JointFormNotFound, OutOfScope
-from domain.eventinfo import event_data, event_type
-from domain.jointform.police import POLICE_ONLY, notes_id
+from domain.eventinfo import event_data, event_type, plain
+from domain.jointform.police import POLICE_ONLY, PoliceNotes, notes_id
 from projections import integrity, scope
 from projections.directory import DisplayNames
 from projections.eventstore import get_application
 from projections.jointforms import JointFormView
-from projections.policekey import readable
+from projections.policekey import readable, readable_refs
 
 PATCH_HELP = (
     "只提交本方栏目 {栏目键: 值}，可带 occurred_at、expected_version；另一方的栏目返回 403 field_not_yours。"
     "attachments: {栏目键: [附件id, …]}（先上传到 attachments/）为该栏目此后的全部附件（替换原有附件，[] 清除），"
-    "附件变化与栏目值变化一样使已有签字作废；公安专属栏目不能带附件（400 invalid_attachment）"
+    "附件变化与栏目值变化一样使已有签字作废；公安专属栏目（sensitive_notes）的附件随专属内容加密记录，"
+    "不进入表格的事件、历史和内容哈希，仅公安单位用户可见、可下载"
 )
 META = ("occurred_at", "expected_version", "attachments")
 
@@ -155,7 +156,8 @@ class JointFormHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[
         ]
         items = _with_attachments(items, request)
         items.sort(key=lambda item: item["recorded_at"])
-        if any(POLICE_ONLY & set(item["data"].get("changes", {})) for item in items):
+        police_keys = [{*item["data"].get("changes", {}), *(item["data"].get("attachments") or {})} for item in items]
+        if any(POLICE_ONLY & keys for keys in police_keys):
             record_read(actor, via="history", form=row.id, school=row.school)
         return Response(_with_names(items))
 
@@ -187,6 +189,10 @@ def _items(events: Iterable[Any], hashes: dict[int, str], *, police: bool) -> li
             if police:
                 shown.update(readable(getattr(event, "form", event.originator_id), event.changes))
             data["changes"] = shown
+        refs = getattr(event, "attachments", None) or {}  # a form's FieldsUpdated: field key → refs
+        if isinstance(event, PoliceNotes.Event) and "attachments" in data:  # sealed: opened for police users only
+            refs = readable_refs(event.form, refs) if police else {}
+            data["attachments"] = plain(refs)
         items.append(
             {
                 "version": event.originator_version,
@@ -196,7 +202,7 @@ def _items(events: Iterable[Any], hashes: dict[int, str], *, police: bool) -> li
                 "actor": event.actor,
                 "data": data,
                 "hash": hashes.get(event.originator_version),
-                "refs": getattr(event, "attachments", None) or {},  # a form's FieldsUpdated: field key → refs
+                "refs": refs,
             }
         )
     return items

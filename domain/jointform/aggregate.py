@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -30,6 +30,16 @@ FORM_NAMESPACE = uuid5(NAMESPACE_URL, "school-safety/joint-form")
 SIGNING_ROLES: dict[Role, Party] = {Role.SCHOOL_PRINCIPAL: "school", Role.STATION_CHIEF: "police"}
 Counts = dict[str, int]
 FieldAttachments = dict[str, list[AttachmentRef]]  # field key → the attachments on it, in order
+
+
+class PoliceOnly(NamedTuple):
+    """What ``JointForm.update`` checked but did not record: police-only values and attachments, for ``PoliceNotes``."""
+
+    values: dict[str, Value]
+    attachments: dict[str, Attachments]
+
+    def __bool__(self) -> bool:
+        return bool(self.values or self.attachments)
 
 
 def form_id(campaign: UUID, school: UUID) -> UUID:
@@ -115,24 +125,25 @@ class JointForm(Aggregate):
         actor: Actor,
         occurred_at: datetime,
         attachments: dict[str, Sequence[AttachmentRef]] | None = None,
-    ) -> dict[str, Value]:
+    ) -> PoliceOnly:
         """PATCH: only the caller's party's fields; a change after one signature voids it.
 
         ``attachments``: field key → the attachments the field has from now on (replacing its earlier ones; an
         empty list removes them), the caller's party's fields only. A change of a field's attachments is a change
-        of the form like a value's. Police-only fields take none (their content is sealed, attachments are not).
+        of the form like a value's.
 
         ``boarding``: the school's flag in the unit directory now; a boarding school has a dormitory, so "/"
         (not applicable) is no answer for the dormitory's panic button.
 
-        Police-only values are checked here but not recorded on the form: they are returned for the form's
-        ``PoliceNotes``, sealed, so that neither the form's version nor its history shows a police-only edit.
+        Police-only values and attachments are checked here but not recorded on the form: they are returned for the
+        form's ``PoliceNotes``, sealed, so that neither the form's version nor its history shows a police-only edit.
         """
         party = party_of(actor, self.school, self.station)
         if self.locked:
             raise FormLocked()
         values = {key: checked_value(key, value, party, boarding) for key, value in changes.items()}
-        refs = {key: checked_refs(key, given, party) for key, given in (attachments or {}).items()}
+        checked = {key: checked_refs(key, given, party) for key, given in (attachments or {}).items()}
+        refs = {k: v for k, v in checked.items() if not BY_KEY[k].police_only}
         shown = {k: v for k, v in values.items() if not BY_KEY[k].police_only}
         check_guards({**self.fields, **shown})
         changed = {k: v for k, v in shown.items() if k not in self.fields or self.fields[k] != v}
@@ -150,7 +161,10 @@ class JointForm(Aggregate):
                     actor=actor.username,
                     occurred_at=occurred_at,
                 )
-        return {k: v for k, v in values.items() if BY_KEY[k].police_only}
+        return PoliceOnly(
+            {k: v for k, v in values.items() if BY_KEY[k].police_only},
+            {k: v for k, v in checked.items() if BY_KEY[k].police_only},
+        )
 
     @event("FieldsUpdated")
     def _fields_updated(

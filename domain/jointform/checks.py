@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from domain.attachments import AttachmentRef, Attachments, checked
-from domain.errors import FieldNotYours, InvalidAttachment, InvalidValue, UnknownField
+from domain.errors import FieldNotYours, InvalidValue, UnknownField
 from domain.jointform.fields import BY_KEY, DORMITORY, MAX_TEXT, NOT_APPLICABLE, FormField, Party
 
 Value = bool | int | str | None
@@ -43,9 +43,7 @@ def checked_refs(key: str, refs: Sequence[AttachmentRef], party: Party) -> Attac
         raise UnknownField(f"表中没有栏目“{key}”", field=key)
     if spec.party != party:
         raise FieldNotYours(f"“{spec.label}”由{'学校' if spec.party == 'school' else '派出所'}填写", field=key)
-    if spec.police_only:
-        raise InvalidAttachment(f"“{spec.label}”为公安专属内容，不能添加附件（附件无法随专属内容加密）", form_field=key)
-    return checked(refs)
+    return checked(refs)  # a police-only field's are sealed with its values (``JointForm.update``)
 
 
 def _storable(text: str) -> bool:

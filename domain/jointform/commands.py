@@ -53,7 +53,8 @@ class JointFormCommands(Core):
         occurred_at: datetime | None = None,
         expected_version: int | None = None,
     ) -> JointForm:
-        """The form's own fields on the form; police-only ones sealed into its ``PoliceNotes``, in one save.
+        """The form's own fields on the form; police-only values and attachments sealed into its ``PoliceNotes``, in one
+        save.
         ``attachments``: field key → the field's attachments from now on (``JointForm.update``)."""
         joint = self.get_joint_form(form)
         if expected_version is not None and expected_version != joint.version:
@@ -70,7 +71,13 @@ class JointFormCommands(Core):
                 notes = PoliceNotes(
                     form=form, school=joint.school, station=joint.station, actor=actor.username, occurred_at=when
                 )
-            notes.record(values=police, cipher=self._cipher(), actor=actor.username, occurred_at=when)
+            notes.record(
+                values=police.values,
+                attachments=police.attachments,
+                cipher=self._cipher(),
+                actor=actor.username,
+                occurred_at=when,
+            )
         self._save(joint, *([notes] if notes else []))
         return joint
 

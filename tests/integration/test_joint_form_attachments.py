@@ -1,7 +1,7 @@
 """Photos on the joint form's fields (issue 16 points 2 and 3), over HTTP with real JPEGs: a party attaches uploads
 to its own fields in the PATCH (``attachments: {field key: [id, …]}``), the change voids a signature like a value's,
-the history lists them, whoever sees the form sees them, a swapped one is named by verify; police-only fields take
-none (their content is sealed, an attachment is not)."""
+the history lists them, whoever sees the form sees them, a swapped one is named by verify. Photos on police-only
+content: ``test_joint_form_police_attachments.py``."""
 
 from __future__ import annotations
 
@@ -109,23 +109,6 @@ def test_a_party_attaches_only_to_its_own_fields(app: SafetyApplication, user: C
     own = upload(officer, jpeg(color=(200, 10, 10)))
     ok(patch(officer, form, {"hotspots_rectified": True, "attachments": {"hotspots_rectified": [own["id"]]}}))
     assert user("hm_staff").get(own["url"]).status_code == 200
-
-
-def test_police_only_fields_take_no_attachment(app: SafetyApplication, user: Client, form: str) -> None:
-    """Refused: the police-only content is sealed, an attachment's hashes in the form's events would not be."""
-    officer = user("hm_officer")
-    photo = upload(officer, jpeg(color=(1, 2, 3)))
-    before = app.recorder.max_notification_id()
-    body = refused(
-        patch(officer, form, {"sensitive_notes": "某线索", "attachments": {"sensitive_notes": [photo["id"]]}}),
-        400,
-        "invalid_attachment",
-    )
-    assert "公安专属" in body["detail"]
-    assert app.recorder.max_notification_id() == before  # neither the note nor the photo recorded
-    assert not AttachmentUse.objects.filter(attachment=photo["id"]).exists()
-    assert user("hm_staff").get(photo["url"]).status_code == 404  # still the uploader's alone
-    assert officer.get(photo["url"]).status_code == 200
 
 
 def test_a_swapped_photo_on_a_joint_form_is_named_by_verify(user: Client, form: str) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from uuid import uuid4
 
 import pytest
 
+from domain.attachments import AttachmentRef
 from domain.errors import FieldNotYours, FormLocked
 from domain.jointform.aggregate import form_id
 from domain.jointform.fields import FIELDS, MAX_TEXT
-from domain.jointform.police import PADDED_SIZE, Cipher, open_value, seal_value
+from domain.jointform.police import PADDED_SIZE, Cipher, open_refs, open_value, seal_value
 
 if TYPE_CHECKING:
     from conftest import World
@@ -83,3 +85,27 @@ def test_every_value_a_note_may_hold_seals_to_one_size_and_opens_again(world: Wo
 
     assert len(bytes.fromhex(sealed["ct"])) == PADDED_SIZE
     assert open_value(cipher(world), form, "sensitive_notes", sealed) == value
+
+
+def test_attachments_on_a_police_only_field_are_sealed_into_the_notes_never_onto_the_form(world: World) -> None:
+    form = world.app.open_joint_form(actor=world.staff, campaign=world.campaign, school=world.school)
+    photo = AttachmentRef(uuid4(), "a" * 64, "b" * 64, 1234, "image/jpeg")
+
+    after = world.app.update_joint_form(
+        form.id, actor=world.officer, changes={}, attachments={"sensitive_notes": [photo]}
+    )
+
+    assert after.version == 1 and after.field_attachments == {}  # the form did not move
+    notes = world.app.get_police_notes(form.id)
+    assert notes is not None and notes.attachments(cipher(world)) == {"sensitive_notes": (photo,)}
+    stored = stored_bytes(world)
+    assert str(photo.id).encode() not in stored and b"a" * 64 not in stored
+    sealed = notes.sealed_attachments["sensitive_notes"]
+    with pytest.raises(Exception):  # noqa: B017, PT011 — bound to its place: not a value's ciphertext
+        open_value(cipher(world), form.id, "sensitive_notes", sealed)
+    assert open_refs(cipher(world), form.id, "sensitive_notes", sealed) == (photo,)
+
+    world.app.update_joint_form(form.id, actor=world.chief, changes={}, attachments={"sensitive_notes": []})
+    notes = world.app.get_police_notes(form.id)
+    assert notes is not None and notes.attachments(cipher(world)) == {}
+    assert world.app.get_joint_form(form.id).version == 1
