@@ -21,7 +21,7 @@ from domain.attachments import AttachmentRef
 from domain.hazard.aggregate import Severity
 from domain.inspection.aggregate import AssessmentResult, InspectionKind
 from domain.policy import Role, UnitKind
-from projections.attachments import Attachment, StoredFile, blob_name
+from projections.attachments import Attachment, StoredFile, blob_name, ref_of
 from projections.integrity import ChainLink
 from projections.ledger import HazardLedger
 
@@ -32,14 +32,7 @@ Client = Callable[[str], APIClient]
 
 def photo_ref(client: APIClient, data: bytes | None = None, name: str = "危化品柜.jpg") -> AttachmentRef:
     body = ok(upload(client, name, data or jpeg_with_exif_and_gps(), "image/jpeg"), 201)
-    row = Attachment.objects.get(id=body["id"])
-    return AttachmentRef(
-        id=row.id,
-        sha256=row.sha256,
-        sha256_original=row.sha256_original,
-        size=row.size,
-        content_type=row.content_type,
-    )
+    return ref_of(Attachment.objects.get(id=body["id"]))
 
 
 def discovered(world: demo.World, ref: AttachmentRef, description: str = "危化品柜未上锁") -> tuple[UUID, str, int]:

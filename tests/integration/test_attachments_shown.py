@@ -31,7 +31,7 @@ from domain.application import SafetyApplication
 from domain.attachments import AttachmentRef, attachments_of
 from domain.hazard.aggregate import Hazard, Severity
 from projections import integrity, policemirror
-from projections.attachments import Attachment, StoredFile, blob_name, read_blob
+from projections.attachments import Attachment, StoredFile, blob_name, read_blob, ref_of
 from projections.integrity import ChainLink
 from projections.ledger import HazardLedger
 from projections.runner import catch_up
@@ -50,14 +50,8 @@ def solid_jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (640, 480))
 
 
 def ref(body: dict[str, Any]) -> AttachmentRef:
-    """The ref a command records for an upload (the API takes ids once point 2 lands; here made by hand)."""
-    return AttachmentRef(
-        id=UUID(body["id"]),
-        sha256=body["sha256"],
-        sha256_original=body["sha256_original"],
-        size=body["size"],
-        content_type=body["content_type"],
-    )
+    """The ref a command records for the upload answered with ``body``."""
+    return ref_of(Attachment.objects.get(id=body["id"]))
 
 
 @pytest.fixture
