@@ -48,6 +48,7 @@ class World:
     campaign: UUID | None = None
     hazards: dict[str, UUID] = field(default_factory=dict)
     started: datetime | None = None
+    launched_on: date | None = None  # the campaign's first day (Beijing): demo deadlines count from it
 
     def actor(self, username: str) -> Actor:
         for name, _, unit, role in STAFF:
@@ -103,7 +104,7 @@ def create_directory(app: SafetyApplication, started: datetime) -> World:
 
 def launch_campaign(app: SafetyApplication, world: World, when: datetime) -> UUID:
     template = get_template("changzhou")
-    today = business_date(when)
+    today = world.launched_on = business_date(when)
     world.campaign = app.launch_campaign(
         actor=world.actor("tn_leader"),
         title=template.title,
@@ -171,7 +172,8 @@ def create_hazards(app: SafetyApplication, world: World, started: datetime) -> N
         return world.hazards[key]
 
     def deadline(days: int) -> date:
-        return business_date(started) + timedelta(days=days)
+        assert world.launched_on is not None
+        return world.launched_on + timedelta(days=days)
 
     discover("reported", "学校假期值班表未张贴，带班领导未明确", "CZ-01", location="门卫室")
     h = discover("assigned", "校门口缺少硬质防冲撞设施（升降柱）", "CZ-01", location="南校门")

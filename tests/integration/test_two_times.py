@@ -11,9 +11,11 @@ from uuid import UUID
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from api import demo as demo_data
 from api.demo import World
 from domain.application import SafetyApplication
 from domain.campaign.templates import get_template
@@ -301,3 +303,19 @@ def test_who_owned_it_and_who_held_a_post_are_never_asked_about_the_future(
     for path in ("ownership/", staff):
         refused(inspector.get(API + path, {name: ahead}), 400, "moment_in_future", name)
         ok(inspector.get(API + path, {name: nearly}))
+
+
+def test_the_demo_counts_its_deadlines_from_the_campaigns_first_day_when_it_began_just_before_midnight(
+    app: SafetyApplication,
+) -> None:
+    # loaded at 14:30 UTC, the campaign opens at 23:30 Beijing time and the hazards are found from 00:30 the next day:
+    # the reopened hazard's deadline is still the campaign's cutoff (it was a day late when counted from the hazards)
+    now = (timezone.now() - timedelta(days=1)).astimezone(BUSINESS_TZ).replace(hour=22, minute=30, second=0)
+    with transaction.atomic():
+        demo_data.load(app, now)
+        catch_up(app)
+
+    campaign = CampaignView.objects.get()
+    assert campaign.phases[0]["start"] == (now - timedelta(days=30) + timedelta(hours=1)).date().isoformat()
+    reopened = HazardLedger.objects.get(description="食堂燃气报警器失效")
+    assert reopened.deadline == campaign.statistics_cutoff
