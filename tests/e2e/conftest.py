@@ -7,6 +7,7 @@ Chromium fails the tests: a browser test that silently skips would prove nothing
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,3 +86,49 @@ def screenshot(artifacts: Path) -> Callable[[Any, str], Path]:
         return path
 
     return take
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+@pytest.fixture
+def browser_as(chromium: Any, live_server: Any) -> Callable[..., Any]:
+    """``browser_as(username, next="/", phone=False)``: a page of a fresh browser context, logged in through the
+    login page (as people do: each user in a browser of their own), then on ``next``."""
+
+    def login(username: str, next: str = "/", phone: bool = False) -> Any:
+        from playwright.sync_api import expect
+
+        context = chromium.new_context(locale="zh-CN", viewport=PHONE if phone else DESKTOP)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/accounts/login/?next={next}")
+        expect(page.get_by_role("heading", name="用户登录")).to_be_visible()
+        page.fill("#id_username", username)
+        page.fill("#id_password", demo.DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        return page
+
+    return login
+
+
+def check_page(page: Any, *, forbidden: tuple[str, ...] = ()) -> None:
+    """What every page owes its reader (issue 17): names, never UUIDs, in the visible text; no horizontal scrolling
+    (on a phone viewport this is the test that matters); every form control labelled; none of ``forbidden`` (e.g.
+    police-only text, for an education user) anywhere in the HTML."""
+    text = page.inner_text("body")
+    assert not UUID_TEXT.search(text), f"a UUID on screen at {page.url}: {UUID_TEXT.search(text).group(0)}"
+    scroll, client = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert scroll <= client, f"{page.url} scrolls sideways: {scroll} > {client}"
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+              .filter(e => !['hidden', 'submit', 'button'].includes(e.type))
+              .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.title)
+              .map(e => e.name || e.id || e.outerHTML.slice(0, 80))"""
+    )
+    assert not unlabelled, f"controls without a label at {page.url}: {unlabelled}"
+    html = page.content()
+    for secret in forbidden:
+        assert secret not in html, f"{secret!r} reached {page.url}"
