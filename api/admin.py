@@ -26,6 +26,7 @@ from projections.models import (
 
 admin.site.site_header = "校园安全隐患排查整治 管理后台"
 admin.site.site_title = "校园安全隐患排查整治"
+admin.site.site_url = "/"  # 查看站点: the 工作台
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

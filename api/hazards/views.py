@@ -7,6 +7,7 @@ from typing import Any, Concatenate
 from uuid import UUID
 
 import django_filters
+from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -59,6 +60,7 @@ class HazardFilter(django_filters.FilterSet):
         method="filter_voided",
         help_text="作废的隐患：false（默认，不列出）、true（只列作废的）、all（全部）",
     )
+    text = django_filters.CharFilter(method="filter_text", help_text="文字：隐患编号、问题表现、位置或类别中包含")
     discovered_before = MomentFilter(
         field_name="discovered_at", bound="before", help_text="发现时间早于该时间，或不晚于该日期（含当日）"
     )
@@ -71,6 +73,17 @@ class HazardFilter(django_filters.FilterSet):
         if not self.form.cleaned_data.get("voided"):  # absent: voided hazards are out of the list by default
             queryset = queryset.filter(voided=False)
         return super().filter_queryset(queryset)
+
+    def filter_text(self, queryset: Any, name: str, value: str) -> Any:
+        words = value.split()
+        for word in words:
+            queryset = queryset.filter(
+                Q(number__icontains=word)
+                | Q(description__icontains=word)
+                | Q(location__icontains=word)
+                | Q(category__icontains=word)
+            )
+        return queryset
 
     def filter_voided(self, queryset: Any, name: str, value: str) -> Any:
         return queryset if value == "all" else queryset.filter(voided=value == "true")

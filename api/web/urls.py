@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
-from api.web import views
+from api.web import home, ledger, views
 from api.web.forms import LoginForm
 from api.web.login import LoginView
 
@@ -14,7 +14,7 @@ urlpatterns = [
         "accounts/login/",
         LoginView.as_view(
             authentication_form=LoginForm,
-            next_page=reverse_lazy("web:joint-forms"),
+            next_page=reverse_lazy("web:home"),
         ),
         name="login",
     ),
@@ -22,4 +22,6 @@ urlpatterns = [
     path("forms/joint/", views.JointFormList.as_view(), name="joint-forms"),
     path("forms/joint/<uuid:pk>/", views.JointFormPage.as_view(), name="joint-form"),
     path("forms/joint/<uuid:pk>/pdf/", views.JointFormPdf.as_view(), name="joint-form-pdf"),
+    path("", home.HomePage.as_view(), name="home"),
+    path("hazards/", ledger.LedgerPage.as_view(), name="ledger"),
 ]

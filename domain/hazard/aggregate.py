@@ -16,6 +16,7 @@ from domain.errors import (
     DeadlineAlreadyMissed,
     DeadlineInPast,
     DeadlineNotLater,
+    DomainError,
     HazardVoided,
     InvalidTransition,
     InvalidValue,
@@ -72,6 +73,24 @@ def require_owner_or_principal(actor: Actor, owner: str | None) -> None:
     if actor.username == owner or actor.role is Role.SCHOOL_PRINCIPAL or actor.is_admin:
         return
     raise NotCurrentOwner(owner=owner)
+
+
+def check_verifier(actor: Actor, severity: Severity | str, rectified_by: str | None) -> None:
+    """Who may 验收 a rectified hazard: a verifier's role, a bureau for a major hazard, never who rectified it."""
+    VERIFY.check(actor)
+    if Severity(severity) is Severity.MAJOR and not (actor.is_bureau or actor.is_admin):
+        raise MajorRequiresBureau()
+    if actor.username == rectified_by:
+        raise SeparationOfDuties(rectified_by=rectified_by)
+
+
+def may_verify(actor: Actor, severity: Severity | str, rectified_by: str | None) -> bool:
+    """``check_verifier`` as a question (the 工作台 lists the hazards awaiting the visitor's 验收)."""
+    try:
+        check_verifier(actor, severity, rectified_by)
+    except DomainError:
+        return False
+    return True
 
 
 class Hazard(Aggregate):
@@ -419,11 +438,7 @@ class Hazard(Aggregate):
         attachments: Sequence[AttachmentRef] = (),
     ) -> None:
         """验收: accepted closes the hazard (销号); rejected sends it back to the owner."""
-        VERIFY.check(actor)
-        if self.severity is Severity.MAJOR and not (actor.is_bureau or actor.is_admin):
-            raise MajorRequiresBureau()
-        if actor.username == self.rectified_by:
-            raise SeparationOfDuties(rectified_by=self.rectified_by)
+        check_verifier(actor, self.severity, self.rectified_by)
         if not accepted:
             _require_text(note, "note", "验收不通过时必须说明原因")
         self._require_status({Status.RECTIFIED}, "只有已登记整改完成的隐患可以验收")
