@@ -261,3 +261,12 @@ def test_owner_and_school_choices_are_names(hazards: World, browser_as: Any) -> 
     assert owners and '<option value="hm_staff2">赵后勤</option>' in owners.group(0)
     school = str(UUID(str(hazards.units["hongmei_school"])))
     assert f'<option value="{school}">红梅实验小学</option>' in html
+
+
+def test_the_api_lists_hazards_by_text_as_the_ledger_does(hazards: World, client_for: Any) -> None:
+    """``hazards/?text=``: every word found in the number, description, location or category."""
+    api = client_for("hm_principal")
+    found = api.get("/api/v1/hazards/?text=燃气").json()["results"]
+    assert [h["description"] for h in found] == [GAS]
+    assert [h["description"] for h in api.get("/api/v1/hazards/?text=门卫室+保安").json()["results"]] == [OVERDUE]
+    assert api.get("/api/v1/hazards/?text=宿舍").json()["results"] == []  # 青龙中学's: out of scope
