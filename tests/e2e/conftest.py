@@ -7,7 +7,6 @@ Chromium fails the tests: a browser test that silently skips would prove nothing
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,9 @@ from django.utils import timezone
 from api import demo
 from domain.application import SafetyApplication
 from projections.runner import catch_up
+
+from browsercheck import UUID_TEXT as UUID_TEXT  # re-exported: the browser tests import them from browsercheck
+from browsercheck import check_page as check_page
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -90,7 +92,6 @@ def screenshot(artifacts: Path) -> Callable[[Any, str], Path]:
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 @pytest.fixture
@@ -112,23 +113,3 @@ def browser_as(chromium: Any, live_server: Any) -> Callable[..., Any]:
         return page
 
     return login
-
-
-def check_page(page: Any, *, forbidden: tuple[str, ...] = ()) -> None:
-    """What every page owes its reader (issue 17): names, never UUIDs, in the visible text; no horizontal scrolling
-    (on a phone viewport this is the test that matters); every form control labelled; none of ``forbidden`` (e.g.
-    police-only text, for an education user) anywhere in the HTML."""
-    text = page.inner_text("body")
-    assert not UUID_TEXT.search(text), f"a UUID on screen at {page.url}: {UUID_TEXT.search(text).group(0)}"
-    scroll, client = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-    assert scroll <= client, f"{page.url} scrolls sideways: {scroll} > {client}"
-    unlabelled = page.evaluate(
-        """() => [...document.querySelectorAll('input, select, textarea')]
-              .filter(e => !['hidden', 'submit', 'button'].includes(e.type))
-              .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.title)
-              .map(e => e.name || e.id || e.outerHTML.slice(0, 80))"""
-    )
-    assert not unlabelled, f"controls without a label at {page.url}: {unlabelled}"
-    html = page.content()
-    for secret in forbidden:
-        assert secret not in html, f"{secret!r} reached {page.url}"

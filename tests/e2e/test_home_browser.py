@@ -9,13 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from conftest import check_page
 from playwright.sync_api import expect
 
 from api import demo
 from api.demo import World
 from domain.application import SafetyApplication
 from projections.runner import catch_up
+
+from browsercheck import check_page
 
 Shot = Callable[[Any, str], Path]
 OVERDUE = "保安员超龄、无证上岗"
@@ -52,6 +53,10 @@ def test_a_staff_member_on_a_phone_finds_his_overdue_hazard_and_filters_the_ledg
     expect(page.get_by_role("link", name="XLSX")).to_have_attribute("href", re.compile(r"school-ledger/.*format=xlsx"))
     check_page(page)
     screenshot(page, "02-ledger-phone")
+    with page.expect_download() as download:  # the report over the browser's session, no token
+        page.get_by_role("link", name="XLSX").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    assert download.value.path().read_bytes()[:2] == b"PK"
 
     page.get_by_label("逾期").select_option(label="已逾期")
     page.get_by_label("整改责任人").select_option(label="赵后勤")
