@@ -62,6 +62,7 @@ class Command(BaseCommand):
             [
                 "",
                 "校园安全隐患排查整治 — embedded mode (gunicorn)",
+                f"  工作台:      {base}/  (web pages; login at {base}/accounts/login/)",
                 f"  API root:    {base}/api/v1/",
                 f"  Swagger UI:  {base}/api/v1/docs/",
                 f"  Login page:  {base}/accounts/login/",
