@@ -195,7 +195,7 @@ def test_a_session_login_works_over_plain_http(server: Server) -> None:
     )
 
     assert status == 200, landing.decode()[:500]
-    assert "hm_principal" in landing.decode()  # the joint forms page, as the logged-in user
+    assert "工作台" in landing.decode() and "王校长" in landing.decode()  # the 工作台, as the logged-in user
     assert {cookie.name for cookie in jar} >= {"sessionid", "csrftoken"}
     assert not any(cookie.secure for cookie in jar)  # a Secure cookie never comes back over http://
 
