@@ -105,7 +105,8 @@ def test_the_timeline_lists_every_event_with_actor_both_times_and_chain_hash(lat
     happened = late_transfer["happened"].astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M:%S")
     recorded = late_transfer["recorded"].astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M:%S")
     assert f"发生时间：{happened}" in text and f"记录时间：{recorded}" in text
-    assert "补录" in text
+    transfer = html[html.index('<li id="v5">') :]
+    assert "移交" in transfer and '<span class="tag late">补录</span>' in transfer
     assert "操作人：王校长" in text and "操作人：李安全" in text
     assert len(re.findall(r'<code class="hash" title="[0-9a-f]{64}">[0-9a-f]{16}</code>', html)) == 5
 
