@@ -104,8 +104,10 @@ class HazardPage(WebPage):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             return super().dispatch(request, *args, **kwargs)
-        except HazardNotFound as error:
-            return render(request, "web/refused.html", {"message": error.detail}, status=404)
+        except HazardNotFound as error:  # missing or out of scope alike: nothing tells one from the other
+            visitor = visitor_label(actor_for(request.user))  # type: ignore[arg-type]
+            context = {"message": error.detail, "visitor": visitor}
+            return render(request, "web/hazard/missing.html", context, status=404)
 
     def get(self, request: HttpRequest, pk: UUID) -> HttpResponse:
         actor = actor_for(request.user)  # type: ignore[arg-type]
