@@ -111,6 +111,15 @@ def test_an_auditor_travels_to_before_a_late_recorded_transfer_and_sees_the_old_
     screenshot(phone, "phone-before-recording")
 
 
+def test_a_supervised_major_hazard_on_the_desktop(
+    late: dict[str, Any], world: World, browser_as: Callable[..., Page], screenshot: Shot
+) -> None:
+    page = browser_as("tn_leader", next=f"/hazards/{world.hazards['major']}/")
+    expect(page.locator("#escalation-title + dl")).to_contain_text("区教育局挂牌督办")
+    check_page(page, forbidden=(SECRET,))
+    screenshot(page, "desktop-supervised")
+
+
 def test_the_principal_sees_before_and_after_photos_on_a_phone(
     late: dict[str, Any], world: World, browser_as: Callable[..., Page], screenshot: Shot
 ) -> None:

@@ -182,3 +182,15 @@ def test_an_education_user_never_sees_police_only_text(hazards: World) -> None:
     for username in ("hm_staff", "hm_principal", "tn_inspector", "auditor"):
         for key in ("assigned", "major", "rectified"):
             assert SECRET not in page(browser(username), hazards.hazards[key])
+
+
+def test_escalation_supervision_and_the_system_s_events_are_shown_by_name(hazards: World) -> None:
+    html = page(browser("tn_leader"), hazards.hazards["major"])
+    text = visible_text(html)
+    assert "重大隐患" in text and "挂牌督办" in text and "已上报" in text and "逾期" in text
+    escalation = text[text.index("上报与挂牌督办") : text.index("整改前后照片")]
+    assert "上报至：天宁区教育局" in escalation and "学校无力独立整改" in escalation  # to whom, why, by whom
+    assert "区教育局挂牌督办" in escalation and "何局长" in escalation
+    assert "学校无力整改" in text  # the plan says the school cannot do it alone
+    assert "操作人：系统（自动记录）" in text and "逾期" in text  # the missed deadline, recorded by the system
+    assert not UUID_TEXT.search(text)
