@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
-from api.web import home, ledger, views
+from api.web import hazard, home, ledger, views
 from api.web.forms import LoginForm
 from api.web.login import LoginView
 
@@ -24,4 +24,5 @@ urlpatterns = [
     path("forms/joint/<uuid:pk>/pdf/", views.JointFormPdf.as_view(), name="joint-form-pdf"),
     path("", home.HomePage.as_view(), name="home"),
     path("hazards/", ledger.LedgerPage.as_view(), name="ledger"),
+    path("hazards/<uuid:pk>/", hazard.HazardPage.as_view(), name="hazard"),
 ]
