@@ -20,6 +20,7 @@ from api.services import execute
 from domain.application import SafetyApplication
 from domain.timerules import BUSINESS_TZ
 from projections.runner import catch_up
+
 from browsercheck import check_page
 
 SECRET = "涉校不稳定线索（机密-E2E-HAZARD-5520）"
