@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
-from api.web import views
+from api.web import capture, hazard_actions, views
 from api.web.forms import LoginForm
 from api.web.login import LoginView
 
@@ -22,4 +22,6 @@ urlpatterns = [
     path("forms/joint/", views.JointFormList.as_view(), name="joint-forms"),
     path("forms/joint/<uuid:pk>/", views.JointFormPage.as_view(), name="joint-form"),
     path("forms/joint/<uuid:pk>/pdf/", views.JointFormPdf.as_view(), name="joint-form-pdf"),
+    path("hazards/new/", capture.HazardNew.as_view(), name="hazard-new"),
+    path("hazards/<uuid:pk>/do/<str:command>/", hazard_actions.HazardAction.as_view(), name="hazard-action"),
 ]
