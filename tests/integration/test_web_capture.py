@@ -91,7 +91,7 @@ def test_school_staff_records_a_hazard_with_two_photos(world: World, page_as: An
     hazard_id = UUID(response["Location"].strip("/").split("/")[-1])
     assert response["Location"] == f"/hazards/{hazard_id}/"
     discovered = app.hazard_events(hazard_id)[0]
-    assert event_type(discovered) == "Discovered"
+    assert event_type(discovered) == "discovered"
     refs = discovered.attachments  # type: ignore[attr-defined]
     assert len(refs) == 2
     uploads = Attachment.objects.in_bulk([r.id for r in refs])
@@ -121,7 +121,8 @@ def test_a_school_user_cannot_pick_another_school(world: World, page_as: Any) ->
     client = page_as("hm_staff")
     assert str(world.units["qinglong_school"]) not in client.get("/hazards/new/").content.decode()
     response = client.post(
-        "/hazards/new/", {**capture(world, school=str(world.units["qinglong_school"])), "photos": [jpeg("a.jpg", (1, 2, 3))]}
+        "/hazards/new/",
+        {**capture(world, school=str(world.units["qinglong_school"])), "photos": [jpeg("a.jpg", (1, 2, 3))]},
     )
     assert response.status_code == 403
     assert "管辖范围" in visible_text(response.content.decode())
@@ -144,7 +145,8 @@ def test_invalid_input_and_domain_refusals_shown_in_chinese(world: World, page_a
     empty = client.post("/hazards/new/", capture(world, description=""))
     assert empty.status_code == 400 and "问题表现" in visible_text(empty.content.decode())
     major_on_spot = client.post(
-        "/hazards/new/", {**capture(world, severity="major", rectified_on_spot="true"), "photos": [jpeg("x.jpg", (5, 5, 5))]}
+        "/hazards/new/",
+        {**capture(world, severity="major", rectified_on_spot="true"), "photos": [jpeg("x.jpg", (5, 5, 5))]},
     )
     assert major_on_spot.status_code in (400, 409)
     assert "立行立改" in visible_text(major_on_spot.content.decode())
@@ -252,7 +254,9 @@ def test_principal_assigns_owner_rectifies_inspector_accepts(world: World, hazar
     assert 'class="hz-action failed' in html and "已清理" in html  # next to its form, what was typed kept
     assert HazardLedger.objects.get(id=hazard).status == "assigned"
 
-    rectified = owner.post(f"/hazards/{hazard}/do/rectify/", {"note": "已清理", "photos": [jpeg("后.jpg", (1, 200, 1))]})
+    rectified = owner.post(
+        f"/hazards/{hazard}/do/rectify/", {"note": "已清理", "photos": [jpeg("后.jpg", (1, 200, 1))]}
+    )
     assert rectified.status_code == 302
     assert HazardLedger.objects.get(id=hazard).status == "rectified"
 
@@ -273,7 +277,9 @@ def test_a_refused_action_shows_the_chinese_error_and_records_nothing(
     assert "当前角色无权分派整改责任人" in visible_text(refused.content.decode())
 
     principal = page_as("hm_principal")
-    past = principal.post(f"/hazards/{hazard}/do/assign/", {"owner": owner_value(world, "hm_staff2"), "deadline": "2020-01-01"})
+    past = principal.post(
+        f"/hazards/{hazard}/do/assign/", {"owner": owner_value(world, "hm_staff2"), "deadline": "2020-01-01"}
+    )
     assert past.status_code in (400, 409)
     assert "整改时限" in visible_text(past.content.decode()) or "时限" in visible_text(past.content.decode())
     missing = principal.post(f"/hazards/{hazard}/do/assign/", {"owner": "", "deadline": "2099-01-01"})
