@@ -212,6 +212,7 @@ def build_forms(
                 "button": action.button,
                 "danger": action.danger,
                 "url": f"/hazards/{row.id}/do/{action.command}/",
+                "version": hazard.version,  # expected_version: a second send of the form is refused, not repeated
                 "multipart": any(f.kind == "photos" for f in action.fields),
                 "error": error if action.command == failed else "",
                 "fields": [_field(action, f, values, pickers) for f in action.fields],
@@ -282,6 +283,8 @@ def command_input(action: Action, posted: Mapping[str, Any]) -> dict[str, Any]:
     """The posted form as the command's serializer input: its field names, the person picker split into
     ``owner`` and ``owner_unit``, a checkbox as true/false."""
     data: dict[str, Any] = {}
+    if posted.get("expected_version"):
+        data["expected_version"] = posted["expected_version"]
     for spec in action.fields:
         if spec.kind == "photos":
             continue
@@ -300,6 +303,7 @@ FIELD_LABELS = {f.name: f.label for a in ACTIONS for f in a.fields} | {
     "owner": "整改责任人",
     "owner_unit": "责任单位",
     "attachments": "照片",
+    "expected_version": "版本",
     "non_field_errors": "",
 }
 

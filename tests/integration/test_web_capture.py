@@ -5,6 +5,7 @@ recorded, and each role offered only the actions the domain lets it take now."""
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -290,3 +291,37 @@ def test_a_refused_action_shows_the_chinese_error_and_records_nothing(
     other = page_as("ql_principal").post(f"/hazards/{hazard}/do/assign/", {"owner": "x", "deadline": "2099-01-01"})
     assert other.status_code == 404
     assert page_as("hm_principal").post(f"/hazards/{hazard}/do/nonsense/", {}).status_code == 404
+
+
+def test_every_command_of_the_api_is_probed_and_offered() -> None:
+    from api.hazards.views import COMMAND_SPECS
+    from api.web.hazard_actions import BY_COMMAND
+    from domain.hazard.probe import PROBES
+
+    assert set(PROBES) == set(COMMAND_SPECS)
+    assert set(BY_COMMAND) == set(COMMAND_SPECS) - {"void"}  # 作废 is not among the page's actions (issue 17)
+
+
+def test_a_form_sent_twice_is_refused_the_second_time(world: World, hazard: UUID, page_as: Any) -> None:
+    assign(world, hazard)
+    owner = page_as("hm_staff2")
+    html = owner.get(f"/hazards/{hazard}/do/progress/").content.decode()
+    version = re.search(r'name="expected_version" value="(\d+)"', html)
+    assert version is not None
+    sent = {"percent": "50", "note": "已采购", "expected_version": version.group(1)}
+    assert owner.post(f"/hazards/{hazard}/do/progress/", sent).status_code == 302
+    again = owner.post(f"/hazards/{hazard}/do/progress/", sent)
+    assert again.status_code == 409 and "已被他人修改" in visible_text(again.content.decode())
+
+
+def test_photos_of_a_phone_pass_the_request_size_guard(world: World, page_as: Any, app: SafetyApplication) -> None:
+    """A phone's photo is several MB: the page's form takes bodies over the 1 MiB every other request is held to."""
+    noise = Image.frombytes("RGB", (1200, 1200), os.urandom(1200 * 1200 * 3))
+    out = io.BytesIO()
+    noise.save(out, format="JPEG", quality=95)
+    assert out.tell() > 1024 * 1024
+    big = SimpleUploadedFile("大图.jpg", out.getvalue(), content_type="image/jpeg")
+    response = page_as("hm_staff").post("/hazards/new/", {**capture(world), "photos": [big]})
+    assert response.status_code == 302
+    hazard_id = UUID(response["Location"].strip("/").split("/")[-1])
+    assert len(app.hazard_events(hazard_id)[0].attachments) == 1  # type: ignore[attr-defined]
