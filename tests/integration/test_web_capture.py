@@ -117,6 +117,9 @@ def test_a_bureau_picks_a_school(world: World, page_as: Any) -> None:
     assert response.status_code == 302
     assert HazardLedger.objects.get().school == world.units["qinglong_school"]
 
+    station = page_as("hm_officer").get("/hazards/new/").content.decode()  # a station: its own schools only
+    assert 'id="f-school"' in station and "红梅" in station and "青龙" not in station
+
 
 def test_a_school_user_cannot_pick_another_school(world: World, page_as: Any) -> None:
     client = page_as("hm_staff")
