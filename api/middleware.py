@@ -3,6 +3,7 @@ Content-Security-Policy."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from uuid import uuid4
 
@@ -17,6 +18,9 @@ from api.logging import REQUEST_ID
 
 API_PREFIX = "/api/"
 UPLOAD_PATH = "/api/v1/attachments/"
+# The web pages' forms that carry photos taken by a phone (隐患登记, a hazard's actions): several photos of a few MB.
+PHOTO_FORM_PATH = re.compile(r"/hazards/(new|[0-9a-fA-F-]{36}/do/[a-z-]+)/")
+PHOTO_FORM_FILES = 5  # a form's body may hold this many photos of the attachment limit (a phone's are 3–8 MB)
 # A multipart body carries the file and a little more: the boundaries, each part's headers and the caption.
 MULTIPART_OVERHEAD = 64 * 1024
 # Exceptions Django itself answers with a 4xx: not server errors.
@@ -82,6 +86,9 @@ class RequestGuardMiddleware:
         if _is_upload(request):
             if length > settings.ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD:
                 return attachment_too_large()
+        elif _is_photo_form(request):
+            if length > settings.ATTACHMENT_MAX_BYTES * PHOTO_FORM_FILES + MULTIPART_OVERHEAD:
+                return attachment_too_large()
         elif length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             return JsonResponse({"code": "request_too_large", "detail": "请求体过大（上限1MB）"}, status=413)
         if "\x00" in request.path:  # query parameters are validated (and named) by each view's filters
@@ -89,8 +96,16 @@ class RequestGuardMiddleware:
         return self.get_response(request)
 
 
+def _is_photo_form(request: HttpRequest) -> bool:
+    return (
+        request.method == "POST"
+        and PHOTO_FORM_PATH.fullmatch(request.path) is not None
+        and request.META.get("CONTENT_TYPE", "").lower().startswith("multipart/form-data")
+    )
+
+
 def _is_upload(request: HttpRequest) -> bool:
-    """An attachment's upload: the one request whose body may exceed 1 MiB, as multipart only (JSON stays capped)."""
+    """An attachment's upload, as multipart only (JSON stays capped); with ``_is_photo_form`` the only big bodies."""
     return (
         request.method == "POST"
         and request.path == UPLOAD_PATH

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Concatenate
 from uuid import UUID
 
@@ -37,7 +38,7 @@ from domain.errors import HazardNotFound, OutOfScope
 from domain.eventinfo import event_data, event_type
 from domain.hazard import aggregate as hazard_rules
 from domain.hazard.aggregate import Hazard, Severity, Status
-from domain.policy import Requirement
+from domain.policy import Actor, Requirement
 from projections import directory, history, integrity, scope
 from projections.eventstore import get_application
 from projections.ledger import HazardLedger
@@ -179,17 +180,32 @@ class HazardOwners(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type
 HazardCommandMethod = Callable[Concatenate[SafetyApplication, UUID, ...], Hazard]
 
 
-def command_view(
-    command: HazardCommandMethod,
-    input_class: type[serializers.Serializer],  # type: ignore[type-arg]
-    summary: str,
-    requirement: Requirement | None = None,
-    owner_work: bool = False,
-) -> Any:
-    """A POST endpoint that validates ``input_class`` and calls ``command``, a ``SafetyApplication`` method passed
-    itself (not its name: a renamed method fails at import and type check). The hazard must be in the caller's scope
-    (404), then a ``requirement`` on the role alone — or, for ``owner_work``, being its current owner or the 校长 — is
-    met (403), before the body is judged (400) and the command runs (409)."""
+@dataclass(frozen=True)
+class CommandSpec:
+    """A hazard command as the API runs it: the application method, its input, who may run it (judged before the
+    input). The endpoints below and the web page's forms (``api.web.hazard_actions``) are both made from these."""
+
+    command: HazardCommandMethod
+    input_class: type[serializers.Serializer]  # type: ignore[type-arg]
+    summary: str
+    requirement: Requirement | None = None
+    owner_work: bool = False
+
+    def check(self, actor: Actor, owner: str | None) -> None:
+        """The right to run the command on a hazard owned by ``owner`` (403), before its input is read."""
+        if self.requirement is not None:
+            self.requirement.check(actor)
+        if self.owner_work:
+            hazard_rules.require_owner_or_principal(actor, owner)
+
+
+def command_view(spec: CommandSpec) -> Any:
+    """A POST endpoint that validates ``spec.input_class`` and calls ``spec.command``, a ``SafetyApplication``
+    method passed itself (not its name: a renamed method fails at import and type check). The hazard must be in the
+    caller's scope (404), then ``spec.check`` — a requirement on the role alone or, for ``owner_work``, being its
+    current owner or the 校长 — is met (403), before the body is judged (400) and the command runs (409)."""
+
+    command, input_class, summary = spec.command, spec.input_class, spec.summary
 
     class HazardCommand(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
         serializer_class = s.HazardOutput
@@ -198,10 +214,7 @@ def command_view(
         def post(self, request: Request, pk: str) -> Response:
             row = visible_hazard(request, pk)
             actor = actor_of(request)
-            if requirement is not None:
-                requirement.check(actor)
-            if owner_work:
-                hazard_rules.require_owner_or_principal(actor, row.owner)
+            spec.check(actor, row.owner)
             data = validated(input_class, request.data)
             hazard = execute(lambda app: command(app, row.id, actor=actor, **attached(actor, data)))
             return Response(_hazard_json(hazard, row.number))  # the number never changes
@@ -210,24 +223,25 @@ def command_view(
     return HazardCommand.as_view()
 
 
-COMMANDS = {
-    "assign": command_view(SafetyApplication.assign_hazard, s.AssignInput, "分派整改责任人", hazard_rules.ASSIGN),
-    "transfer": command_view(SafetyApplication.transfer_hazard, s.TransferInput, "移交整改责任", hazard_rules.TRANSFER),
-    "plan": command_view(SafetyApplication.record_plan, s.PlanInput, "录入整改方案（五落实）", owner_work=True),
-    "interim-measures": command_view(
+COMMAND_SPECS = {
+    "assign": CommandSpec(SafetyApplication.assign_hazard, s.AssignInput, "分派整改责任人", hazard_rules.ASSIGN),
+    "transfer": CommandSpec(SafetyApplication.transfer_hazard, s.TransferInput, "移交整改责任", hazard_rules.TRANSFER),
+    "plan": CommandSpec(SafetyApplication.record_plan, s.PlanInput, "录入整改方案（五落实）", owner_work=True),
+    "interim-measures": CommandSpec(
         SafetyApplication.record_interim_measures, s.InterimMeasuresInput, "录入临时安全防范措施", owner_work=True
     ),
-    "progress": command_view(SafetyApplication.report_progress, s.ProgressInput, "报告整改进度", owner_work=True),
-    "extend": command_view(SafetyApplication.extend_deadline, s.ExtendInput, "延长整改时限", hazard_rules.EXTEND),
-    "escalate": command_view(SafetyApplication.escalate_hazard, s.EscalateInput, "上报", hazard_rules.ESCALATE),
-    "supervise": command_view(SafetyApplication.supervise_hazard, s.SuperviseInput, "挂牌督办", hazard_rules.SUPERVISE),
-    "rectify": command_view(SafetyApplication.rectify_hazard, s.RectifyInput, "登记整改完成", owner_work=True),
-    "verify": command_view(SafetyApplication.verify_hazard, s.VerifyInput, "验收", hazard_rules.VERIFY),
-    "reopen": command_view(SafetyApplication.reopen_hazard, s.ReopenInput, "重新打开", hazard_rules.REOPEN),
-    "void": command_view(
+    "progress": CommandSpec(SafetyApplication.report_progress, s.ProgressInput, "报告整改进度", owner_work=True),
+    "extend": CommandSpec(SafetyApplication.extend_deadline, s.ExtendInput, "延长整改时限", hazard_rules.EXTEND),
+    "escalate": CommandSpec(SafetyApplication.escalate_hazard, s.EscalateInput, "上报", hazard_rules.ESCALATE),
+    "supervise": CommandSpec(SafetyApplication.supervise_hazard, s.SuperviseInput, "挂牌督办", hazard_rules.SUPERVISE),
+    "rectify": CommandSpec(SafetyApplication.rectify_hazard, s.RectifyInput, "登记整改完成", owner_work=True),
+    "verify": CommandSpec(SafetyApplication.verify_hazard, s.VerifyInput, "验收", hazard_rules.VERIFY),
+    "reopen": CommandSpec(SafetyApplication.reopen_hazard, s.ReopenInput, "重新打开", hazard_rules.REOPEN),
+    "void": CommandSpec(
         SafetyApplication.void_hazard, s.VoidInput, "作废（误录的隐患，保留记录，不再计入统计）", hazard_rules.VOID
     ),
 }
+COMMANDS = {name: command_view(spec) for name, spec in COMMAND_SPECS.items()}
 
 
 def visible_hazard(request: Request, pk: str) -> HazardLedger:

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
-from api.web import hazard, home, ledger, views
+from api.web import capture, hazard, hazard_actions, home, ledger, views
 from api.web.forms import LoginForm
 from api.web.login import LoginView
 
@@ -25,4 +25,6 @@ urlpatterns = [
     path("", home.HomePage.as_view(), name="home"),
     path("hazards/", ledger.LedgerPage.as_view(), name="ledger"),
     path("hazards/<uuid:pk>/", hazard.HazardPage.as_view(), name="hazard"),
+    path("hazards/new/", capture.HazardNew.as_view(), name="hazard-new"),
+    path("hazards/<uuid:pk>/do/<str:command>/", hazard_actions.HazardAction.as_view(), name="hazard-action"),
 ]
