@@ -1,6 +1,7 @@
 """隐患登记 on a phone and the hazard's action forms in a real headless Chromium: 李安全 records a hazard with two
-photos, 王校长 assigns it, the owner rectifies with a photo (refused first without one), 钱督查 accepts it — each
-logged in through the login page, each page checked (no UUID on screen, no sideways scroll, labelled controls)."""
+photos, 王校长 assigns it on the hazard page, the owner rectifies with a photo (refused first without one), 钱督查
+accepts it — each logged in through the login page, each page checked (no UUID on screen, no sideways scroll,
+labelled controls)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from conftest import check_page
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
@@ -20,6 +20,8 @@ from domain.eventinfo import event_type
 from domain.hazard.aggregate import Hazard
 from projections.eventstore import get_application
 from projections.ledger import HazardLedger
+
+from browsercheck import check_page
 
 Shot = Callable[[Any, str], Path]
 HAZARD_URL = re.compile(r"/hazards/([0-9a-f-]{36})/$")
@@ -57,7 +59,7 @@ def test_record_on_a_phone_then_assign_rectify_and_accept(
     assert event_type(discovered) == "discovered" and len(discovered.attachments) == 2  # type: ignore[attr-defined]
 
     # 王校长 assigns it to 赵后勤, picked by name.
-    principal = browser_as("hm_principal", next=f"/hazards/{hazard}/do/assign/", phone=True)
+    principal = browser_as("hm_principal", next=f"/hazards/{hazard}/", phone=True)
     expect(principal.locator("#action-assign")).to_be_visible()
     expect(principal.locator("#hazard-status")).to_have_text("已上报")
     principal.select_option("#a-assign-owner", label="赵后勤（红梅实验小学·学校工作人员）")
@@ -65,10 +67,11 @@ def test_record_on_a_phone_then_assign_rectify_and_accept(
     screenshot(principal, "03-assign")
     principal.click("#action-assign button[type=submit]")
     expect(principal).to_have_url(HAZARD_URL)
+    expect(principal.locator("#owner")).to_have_text("赵后勤")  # back on the hazard page, which shows the new owner
     assert HazardLedger.objects.get(id=hazard).owner == "hm_staff2"
 
     # The owner rectifies: without a photo the page says why, next to the form; then with one.
-    owner = browser_as("hm_staff2", next=f"/hazards/{hazard}/do/rectify/", phone=True)
+    owner = browser_as("hm_staff2", next=f"/hazards/{hazard}/", phone=True)
     owner.fill("#a-rectify-note", "已更换升降柱电机，试运行正常")
     owner.click("#action-rectify button[type=submit]")
     refusal = owner.locator("#action-rectify .error")
@@ -84,7 +87,7 @@ def test_record_on_a_phone_then_assign_rectify_and_accept(
     assert HazardLedger.objects.get(id=hazard).status == "rectified"
 
     # 钱督查 of the district bureau accepts it (验收).
-    inspector = browser_as("tn_inspector", next=f"/hazards/{hazard}/do/verify/", phone=True)
+    inspector = browser_as("tn_inspector", next=f"/hazards/{hazard}/", phone=True)
     expect(inspector.locator("#hazard-status")).to_have_text("待验收")
     inspector.select_option("#a-verify-accepted", "true")
     inspector.fill("#a-verify-note", "现场复查合格")
@@ -92,6 +95,9 @@ def test_record_on_a_phone_then_assign_rectify_and_accept(
     screenshot(inspector, "05-verify")
     inspector.click("#action-verify button[type=submit]")
     expect(inspector).to_have_url(HAZARD_URL)
+    expect(inspector.locator("#hazard-status")).to_have_text("已销号")
+    check_page(inspector)
+    screenshot(inspector, "06-closed")
     state: Hazard = get_application().get_hazard(hazard)
     assert state.status == "closed" and state.verified_by == "tn_inspector"
     assert len(state.attachments) == 3
