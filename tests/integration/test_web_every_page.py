@@ -1,6 +1,7 @@
-"""Every page a user can reach by following links, crawled as that user: no dead link or refusal behind a link, no UUID in the visible
-text, no police-only text on any page an education user opens, and nothing of another school's hazards for a user
-outside it (issue 17: "Police-only content never reaches an education page"; scope applies to everything)."""
+"""Every page a user can reach by following links, crawled as that user: no dead link or refusal behind a link, no
+UUID in the visible text, no police-only text on any page an education user opens, and nothing of another school's
+hazards for a user outside it (issue 17: "Police-only content never reaches an education page";
+scope applies to everything)."""
 
 from __future__ import annotations
 
