@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
 from api.web import views
+from api.web.dashboard import Dashboard
 from api.web.forms import LoginForm
 from api.web.login import LoginView
 
@@ -22,4 +23,5 @@ urlpatterns = [
     path("forms/joint/", views.JointFormList.as_view(), name="joint-forms"),
     path("forms/joint/<uuid:pk>/", views.JointFormPage.as_view(), name="joint-form"),
     path("forms/joint/<uuid:pk>/pdf/", views.JointFormPdf.as_view(), name="joint-form-pdf"),
+    path("dashboard/", Dashboard.as_view(), name="dashboard"),
 ]
