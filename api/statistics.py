@@ -85,8 +85,8 @@ def _named(group: Group, figures: dict[Hashable, Figures], schools: Any) -> list
 
 
 def week_label(monday: date) -> str:
-    sunday = monday + timedelta(days=6)
-    return f"{monday.isoformat()} 至 {sunday.month}月{sunday.day}日"
+    """The week as the tables name it: its Monday and its Sunday, e.g. 2026-11-02 至 11-08."""
+    return f"{monday.isoformat()} 至 {monday + timedelta(days=6):%m-%d}"
 
 
 def figures_json(figures: Figures) -> dict[str, Any]:

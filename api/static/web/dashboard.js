@@ -8,18 +8,34 @@
     return rate === null ? null : Math.round(rate * 1000) / 10;
   }
 
+  function labels(box, data) {
+    // Weeks by their Monday (11-02起); schools and categories by name, wrapped, or slanted when many.
+    if (box.getAttribute("data-group") === "week") {
+      return data.groups.map(function (g) { return g.key.slice(5) + "起"; });
+    }
+    return data.groups.map(function (g) { return g.name; });
+  }
+
   function draw(box, data) {
-    var names = data.groups.map(function (g) { return g.name; });
+    var names = labels(box, data);
+    var room = box.clientWidth / Math.max(names.length, 1);
+    var slanted = room < 64;
     var chart = echarts.init(box, null, { renderer: "canvas" });
     chart.setOption({
       animation: false,
       tooltip: { trigger: "axis" },
       legend: { top: 0, data: ["发现数", "整改数", "逾期数", "整改率"] },
-      grid: { left: 40, right: 48, top: 40, bottom: 70, containLabel: true },
-      xAxis: { type: "category", data: names, axisLabel: { interval: 0, rotate: names.length > 3 ? 30 : 0 } },
+      grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
+      xAxis: {
+        type: "category",
+        data: names,
+        axisLabel: slanted
+          ? { interval: 0, rotate: 45, width: 96, overflow: "truncate" }
+          : { interval: 0, width: Math.max(room - 8, 40), overflow: "break" }
+      },
       yAxis: [
-        { type: "value", name: "数量", minInterval: 1 },
-        { type: "value", name: "整改率", min: 0, max: 100, axisLabel: { formatter: "{value}%" } }
+        { type: "value", minInterval: 1 },
+        { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } }
       ],
       series: [
         { name: "发现数", type: "bar", data: data.groups.map(function (g) { return g.found; }) },
