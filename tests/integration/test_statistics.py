@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from api.services import execute
 from domain.application import SafetyApplication
 from domain.policy import Role, UnitKind
 from domain.timerules import deadline_end
+from projections.statistics import week_of
 
 from apihelpers import API, ok, refused
 
@@ -179,3 +180,8 @@ def test_the_schema_documents_the_parameters(world: World, user: Client) -> None
     operation = schema["paths"]["/api/v1/statistics/"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"campaign", "at", "known_at", "group"}
     assert "统计" in operation["summary"]
+
+
+def test_a_week_runs_monday_to_sunday_in_beijing_time() -> None:
+    assert week_of(datetime(2026, 11, 8, 15, 59, tzinfo=UTC)) == date(2026, 11, 2)  # Sunday 23:59 in Beijing
+    assert week_of(datetime(2026, 11, 8, 16, 0, tzinfo=UTC)) == date(2026, 11, 9)  # Monday 00:00 in Beijing
