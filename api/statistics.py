@@ -63,10 +63,10 @@ class Statistics:
 
 def statistics_for(actor: Actor, params: Mapping[str, Any]) -> Statistics:
     """The figures asked by ``params`` (``campaign``, ``at``, ``known_at``, ``group``) in ``actor``'s scope."""
+    query = build_query(SPEC, params, actor)  # a campaign out of scope: 404 before any 400 of ``group``
     group = params.get("group") or "school"
     if group not in GROUPS:
         raise InvalidValue("group 只能是 school（按学校）、category（按类别）或 week（按周）", field="group")
-    query = build_query(SPEC, params, actor)
     schools = scope.reported_schools(actor, query.unit)
     campaign = query.campaign.id if query.campaign else None
     found = tally(hazard_states(query.at, query.known_at, schools=schools.values("id"), campaign=campaign), group)
