@@ -32,6 +32,7 @@ TOP_LEVEL = (
     "audit-checkpoints",
     "audit-public-key",
     "audit-police-access",
+    "statistics",
     "schema",
     "docs",
 )

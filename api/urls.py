@@ -19,6 +19,7 @@ from api.policeaccess import PoliceAccessLog
 from api.reports.submissions import SubmissionCopyView, SubmissionDetail, Submissions
 from api.reports.views import ReportView
 from api.root import api_root
+from api.statistics import StatisticsView
 from api.token import ObtainToken, RevokeToken
 from api.web import errorpages
 from api.web.login import throttled_login
@@ -71,6 +72,7 @@ v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL, so the page needs no inline script (CSP).
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    path("statistics/", StatisticsView.as_view(), name="statistics"),
 ]
 
 urlpatterns = [

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 
 from domain.eventinfo import plain
 from domain.hazard.aggregate import Hazard
-from domain.hazard.status import DONE_STATUSES, NOT_CLOSED_STATUSES
+from domain.hazard.status import NOT_CLOSED_STATUSES
 from projections.bitemporal import Bitemporal, in_force
 from projections.bulk import JsonText
 from projections.ledger import HazardLedger
@@ -221,10 +221,3 @@ def owners(hazard: UUID, known_at: datetime) -> list[dict[str, Any]]:
             intervals.append({"owner": row.owner, "owner_unit": row.owner_unit, "from": row.valid_from, "to": None})
     return [i for i in intervals if i["owner"] is not None]
 
-
-def counts_at(campaign: UUID, school: UUID, at: datetime, known_at: datetime) -> dict[str, int]:
-    """排查出的总隐患数 / 隐患整改数 / 未整改隐患数 of a school in a campaign at ``at`` (e.g. the statistics cutoff)."""
-    rows = states_at(at, known_at).filter(campaign=campaign, school=school)
-    total = rows.count()
-    rectified = rows.filter(status__in=sorted(DONE_STATUSES)).count()
-    return {"hazards_total": total, "hazards_rectified": rectified, "hazards_open": total - rectified}

@@ -8,19 +8,17 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, Q
 from django.template import Context, Engine
 from django.utils import timezone
 
 from domain.errors import InvalidValue
-from domain.hazard.status import DONE_STATUSES
 from domain.jointform.fields import BY_KEY, COUNT_LABELS, FOOTER, TITLE
 from domain.timerules import cutoff_moment
 from projections import scope
 from projections.campaigns import CampaignView
 from projections.directory import UnitView, names_at, person_names, unit_names, units_at
-from projections.history import counts_at, states_at
 from projections.jointforms import JointFormView
+from projections.statistics import counts_at, hazard_states, tally
 from reports.base import NOT_APPLICABLE, Cell, Report, Table, cell, chinese_date, statistics_day
 from reports.joint_form import build_joint_form, label_of, render_joint_form_html
 from reports.registry import ReportQuery, register
@@ -273,11 +271,10 @@ def changzhou_district_summary(query: ReportQuery) -> Report:
 def _hazard_counts(
     campaign: UUID, schools: list[UUID], at: datetime, known_at: datetime
 ) -> dict[UUID, tuple[int, int]]:
-    """校园隐患总数 / 整改数 per school at ``at`` as known at ``known_at`` (rectified: 已整改待验收 or 已销号)."""
-    states = states_at(at, known_at).filter(campaign=campaign, school__in=schools)
-    done = Count("id", filter=Q(status__in=sorted(DONE_STATUSES)))
-    grouped = states.order_by().values("school").annotate(total=Count("id"), done=done)
-    return {g["school"]: (g["total"], g["done"]) for g in grouped}
+    """校园隐患总数 / 整改数 per school at ``at`` as known at ``known_at``: 发现数 / 整改数 of
+    ``projections.statistics`` (rectified: 已整改待验收 or 已销号), as the statistics endpoint counts them."""
+    by_school = tally(hazard_states(at, known_at, schools=schools, campaign=campaign), "school").groups
+    return {school: (f.found, f.rectified) for school, f in by_school.items()}  # type: ignore[misc]
 
 
 def _summary_row(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from domain.hazard.status import DONE_STATUSES, OPEN_STATUSES
+from domain.hazard.status import OPEN_STATUSES
 from domain.timerules import deadline_end
 from projections import scope
 from projections.directory import UnitView
 from projections.history import states_at
 from projections.inspections import InspectionView
 from projections.ledger import HazardLedger
+from projections.statistics import tally
 from reports.base import Report, Table, cell, chinese_date, numbered, progress_text
 from reports.registry import ReportQuery, register
 
@@ -53,10 +54,9 @@ def suzhou_summary(query: ReportQuery) -> Report:
 
     def figures(found: set[tuple[object, object]]) -> tuple[int, int, int, int, int]:
         found_by = HazardLedger.objects.filter(inspection__in=[i for i, _ in found]).values("id")
-        hazards = states.filter(hazard__in=found_by)
-        found_count = hazards.count()
-        done = hazards.filter(status__in=sorted(DONE_STATUSES)).count()
-        return len(found), len({s for _, s in found}), found_count, done, found_count - done
+        hazards = tally(states.filter(hazard__in=found_by)).total  # 发现数 / 整改数 as projections.statistics counts
+        schools_found = len({s for _, s in found})
+        return len(found), schools_found, hazards.found, hazards.rectified, hazards.found - hazards.rectified
 
     rows = [(label, *figures(groups[key])) for label, key in CATEGORIES]
     total = ("合计", *figures(groups["leader"] | groups["joint"]))

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
 from api.web import capture, hazard, hazard_actions, home, ledger, views
+from api.web.dashboard import Dashboard
 from api.web.forms import LoginForm
 from api.web.login import LoginView
 
@@ -27,4 +28,5 @@ urlpatterns = [
     path("hazards/<uuid:pk>/", hazard.HazardPage.as_view(), name="hazard"),
     path("hazards/new/", capture.HazardNew.as_view(), name="hazard-new"),
     path("hazards/<uuid:pk>/do/<str:command>/", hazard_actions.HazardAction.as_view(), name="hazard-action"),
+    path("dashboard/", Dashboard.as_view(), name="dashboard"),
 ]

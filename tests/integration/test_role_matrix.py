@@ -595,6 +595,9 @@ ROWS: tuple[Row, ...] = (
            ", district", sees=None),
     Row("reports/<str:name>/", "GET", variant="suzhou-hazard-list, the caller's own unit", secret="never",
         sees=sees_campaign, build=lambda t, u, s, f: Call("reports/suzhou-hazard-list/", {"campaign": t.campaign(s)})),
+    # 统计: every signed-in user, counted in their own scope; another district's campaign is 404 as for reports
+    Row("statistics/", "GET", sees=sees_campaign, units=True,
+        build=lambda t, u, s, f: Call("statistics/", {"campaign": t.campaign(s)})),
     Row("submissions/", "GET", listing=True, sees=sees_submission, units=True,
         build=lambda t, u, s, f: Call("submissions/", {"limit": 1000}, t.submission(s))),
     Row("submissions/", "POST", ok=201, who=EVERYONE_BUT_AUDITOR, sees=sees_unit, rule=submits_as_own, units=True,
