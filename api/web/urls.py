@@ -6,6 +6,7 @@ from django.urls import path, reverse_lazy
 from api.web import views
 from api.web.forms import LoginForm
 from api.web.login import LoginView
+from api.web.oversight import Audit, Ownership, Reports, Supervision
 
 app_name = "web"
 
@@ -22,4 +23,8 @@ urlpatterns = [
     path("forms/joint/", views.JointFormList.as_view(), name="joint-forms"),
     path("forms/joint/<uuid:pk>/", views.JointFormPage.as_view(), name="joint-form"),
     path("forms/joint/<uuid:pk>/pdf/", views.JointFormPdf.as_view(), name="joint-form-pdf"),
+    path("supervision/", Supervision.as_view(), name="supervision"),
+    path("ownership/", Ownership.as_view(), name="ownership"),
+    path("audit/", Audit.as_view(), name="audit"),
+    path("reports/", Reports.as_view(), name="reports"),
 ]
