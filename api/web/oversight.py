@@ -83,7 +83,8 @@ class Ownership(OversightPage):
         if not filtered.is_valid():
             return self.page(request, "ownership.html", actor, {**context, "error": "所选学校无效"})
         items = data.ownership_items(filtered.qs)
-        return self.page(request, "ownership.html", actor, {**context, "times": times, "items": items})
+        shown = {"at": data.moment_label(times.at), "known_at": data.moment_label(times.known_at)}
+        return self.page(request, "ownership.html", actor, {**context, "times": shown, "items": items})
 
 
 class Audit(OversightPage):

@@ -65,6 +65,15 @@ def page_times(params: Mapping[str, Any], now: datetime) -> twotimes.TwoTimes:
     )
 
 
+def moment_label(moment: datetime) -> str:
+    """A moment in Beijing time as the pages write it; the end of a day is that day's 24:00, as deadlines end."""
+    local = moment.astimezone(BUSINESS_TZ)
+    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+        day = local.date() - timedelta(days=1)
+        return f"{day.year}年{day.month}月{day.day}日 24:00"
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
 def _moment(params: Mapping[str, Any], name: str, now: datetime) -> datetime | None:
     raw = params.get(name)
     if raw in (None, ""):
@@ -163,6 +172,7 @@ def _item(h: HazardLedger, names: directory.DisplayNames, today: date, notes: Ma
         "deadline": h.deadline,
         "days_overdue": days if h.overdue and days is not None and days > 0 else None,
         "days_left": -days if days is not None and not h.overdue and days <= 0 else None,
+        "due_soon": days is not None and not h.overdue and -DUE_SOON_DAYS < days <= 0,
         "supervised": h.supervised,
         "escalated": h.escalated,
         "note": notes.get(h.id, ""),
@@ -352,6 +362,10 @@ def _card(
         "links": [],
         "error": "",
     }
+    lacking = [f["label"] for f in fields if f["required"] and not f["options"]]
+    if lacking:
+        card["error"] = f"您的管辖范围内暂无可选的{lacking[0]}"
+        return card
     try:
         times = {name: _moment(asked, name, now) for name in ("at", "known_at")}
         query = {**values, **{k: v.isoformat() for k, v in times.items() if v is not None}}
