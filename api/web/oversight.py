@@ -45,7 +45,7 @@ class OversightPage(WebPage):
             return render(request, "web/refused.html", {"message": _text(error)}, status=STATUS_BY_KIND[error.kind])
 
     def actor(self, request: HttpRequest) -> Actor:
-        actor = actor_for(request.user)  # type: ignore[arg-type]
+        actor = actor_for(request.user)
         if self.roles is not None and actor.role not in self.roles:
             raise NotPermitted(self.refusal)
         return actor

@@ -20,7 +20,7 @@ from api.reports.query import build_query
 from api.reports.submissions import receipts
 from domain.accountability import Finding
 from domain.errors import DomainError, InvalidValue
-from domain.hazard.aggregate import STATUS_LABELS, Status
+from domain.hazard.aggregate import STATUS_LABELS, Severity, Status
 from domain.hazard.status import NOT_CLOSED_STATUSES, OPEN_STATUSES
 from domain.policy import ROLE_LABELS, Actor, Role, UnitKind
 from domain.timerules import BUSINESS_TZ, business_date, cutoff_moment, deadline_end
@@ -128,7 +128,7 @@ def supervision_board(actor: Actor, now: datetime) -> list[dict[str, Any]]:
 
 def _listed(rows: QuerySet[HazardLedger], **filters: str) -> QuerySet[HazardLedger]:
     """The API's hazard list filters (``hazards/?overdue=true`` …) on ``rows``: voided hazards left out."""
-    return HazardFilter(data=filters, queryset=rows).qs  # type: ignore[no-any-return]
+    return HazardFilter(data=filters, queryset=rows).qs
 
 
 def _unanswered(escalated: list[HazardLedger], now: datetime) -> dict[UUID, list[Finding]]:
@@ -165,7 +165,7 @@ def _item(h: HazardLedger, names: directory.DisplayNames, today: date, notes: Ma
         "url": hazard_url(h.id),
         "number": h.number,
         "description": h.description,
-        "severity_major": h.severity == "major",
+        "severity_major": h.severity == Severity.MAJOR,
         "status": STATUS_LABELS.get(Status(h.status), h.status),
         "owner": names.person_name(h.owner) or "（未指定）",
         "owner_unit": names.unit_name(h.owner_unit) or "",
