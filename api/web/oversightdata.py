@@ -255,7 +255,7 @@ def named_text(text: str) -> str:
 
     def name(match: re.Match[str]) -> str:
         what = known.get(UUID(match.group(1)), "其他记录")
-        return f"{what}第{match.group(2)}版事件" if match.group(2) else what
+        return f"{what}的第{match.group(2)}版" if match.group(2) else what
 
     return UUID_IN_TEXT.sub(name, text)
 

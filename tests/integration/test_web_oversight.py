@@ -54,6 +54,24 @@ def hazards(app: SafetyApplication, world: demo.World) -> demo.World:
         h, actor=principal, owner="hm_staff", owner_unit=school, reason="调岗", occurred_at=now - timedelta(days=10)
     )
     world.hazards["power_room"] = h
+    unanswered = app.discover_hazard(
+        actor=world.actor("hm_staff"),
+        campaign=world.campaign,
+        school=school,
+        description="教学楼外墙瓷砖脱落",
+        item="CZ-03",
+        severity=Severity.GENERAL,
+        code="HM01",
+        occurred_at=now - timedelta(days=12),
+    ).id
+    app.escalate_hazard(
+        unanswered,
+        actor=principal,
+        to_unit=world.units["district_bureau"],
+        reason="需区教育局安排维修资金",
+        occurred_at=now - timedelta(days=11),
+    )
+    world.hazards["unanswered"] = unanswered
     catch_up(app)
     return world
 
@@ -113,6 +131,9 @@ def test_supervision_lists_the_overdue_hazard_not_one_whose_deadline_is_ahead(ha
     major = HazardLedger.objects.get(id=hazards.hazards["major"])
     assert major.number in section(response, "supervised") and major.number in section(response, "escalated")
     assert major.number not in late, "its deadline was extended: no longer overdue"
+    waiting = HazardLedger.objects.get(id=hazards.hazards["unanswered"]).number
+    assert waiting in section(response, "unanswered") and "上报至天宁区教育局" in section(response, "unanswered")
+    assert major.number not in section(response, "unanswered"), "the bureau answered its escalation in time"
     assert not UUID_TEXT.search(text_of(response))
 
 
@@ -129,6 +150,9 @@ def test_supervision_is_refused_to_school_users_and_empty_for_other_areas(
     assert elsewhere.status_code == 200
     body = text_of(elsewhere)
     assert overdue not in body and "红梅实验小学" not in body and "青龙中学" not in body
+    for path in ("/ownership/", "/audit/", "/reports/"):
+        body = text_of(page_as("wj_inspector").get(path))
+        assert overdue not in body and "红梅实验小学" not in body, path
     assert page_as("hm_officer").get("/supervision/").status_code == 200  # 红梅派出所 sees its school
     assert overdue in page_as("hm_officer").get("/supervision/").content.decode()
 
@@ -195,6 +219,7 @@ def test_audit_verify_shows_ok_then_names_the_tampering(
         sql("DELETE FROM {t} WHERE {id} = ?", (5,))
     tampered = text_of(auditor.post("/audit/"))
     assert "校验未通过" in tampered and "事件缺失（被删除）" in tampered
+    assert "“红梅实验小学”的第1版 不在原位置" in tampered  # the event named by what it is about, not its id
     assert not UUID_TEXT.search(tampered)
     assert page_as("hm_principal").get("/audit/").status_code == 403
     assert page_as("tn_leader").get("/audit/").status_code == 200
