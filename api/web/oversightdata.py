@@ -37,6 +37,7 @@ from reports.registry import ReportSpec, load_all
 
 DUE_SOON_DAYS = 7  # 即将到期: the deadline ends within this many days (today's included)
 UNANSWERED = "R6_ESCALATION_UNANSWERED"
+LEDGER_LINKS = {"overdue": "/hazards/?overdue=true", "supervised": "/hazards/?supervised=true"}  # the 台账, filtered
 UUID_IN_TEXT = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:#(\d+))?", re.I)
 PROBLEM_LABELS = {
     "modified": "事件内容被篡改",
@@ -109,7 +110,14 @@ def supervision_board(actor: Actor, now: datetime) -> list[dict[str, Any]]:
     unanswered = _unanswered(escalated, now)
     names = _names([h for _, _, found, _ in sections for h in found], unanswered.values())
     board = [
-        {"key": key, "title": title, "help": help_text, "count": len(found), "groups": _by_school(found, names, today)}
+        {
+            "key": key,
+            "title": title,
+            "help": help_text,
+            "count": len(found),
+            "groups": _by_school(found, names, today),
+            "ledger": LEDGER_LINKS.get(key, ""),
+        }
         for key, title, found, help_text in sections
     ]
     waiting = [h for h in escalated if h.id in unanswered]

@@ -186,6 +186,8 @@ def test_ownership_refuses_a_moment_ahead_in_chinese_and_shows_another_school_no
     ahead = business_date(timezone.now() + timedelta(days=3)).isoformat()
     response = page_as("tn_inspector").get("/ownership/", {"at": ahead})
     assert response.status_code == 200 and "不能晚于当前时间" in text_of(response)
+    bad = page_as("tn_inspector").get("/ownership/", {"school": "not-a-school"})
+    assert bad.status_code == 200 and "所选学校无效" in text_of(bad)
     mine = page_as("ql_principal").get("/ownership/", {"school": str(hazards.units["hongmei_school"])})
     number = HazardLedger.objects.get(id=hazards.hazards["power_room"]).number
     assert mine.status_code == 200 and number not in mine.content.decode()
