@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -21,6 +22,16 @@ from projections.ledger import HazardLedger
 from projections.runner import catch_up
 
 Shot = Callable[[Any, str], Path]
+
+
+@pytest.fixture
+def check_page(request: pytest.FixtureRequest) -> Callable[..., None]:
+    """``check_page`` of this folder's conftest (``from conftest import`` finds whichever conftest came first when
+    several test folders run together)."""
+    here = str(Path(__file__).with_name("conftest.py"))
+    found = [p for p in request.config.pluginmanager.get_plugins() if getattr(p, "__file__", None) == here]
+    assert found, "tests/e2e/conftest.py is not loaded"
+    return found[0].check_page  # type: ignore[no-any-return]
 
 
 def transferred_ten_days_ago(app: SafetyApplication, world: demo.World) -> UUID:
@@ -51,10 +62,12 @@ def transferred_ten_days_ago(app: SafetyApplication, world: demo.World) -> UUID:
 
 
 def test_the_supervisor_finds_the_overdue_item_and_who_owned_it_then_and_the_auditor_verifies(
-    app: SafetyApplication, world: demo.World, browser_as: Callable[..., Any], screenshot: Shot
+    app: SafetyApplication,
+    world: demo.World,
+    browser_as: Callable[..., Any],
+    screenshot: Shot,
+    check_page: Callable[..., None],
 ) -> None:
-    from conftest import check_page
-
     demo.create_hazards(app, world, world.started + timedelta(hours=2))  # type: ignore[operator]
     transferred = transferred_ten_days_ago(app, world)
     catch_up(app)
