@@ -80,18 +80,24 @@ class Accountability(DeclaredQuery, generics.GenericAPIView):  # type: ignore[ty
         times = twotimes.from_query(request.query_params, as_of_means="known_at")
         campaign = query_param(request, "campaign", CanonicalUUID())
         unit_id = query_param(request, "unit", CanonicalUUID())
-        actor = actor_of(request)
-        unit = _unit(actor, unit_id) if unit_id is not None else None
-        rows = HazardLedger.objects.only(*FINDINGS_READ).order_by("school", "number")
-        hazards = scope.filter_by_school(rows, actor)
-        if campaign is not None:
-            hazards = hazards.filter(campaign=campaign)
-        per_hazard = findings_for(get_application(), list(hazards), times.at, times.known_at)
-        found = [f for of_one in per_hazard.values() for f in of_one]
-        if unit is not None:
-            found = _concerning(found, unit, hazards)
+        found = findings_in_scope(actor_of(request), times, campaign=campaign, unit_id=unit_id)
         page = self.paginate_queryset(found)
         return self.get_paginated_response(FindingOutput(page, many=True).data)
+
+
+def findings_in_scope(
+    actor: Actor, times: twotimes.TwoTimes, *, campaign: UUID | None = None, unit_id: UUID | None = None
+) -> list[Finding]:
+    """Findings on the hazards in the actor's scope (of ``campaign``; concerning ``unit_id``), in school and
+    序号 order: ``accountability/`` and the 审计 page."""
+    unit = _unit(actor, unit_id) if unit_id is not None else None
+    rows = HazardLedger.objects.only(*FINDINGS_READ).order_by("school", "number")
+    hazards = scope.filter_by_school(rows, actor)
+    if campaign is not None:
+        hazards = hazards.filter(campaign=campaign)
+    per_hazard = findings_for(get_application(), list(hazards), times.at, times.known_at)
+    found = [f for of_one in per_hazard.values() for f in of_one]
+    return _concerning(found, unit, hazards) if unit is not None else found
 
 
 def _unit(actor: Actor, unit_id: UUID) -> UnitView:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.request import Request
@@ -14,6 +15,7 @@ from api import twotimes
 from api.auth import actor_of
 from api.common import CanonicalUUIDFilter, DeclaredQuery, TrueFalseFilter
 from api.hazards.serializers import OwnershipItem
+from domain.policy import Actor
 from projections import history, scope
 from projections.history import HazardVersion
 
@@ -38,7 +40,14 @@ class Ownership(DeclaredQuery, generics.ListAPIView):  # type: ignore[type-arg]
 
     def get_queryset(self) -> Any:
         times = twotimes.from_query(self.request.query_params, as_of_means="known_at")
-        rows = history.open_at(times.at, times.known_at).order_by("school", "number", "hazard")
-        return scope.filter_by_school(rows, actor_of(self.request)).values(
-            "hazard", "number", "school", "owner", "owner_unit", "owner_since", "deadline", "status", "overdue"
-        )
+        return open_hazards(actor_of(self.request), times).values(*ITEM_FIELDS)
+
+
+ITEM_FIELDS = ("hazard", "number", "school", "owner", "owner_unit", "owner_since", "deadline", "status", "overdue")
+
+
+def open_hazards(actor: Actor, times: twotimes.TwoTimes) -> QuerySet[HazardVersion]:
+    """Every hazard open at ``times.at`` in the actor's scope, as known at ``times.known_at`` (the API's and the
+    谁负责 page's one query; ``OwnershipFilter`` narrows it by school, campaign, overdue)."""
+    rows = history.open_at(times.at, times.known_at).order_by("school", "number", "hazard")
+    return scope.filter_by_school(rows, actor)

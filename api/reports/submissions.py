@@ -116,19 +116,7 @@ class Submissions(IdempotentCommand, DeclaredQuery, generics.GenericAPIView):  #
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
         require_writer(actor)
-        data = validated(SubmitInput, request.data)
-        spec = load_all().get(data["report"])
-        if spec is None:
-            raise ReportNotFound(name=data["report"])
-        params = {k: str(v) for k, v in data.items() if v not in (None, "") and k != "report"}
-        query = build_query(spec, params, actor)
-        if not actor.is_admin and (query.unit is None or query.unit.id != actor.unit):
-            raise OutOfScope("只能以本单位名义报送", field="unit")
-        if spec.name == JOINT_FORM_REPORT and query.form is not None:
-            refuse_if_form_submitted(query.form)
-        copies = render_copies(request, spec, query)
-        sent = sending(spec, query, params, copies)
-        row = store(copies, lambda app: app.submit_report(actor=actor, **sent).id)
+        row = submit_report(request, actor, validated(SubmitInput, request.data))
         return Response(submission_json(row, actor, request), status=201)
 
 
@@ -156,6 +144,24 @@ class SubmissionCopyView(DeclaredQuery, generics.GenericAPIView):  # type: ignor
         response["Content-Disposition"] = content_disposition_header(True, copy.filename)
         response["X-Content-SHA256"] = copy.sha256
         return response
+
+
+def submit_report(request: HttpRequest, actor: Actor, data: dict[str, Any]) -> SubmissionView:
+    """报送: the report ``data`` (``SubmitInput``, validated) names, in the actor's own unit's name, sent to each
+    of its lines (``submissions/`` and the 报表 page)."""
+    require_writer(actor)
+    spec = load_all().get(data["report"])
+    if spec is None:
+        raise ReportNotFound(name=data["report"])
+    params = {k: str(v) for k, v in data.items() if v not in (None, "") and k != "report"}
+    query = build_query(spec, params, actor)
+    if not actor.is_admin and (query.unit is None or query.unit.id != actor.unit):
+        raise OutOfScope("只能以本单位名义报送", field="unit")
+    if spec.name == JOINT_FORM_REPORT and query.form is not None:
+        refuse_if_form_submitted(query.form)
+    copies = render_copies(request, spec, query)
+    sent = sending(spec, query, params, copies)
+    return store(copies, lambda app: app.submit_report(actor=actor, **sent).id)
 
 
 def lines_of(campaign: CampaignView | None) -> dict[str, list[str]]:

@@ -7,6 +7,7 @@ from api.web import capture, hazard, hazard_actions, home, ledger, views
 from api.web.dashboard import Dashboard
 from api.web.forms import LoginForm
 from api.web.login import LoginView
+from api.web.oversight import Audit, Ownership, Reports, Supervision
 
 app_name = "web"
 
@@ -29,4 +30,8 @@ urlpatterns = [
     path("hazards/new/", capture.HazardNew.as_view(), name="hazard-new"),
     path("hazards/<uuid:pk>/do/<str:command>/", hazard_actions.HazardAction.as_view(), name="hazard-action"),
     path("dashboard/", Dashboard.as_view(), name="dashboard"),
+    path("supervision/", Supervision.as_view(), name="supervision"),
+    path("ownership/", Ownership.as_view(), name="ownership"),
+    path("audit/", Audit.as_view(), name="audit"),
+    path("reports/", Reports.as_view(), name="reports"),
 ]
