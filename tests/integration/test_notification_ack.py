@@ -1,0 +1,105 @@
+"""签收 (issue 17): a user signs for a notice — an event of their account, in the hash chain; a second 签收 answers
+the same; nobody signs another's notice; the sender of a 挂牌督办 sees who has not signed yet."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import pytest
+from rest_framework.test import APIClient
+
+from api.demo import World
+from domain.application import SafetyApplication
+from domain.directory.aggregate import Account, account_id
+from projections.integrity import ChainLink
+
+from apihelpers import assigned_hazard
+
+Client = Callable[[str], APIClient]
+
+
+def _supervised(client_for: Client, world: World, past: Callable[[float], str]) -> str:
+    hid = assigned_hazard(client_for, world, past)  # owner 赵后勤 (hm_staff2) of 红梅实验小学
+    answer = client_for("tn_leader").post(f"/api/v1/hazards/{hid}/supervise/", {"note": "限期整改"}, format="json")
+    assert answer.status_code == 200, answer.content
+    return hid
+
+
+def _notice(client: APIClient, hid: str) -> dict[str, Any]:
+    response = client.get("/api/v1/notifications/")
+    assert response.status_code == 200, response.content
+    [notice] = [n for n in response.json()["results"] if n["hazard"] == hid and n["kind"] == "supervised"]
+    return notice
+
+
+def _sent(client: APIClient, hid: str) -> dict[str, Any]:
+    response = client.get("/api/v1/notifications/sent/")
+    assert response.status_code == 200, response.content
+    [sent] = [s for s in response.json() if s["hazard"] == hid]
+    return sent
+
+
+@pytest.mark.django_db
+def test_the_owner_signs_once_and_the_sender_sees_who_has_not(
+    app: SafetyApplication, world: World, client_for: Client, past: Callable[[float], str]
+) -> None:
+    hid = _supervised(client_for, world, past)
+    owner = client_for("hm_staff2")
+    notice = _notice(owner, hid)
+    assert notice["acknowledged_at"] is None
+
+    before = _sent(client_for("tn_leader"), hid)
+    assert sorted(before["unsigned"]) == sorted(["赵后勤", "红梅实验小学"])
+    assert not any(world.units["hongmei_school"].hex in str(r) for r in before["recipients"])  # names, not ids
+
+    # the school's copy is signed by anyone of the school: the 校长 signs first, the owner has not yet
+    principal = client_for("hm_principal")
+    assert principal.post(f"/api/v1/notifications/{_notice(principal, hid)['id']}/acknowledge/").status_code == 200
+    partly = _sent(client_for("tn_leader"), hid)
+    assert partly["unsigned"] == ["赵后勤"]
+    by_school = [r for r in partly["recipients"] if r["recipient"] == "红梅实验小学"]
+    assert by_school[0]["acknowledged_by"] == "王校长" and by_school[0]["acknowledged_at"]
+
+    first = owner.post(f"/api/v1/notifications/{notice['id']}/acknowledge/")
+    assert first.status_code == 200, first.content
+    assert first.json()["acknowledged_at"]
+    again = owner.post(f"/api/v1/notifications/{notice['id']}/acknowledge/")
+    assert again.status_code == 200, again.content
+    assert again.json()["acknowledged_at"] == first.json()["acknowledged_at"]  # the same 签收, nothing new
+    assert _notice(owner, hid)["acknowledged_at"] == first.json()["acknowledged_at"]
+
+    # the event: one 签收 in the owner's account, for the hazard's 督办 event, chained like every event
+    events = app.recorder.select_events(account_id("hm_staff2"))
+    signed = [e for e in events if e.topic.endswith("Account.NoticeAcknowledged")]
+    assert len(signed) == 1
+    account = app.repository.get(account_id("hm_staff2"))
+    assert isinstance(account, Account)
+    hazard = app.repository.get(UUID(hid))
+    assert account.acknowledged_at(UUID(hid), hazard.version) is not None
+    assert ChainLink.objects.filter(
+        originator_id=account_id("hm_staff2"), originator_version=signed[0].originator_version
+    ).exists()
+
+    done = _sent(client_for("tn_leader"), hid)
+    assert done["unsigned"] == []
+    assert {r["recipient"]: r["acknowledged_by"] for r in done["recipients"]} == {
+        "赵后勤": "赵后勤",
+        "红梅实验小学": "王校长",
+    }
+
+
+@pytest.mark.django_db
+def test_nobody_signs_another_ones_notice(world: World, client_for: Client, past: Callable[[float], str]) -> None:
+    hid = _supervised(client_for, world, past)
+    notice = _notice(client_for("hm_staff2"), hid)
+    for other in ("ql_staff", "hm_officer", "tn_inspector"):  # another school, the station, the bureau
+        refused = client_for(other).post(f"/api/v1/notifications/{notice['id']}/acknowledge/")
+        assert refused.status_code == 404, (other, refused.content)
+        assert refused.json()["code"] == "notification_not_found"
+    assert client_for("hm_staff2").post("/api/v1/notifications/999999/acknowledge/").status_code == 404
+    assert _notice(client_for("hm_staff2"), hid)["acknowledged_at"] is None
+    assert _sent(client_for("tn_leader"), hid)["unsigned"]  # nothing signed
+    # another bureau's user sees none of what tn_leader sent; the school sent nothing
+    assert client_for("ql_staff").get("/api/v1/notifications/sent/").json() == []
