@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
-from api.web import views
+from api.web import account, views
 from api.web.forms import LoginForm
 from api.web.login import LoginView
 
@@ -22,4 +22,8 @@ urlpatterns = [
     path("forms/joint/", views.JointFormList.as_view(), name="joint-forms"),
     path("forms/joint/<uuid:pk>/", views.JointFormPage.as_view(), name="joint-form"),
     path("forms/joint/<uuid:pk>/pdf/", views.JointFormPdf.as_view(), name="joint-form-pdf"),
+    path("account/", account.Account.as_view(), name="account"),
+    path("notifications/sent/", account.Sent.as_view(), name="notifications-sent"),
+    path("notifications/<int:pk>/ack/", account.Acknowledge.as_view(), name="notification-ack"),
 ]
+

@@ -8,19 +8,20 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
-from api.demo import World
+from api.demo import DEMO_PASSWORD, World
 from domain.application import SafetyApplication
 from domain.directory.aggregate import Account, account_id
 from projections.integrity import ChainLink
 
 from apihelpers import assigned_hazard
 
-Client = Callable[[str], APIClient]
+ApiLogin = Callable[[str], APIClient]
 
 
-def _supervised(client_for: Client, world: World, past: Callable[[float], str]) -> str:
+def _supervised(client_for: ApiLogin, world: World, past: Callable[[float], str]) -> str:
     hid = assigned_hazard(client_for, world, past)  # owner 赵后勤 (hm_staff2) of 红梅实验小学
     answer = client_for("tn_leader").post(f"/api/v1/hazards/{hid}/supervise/", {"note": "限期整改"}, format="json")
     assert answer.status_code == 200, answer.content
@@ -43,7 +44,7 @@ def _sent(client: APIClient, hid: str) -> dict[str, Any]:
 
 @pytest.mark.django_db
 def test_the_owner_signs_once_and_the_sender_sees_who_has_not(
-    app: SafetyApplication, world: World, client_for: Client, past: Callable[[float], str]
+    app: SafetyApplication, world: World, client_for: ApiLogin, past: Callable[[float], str]
 ) -> None:
     hid = _supervised(client_for, world, past)
     owner = client_for("hm_staff2")
@@ -91,7 +92,7 @@ def test_the_owner_signs_once_and_the_sender_sees_who_has_not(
 
 
 @pytest.mark.django_db
-def test_nobody_signs_another_ones_notice(world: World, client_for: Client, past: Callable[[float], str]) -> None:
+def test_nobody_signs_another_ones_notice(world: World, client_for: ApiLogin, past: Callable[[float], str]) -> None:
     hid = _supervised(client_for, world, past)
     notice = _notice(client_for("hm_staff2"), hid)
     for other in ("ql_staff", "hm_officer", "tn_inspector"):  # another school, the station, the bureau
@@ -103,3 +104,36 @@ def test_nobody_signs_another_ones_notice(world: World, client_for: Client, past
     assert _sent(client_for("tn_leader"), hid)["unsigned"]  # nothing signed
     # another bureau's user sees none of what tn_leader sent; the school sent nothing
     assert client_for("ql_staff").get("/api/v1/notifications/sent/").json() == []
+
+
+def _session(username: str) -> Client:
+    client = Client()
+    assert client.login(username=username, password=DEMO_PASSWORD)
+    return client
+
+
+@pytest.mark.django_db
+def test_the_page_button_signs_and_the_sender_page_names_who_has_not(
+    world: World, client_for: ApiLogin, past: Callable[[float], str]
+) -> None:
+    hid = _supervised(client_for, world, past)
+    notice = _notice(client_for("hm_staff2"), hid)
+
+    refused = _session("ql_staff").post(f"/notifications/{notice['id']}/ack/", {"next": "/"})
+    assert refused.status_code == 404 and "提醒不存在" in refused.content.decode()
+
+    sender = _session("tn_leader").get("/notifications/sent/").content.decode()
+    assert "未签收：赵后勤、红梅实验小学" in sender or "未签收：红梅实验小学、赵后勤" in sender
+    assert hid not in sender and str(world.units["hongmei_school"]) not in sender  # names, not ids
+
+    owner = _session("hm_staff2")
+    done = owner.post(f"/notifications/{notice['id']}/ack/", {"next": "/account/"})
+    assert done.status_code == 302 and done["Location"] == "/account/"
+    assert "已签收" in owner.get("/account/").content.decode()
+    away = owner.post(f"/notifications/{notice['id']}/ack/", {"next": "https://evil.example/"})
+    assert away.status_code == 302 and away["Location"] == "/"  # never off the site; a second 签收 is fine
+    assert _notice(client_for("hm_staff2"), hid)["acknowledged_at"]
+
+    after = _session("tn_leader").get("/notifications/sent/").content.decode()
+    assert "均已签收" in after and "赵后勤" in after  # 赵后勤 of the school signed the school's copy too
+    assert _session("ql_chief").get("/notifications/sent/").content.decode().count("未签收") == 0
