@@ -56,12 +56,13 @@ class ChineseErrors(forms.Form):
         super().full_clean()
         for name, errors in list(self.errors.as_data().items()):
             self.errors[name] = self.error_class(
-                [_chinese(error) for error in errors],
+                [chinese_message(error) for error in errors],
                 renderer=self.renderer,  # type: ignore[call-arg]
             )
 
 
-def _chinese(error: forms.ValidationError) -> str:
+def chinese_message(error: forms.ValidationError) -> str:
+    """A validation error's message in Chinese (Django's password validators by their codes)."""
     text = VALIDATOR_MESSAGES.get(error.code or "")
     if text is None:
         return " ".join(error.messages)

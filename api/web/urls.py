@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
-from api.web import account, views
+from api.web import account, bulkimport, views
 from api.web.forms import LoginForm
 from api.web.login import LoginView
 
@@ -25,5 +25,7 @@ urlpatterns = [
     path("account/", account.Account.as_view(), name="account"),
     path("notifications/sent/", account.Sent.as_view(), name="notifications-sent"),
     path("notifications/<int:pk>/ack/", account.Acknowledge.as_view(), name="notification-ack"),
+    path("admin-tools/import/", bulkimport.Import.as_view(), name="admin-import"),
+    path("admin-tools/import/template.xlsx", bulkimport.ImportTemplate.as_view(), name="admin-import-template"),
 ]
 
