@@ -3,11 +3,13 @@ the same; nobody signs another's notice; the sender of a 挂牌督办 sees who h
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -137,3 +139,18 @@ def test_the_page_button_signs_and_the_sender_page_names_who_has_not(
     after = _session("tn_leader").get("/notifications/sent/").content.decode()
     assert "均已签收" in after and "赵后勤" in after  # 赵后勤 of the school signed the school's copy too
     assert _session("ql_chief").get("/notifications/sent/").content.decode().count("未签收") == 0
+
+
+@pytest.mark.django_db(transaction=True)  # a parallel rebuild's workers (PostgreSQL) have their own connections
+def test_a_rebuild_gives_back_the_signatures(
+    app: SafetyApplication, world: World, client_for: ApiLogin, past: Callable[[float], str]
+) -> None:
+    hid = _supervised(client_for, world, past)
+    owner = client_for("hm_staff2")
+    signed = owner.post(f"/api/v1/notifications/{_notice(owner, hid)['id']}/acknowledge/").json()["acknowledged_at"]
+    before = _sent(client_for("tn_leader"), hid)
+
+    call_command("rebuild_projections", workers=2, stdout=io.StringIO())  # in parallel on PostgreSQL
+
+    assert _notice(owner, hid)["acknowledged_at"] == signed
+    assert _sent(client_for("tn_leader"), hid) == before
