@@ -67,8 +67,8 @@ EXAMPLE_UNITS = [
     ["东湖小学", "学校", "天宁区", "天宁区教育局", "东湖派出所", "小学", "否", "DH01"],
 ]
 EXAMPLE_STAFF = [
-    ["dh_principal", "刘校长", "13800000000", "东湖小学", "校长", "请改为初始密码"],
-    ["dh_staff", "张安全", "", "东湖小学", "学校工作人员", "请改为初始密码"],
+    ["dh_principal", "刘校长", "13800000000", "东湖小学", "校长", "Chushi-2026"],
+    ["dh_staff", "张安全", "", "东湖小学", "学校工作人员", "Chushi-2026"],
 ]
 MAX_ROWS = 2000
 
@@ -97,32 +97,37 @@ class _Rollback(Exception):
 
 
 def template() -> bytes:
-    """The workbook to fill: both sheets with their headers, an example row each and a sheet of instructions."""
+    """The workbook to fill: both sheets with their headers only (nothing to delete before importing), and a sheet
+    of instructions with an example of each."""
     book = Workbook()
     units = book.active
     assert units is not None
     units.title = UNIT_SHEET
     staff = book.create_sheet(STAFF_SHEET)
-    for sheet, columns, examples in ((units, UNIT_COLUMNS, EXAMPLE_UNITS), (staff, STAFF_COLUMNS, EXAMPLE_STAFF)):
-        sheet.append([f"{c}*" if c in REQUIRED else c for c in columns])
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            cell.fill = PatternFill("solid", fgColor="DDE6F2")
-        for row in examples:
-            sheet.append(row)
-        for letter in "ABCDEFGH"[: len(columns)]:
-            sheet.column_dimensions[letter].width = 18
     notes = book.create_sheet("填写说明")
     for line in (
-        "带 * 的列必填；示例行请删除后再导入。整份文件要么全部导入，要么（有任何一行出错时）一行也不导入。",
+        "带 * 的列必填。整份文件要么全部导入，要么（有任何一行出错时）一行也不导入，并列出每一处错误。",
         f"单位类型：{'、'.join(KINDS)}。学校必须填写属地派出所；是否寄宿填“是”或“否”。",
         "上级单位、属地派出所、所在单位填单位名称：可以是系统中已有的单位，也可以是本文件中排在前面的行。",
         "学校代码：1至10位字母或数字，区内唯一，作隐患编号前缀；不填则由系统给默认代码。",
         f"角色：{'、'.join(ROLES)}。审计/督导人员、系统管理员可不填所在单位。",
         "初始密码至少 8 位；请通知本人登录后在“我的账户”中修改。",
+        "",
     ):
         notes.append([line])
-    notes.column_dimensions["A"].width = 110
+    for sheet, columns, examples in ((units, UNIT_COLUMNS, EXAMPLE_UNITS), (staff, STAFF_COLUMNS, EXAMPLE_STAFF)):
+        sheet.append([f"{c}*" if c in REQUIRED else c for c in columns])
+        notes.append([f"“{sheet.title}”工作表示例："])
+        notes.append(list(columns))
+        for row in examples:
+            notes.append(row)
+        notes.append([])
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+            cell.fill = PatternFill("solid", fgColor="DDE6F2")
+        for letter in "ABCDEFGH"[: len(columns)]:
+            sheet.column_dimensions[letter].width = 18
+    notes.column_dimensions["A"].width = 30
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

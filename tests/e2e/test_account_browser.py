@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import check_page
+from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from api.demo import DEMO_PASSWORD, World
@@ -78,3 +79,27 @@ def test_the_sender_of_a_supervision_sees_who_has_not_signed(
     expect(page.get_by_text("未签收：红梅实验小学")).to_be_visible()
     check_page(page)
     screenshot(page, "sent")
+
+
+def test_the_import_page_lists_every_bad_row_on_a_phone(
+    world: World, browser_as: Callable[..., Any], screenshot: Shot, tmp_path: Path
+) -> None:
+    page = browser_as("admin", next="/admin-tools/import/", phone=True)
+    expect(page.get_by_role("heading", name="批量导入单位及人员")).to_be_visible()
+    check_page(page)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="下载导入模板（.xlsx）").click()
+    assert download.value.suggested_filename == "单位及人员导入模板.xlsx"
+    filled = tmp_path / "导入.xlsx"
+    download.value.save_as(filled)
+    book = load_workbook(filled)
+    book["单位"].append(["南湖小学", "学校", "天宁区", "天宁区教育局", "", "小学", "否", ""])  # no 属地派出所
+    book["人员"].append(["hm_staff", "重名", "", "红梅实验小学", "校长", "Chushi-mima-2026"])  # taken
+    book.save(filled)
+    page.get_by_label("导入文件（.xlsx）").set_input_files(str(filled))
+    page.get_by_role("button", name="校验并导入").click()
+    expect(page.get_by_text("发现 2 处错误，未导入任何数据")).to_be_visible()
+    expect(page.get_by_text("学校必须指定属地派出所")).to_be_visible()
+    expect(page.get_by_text("用户名“hm_staff”已存在")).to_be_visible()
+    check_page(page)
+    screenshot(page, "import-errors")

@@ -4,6 +4,7 @@ sheet, row and column in Chinese; administrators only."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -21,6 +22,16 @@ def _logged_in(username: str) -> Client:
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     assert client.login(username=username, password=DEMO_PASSWORD)
     return client
+
+
+def _errors(page: str) -> list[tuple[str, ...]]:
+    """The error table's rows: (sheet, row, column, message)."""
+    rows = re.findall(r"<tr>(.*?)</tr>", page, re.S)
+    return [
+        tuple(re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", r))
+        for r in rows
+        if "<td" in r
+    ]
 
 
 def _workbook(units: list[list[str]], staff: list[list[str]]) -> SimpleUploadedFile:
@@ -85,8 +96,10 @@ def test_a_file_with_two_bad_rows_imports_nothing_and_names_both(world: World) -
     assert answer.status_code == 400
     page = answer.content.decode()
     assert "发现 2 处错误，未导入任何数据" in page
-    assert "<td>单位</td><td>第 4 行</td><td>属地派出所</td><td>学校必须指定属地派出所</td>" in page
-    assert "<td>人员</td><td>第 4 行</td><td>用户名</td><td>用户名“hm_staff”已存在</td>" in page
+    assert _errors(page) == [
+        ("单位", "第 4 行", "属地派出所", "学校必须指定属地派出所"),
+        ("人员", "第 4 行", "用户名", "用户名“hm_staff”已存在"),
+    ]
     assert UnitView.objects.count() == units and StaffView.objects.count() == people
     assert get_user_model().objects.count() == logins  # not even the good rows' logins
     assert not UnitView.objects.filter(name="东湖小学").exists()
@@ -97,14 +110,12 @@ def test_input_errors_are_shown_by_column(world: World) -> None:
     units = [["北湖小学", "小学校", "天宁区", "", "没有这个所", "", "也许", ""]]
     staff = [["bh", "", "", "北湖小学", "老师", "123"]]
     page = _logged_in("admin").post("/admin-tools/import/", {"file": _workbook(units, staff)}).content.decode()
-    for expected in (
-        "<td>单位</td><td>第 2 行</td><td>类型</td>",
-        "<td>单位</td><td>第 2 行</td><td>属地派出所</td><td>找不到单位“没有这个所”</td>",
-        "<td>单位</td><td>第 2 行</td><td>是否寄宿</td>",
-        "<td>人员</td><td>第 2 行</td><td>姓名</td><td>必填</td>",
-        "<td>人员</td><td>第 2 行</td><td>角色</td>",
-    ):
-        assert expected in page, expected
+    found = {error[:3]: error[3] for error in _errors(page)}
+    assert found[("单位", "第 2 行", "属地派出所")] == "找不到单位“没有这个所”"
+    assert found[("人员", "第 2 行", "姓名")] == "必填"
+    assert "类型须为" in found[("单位", "第 2 行", "类型")]
+    assert found[("单位", "第 2 行", "是否寄宿")] == "是否寄宿须填“是”或“否”"
+    assert "角色须为" in found[("人员", "第 2 行", "角色")]
     assert "This field" not in page
 
 
