@@ -149,11 +149,10 @@ def receipts(notices: Sequence[NotificationView]) -> dict[int, NotificationAck |
     keys = {(n.hazard, n.hazard_version) for n in notices}
     acks: dict[tuple[UUID, int], list[NotificationAck]] = {}
     if keys:
-        wanted = models.Q()
-        for hazard, version in keys:
-            wanted |= models.Q(hazard=hazard, hazard_version=version)
-        for ack in NotificationAck.objects.filter(wanted).order_by("acknowledged_at", "id"):
-            acks.setdefault((ack.hazard, ack.hazard_version), []).append(ack)
+        hazards = bulk.among("hazard", {hazard for hazard, _ in keys})
+        for ack in NotificationAck.objects.filter(hazards).order_by("acknowledged_at", "id"):
+            if (ack.hazard, ack.hazard_version) in keys:
+                acks.setdefault((ack.hazard, ack.hazard_version), []).append(ack)
     found: dict[int, NotificationAck | None] = {}
     for n in notices:
         signed = acks.get((n.hazard, n.hazard_version), [])

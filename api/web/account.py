@@ -130,6 +130,10 @@ class Account(AccountPage):
             if target.get_username() == actor.username:
                 reset.add_error("username", "修改自己的密码请使用上方表单（须输入原密码）。")
                 return self.page(request, actor, OwnPasswordForm(request.user), reset, status=400)
+            if target.is_superuser and not request.user.is_superuser:  # type: ignore[union-attr]
+                # an appointed administrator must not take over the installation's superuser login
+                reset.add_error("username", "只有超级管理员可以重置超级管理员的密码。")
+                return self.page(request, actor, OwnPasswordForm(request.user), reset, status=403)
             with transaction.atomic():
                 reset.save()
                 execute(lambda app: app.record_password_change(actor=actor, username=target.get_username()))

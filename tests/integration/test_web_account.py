@@ -7,9 +7,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from api.demo import DEMO_PASSWORD, World
+from api.demo import ADMIN, DEMO_PASSWORD, World
+from api.services import execute
 from domain.application import SafetyApplication
 from domain.directory.aggregate import account_id
+from domain.policy import Role
 
 NEW = "Xin-mima-2026"
 
@@ -127,3 +129,23 @@ def test_an_auditor_changes_his_own_password(app: SafetyApplication, world: Worl
     )
     assert done.status_code == 302 and _can_log_in("auditor", NEW)
     assert _events(app, "auditor") == ["Opened", "PasswordChanged"]
+
+
+@pytest.mark.django_db
+def test_an_appointed_administrator_resets_staff_but_not_the_superuser(app: SafetyApplication, world: World) -> None:
+    get_user_model().objects.create_user(username="it_admin", password=DEMO_PASSWORD)
+    execute(
+        lambda app: app.appoint_staff(
+            actor=ADMIN, username="it_admin", display_name="信息科", phone="", unit=None, role=Role.ADMIN
+        )
+    )
+    client = _logged_in("it_admin")
+    refused = client.post(
+        "/account/", {"action": "reset", "username": "admin", "new_password1": NEW, "new_password2": NEW}
+    )
+    assert refused.status_code == 403 and "只有超级管理员可以重置超级管理员的密码" in refused.content.decode()
+    assert _can_log_in("admin", DEMO_PASSWORD) and _events(app, "admin") == []
+    done = client.post(
+        "/account/", {"action": "reset", "username": "hm_staff", "new_password1": NEW, "new_password2": NEW}
+    )
+    assert done.status_code == 302 and _can_log_in("hm_staff", NEW)
