@@ -34,8 +34,11 @@ from api.web.page import visitor_label
 from domain.errors import DomainError
 from domain.policy import RESET_PASSWORD, Actor
 from projections.eventstore import get_application
+from projections.notifications import KIND_TITLES, for_actor
+from projections.runner import catch_up_notifications
 
 User = get_user_model()
+INBOX_SIZE = 100
 
 OLD_WRONG = "原密码不正确，请重新输入。"
 MISMATCH = "两次输入的新密码不一致。"
@@ -175,10 +178,21 @@ class Acknowledge(AccountPage):
         actor = actor_for(request.user)  # type: ignore[arg-type]
         acknowledge(actor, notice_for(actor, pk))
         messages.success(request, "已签收。")
-        target = request.POST.get("next", "")
+        target = request.POST.get("next", "") or reverse("web:notifications")
         if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
             target = "/"
         return redirect(target)
+
+
+class Inbox(AccountPage):
+    """The visitor's notices, newest first, each with its 签收 (a button while unsigned)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        actor = actor_for(request.user)  # type: ignore[arg-type]
+        catch_up_notifications(get_application())
+        notices = list(for_actor(actor).order_by("-occurred_at", "-id")[:INBOX_SIZE])
+        context = {"visitor": visitor_label(actor), "notices": notices, "kinds": KIND_TITLES, "size": INBOX_SIZE}
+        return render(request, "web/account/inbox.html", context)
 
 
 class Sent(AccountPage):

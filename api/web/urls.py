@@ -23,6 +23,7 @@ urlpatterns = [
     path("forms/joint/<uuid:pk>/", views.JointFormPage.as_view(), name="joint-form"),
     path("forms/joint/<uuid:pk>/pdf/", views.JointFormPdf.as_view(), name="joint-form-pdf"),
     path("account/", account.Account.as_view(), name="account"),
+    path("notifications/", account.Inbox.as_view(), name="notifications"),
     path("notifications/sent/", account.Sent.as_view(), name="notifications-sent"),
     path("notifications/<int:pk>/ack/", account.Acknowledge.as_view(), name="notification-ack"),
     path("admin-tools/import/", bulkimport.Import.as_view(), name="admin-import"),

@@ -78,7 +78,21 @@ def test_the_sender_of_a_supervision_sees_who_has_not_signed(
     expect(page.get_by_role("heading", name="督办签收情况")).to_be_visible()
     expect(page.get_by_text("未签收：红梅实验小学")).to_be_visible()
     check_page(page)
-    screenshot(page, "sent")
+    screenshot(page, "1-sent-unsigned")
+
+    principal = browser_as("hm_principal", next="/notifications/", phone=True)
+    expect(principal.get_by_role("heading", name="我的提醒")).to_be_visible()
+    check_page(principal)
+    screenshot(principal, "2-inbox")
+    principal.get_by_role("button", name="签收：隐患挂牌督办：南校门缺少升降柱").click()
+    expect(principal.get_by_text("已签收。")).to_be_visible()
+    screenshot(principal, "3-signed")
+
+    page.reload()
+    expect(page.get_by_text("均已签收")).to_be_visible()
+    expect(page.get_by_role("cell", name="王校长")).to_be_visible()
+    check_page(page)
+    screenshot(page, "4-sent-signed")
 
 
 def test_the_import_page_lists_every_bad_row_on_a_phone(

@@ -4,6 +4,7 @@ the same; nobody signs another's notice; the sender of a 挂牌督办 sees who h
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -154,3 +155,18 @@ def test_a_rebuild_gives_back_the_signatures(
 
     assert _notice(owner, hid)["acknowledged_at"] == signed
     assert _sent(client_for("tn_leader"), hid) == before
+
+
+@pytest.mark.django_db
+def test_the_inbox_page_signs_with_a_button(world: World, client_for: ApiLogin, past: Callable[[float], str]) -> None:
+    hid = _supervised(client_for, world, past)
+    owner = _session("hm_staff2")
+    page = owner.get("/notifications/").content.decode()
+    assert "隐患挂牌督办：南校门缺少升降柱" in page and ">签收</button>" in page
+    assert hid not in re.sub(r"<[^>]+>", "", page)  # no id on screen
+    notice = _notice(client_for("hm_staff2"), hid)
+    done = owner.post(f"/notifications/{notice['id']}/ack/")
+    assert done.status_code == 302 and done["Location"] == "/notifications/"
+    after = owner.get("/notifications/").content.decode()
+    assert "已签收。" in after and "签收</span>" in after and ">签收</button>" not in after
+    assert "南校门" not in _session("ql_staff").get("/notifications/").content.decode()  # another school's
