@@ -23,7 +23,7 @@ from api.auth import actor_of
 from api.common import DeclaredQuery
 from api.idempotency import IdempotentCommand
 from api.services import execute
-from domain.errors import NotificationNotFound
+from domain.directory.account import NotificationNotFound
 from domain.policy import ROLE_LABELS, Actor, Role
 from projections.directory import person_names, unit_names
 from projections.eventstore import get_application

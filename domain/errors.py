@@ -169,11 +169,6 @@ class UnitNotFound(NotFound):
     message = "单位不存在"
 
 
-class NotificationNotFound(NotFound):
-    code = "notification_not_found"
-    message = "提醒不存在"
-
-
 class StaffNotFound(NotFound):
     code = "user_not_found"
     message = "用户不存在"

@@ -24,7 +24,8 @@ from uuid import UUID
 from django.db import models
 from eventsourcing.domain import Aggregate
 
-from domain.directory.aggregate import Account, Unit
+from domain.directory.account import Account
+from domain.directory.aggregate import Unit
 from domain.hazard.aggregate import Hazard
 from domain.policy import Actor, Role, UnitKind
 from projections import bulk

@@ -37,7 +37,8 @@ from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
 
 from domain.application import SafetyApplication
-from domain.directory.aggregate import Account, Staff, Unit
+from domain.directory.account import Account
+from domain.directory.aggregate import Staff, Unit
 from domain.hazard.aggregate import Hazard
 from projections import (
     attachmentuse,

@@ -7,7 +7,8 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.core import Core
-from domain.directory.aggregate import Account, Staff, Unit, account_id, school_code, staff_id
+from domain.directory.account import Account, account_id
+from domain.directory.aggregate import Staff, Unit, school_code, staff_id
 from domain.errors import (
     AlreadyExists,
     InvalidValue,

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from api.demo import DEMO_PASSWORD, World
 from domain.application import SafetyApplication
-from domain.directory.aggregate import Account, account_id
+from domain.directory.account import Account, account_id
 from projections.integrity import ChainLink
 
 from apihelpers import assigned_hazard

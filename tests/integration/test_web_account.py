@@ -10,7 +10,7 @@ from django.test import Client
 from api.demo import ADMIN, DEMO_PASSWORD, World
 from api.services import execute
 from domain.application import SafetyApplication
-from domain.directory.aggregate import account_id
+from domain.directory.account import account_id
 from domain.policy import Role
 
 NEW = "Xin-mima-2026"
