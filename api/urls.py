@@ -14,7 +14,7 @@ from api.hazards.ownership import Ownership
 from api.health import healthz
 from api.inspections import views as inspections
 from api.jointforms import views as jointforms
-from api.notifications import Notifications
+from api.notifications import NotificationAcknowledge, Notifications, NotificationsSent
 from api.policeaccess import PoliceAccessLog
 from api.reports.submissions import SubmissionCopyView, SubmissionDetail, Submissions
 from api.reports.views import ReportView
@@ -65,6 +65,8 @@ v1 = [
     path("attachments/<str:pk>/original/", attachments.AttachmentOriginal.as_view(), name="attachment-original"),
     path("attachments/<str:pk>/meta/", attachments.AttachmentMeta.as_view(), name="attachment-meta"),
     path("notifications/", Notifications.as_view(), name="notifications"),
+    path("notifications/sent/", NotificationsSent.as_view(), name="notifications-sent"),
+    path("notifications/<str:pk>/acknowledge/", NotificationAcknowledge.as_view(), name="notification-acknowledge"),
     path("audit/verify/", AuditVerify.as_view(), name="audit-verify"),
     path("audit/checkpoints/", AuditCheckpoints.as_view(), name="audit-checkpoints"),
     path("audit/public-key/", AuditPublicKey.as_view(), name="audit-public-key"),

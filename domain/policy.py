@@ -126,5 +126,6 @@ CHANGE_UNIT = Requirement(ADMINS_ONLY, "变更单位名称、区域或属地派�
 CREATE_USER = Requirement(ADMINS_ONLY, "创建用户")
 CHANGE_ROLE = Requirement(ADMINS_ONLY, "调整任职")
 DEACTIVATE_USER = Requirement(ADMINS_ONLY, "停用用户")
+RESET_PASSWORD = Requirement(ADMINS_ONLY, "重置他人密码")
 LAUNCH_CAMPAIGN = Requirement(EDU_BUREAU_ROLES, "发起专项排查")
 AMEND_CAMPAIGN = Requirement(EDU_BUREAU_ROLES, "修改专项排查")  # and only the issuing bureau's (judged on the campaign)

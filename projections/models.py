@@ -9,7 +9,7 @@ from projections.inspections import AssessmentView, InspectionView
 from projections.integrity import ChainLink, Checkpoint
 from projections.jointforms import JointFormCopy, JointFormView
 from projections.ledger import HazardLedger
-from projections.notifications import NotificationHazard, NotificationUnit, NotificationView
+from projections.notifications import NotificationAck, NotificationHazard, NotificationUnit, NotificationView
 from projections.policemirror import PoliceCheckpoint, PoliceEventCopy, PoliceFormMirror
 from projections.submissions import SubmissionView
 from projections.tracking import ConsumerOffset, ParkedMessage, ProjectionPosition
@@ -28,6 +28,7 @@ __all__ = [
     "InspectionView",
     "JointFormCopy",
     "JointFormView",
+    "NotificationAck",
     "NotificationHazard",
     "NotificationUnit",
     "NotificationView",

@@ -9,6 +9,10 @@ notice is read). The projector keeps its own small state (hazard → school, own
 from the same events in the same order, so it needs no other read model and runs as its own consumer group.
 Each notice is keyed by the event that caused it (hazard, version) and a recipient: a replay changes nothing.
 A batch is applied in memory (``Batch``) and written in bulk, in the caller's transaction.
+
+签收: a user signs for a notice (``Account.NoticeAcknowledged``, an event of the directory); a notice addressed to a
+user is signed when that user signs it, one to a unit (or a role in it) when anyone of that unit (holding that role)
+signs it (``receipts``). The sender of a 督办 or 上报 (the event's actor and unit) sees who has not signed yet.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from uuid import UUID
 from django.db import models
 from eventsourcing.domain import Aggregate
 
+from domain.directory.account import Account
 from domain.directory.aggregate import Unit
 from domain.hazard.aggregate import Hazard
 from domain.policy import Actor, Role, UnitKind
@@ -38,6 +43,9 @@ class NotificationView(models.Model):
     title = models.CharField("标题", max_length=200)
     message = models.TextField("内容")
     occurred_at = models.DateTimeField()
+    # who caused it: the actor of a 督办 or 上报 and their unit ("" and None for a missed deadline, the system's)
+    sender = models.CharField(max_length=150, blank=True, default="", db_index=True)
+    sender_unit = models.UUIDField(null=True, default=None, db_index=True)
 
     class Meta:
         verbose_name = "提醒"
@@ -48,6 +56,22 @@ class NotificationView(models.Model):
                 fields=["hazard", "hazard_version", "recipient_user", "recipient_unit", "recipient_role"],
                 name="one_notice_per_event_and_recipient",
             )
+        ]
+
+
+class NotificationAck(models.Model):
+    """One user's 签收 of one notice (the notice is known by its hazard event), with the unit and role they held."""
+
+    username = models.CharField(max_length=150)
+    hazard = models.UUIDField(db_index=True)
+    hazard_version = models.IntegerField()
+    unit = models.UUIDField(null=True)
+    role = models.CharField(max_length=30, blank=True)
+    acknowledged_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["username", "hazard", "hazard_version"], name="one_ack_per_user_and_notice")
         ]
 
 
@@ -84,7 +108,10 @@ NOTICE_FIELDS = [
     "title",
     "message",
     "occurred_at",
+    "sender",
+    "sender_unit",
 ]
+ACK_FIELDS = ["username", "hazard", "hazard_version", "unit", "role", "acknowledged_at"]
 HAZARD_FIELDS = ["id", "school", "description", "owner", "owner_unit", "version"]
 UNIT_FIELDS = ["id", "name", "parent"]
 
@@ -98,7 +125,44 @@ def for_actor(actor: Actor) -> models.QuerySet[NotificationView]:
         )
     # One notice per event even when the user is addressed twice (the owner who is also the 校长).
     first = NotificationView.objects.filter(mine).values("hazard", "hazard_version").annotate(first=models.Min("id"))
-    return NotificationView.objects.filter(id__in=first.values("first"))
+    return NotificationView.objects.filter(id__in=first.values("first")).annotate(
+        acknowledged_at=models.Subquery(
+            NotificationAck.objects.filter(
+                username=actor.username,
+                hazard=models.OuterRef("hazard"),
+                hazard_version=models.OuterRef("hazard_version"),
+            ).values("acknowledged_at")[:1]
+        )
+    )
+
+
+def sent_by(actor: Actor) -> models.QuerySet[NotificationView]:
+    """The notices of the 督办 and 上报 the actor (or their unit) sent, one row per recipient."""
+    mine = models.Q(sender=actor.username)
+    if actor.unit is not None:
+        mine |= models.Q(sender_unit=actor.unit)
+    return NotificationView.objects.filter(mine).exclude(sender="")
+
+
+def receipts(notices: Sequence[NotificationView]) -> dict[int, NotificationAck | None]:
+    """For each notice row (one recipient), the 签收 that answers it, or None while nobody has signed: a user's own,
+    or for a unit (a role in a unit) the first of anyone who signed while holding it."""
+    keys = {(n.hazard, n.hazard_version) for n in notices}
+    acks: dict[tuple[UUID, int], list[NotificationAck]] = {}
+    if keys:
+        hazards = bulk.among("hazard", {hazard for hazard, _ in keys})
+        for ack in NotificationAck.objects.filter(hazards).order_by("acknowledged_at", "id"):
+            if (ack.hazard, ack.hazard_version) in keys:
+                acks.setdefault((ack.hazard, ack.hazard_version), []).append(ack)
+    found: dict[int, NotificationAck | None] = {}
+    for n in notices:
+        signed = acks.get((n.hazard, n.hazard_version), [])
+        if n.recipient_user:
+            match = [a for a in signed if a.username == n.recipient_user]
+        else:
+            match = [a for a in signed if a.unit == n.recipient_unit and n.recipient_role in ("", a.role)]
+        found[n.id] = match[0] if match else None
+    return found
 
 
 class Batch:
@@ -114,6 +178,7 @@ class Batch:
         self.stored_hazards, self.stored_units = set(self.hazards), set(self.units)
         self.changed: set[UUID] = set()
         self.notices: list[tuple[Any, ...]] = []
+        self.acks: list[tuple[Any, ...]] = []
 
     def advance(self, event: Any) -> NotificationHazard | None:
         """The hazard's state before this event, or None when the event was applied already (a replay)."""
@@ -124,7 +189,15 @@ class Batch:
         self.changed.add(row.id)
         return row
 
-    def notify(self, row: NotificationHazard, event: Any, kind: str, message: str, recipients: list[Recipient]) -> None:
+    def notify(
+        self,
+        row: NotificationHazard,
+        event: Any,
+        kind: str,
+        message: str,
+        recipients: list[Recipient],
+        sender: tuple[str, UUID | None] = ("", None),
+    ) -> None:
         title = f"{KIND_TITLES[kind]}：{row.description[:40]}"
         for user, unit, role in dict.fromkeys(recipients):
             self.notices.append(
@@ -139,6 +212,7 @@ class Batch:
                     title,
                     message,
                     event.occurred_at,
+                    *sender,
                 )
             )
 
@@ -149,6 +223,15 @@ class Batch:
         units = [u for i, u in self.units.items() if i not in self.stored_units]
         bulk.insert(NotificationUnit, UNIT_FIELDS, ([u.id, u.name, u.parent] for u in units))
         bulk.insert(NotificationView, NOTICE_FIELDS, self.notices)
+        if self.acks:  # a replay of a 签收 already applied changes nothing
+            keys = {(a[0], a[1], a[2]) for a in self.acks}
+            stored = set(
+                NotificationAck.objects.filter(bulk.among("username", {k[0] for k in keys})).values_list(
+                    "username", "hazard", "hazard_version"
+                )
+            )
+            fresh = {(a[0], a[1], a[2]): a for a in self.acks if (a[0], a[1], a[2]) not in stored}
+            bulk.insert(NotificationAck, ACK_FIELDS, fresh.values())
 
 
 Recipient = tuple[str, UUID | None, str]  # user, unit, role within the unit
@@ -157,7 +240,11 @@ Handler = Callable[[Batch, Any], None]
 
 class NotificationProjector(Projector[Handler]):
     def __init__(self) -> None:
-        super().__init__("notifications", (NotificationView, NotificationHazard, NotificationUnit), (Unit, Hazard))
+        super().__init__(
+            "notifications",
+            (NotificationView, NotificationAck, NotificationHazard, NotificationUnit),
+            (Unit, Hazard, Account),
+        )
 
     def apply(self, event: Aggregate.Event) -> None:
         self.apply_batch([event])
@@ -179,6 +266,8 @@ projector = NotificationProjector()
 # before it, and a rebuild would not give back the notices' text. (Following renames needs the names in force over
 # time here — not done yet.)
 projector.ignore(Unit.Changed)
+# An account's opening and password changes are nobody's notice.
+projector.ignore(Account.Opened, Account.PasswordChanged, Account.PasswordReset)
 # Nothing to tell anyone: the notices are of missed deadlines, escalations and supervision; a hazard's state
 # otherwise matters here only for its owner (Assigned, Transferred).
 projector.ignore(
@@ -243,7 +332,8 @@ def deadline_missed(batch: Batch, event: Any) -> None:
 def escalated(batch: Batch, event: Any) -> None:
     if row := batch.advance(event):
         message = f"隐患“{row.description[:60]}”已上报贵单位：{event.reason}"
-        batch.notify(row, event, "escalated", message, [("", event.to_unit, "")])
+        sender = (event.actor, None) if event.actor else ("", None)
+        batch.notify(row, event, "escalated", message, [("", event.to_unit, "")], sender)
 
 
 @projector.on(Hazard.Supervised)
@@ -253,4 +343,9 @@ def supervised(batch: Batch, event: Any) -> None:
         if row.owner:
             recipients.insert(0, (row.owner, None, ""))
         message = f"隐患“{row.description[:60]}”已被挂牌督办。{event.note}".strip()
-        batch.notify(row, event, "supervised", message, recipients)
+        batch.notify(row, event, "supervised", message, recipients, (event.actor, event.by_unit))
+
+
+@projector.on(Account.NoticeAcknowledged)
+def acknowledged(batch: Batch, event: Any) -> None:
+    batch.acks.append((event.actor, event.hazard, event.hazard_version, event.unit, event.role, event.occurred_at))

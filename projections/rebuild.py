@@ -3,10 +3,10 @@
 The hazard projectors are most of a rebuild's work, and a hazard's rows depend only on its own events, its
 school's unit row and its 序号 (counted per school in log order): so the hazards are shared out among workers.
 
-1. In this process: the hash chain is extended where it is behind; then the directory (units and staff, and the
-   notifications' unit rows), in log order — units never change once registered, so a hazard projected later
-   reads the same school row as it would have in log order; then every hazard's 序号, counted over the
-   discoveries in log order (``numbers_up_to``).
+1. In this process: the hash chain is extended where it is behind; then the directory (units, staff and accounts,
+   and the notifications' unit rows and 签收), in log order — units never change once registered, so a hazard
+   projected later reads the same school row as it would have in log order; then every hazard's 序号, counted over
+   the discoveries in log order (``numbers_up_to``).
 2. ``workers`` processes, each reading the log up to the head taken at the start, only the events it projects
    (the share is chosen in the query, see ``_page_sql``, so no worker fetches or decodes another's events): each
    applies the events of its share of the hazards (ledger, history, notifications), found by a byte of the
@@ -37,6 +37,7 @@ from eventsourcing.utils import resolve_topic
 from psycopg.rows import tuple_row
 
 from domain.application import SafetyApplication
+from domain.directory.account import Account
 from domain.directory.aggregate import Staff, Unit
 from domain.hazard.aggregate import Hazard
 from projections import (
@@ -102,7 +103,7 @@ def kind_of(topic: str, kinds: dict[str, str]) -> str:
     kind = kinds.get(topic)
     if kind is None:
         cls = resolve_topic(topic)
-        if issubclass(cls, Unit.Event | Staff.Event):
+        if issubclass(cls, Unit.Event | Staff.Event | Account.Event):
             kind = DIRECTORY
         elif issubclass(cls, Hazard.Event):
             kind = HAZARD

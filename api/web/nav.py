@@ -31,6 +31,7 @@ class Link:
 
 LINKS: tuple[Link, ...] = (
     Link("/", "工作台", EVERYONE),
+    Link("/notifications/", "通知", EVERYONE),
     Link("/hazards/", "隐患台账", EVERYONE),
     Link("/hazards/new/", "隐患登记", DISCOVERERS | {Role.ADMIN}),
     Link("/supervision/", "督办", SUPERVISING),
@@ -40,6 +41,7 @@ LINKS: tuple[Link, ...] = (
     Link("/reports/", "报表", EVERYONE),
     Link("/forms/joint/", "联合检查表", EVERYONE),
     Link("/account/", "账户", EVERYONE),
+    Link("/admin-tools/import/", "批量导入", frozenset({Role.ADMIN})),
 )
 
 

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth
 from django.urls import path, reverse_lazy
 
-from api.web import capture, hazard, hazard_actions, home, ledger, views
+from api.web import account, bulkimport, capture, hazard, hazard_actions, home, ledger, views
 from api.web.dashboard import Dashboard
 from api.web.forms import LoginForm
 from api.web.login import LoginView
@@ -34,4 +34,11 @@ urlpatterns = [
     path("ownership/", Ownership.as_view(), name="ownership"),
     path("audit/", Audit.as_view(), name="audit"),
     path("reports/", Reports.as_view(), name="reports"),
+    path("account/", account.Account.as_view(), name="account"),
+    path("notifications/", account.Inbox.as_view(), name="notifications"),
+    path("notifications/sent/", account.Sent.as_view(), name="notifications-sent"),
+    path("notifications/<int:pk>/ack/", account.Acknowledge.as_view(), name="notification-ack"),
+    path("admin-tools/import/", bulkimport.Import.as_view(), name="admin-import"),
+    path("admin-tools/import/template.xlsx", bulkimport.ImportTemplate.as_view(), name="admin-import-template"),
 ]
+

@@ -29,10 +29,13 @@ from api.services import execute
 from api.web.forms import changes_from_post, posted_version
 from api.web.page import STATUS_LABELS, page_context, party_for, unit_names
 from domain.application import SafetyApplication
-from domain.errors import DomainError, InvalidValue, JointFormNotFound
+from domain.errors import DomainError, InvalidValue, JointFormNotFound, OutOfScope
+from domain.jointform.aggregate import party_of
 from domain.jointform.fields import TITLE
 from domain.policy import Actor
 from projections import scope
+from projections.campaigns import CampaignView
+from projections.directory import UnitView
 from projections.jointforms import JointFormView
 from projections.submissions import SubmissionView
 from reports.registry import load_all
@@ -60,21 +63,87 @@ class WebPage(LoginRequiredMixin, View):
 
 
 class JointFormList(WebPage):
+    """Every form the visitor may see, with its campaign and status; for school and station users also each
+    (campaign, school) of theirs without a form yet, with a 新建 button (``joint-forms/`` POST's command)."""
+
     def get(self, request: HttpRequest) -> HttpResponse:
         actor = actor_for(request.user)  # type: ignore[arg-type]
-        forms = list(scope.filter_by_school(JointFormView.objects.order_by("-updated_at"), actor))
-        names = unit_names(*{f.school for f in forms} | {f.station for f in forms})
-        items = [
-            {
-                "id": f.id,
-                "school": names.get(f.school, ""),
-                "station": names.get(f.station, ""),
-                "status": STATUS_LABELS.get(f.status, f.status),
-                "updated_at": f.updated_at,
-            }
-            for f in forms
-        ]
-        return render(request, "web/joint_form_list.html", {"forms": items, "title": TITLE})
+        return render(request, "web/joint_form_list.html", list_context(actor))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        actor = actor_for(request.user)  # type: ignore[arg-type]
+        try:
+            campaign = _posted_uuid(request.POST.get("campaign", ""), "campaign")
+            school = _posted_uuid(request.POST.get("school", ""), "school")
+            if not scope.can_see_school(actor, school):
+                raise OutOfScope(school=str(school))
+            form = execute(lambda app: app.open_joint_form(actor=actor, campaign=campaign, school=school))
+        except DomainError as error:
+            context = list_context(actor, error=error)
+            return render(request, "web/joint_form_list.html", context, status=STATUS_BY_KIND[error.kind])
+        messages.success(request, "已新建报表，请填写本方栏目。")
+        return redirect("web:joint-form", pk=form.id)
+
+
+def _posted_uuid(value: str, name: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise InvalidValue("请选择专项排查和学校", field=name) from None
+
+
+def list_context(actor: Actor, *, error: DomainError | None = None) -> dict[str, Any]:
+    forms = list(scope.filter_by_school(JointFormView.objects.order_by("-updated_at"), actor))
+    campaigns = [c for c in CampaignView.objects.order_by("-launched_at") if scope.sees_campaign(actor, c)]
+    titles = {c.id: c.title for c in campaigns} | dict(
+        CampaignView.objects.filter(id__in={f.campaign for f in forms}).values_list("id", "title")
+    )
+    opened = {(f.campaign, f.school) for f in forms}
+    unopened = [
+        (campaign, school)
+        for campaign in campaigns
+        for school in scope.campaign_schools(campaign, scope.units(actor))
+        if (campaign.id, school.id) not in opened and _may_open(actor, school)
+    ]
+    names = unit_names(*{f.school for f in forms} | {f.station for f in forms})
+    items = [
+        {
+            "id": f.id,
+            "campaign": titles.get(f.campaign, ""),
+            "school": names.get(f.school, ""),
+            "station": names.get(f.station, ""),
+            "status": STATUS_LABELS.get(f.status, f.status),
+            "updated_at": f.updated_at,
+        }
+        for f in forms
+    ]
+    station_names = unit_names(*{s.police_station for _, s in unopened if s.police_station})
+    new = [
+        {
+            "campaign_id": c.id,
+            "campaign": c.title,
+            "school_id": s.id,
+            "school": s.name,
+            "station": station_names.get(s.police_station, "") if s.police_station else "",
+        }
+        for c, s in unopened
+    ]
+    return {"forms": items, "new": new, "title": TITLE, "error": _refusal(error)}
+
+
+def _may_open(actor: Actor, school: UnitView) -> bool:
+    """Whether the visitor is a party of this school's form (the domain's rule: its staff, its station's police)."""
+    try:
+        party_of(actor, school.id, school.police_station)
+    except DomainError:
+        return False
+    return True
+
+
+def _refusal(error: DomainError | None) -> str:
+    if error is None:
+        return ""
+    return error.message if error.detail == error.message else f"{error.message}：{error.detail}"
 
 
 class JointFormPage(WebPage):

@@ -7,6 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.core import Core
+from domain.directory.account import Account, account_id
 from domain.directory.aggregate import Staff, Unit, school_code, staff_id
 from domain.errors import (
     AlreadyExists,
@@ -21,9 +22,11 @@ from domain.policy import (
     CREATE_USER,
     DEACTIVATE_USER,
     REGISTER_UNIT,
+    RESET_PASSWORD,
     Actor,
     Role,
     UnitKind,
+    require_writer,
 )
 
 
@@ -187,3 +190,53 @@ class DirectoryCommands(Core):
                 effective_from=effective_from or when, actor=actor.username, occurred_at=when
             ),
         )
+
+    def record_password_change(self, *, actor: Actor, username: str, occurred_at: datetime | None = None) -> Account:
+        """Record that ``username``'s password changed: their own change (any role, auditors included: it is their
+        login, not the ledger), or an administrator's reset of another's. The password is set in Django's auth
+        table by the caller, in the same transaction; the event holds neither it nor its hash (``Account``)."""
+        if actor.username != username:
+            RESET_PASSWORD.check(actor)
+        account, when = self._account(username, actor, occurred_at)
+        if actor.username == username:
+            account.change_password(actor=actor.username, occurred_at=when)
+        else:
+            account.reset_password(actor=actor.username, occurred_at=when)
+        self._save(account)
+        return account
+
+    def acknowledge_notice(
+        self, *, actor: Actor, hazard: UUID, hazard_version: int, occurred_at: datetime | None = None
+    ) -> datetime:
+        """签收 the notice caused by the hazard's event ``hazard_version``: when it was signed for (the first time —
+        a second 签收 records nothing and answers the same). Whether the notice is addressed to the actor is the
+        caller's to judge (its read model finds the notices of an actor); read-only roles do not sign."""
+        require_writer(actor)
+        account, when = self._account(actor.username, actor, occurred_at)
+        signed = account.acknowledged_at(hazard, hazard_version)
+        if signed is not None:
+            return signed
+        account.acknowledge(
+            hazard=hazard,
+            hazard_version=hazard_version,
+            unit=actor.unit,
+            role=actor.role.value,
+            actor=actor.username,
+            occurred_at=when,
+        )
+        self._save(account)
+        return when
+
+    def get_account(self, username: str) -> Account | None:
+        """The user's account record, None before its first event."""
+        if not self._exists(account_id(username)):
+            return None
+        return self._load(Account, account_id(username), StaffNotFound)
+
+    def _account(self, username: str, actor: Actor, occurred_at: datetime | None) -> tuple[Account, datetime]:
+        """The user's account, opened by this command when it has none yet (saved with the command's event)."""
+        account = self.get_account(username)
+        when = self._when(occurred_at, latest=account.last_occurred_at if account else None)
+        if account is None:
+            account = Account.open(username=username, actor=actor.username, occurred_at=when)
+        return account, when
