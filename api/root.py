@@ -28,6 +28,7 @@ TOP_LEVEL = (
     "submissions",
     "attachments",
     "notifications",
+    "notifications-sent",
     "audit-verify",
     "audit-checkpoints",
     "audit-public-key",

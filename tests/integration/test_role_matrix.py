@@ -618,6 +618,12 @@ ROWS: tuple[Row, ...] = (
       for part in ("", "thumbnail/", "original/", "meta/")],
     # notices addressed to the caller (to them, their unit or their role there: not a scope question)
     Row("notifications/", "GET", sees=None, build=lambda t, u, s, f: Call("notifications/")),
+    # the 督办 and 上报 the caller or their unit sent, with each recipient's 签收
+    Row("notifications/sent/", "GET", sees=None, build=lambda t, u, s, f: Call("notifications/sent/")),
+    # 签收 of a notice that is not the caller's: 404 (test_notification_ack.py signs one's own)
+    Row("notifications/<str:pk>/acknowledge/", "POST", sees=None, variant="not the caller's",
+        rule=lambda u, s: 403 if ROLES[u] == "auditor" else 404,  # auditors change nothing (read_only_role)
+        build=lambda t, u, s, f: Call("notifications/987654321/acknowledge/")),
     # integrity of the log (§3): the whole chain is verified by those who oversee; the public key is public
     Row("audit/verify/", "GET", sees=None, who=frozenset({"auditor"}) | EDU_BUREAU | {"police_officer"} | ADMIN,
         build=lambda t, u, s, f: Call("audit/verify/")),
