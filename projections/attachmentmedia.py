@@ -1,5 +1,7 @@
-"""What an uploaded file is, read from its bytes (never its name or header), and the copy that is served: images
-re-encoded without their location (EXIF GPS, XMP, text chunks), orientation applied, plus a thumbnail (Pillow)."""
+"""What an uploaded file is, read from its bytes (never its name or header), and the copy that is served: an upright
+JPEG with its location segments removed byte by byte (``projections.jpegstrip``: pixels untouched, no decode but the
+thumbnail's reduced one); other images re-encoded without their location (EXIF GPS, XMP, text chunks), orientation
+applied; plus a thumbnail (Pillow)."""
 
 from __future__ import annotations
 
@@ -12,14 +14,17 @@ from datetime import datetime, timedelta, timezone
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
 
 from domain.timerules import BUSINESS_TZ
+from projections import jpegstrip
 
 THUMBNAIL_PX = 320  # the longest side of a thumbnail
 MAX_PIXELS = 60_000_000  # a 50-megapixel phone photo fits; a decompression bomb does not
 _FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 PDF = ("application/pdf", ".pdf")
 # EXIF kept on the served copy: when and with what it was taken. Everything else (GPS, maker notes that may hold
-# a location, the embedded thumbnail) is dropped; Orientation is applied to the pixels instead.
+# a location, the embedded thumbnail) is dropped; Orientation is applied to the pixels instead (an upright JPEG,
+# stripped byte by byte, keeps its Orientation 1).
 _KEPT_IFD0 = (ExifTags.Base.Make, ExifTags.Base.Model, ExifTags.Base.DateTime)
+UPRIGHT = (1, None)  # Orientation values needing no turn; other values turn the pixels (a decode and re-encode)
 _KEPT_EXIF = (ExifTags.Base.DateTimeOriginal, ExifTags.Base.DateTimeDigitized, ExifTags.Base.OffsetTimeOriginal)
 
 
@@ -86,6 +91,13 @@ def _open(data: bytes, image_format: str) -> Image.Image:
 
 
 def _process_image(original: bytes, image_format: str) -> Processed:
+    if image_format == "JPEG":
+        try:
+            stripped = jpegstrip.strip(original, _kept_upright_exif)
+        except jpegstrip.Malformed as error:
+            raise UnsupportedMedia() from error
+        if stripped.exif.get(ExifTags.Base.Orientation, 1) in UPRIGHT:
+            return _upright_jpeg(original, stripped)
     _open(original, image_format).verify()  # the whole file parses (verify leaves the image unusable: reopen)
     image = _open(original, image_format)
     image.load()
@@ -100,6 +112,25 @@ def _process_image(original: bytes, image_format: str) -> Processed:
         content_type, extension, served=served, original=original, thumbnail=thumbnail(image),
         width=width, height=height, taken_at=when,
     )  # fmt: skip
+
+
+def _upright_jpeg(original: bytes, stripped: jpegstrip.Stripped) -> Processed:
+    """The stripped copy served as it is; reading its size needs no decode, its thumbnail a reduced one (the DCT
+    scaled down to about the thumbnail's size), which also reads the whole image: a truncated one is refused."""
+    image = _open(stripped.served, "JPEG")
+    width, height = image.size
+    image.draft(None, (THUMBNAIL_PX, THUMBNAIL_PX))
+    return Processed(
+        *_FORMATS["JPEG"], served=stripped.served, original=original, thumbnail=thumbnail(image),
+        width=width, height=height, taken_at=taken_at(stripped.exif),
+    )  # fmt: skip
+
+
+def _kept_upright_exif(exif: Image.Exif) -> Image.Exif:
+    kept = _kept_exif(exif)
+    if exif.get(ExifTags.Base.Orientation) == 1:
+        kept[ExifTags.Base.Orientation] = 1
+    return kept
 
 
 def _encode(source: Image.Image, upright: Image.Image, image_format: str, exif: Image.Exif, *, lossless: bool) -> bytes:
