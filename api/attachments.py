@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +26,7 @@ from api.middleware import attachment_limit_detail
 from domain.attachments import AttachmentRef
 from domain.errors import AttachmentNotFound
 from projections.attachmentmedia import MAX_PIXELS, TooManyPixels, UnsupportedMedia, process
-from projections.attachments import Attachment, meta, read_blob, store_upload, visible_attachment
+from projections.attachments import Attachment, meta, read_blob, read_original, store_upload, visible_attachment
 
 SERVED_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
 BINARY = {(200, content_type): OpenApiTypes.BINARY for content_type in SERVED_TYPES}
@@ -152,7 +152,10 @@ class AttachmentOriginal(DeclaredQuery, generics.GenericAPIView):  # type: ignor
     @extend_schema(summary="附件原件（含位置信息，仅上传者和审计人员）", responses=BINARY)
     def get(self, request: Request, pk: str) -> HttpResponse:
         row = visible_attachment(actor_of(request), attachment_id(pk), original=True)
-        return blob_response(request, row.sha256_original, row.content_type, row.filename, as_attachment=True)
+        return blob_response(
+            request, row.sha256_original, row.content_type, row.filename, as_attachment=True,
+            read=lambda: read_original(row),
+        )  # fmt: skip
 
 
 class AttachmentMeta(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
@@ -205,15 +208,21 @@ def _ref_json(ref: AttachmentRef, row: Attachment | None, request: HttpRequest) 
 
 
 def blob_response(
-    request: HttpRequest, digest: str, content_type: str, filename: str, *, as_attachment: bool = False
+    request: HttpRequest,
+    digest: str,
+    content_type: str,
+    filename: str,
+    *,
+    as_attachment: bool = False,
+    read: Callable[[], bytes] | None = None,
 ) -> HttpResponse:
-    """The stored bytes named by ``digest``, marked with it (``ETag``, ``X-Content-SHA256``); PDFs are downloaded,
-    images shown."""
+    """The bytes whose SHA-256 is ``digest`` (the blob of that name, or what ``read`` gives), marked with it
+    (``ETag``, ``X-Content-SHA256``); PDFs are downloaded, images shown."""
     etag = f'"{digest}"'
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
     else:
-        response = HttpResponse(read_blob(digest), content_type=content_type)
+        response = HttpResponse(read() if read else read_blob(digest), content_type=content_type)
         download = as_attachment or content_type == "application/pdf"
         response["Content-Disposition"] = content_disposition_header(download, filename)
     response["ETag"] = etag

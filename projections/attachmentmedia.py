@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
 
 from domain.timerules import BUSINESS_TZ
-from projections import jpegstrip
+from projections import jpegstrip, originalpatch
 
 THUMBNAIL_PX = 320  # the longest side of a thumbnail
 MAX_PIXELS = 60_000_000  # a 50-megapixel phone photo fits; a decompression bomb does not
@@ -38,7 +38,9 @@ class TooManyPixels(Exception):
 
 @dataclass(frozen=True)
 class Processed:
-    """An upload as it is kept: the served bytes, the original bytes, the thumbnail, and what was read from them."""
+    """An upload as it is kept: the served bytes, the original bytes, the thumbnail, and what was read from them;
+    with ``original_patch``, the original is stored as that patch of the served bytes (``projections.originalpatch``)
+    instead of whole."""
 
     content_type: str
     extension: str
@@ -48,6 +50,7 @@ class Processed:
     width: int | None
     height: int | None
     taken_at: datetime | None
+    original_patch: bytes | None = None
 
 
 def sha256(data: bytes) -> str:
@@ -123,6 +126,7 @@ def _upright_jpeg(original: bytes, stripped: jpegstrip.Stripped) -> Processed:
     return Processed(
         *_FORMATS["JPEG"], served=stripped.served, original=original, thumbnail=thumbnail(image),
         width=width, height=height, taken_at=taken_at(stripped.exif),
+        original_patch=originalpatch.make(stripped.original) if stripped.original is not None else None,
     )  # fmt: skip
 
 

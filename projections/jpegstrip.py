@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from PIL import ExifTags, Image
 
+from projections import originalpatch
+
 SOI, EOI, SOS, COM = 0xD8, 0xD9, 0xDA, 0xFE
 APP0, APP1, APP2, APP14, APP15 = 0xE0, 0xE1, 0xE2, 0xEE, 0xEF
 STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RSTn: no length follows
@@ -38,10 +40,12 @@ class Segment:
 
 @dataclass(frozen=True)
 class Stripped:
-    """The served copy and the original's EXIF (empty without one): what was read before it was rewritten."""
+    """The served copy, the original's EXIF (empty without one) as read before it was rewritten, and the original as
+    pieces of the served copy and what was removed (``projections.originalpatch``; None when nothing was)."""
 
     served: bytes
     exif: Image.Exif
+    original: list[originalpatch.Piece] | None
 
 
 def segments(data: bytes) -> Iterator[Segment]:
@@ -78,27 +82,46 @@ def strip(data: bytes, rewrite_exif: Callable[[Image.Exif], Image.Exif]) -> Stri
     """``data`` without its location: the first EXIF segment replaced by ``rewrite_exif``'s (dropped when that is
     empty), every application segment but ``KEPT_APP``, comments, other EXIF segments and trailing bytes dropped.
     When nothing had to change, ``served`` is ``data`` itself (the same object)."""
-    pieces: list[tuple[int, int] | bytes] = [(0, 2)]  # ranges of ``data`` kept, and rewritten segments
+    kept: list[tuple[int, int] | bytes] = [(0, 2)]  # ranges of ``data`` served as they are, and rewritten segments
     exif: Image.Exif | None = None
     for segment in segments(data):
         if segment.marker == APP1 and exif is None and segment.payload(data).startswith(EXIF):
             exif = _loaded(segment.payload(data))
             rewritten = _exif_segment(rewrite_exif(exif))
             if rewritten != data[segment.start : segment.end]:
-                pieces.append(rewritten)
+                kept.append(rewritten)
                 continue
         elif not _kept(segment, data):
             continue
-        last = pieces[-1]
+        last = kept[-1]
         if isinstance(last, tuple) and last[1] == segment.start:
-            pieces[-1] = (last[0], segment.end)
+            kept[-1] = (last[0], segment.end)
         else:
-            pieces.append((segment.start, segment.end))
+            kept.append((segment.start, segment.end))
     exif = exif if exif is not None else Image.Exif()
-    if pieces == [(0, len(data))]:
-        return Stripped(data, exif)
+    if kept == [(0, len(data))]:
+        return Stripped(data, exif, None)
     view = memoryview(data)
-    return Stripped(b"".join(p if isinstance(p, bytes) else view[p[0] : p[1]] for p in pieces), exif)
+    served = b"".join(p if isinstance(p, bytes) else view[p[0] : p[1]] for p in kept)
+    return Stripped(served, exif, _original(data, kept))
+
+
+def _original(data: bytes, kept: list[tuple[int, int] | bytes]) -> list[originalpatch.Piece]:
+    """``data`` as ranges of the served copy (what ``kept`` made of it) and the bytes that were removed between."""
+    pieces: list[originalpatch.Piece] = []
+    served_at = original_at = 0
+    for piece in kept:
+        if isinstance(piece, bytes):
+            served_at += len(piece)
+            continue
+        start, end = piece
+        if start > original_at:
+            pieces.append(data[original_at:start])
+        pieces.append((served_at, served_at + end - start))
+        served_at, original_at = served_at + end - start, end
+    if original_at < len(data):
+        pieces.append(data[original_at:])
+    return pieces
 
 
 def _kept(segment: Segment, data: bytes) -> bool:
