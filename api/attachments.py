@@ -25,6 +25,7 @@ from api.idempotency import Fingerprint, IdempotentCommand
 from api.middleware import attachment_limit_detail
 from domain.attachments import AttachmentRef
 from domain.errors import AttachmentNotFound
+from projections import originalpatch
 from projections.attachmentmedia import MAX_PIXELS, TooManyPixels, UnsupportedMedia, process
 from projections.attachments import Attachment, meta, read_blob, read_original, store_upload, visible_attachment
 
@@ -42,6 +43,14 @@ class UnsupportedMediaType(exceptions.APIException):
 class AttachmentTooLarge(exceptions.APIException):
     status_code = 413
     default_code = "attachment_too_large"
+
+
+class StoredOriginalDamaged(exceptions.APIException):
+    """The original could not be rebuilt from its stored parts as the bytes its SHA-256 names: never served."""
+
+    status_code = 500
+    default_code = "blob_modified"
+    default_detail = "原件的存储已被改动，无法提供；请审计人员运行完整性校验（verify_integrity）"
 
 
 class UploadInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -154,8 +163,15 @@ class AttachmentOriginal(DeclaredQuery, generics.GenericAPIView):  # type: ignor
         row = visible_attachment(actor_of(request), attachment_id(pk), original=True)
         return blob_response(
             request, row.sha256_original, row.content_type, row.filename, as_attachment=True,
-            read=lambda: read_original(row),
+            read=lambda: _original(row),
         )  # fmt: skip
+
+
+def _original(row: Attachment) -> bytes:
+    try:
+        return read_original(row)
+    except originalpatch.Unreadable:
+        raise StoredOriginalDamaged() from None
 
 
 class AttachmentMeta(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
