@@ -13,13 +13,16 @@ from PIL import ExifTags, Image
 
 from projections import originalpatch
 
-SOI, EOI, SOS, COM = 0xD8, 0xD9, 0xDA, 0xFE
+SOI, EOI, SOS = 0xD8, 0xD9, 0xDA
 APP0, APP1, APP2, APP14, APP15 = 0xE0, 0xE1, 0xE2, 0xEE, 0xEF
 STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # TEM and RSTn: no length follows
 EXIF = b"Exif\x00\x00"
 # Application segments kept as they are: the JFIF header, the colour profile, Adobe's colour transform — none
 # holds a location, and without the last two the colours would change.
 KEPT_APP = ((APP0, b"JFIF\x00"), (APP2, b"ICC_PROFILE\x00"), (APP14, b"Adobe"))
+# The segments that make the image: frame headers (SOFn), Huffman, arithmetic and quantization tables, restart
+# interval, scans and their ends. Anything else (comments, reserved and extension markers) is dropped.
+IMAGE = frozenset({*range(0xC0, 0xD0), *range(0xD0, 0xD8), EOI, SOS, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF, 0x01}) - {0xC8}
 # In compressed data 0xFF is followed by 0x00 (a stuffed byte) or a restart marker; anything else is a marker.
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
@@ -125,12 +128,10 @@ def _original(data: bytes, kept: list[tuple[int, int] | bytes]) -> list[original
 
 
 def _kept(segment: Segment, data: bytes) -> bool:
-    if segment.marker == COM:
-        return False
     if APP0 <= segment.marker <= APP15:
         payload = data[segment.start + 4 : segment.start + 4 + 16]
         return any(segment.marker == marker and payload.startswith(name) for marker, name in KEPT_APP)
-    return True
+    return segment.marker in IMAGE
 
 
 def _loaded(payload: bytes) -> Image.Exif:
