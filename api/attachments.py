@@ -27,7 +27,15 @@ from domain.attachments import AttachmentRef
 from domain.errors import AttachmentNotFound
 from projections import originalpatch
 from projections.attachmentmedia import MAX_PIXELS, TooManyPixels, UnsupportedMedia, process
-from projections.attachments import Attachment, meta, read_blob, read_original, store_upload, visible_attachment
+from projections.attachments import (
+    Attachment,
+    meta,
+    read_blob,
+    read_original,
+    store_upload,
+    stored_in_transaction,
+    visible_attachment,
+)
 
 SERVED_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
 BINARY = {(200, content_type): OpenApiTypes.BINARY for content_type in SERVED_TYPES}
@@ -111,14 +119,16 @@ class AttachmentUpload(IdempotentCommand, DeclaredQuery, generics.GenericAPIView
         upload = data["file"]
         if upload.size > settings.ATTACHMENT_MAX_BYTES:
             raise AttachmentTooLarge(attachment_limit_detail())
+        caption = data.get("caption", "")
         try:
-            processed = process(upload.read())
+            # the thumbnail made while the files are stored, when a refusal then rolls them back
+            processed = process(upload.read(), background=stored_in_transaction())
+            filename = clean_filename(upload.name or "", processed.extension)
+            row = store_upload(processed, uploaded_by=actor.username, filename=filename, caption=caption)
         except UnsupportedMedia:
             raise UnsupportedMediaType() from None
         except TooManyPixels:
             raise AttachmentTooLarge(f"图片像素过多（上限{MAX_PIXELS}像素）") from None
-        filename = clean_filename(upload.name or "", processed.extension)
-        row = store_upload(processed, uploaded_by=actor.username, filename=filename, caption=data.get("caption", ""))
         return Response(attachment_json(row, request), status=201)
 
     def fingerprint(self, request: HttpRequest) -> Fingerprint:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -51,14 +53,44 @@ class Processed:
     height: int | None
     taken_at: datetime | None
     original_patch: bytes | None = None
+    pending: Pending | None = None  # the thumbnail, still being made (``process(..., background=True)``)
+
+    def finished_thumbnail(self) -> bytes | None:
+        """The thumbnail, waiting for it if it is still being made; ``UnsupportedMedia`` if the image did not decode."""
+        return self.pending.result() if self.pending is not None else self.thumbnail
+
+
+class Pending:
+    """A thumbnail made in a thread of its own while the upload's other files are stored: Pillow decodes without
+    holding the GIL, so the decode and the database writes overlap. A plain thread each time (no pool: a pool made
+    before the server forks its worker would have no threads in it)."""
+
+    def __init__(self, make: Callable[[], bytes]) -> None:
+        self._make, self._made, self._error = make, b"", None
+        self._thread = threading.Thread(target=self._run, name="thumbnail", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._made = self._make()
+        except Exception as error:  # noqa: BLE001 — raised in the caller's thread by ``result``
+            self._error = error
+
+    def result(self) -> bytes:
+        self._thread.join()
+        if self._error is not None:
+            raise UnsupportedMedia() from self._error
+        return self._made
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def process(original: bytes) -> Processed:
-    """Sniff ``original`` and derive the served copy and its thumbnail; raises ``UnsupportedMedia``."""
+def process(original: bytes, *, background: bool = False) -> Processed:
+    """Sniff ``original`` and derive the served copy and its thumbnail; raises ``UnsupportedMedia``. With
+    ``background``, an upright JPEG's thumbnail is made in a thread while the caller goes on (``pending``): the
+    decode that checks the whole image is then finished by ``finished_thumbnail``, which raises ``UnsupportedMedia``."""
     if original.startswith(b"%PDF-"):
         return Processed(*PDF, served=original, original=original, thumbnail=None, width=None, height=None,
                          taken_at=None)  # fmt: skip
@@ -66,7 +98,7 @@ def process(original: bytes) -> Processed:
     if image_format is None:
         raise UnsupportedMedia()
     try:
-        return _process_image(original, image_format)
+        return _process_image(original, image_format, background)
     except (TooManyPixels, UnsupportedMedia):
         raise
     except Exception as error:  # Pillow raises many kinds for a truncated or malformed image
@@ -93,14 +125,14 @@ def _open(data: bytes, image_format: str) -> Image.Image:
         return image
 
 
-def _process_image(original: bytes, image_format: str) -> Processed:
+def _process_image(original: bytes, image_format: str, background: bool) -> Processed:
     if image_format == "JPEG":
         try:
             stripped = jpegstrip.strip(original, _kept_upright_exif)
         except jpegstrip.Malformed as error:
             raise UnsupportedMedia() from error
         if stripped.exif.get(ExifTags.Base.Orientation, 1) in UPRIGHT:
-            return _upright_jpeg(original, stripped)
+            return _upright_jpeg(original, stripped, background)
     _open(original, image_format).verify()  # the whole file parses (verify leaves the image unusable: reopen)
     image = _open(original, image_format)
     image.load()
@@ -117,14 +149,16 @@ def _process_image(original: bytes, image_format: str) -> Processed:
     )  # fmt: skip
 
 
-def _upright_jpeg(original: bytes, stripped: jpegstrip.Stripped) -> Processed:
+def _upright_jpeg(original: bytes, stripped: jpegstrip.Stripped, background: bool) -> Processed:
     """The stripped copy served as it is; reading its size needs no decode, its thumbnail a reduced one (the DCT
     scaled down to about the thumbnail's size), which also reads the whole image: a truncated one is refused."""
     image = _open(stripped.served, "JPEG")
     width, height = image.size
     image.draft(None, (THUMBNAIL_PX, THUMBNAIL_PX))
+    pending = Pending(lambda: thumbnail(image)) if background else None
     return Processed(
-        *_FORMATS["JPEG"], served=stripped.served, original=original, thumbnail=thumbnail(image),
+        *_FORMATS["JPEG"], served=stripped.served, original=original,
+        thumbnail=None if pending else thumbnail(image), pending=pending,
         width=width, height=height, taken_at=taken_at(stripped.exif),
         original_patch=originalpatch.make(stripped.original) if stripped.original is not None else None,
     )  # fmt: skip

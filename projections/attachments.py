@@ -123,6 +123,13 @@ def blob_name(digest: str) -> str:
     return f"sha256/{digest[:2]}/{digest}"
 
 
+def stored_in_transaction() -> bool:
+    """Whether the blobs commit or roll back with the upload's row (the database's own storage). Only then may an
+    upload write its files before its image is known whole (``process(..., background=True)``): a file saved to
+    another storage by an upload refused afterwards would stay there, named by no row."""
+    return isinstance(storages[STORAGE], DatabaseStorage)
+
+
 def read_blob(digest: str) -> bytes:
     with storages[STORAGE].open(blob_name(digest)) as stored:
         return bytes(stored.read())
@@ -138,22 +145,26 @@ def read_original(row: Attachment) -> bytes:
 
 
 def store_upload(processed: Processed, *, uploaded_by: str, filename: str, caption: str) -> Attachment:
-    """The upload's blobs (each once per SHA-256) and its own row, in one transaction of its own."""
+    """The upload's blobs (each once per SHA-256) and its own row, in one transaction of its own; raises
+    ``UnsupportedMedia`` (nothing stored) when a thumbnail made in the background finds the image unreadable."""
     # Each SHA-256 once: a 5 MB photo's is ~5 ms.
     served = sha256(processed.served)
     original = served if processed.original is processed.served else sha256(processed.original)  # a PDF
-    thumb = sha256(processed.thumbnail) if processed.thumbnail else None
     patch = sha256(processed.original_patch) if processed.original_patch is not None else None
     blobs = {served: processed.served}
     if patch and processed.original_patch is not None:  # the original: the served bytes and what was removed
         blobs[patch] = processed.original_patch
     else:
         blobs[original] = processed.original
-    if processed.thumbnail and thumb:
-        blobs[thumb] = processed.thumbnail
     with transaction.atomic():
         for digest in sorted(blobs):  # one order for every upload: two of them never wait on each other in a cycle
             _put_blob(digest, blobs[digest])
+        # Last, once made (meanwhile, in its own thread, for an upright JPEG): the thumbnail, derived from the
+        # served bytes, is never one of another upload's blobs locked before its own thumbnail.
+        thumbnail = processed.finished_thumbnail()
+        thumb = sha256(thumbnail) if thumbnail else None
+        if thumbnail and thumb:
+            _put_blob(thumb, thumbnail)
         return Attachment.objects.create(
             uploaded_by=uploaded_by,
             uploaded_at=timezone.now(),

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -185,3 +187,36 @@ def test_corrupt_jpegs_are_refused_or_served_without_location_never_a_server_err
             refused(response, 415, "unsupported_media_type")
     refused(upload(staff, "x.jpg", corrupt[0], "image/jpeg"), 415, "unsupported_media_type")
     refused(upload(staff, "x.jpg", corrupt[-1], "image/jpeg"), 415, "unsupported_media_type")
+
+
+def without_tables(data: bytes) -> bytes:
+    """A JPEG whole by its markers whose image cannot be decoded: its quantization tables removed."""
+    for segment in reversed([s for s in jpegstrip.segments(data) if s.marker == 0xDB]):
+        data = data[: segment.start] + data[segment.end :]
+    return data
+
+
+def test_a_jpeg_that_does_not_decode_is_refused_and_nothing_is_stored(user: Client) -> None:
+    """Its thumbnail, made while the files are written, fails: the files written roll back with the upload."""
+    refused(upload(user("hm_staff"), "坏.jpg", without_tables(photo(320, 240)), "image/jpeg"), 415,
+            "unsupported_media_type")  # fmt: skip
+    assert Attachment.objects.count() == 0 == StoredFile.objects.count() == AttachmentBlob.objects.count()
+
+
+def test_with_a_storage_outside_the_database_a_refused_jpeg_leaves_no_file(
+    user: Client, settings: Any, tmp_path: Path
+) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path), "allow_overwrite": True},
+        },
+    }
+    staff = user("hm_staff")
+    refused(upload(staff, "坏.jpg", without_tables(photo(320, 240)), "image/jpeg"), 415, "unsupported_media_type")
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()] and Attachment.objects.count() == 0
+    original = photo()
+    body = ok(upload(staff, "操场.jpg", original, "image/jpeg"), 201)
+    assert fetched(staff, body["url"] + "original/") == original  # rebuilt from the files of that storage
+    assert len([p for p in tmp_path.rglob("*") if p.is_file()]) == 3  # served copy, patch, thumbnail
