@@ -1,8 +1,9 @@
 """``python -m benchmarks.uploads [--uploads 40] [--rectifies 30] [--profile 10]``: attachments (issue 16 point 8).
 
 1. A 5 MB phone photo (a 4032×3024 JPEG made here with Pillow, EXIF with its time, camera and GPS, so stripping has
-   work to do) uploaded over HTTP to the product's ``POST /api/v1/attachments/`` (token auth, sniffing, Pillow
-   verify/decode/re-encode without location, thumbnail, SHA-256s, blobs and row in the database) against
+   work to do) uploaded over HTTP to the product's ``POST /api/v1/attachments/`` (token auth, sniffing, location
+   removed byte by byte — ``projections.jpegstrip`` — the thumbnail from a reduced decode made in a thread while the
+   served copy and the original's patch are written, SHA-256s, blobs and row in the database) against
    ``bench/plain-upload/`` — a plain Django view that saves the same bytes with ``FileSystemStorage`` and fsyncs
    them (benchmarks/upload_site, a URLconf of the benchmark's own beside the product's routes) — in the same
    server (``manage.py serve``: gunicorn, one worker, embedded SQLite or PostgreSQL), one client, the two
