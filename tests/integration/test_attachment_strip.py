@@ -220,3 +220,22 @@ def test_with_a_storage_outside_the_database_a_refused_jpeg_leaves_no_file(
     body = ok(upload(staff, "操场.jpg", original, "image/jpeg"), 201)
     assert fetched(staff, body["url"] + "original/") == original  # rebuilt from the files of that storage
     assert len([p for p in tmp_path.rglob("*") if p.is_file()]) == 3  # served copy, patch, thumbnail
+
+
+@pytest.mark.parametrize("options", [{"progressive": True}, {"restart_marker_blocks": 1}], ids=["progressive", "rst"])
+def test_progressive_and_restart_marked_jpegs_keep_their_pixels(options: dict[str, Any]) -> None:
+    """Several scans with tables between them; restart markers inside the compressed data."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 1
+    exif.get_ifd(ExifTags.IFD.GPSInfo).update(GPS)
+    out = io.BytesIO()
+    Image.merge("RGB", [Image.effect_noise((200, 150), 50) for _ in range(3)]).save(
+        out, format="JPEG", exif=exif.tobytes(), **options
+    )
+    original = out.getvalue()
+    processed = process(original)
+    served = Image.open(io.BytesIO(processed.served))
+    assert not served.getexif().get_ifd(ExifTags.IFD.GPSInfo) and processed.original_patch is not None
+    assert served.tobytes() == Image.open(io.BytesIO(original)).tobytes()
+    sha = hashlib.sha256(original).hexdigest()
+    assert originalpatch.rebuild(processed.original_patch, processed.served, sha) == original
