@@ -9,11 +9,13 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from PIL import ExifTags, Image, ImageCms
 from rest_framework.test import APIClient
 from test_attachments import GPS, TAKEN, fetched, upload
@@ -239,3 +241,11 @@ def test_progressive_and_restart_marked_jpegs_keep_their_pixels(options: dict[st
     assert served.tobytes() == Image.open(io.BytesIO(original)).tobytes()
     sha = hashlib.sha256(original).hexdigest()
     assert originalpatch.rebuild(processed.original_patch, processed.served, sha) == original
+
+
+def test_the_purge_removes_an_unpinned_uploads_patch_with_its_other_files(user: Client) -> None:
+    body = ok(upload(user("hm_staff"), "操场.jpg", photo(), "image/jpeg"), 201)
+    assert StoredFile.objects.count() == 3  # served copy, patch, thumbnail
+    Attachment.objects.filter(id=body["id"]).update(uploaded_at=timezone.now() - timedelta(days=1, minutes=1))
+    call_command("purge_unpinned_attachments", stdout=io.StringIO())
+    assert StoredFile.objects.count() == 0 == AttachmentBlob.objects.count() == Attachment.objects.count()
