@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -25,8 +25,17 @@ from api.idempotency import Fingerprint, IdempotentCommand
 from api.middleware import attachment_limit_detail
 from domain.attachments import AttachmentRef
 from domain.errors import AttachmentNotFound
+from projections import originalpatch
 from projections.attachmentmedia import MAX_PIXELS, TooManyPixels, UnsupportedMedia, process
-from projections.attachments import Attachment, meta, read_blob, store_upload, visible_attachment
+from projections.attachments import (
+    Attachment,
+    meta,
+    read_blob,
+    read_original,
+    store_upload,
+    stored_in_transaction,
+    visible_attachment,
+)
 
 SERVED_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
 BINARY = {(200, content_type): OpenApiTypes.BINARY for content_type in SERVED_TYPES}
@@ -42,6 +51,14 @@ class UnsupportedMediaType(exceptions.APIException):
 class AttachmentTooLarge(exceptions.APIException):
     status_code = 413
     default_code = "attachment_too_large"
+
+
+class StoredOriginalDamaged(exceptions.APIException):
+    """The original could not be rebuilt from its stored parts as the bytes its SHA-256 names: never served."""
+
+    status_code = 500
+    default_code = "blob_modified"
+    default_detail = "原件的存储已被改动，无法提供；请审计人员运行完整性校验（verify_integrity）"
 
 
 class UploadInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -102,14 +119,16 @@ class AttachmentUpload(IdempotentCommand, DeclaredQuery, generics.GenericAPIView
         upload = data["file"]
         if upload.size > settings.ATTACHMENT_MAX_BYTES:
             raise AttachmentTooLarge(attachment_limit_detail())
+        caption = data.get("caption", "")
         try:
-            processed = process(upload.read())
+            # the thumbnail made while the files are stored, when a refusal then rolls them back
+            processed = process(upload.read(), background=stored_in_transaction())
+            filename = clean_filename(upload.name or "", processed.extension)
+            row = store_upload(processed, uploaded_by=actor.username, filename=filename, caption=caption)
         except UnsupportedMedia:
             raise UnsupportedMediaType() from None
         except TooManyPixels:
             raise AttachmentTooLarge(f"图片像素过多（上限{MAX_PIXELS}像素）") from None
-        filename = clean_filename(upload.name or "", processed.extension)
-        row = store_upload(processed, uploaded_by=actor.username, filename=filename, caption=data.get("caption", ""))
         return Response(attachment_json(row, request), status=201)
 
     def fingerprint(self, request: HttpRequest) -> Fingerprint:
@@ -152,7 +171,17 @@ class AttachmentOriginal(DeclaredQuery, generics.GenericAPIView):  # type: ignor
     @extend_schema(summary="附件原件（含位置信息，仅上传者和审计人员）", responses=BINARY)
     def get(self, request: Request, pk: str) -> HttpResponse:
         row = visible_attachment(actor_of(request), attachment_id(pk), original=True)
-        return blob_response(request, row.sha256_original, row.content_type, row.filename, as_attachment=True)
+        return blob_response(
+            request, row.sha256_original, row.content_type, row.filename, as_attachment=True,
+            read=lambda: _original(row),
+        )  # fmt: skip
+
+
+def _original(row: Attachment) -> bytes:
+    try:
+        return read_original(row)
+    except originalpatch.Unreadable:
+        raise StoredOriginalDamaged() from None
 
 
 class AttachmentMeta(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
@@ -205,15 +234,21 @@ def _ref_json(ref: AttachmentRef, row: Attachment | None, request: HttpRequest) 
 
 
 def blob_response(
-    request: HttpRequest, digest: str, content_type: str, filename: str, *, as_attachment: bool = False
+    request: HttpRequest,
+    digest: str,
+    content_type: str,
+    filename: str,
+    *,
+    as_attachment: bool = False,
+    read: Callable[[], bytes] | None = None,
 ) -> HttpResponse:
-    """The stored bytes named by ``digest``, marked with it (``ETag``, ``X-Content-SHA256``); PDFs are downloaded,
-    images shown."""
+    """The bytes whose SHA-256 is ``digest`` (the blob of that name, or what ``read`` gives), marked with it
+    (``ETag``, ``X-Content-SHA256``); PDFs are downloaded, images shown."""
     etag = f'"{digest}"'
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
     else:
-        response = HttpResponse(read_blob(digest), content_type=content_type)
+        response = HttpResponse(read() if read else read_blob(digest), content_type=content_type)
         download = as_attachment or content_type == "application/pdf"
         response["Content-Disposition"] = content_disposition_header(download, filename)
     response["ETag"] = etag

@@ -1,8 +1,9 @@
 """``python -m benchmarks.uploads [--uploads 40] [--rectifies 30] [--profile 10]``: attachments (issue 16 point 8).
 
 1. A 5 MB phone photo (a 4032×3024 JPEG made here with Pillow, EXIF with its time, camera and GPS, so stripping has
-   work to do) uploaded over HTTP to the product's ``POST /api/v1/attachments/`` (token auth, sniffing, Pillow
-   verify/decode/re-encode without location, thumbnail, SHA-256s, blobs and row in the database) against
+   work to do) uploaded over HTTP to the product's ``POST /api/v1/attachments/`` (token auth, sniffing, location
+   removed byte by byte — ``projections.jpegstrip`` — the thumbnail from a reduced decode made in a thread while the
+   served copy and the original's patch are written, SHA-256s, blobs and row in the database) against
    ``bench/plain-upload/`` — a plain Django view that saves the same bytes with ``FileSystemStorage`` and fsyncs
    them (benchmarks/upload_site, a URLconf of the benchmark's own beside the product's routes) — in the same
    server (``manage.py serve``: gunicorn, one worker, embedded SQLite or PostgreSQL), one client, the two
@@ -353,8 +354,10 @@ STEPS = {
     "the view (DRF post)": ("api/attachments.py", "post"),
     "multipart parsing (Django)": ("django/http/multipartparser.py", "parse"),
     "process: sniff, verify, decode, re-encode, thumbnail": ("projections/attachmentmedia.py", "process"),
+    "  byte-level strip of an upright JPEG (marker walk, EXIF rewritten)": ("projections/jpegstrip.py", "strip"),
+    "  original as a patch of the served copy": ("projections/originalpatch.py", "make"),
     "  Pillow verify": ("PIL/Image.py", "verify"),
-    "  Pillow decode (load)": ("PIL/ImageFile.py", "load"),
+    "  Pillow decode (load; reduced by draft for an upright JPEG)": ("PIL/ImageFile.py", "load"),
     "  orientation (exif_transpose)": ("PIL/ImageOps.py", "exif_transpose"),
     "  re-encode without location": ("projections/attachmentmedia.py", "_encode"),
     "  thumbnail": ("projections/attachmentmedia.py", "thumbnail"),

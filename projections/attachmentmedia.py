@@ -1,25 +1,32 @@
-"""What an uploaded file is, read from its bytes (never its name or header), and the copy that is served: images
-re-encoded without their location (EXIF GPS, XMP, text chunks), orientation applied, plus a thumbnail (Pillow)."""
+"""What an uploaded file is, read from its bytes (never its name or header), and the copy that is served: an upright
+JPEG with its location segments removed byte by byte (``projections.jpegstrip``: pixels untouched, no decode but the
+thumbnail's reduced one); other images re-encoded without their location (EXIF GPS, XMP, text chunks), orientation
+applied; plus a thumbnail (Pillow)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
 
 from domain.timerules import BUSINESS_TZ
+from projections import jpegstrip, originalpatch
 
 THUMBNAIL_PX = 320  # the longest side of a thumbnail
 MAX_PIXELS = 60_000_000  # a 50-megapixel phone photo fits; a decompression bomb does not
 _FORMATS = {"JPEG": ("image/jpeg", ".jpg"), "PNG": ("image/png", ".png"), "WEBP": ("image/webp", ".webp")}
 PDF = ("application/pdf", ".pdf")
 # EXIF kept on the served copy: when and with what it was taken. Everything else (GPS, maker notes that may hold
-# a location, the embedded thumbnail) is dropped; Orientation is applied to the pixels instead.
+# a location, the embedded thumbnail) is dropped; Orientation is applied to the pixels instead (an upright JPEG,
+# stripped byte by byte, keeps its Orientation 1).
 _KEPT_IFD0 = (ExifTags.Base.Make, ExifTags.Base.Model, ExifTags.Base.DateTime)
+UPRIGHT = (1, None)  # Orientation values needing no turn; other values turn the pixels (a decode and re-encode)
 _KEPT_EXIF = (ExifTags.Base.DateTimeOriginal, ExifTags.Base.DateTimeDigitized, ExifTags.Base.OffsetTimeOriginal)
 
 
@@ -33,7 +40,9 @@ class TooManyPixels(Exception):
 
 @dataclass(frozen=True)
 class Processed:
-    """An upload as it is kept: the served bytes, the original bytes, the thumbnail, and what was read from them."""
+    """An upload as it is kept: the served bytes, the original bytes, the thumbnail, and what was read from them;
+    with ``original_patch``, the original is stored as that patch of the served bytes (``projections.originalpatch``)
+    instead of whole."""
 
     content_type: str
     extension: str
@@ -43,14 +52,45 @@ class Processed:
     width: int | None
     height: int | None
     taken_at: datetime | None
+    original_patch: bytes | None = None
+    pending: Pending | None = None  # the thumbnail, still being made (``process(..., background=True)``)
+
+    def finished_thumbnail(self) -> bytes | None:
+        """The thumbnail, waiting for it if it is still being made; ``UnsupportedMedia`` if the image did not decode."""
+        return self.pending.result() if self.pending is not None else self.thumbnail
+
+
+class Pending:
+    """A thumbnail made in a thread of its own while the upload's other files are stored: Pillow decodes without
+    holding the GIL, so the decode and the database writes overlap. A plain thread each time (no pool: a pool made
+    before the server forks its worker would have no threads in it)."""
+
+    def __init__(self, make: Callable[[], bytes]) -> None:
+        self._make, self._made, self._error = make, b"", None
+        self._thread = threading.Thread(target=self._run, name="thumbnail", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._made = self._make()
+        except Exception as error:  # noqa: BLE001 — raised in the caller's thread by ``result``
+            self._error = error
+
+    def result(self) -> bytes:
+        self._thread.join()
+        if self._error is not None:
+            raise UnsupportedMedia() from self._error
+        return self._made
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def process(original: bytes) -> Processed:
-    """Sniff ``original`` and derive the served copy and its thumbnail; raises ``UnsupportedMedia``."""
+def process(original: bytes, *, background: bool = False) -> Processed:
+    """Sniff ``original`` and derive the served copy and its thumbnail; raises ``UnsupportedMedia``. With
+    ``background``, an upright JPEG's thumbnail is made in a thread while the caller goes on (``pending``): the
+    decode that checks the whole image is then finished by ``finished_thumbnail``, which raises ``UnsupportedMedia``."""
     if original.startswith(b"%PDF-"):
         return Processed(*PDF, served=original, original=original, thumbnail=None, width=None, height=None,
                          taken_at=None)  # fmt: skip
@@ -58,7 +98,7 @@ def process(original: bytes) -> Processed:
     if image_format is None:
         raise UnsupportedMedia()
     try:
-        return _process_image(original, image_format)
+        return _process_image(original, image_format, background)
     except (TooManyPixels, UnsupportedMedia):
         raise
     except Exception as error:  # Pillow raises many kinds for a truncated or malformed image
@@ -85,7 +125,14 @@ def _open(data: bytes, image_format: str) -> Image.Image:
         return image
 
 
-def _process_image(original: bytes, image_format: str) -> Processed:
+def _process_image(original: bytes, image_format: str, background: bool) -> Processed:
+    if image_format == "JPEG":
+        try:
+            stripped = jpegstrip.strip(original, _kept_upright_exif)
+        except jpegstrip.Malformed as error:
+            raise UnsupportedMedia() from error
+        if stripped.exif.get(ExifTags.Base.Orientation, 1) in UPRIGHT:
+            return _upright_jpeg(original, stripped, background)
     _open(original, image_format).verify()  # the whole file parses (verify leaves the image unusable: reopen)
     image = _open(original, image_format)
     image.load()
@@ -100,6 +147,28 @@ def _process_image(original: bytes, image_format: str) -> Processed:
         content_type, extension, served=served, original=original, thumbnail=thumbnail(image),
         width=width, height=height, taken_at=when,
     )  # fmt: skip
+
+
+def _upright_jpeg(original: bytes, stripped: jpegstrip.Stripped, background: bool) -> Processed:
+    """The stripped copy served as it is; reading its size needs no decode, its thumbnail a reduced one (the DCT
+    scaled down to about the thumbnail's size), which also reads the whole image: a truncated one is refused."""
+    image = _open(stripped.served, "JPEG")
+    width, height = image.size
+    image.draft(None, (THUMBNAIL_PX, THUMBNAIL_PX))
+    pending = Pending(lambda: thumbnail(image)) if background else None
+    return Processed(
+        *_FORMATS["JPEG"], served=stripped.served, original=original,
+        thumbnail=None if pending else thumbnail(image), pending=pending,
+        width=width, height=height, taken_at=taken_at(stripped.exif),
+        original_patch=originalpatch.make(stripped.original) if stripped.original is not None else None,
+    )  # fmt: skip
+
+
+def _kept_upright_exif(exif: Image.Exif) -> Image.Exif:
+    kept = _kept_exif(exif)
+    if exif.get(ExifTags.Base.Orientation) == 1:
+        kept[ExifTags.Base.Orientation] = 1
+    return kept
 
 
 def _encode(source: Image.Image, upright: Image.Image, image_format: str, exif: Image.Exif, *, lossless: bool) -> bytes:

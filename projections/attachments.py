@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage, storages
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
@@ -18,7 +18,7 @@ from django.utils.deconstruct import deconstructible
 from domain.attachments import AttachmentRef, Attachments
 from domain.errors import AttachmentNotFound, InvalidAttachment
 from domain.policy import Actor, Role
-from projections import scope
+from projections import originalpatch, scope
 from projections.attachmentmedia import Processed, sha256
 from projections.attachmentuse import AttachmentUse
 
@@ -67,6 +67,8 @@ class Attachment(models.Model):
     sha256 = models.CharField(max_length=64)  # of the served bytes (location stripped)
     sha256_original = models.CharField(max_length=64)
     thumbnail_sha256 = models.CharField(max_length=64, null=True)
+    # Set when the original is stored as a patch of the served bytes (``projections.originalpatch``), not whole.
+    original_patch_sha256 = models.CharField(max_length=64, null=True)
     width = models.IntegerField(null=True)
     height = models.IntegerField(null=True)
     taken_at = models.DateTimeField(null=True)
@@ -78,7 +80,8 @@ class Attachment(models.Model):
         verbose_name = verbose_name_plural = "附件"
 
     def blob_hashes(self) -> set[str]:
-        return {h for h in (self.sha256, self.sha256_original, self.thumbnail_sha256) if h}
+        hashes = (self.sha256, self.sha256_original, self.thumbnail_sha256, self.original_patch_sha256)
+        return {h for h in hashes if h}
 
 
 @deconstructible
@@ -88,7 +91,10 @@ class DatabaseStorage(Storage):
 
     def _save(self, name: str, content: File) -> str:
         data = content.read()
-        StoredFile.objects.bulk_create([StoredFile(name=name, content=data, size=len(data))], ignore_conflicts=True)
+        if connection.vendor == "postgresql":
+            _insert_binary(name, data)
+        else:
+            StoredFile.objects.bulk_create([StoredFile(name=name, content=data, size=len(data))], ignore_conflicts=True)
         return name
 
     def _open(self, name: str, mode: str = "rb") -> File:
@@ -116,8 +122,30 @@ class DatabaseStorage(Storage):
         raise NotImplementedError("attachments are served by the API (api/attachments.py), which checks who asks")
 
 
+def _insert_binary(name: str, data: bytes) -> None:
+    """PostgreSQL: the bytes sent as a binary parameter, on Django's connection (in its transaction). Django's
+    cursors bind parameters on the client, so a 5 MB file would travel as a 10 MB hex literal for the server to parse:
+    measured 340–470 ms against 50–80 ms this way."""
+    import psycopg
+
+    connection.ensure_connection()
+    table = connection.ops.quote_name(StoredFile._meta.db_table)
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (name, content, size) VALUES (%s, %b, %s) ON CONFLICT (name) DO NOTHING",
+            (name, data, len(data)),
+        )
+
+
 def blob_name(digest: str) -> str:
     return f"sha256/{digest[:2]}/{digest}"
+
+
+def stored_in_transaction() -> bool:
+    """Whether the blobs commit or roll back with the upload's row (the database's own storage). Only then may an
+    upload write its files before its image is known whole (``process(..., background=True)``): a file saved to
+    another storage by an upload refused afterwards would stay there, named by no row."""
+    return isinstance(storages[STORAGE], DatabaseStorage)
 
 
 def read_blob(digest: str) -> bytes:
@@ -125,18 +153,36 @@ def read_blob(digest: str) -> bytes:
         return bytes(stored.read())
 
 
+def read_original(row: Attachment) -> bytes:
+    """The bytes uploaded: stored whole, or rebuilt from the served copy and its patch and checked against
+    ``sha256_original`` (``originalpatch.Unreadable`` when they do not give it back; ``FileNotFoundError`` when one
+    is not stored)."""
+    if not row.original_patch_sha256:
+        return read_blob(row.sha256_original)
+    return originalpatch.rebuild(read_blob(row.original_patch_sha256), read_blob(row.sha256), row.sha256_original)
+
+
 def store_upload(processed: Processed, *, uploaded_by: str, filename: str, caption: str) -> Attachment:
-    """The upload's blobs (each once per SHA-256) and its own row, in one transaction of its own."""
+    """The upload's blobs (each once per SHA-256) and its own row, in one transaction of its own; raises
+    ``UnsupportedMedia`` (nothing stored) when a thumbnail made in the background finds the image unreadable."""
     # Each SHA-256 once: a 5 MB photo's is ~5 ms.
     served = sha256(processed.served)
     original = served if processed.original is processed.served else sha256(processed.original)  # a PDF
-    thumb = sha256(processed.thumbnail) if processed.thumbnail else None
-    blobs = {served: processed.served, original: processed.original}
-    if processed.thumbnail and thumb:
-        blobs[thumb] = processed.thumbnail
+    patch = sha256(processed.original_patch) if processed.original_patch is not None else None
+    blobs = {served: processed.served}
+    if patch and processed.original_patch is not None:  # the original: the served bytes and what was removed
+        blobs[patch] = processed.original_patch
+    else:
+        blobs[original] = processed.original
     with transaction.atomic():
         for digest in sorted(blobs):  # one order for every upload: two of them never wait on each other in a cycle
             _put_blob(digest, blobs[digest])
+        # Last, once made (meanwhile, in its own thread, for an upright JPEG): the thumbnail, derived from the
+        # served bytes, is never one of another upload's blobs locked before its own thumbnail.
+        thumbnail = processed.finished_thumbnail()
+        thumb = sha256(thumbnail) if thumbnail else None
+        if thumbnail and thumb:
+            _put_blob(thumb, thumbnail)
         return Attachment.objects.create(
             uploaded_by=uploaded_by,
             uploaded_at=timezone.now(),
@@ -148,6 +194,7 @@ def store_upload(processed: Processed, *, uploaded_by: str, filename: str, capti
             sha256=served,
             sha256_original=original,
             thumbnail_sha256=thumb,
+            original_patch_sha256=patch,
             width=processed.width,
             height=processed.height,
             taken_at=processed.taken_at,
@@ -182,9 +229,12 @@ def purge_unpinned(now: datetime | None = None) -> int:
 
 def _remove_unused_blobs(hashes: set[str]) -> None:
     locked = list(AttachmentBlob.objects.select_for_update().filter(sha256__in=sorted(hashes)).order_by("sha256"))
-    used = Q(sha256__in=hashes) | Q(sha256_original__in=hashes) | Q(thumbnail_sha256__in=hashes)
+    fields = ("sha256", "sha256_original", "thumbnail_sha256", "original_patch_sha256")
+    used = Q()
+    for field in fields:
+        used |= Q(**{f"{field}__in": hashes})
     in_use: set[str] = set()
-    for row in Attachment.objects.filter(used).values("sha256", "sha256_original", "thumbnail_sha256"):
+    for row in Attachment.objects.filter(used).values(*fields):
         in_use.update(v for v in row.values() if v)
     storage = storages[STORAGE]
     for blob in locked:

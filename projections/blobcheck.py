@@ -10,7 +10,9 @@ is named here). After the walk ``problems`` reads each distinct blob once throug
 - ``blob_missing``: the bytes are not in the storage, or the upload's ``Attachment`` row is gone;
 
 with the hazard (its 序号 and id) or inspection, the event (type, version, log position) and the attachment id.
-Uploads no event references are checked against their own row (served copy, original, thumbnail).
+Uploads no event references are checked against their own row (served copy, original, thumbnail). An original
+stored as a patch of its served copy (``projections.originalpatch``) is rebuilt and its SHA-256 checked: an altered
+or missing patch names the original.
 
 Attachments of a joint form's police-only content are sealed in its ``PoliceNotes.Recorded`` events: those events
 are decoded too and their refs opened with the installation's police key (``projections.policekey``), so they are
@@ -36,8 +38,8 @@ from domain.attachments import AttachmentRef
 from domain.eventinfo import event_type
 from domain.jointform.police import PoliceNotes
 from domain.transcodings import AttachmentRefAsDict
-from projections import bulk, integrity
-from projections.attachments import STORAGE, Attachment, blob_name
+from projections import bulk, integrity, originalpatch
+from projections.attachments import STORAGE, Attachment, blob_name, read_blob
 from projections.inspections import InspectionView
 from projections.jointforms import JointFormView
 from projections.ledger import HazardLedger
@@ -155,7 +157,7 @@ class BlobCheck:
         for blob, digest in (("sha256", r.ref.sha256), ("sha256_original", r.ref.sha256_original)):
             if blob == "sha256_original" and digest == r.ref.sha256:
                 continue  # a PDF: one file
-            state = self._state(digest)
+            state = self._blob_state(row, blob, digest)
             if state is not None:
                 found.append(self._problem(state, r, owner, blob, _says(state, digest)))
         return found
@@ -168,7 +170,7 @@ class BlobCheck:
             digest = getattr(row, blob)
             if not digest or (blob == "sha256_original" and digest == row.sha256):
                 continue
-            state = self._state(digest)
+            state = self._blob_state(row, blob, digest)
             if state is None:
                 continue
             if r is not None and owner is not None:
@@ -184,6 +186,17 @@ class BlobCheck:
             if row.id not in referenced:
                 found.extend(self._of_row(row, ROLES, None, None))
         return found
+
+    def _blob_state(self, row: Attachment, blob: str, digest: str) -> str | None:
+        """``_state`` of one of an upload's files; an original stored as a patch of the served copy is rebuilt."""
+        if blob != "sha256_original" or not row.original_patch_sha256:
+            return self._state(digest)
+        key = f"{digest}:{row.original_patch_sha256}:{row.sha256}"
+        if key not in self.hashes:
+            self.hashes[key] = _hash_rebuilt(row)
+            self.blobs_checked += 1
+        rebuilt = self.hashes[key]
+        return None if rebuilt == digest else MISSING if rebuilt is None else MODIFIED
 
     def _state(self, digest: str) -> str | None:
         """``None`` when the blob's bytes hash to ``digest``, else the problem (each distinct blob read once)."""
@@ -228,6 +241,20 @@ def _hash_stored(digest: str) -> str | None:
     except (FileNotFoundError, OSError):
         return None
     return hasher.hexdigest()
+
+
+def _hash_rebuilt(row: Attachment) -> str | None:
+    """The SHA-256 of the original rebuilt from the stored served copy and patch (``rebuild`` checks it);
+    ``None`` when one of them is not stored."""
+    try:
+        patch, served = read_blob(row.original_patch_sha256 or ""), read_blob(row.sha256)
+    except (FileNotFoundError, OSError):
+        return None
+    try:
+        originalpatch.rebuild(patch, served, row.sha256_original)
+    except originalpatch.Unreadable:
+        return "not rebuilt"
+    return row.sha256_original
 
 
 def _refs_in(value: Any) -> Iterator[AttachmentRef]:
