@@ -54,9 +54,10 @@ class AttachmentTooLarge(exceptions.APIException):
 
 
 class StoredOriginalDamaged(exceptions.APIException):
-    """The original could not be rebuilt from its stored parts as the bytes its SHA-256 names: never served."""
+    """The original could not be rebuilt from its stored parts as the bytes its SHA-256 names: never served. 409, not
+    500: the server did not fail, the stored bytes contradict the log (verify_integrity names them)."""
 
-    status_code = 500
+    status_code = 409
     default_code = "blob_modified"
     default_detail = "原件的存储已被改动，无法提供；请审计人员运行完整性校验（verify_integrity）"
 

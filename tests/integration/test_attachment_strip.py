@@ -138,7 +138,7 @@ def test_an_altered_or_missing_patch_is_named_by_verify_and_never_served(user: C
         and body["id"] in err.getvalue()
         and "原始文件" in err.getvalue()
     )
-    refused(staff.get(body["url"] + "original/"), 500, "blob_modified")
+    refused(staff.get(body["url"] + "original/"), 409, "blob_modified")
     assert fetched(staff, body["url"]) and fetched(staff, body["thumbnail_url"])  # the served copy is intact
 
     StoredFile.objects.filter(name=patch).delete()

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("projections", "0022_a6police_police_attachments"),
+        ("projections", "0023_w5admin_notification_ack"),
     ]
 
     operations = [
