@@ -83,6 +83,9 @@ class Pending:
         return self._made
 
 
+DQT = 0xDB  # the JPEG marker of a quantization table segment
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -152,6 +155,10 @@ def _process_image(original: bytes, image_format: str, background: bool) -> Proc
 def _upright_jpeg(original: bytes, stripped: jpegstrip.Stripped, background: bool) -> Processed:
     """The stripped copy served as it is; reading its size needs no decode, its thumbnail a reduced one (the DCT
     scaled down to about the thumbnail's size), which also reads the whole image: a truncated one is refused."""
+    if not any(segment.marker == DQT for segment in jpegstrip.segments(stripped.served)):
+        # no quantization table: not an image any decoder can read (libjpeg in a long-lived process has been seen
+        # to decode one to grey rather than fail, so this is decided here, on the file's structure)
+        raise UnsupportedMedia()
     image = _open(stripped.served, "JPEG")
     width, height = image.size
     image.draft(None, (THUMBNAIL_PX, THUMBNAIL_PX))
