@@ -6,14 +6,28 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 from rest_framework.test import APIClient
 
+from api import demo
+from api.services import execute
+from domain.policy import Role, UnitKind
+
 API = "/api/v1/"
 HAZARD_COMMANDS = (
-    "assign", "transfer", "plan", "interim-measures", "progress", "extend",
-    "escalate", "supervise", "rectify", "verify", "reopen",
+    "assign",
+    "transfer",
+    "plan",
+    "interim-measures",
+    "progress",
+    "extend",
+    "escalate",
+    "supervise",
+    "rectify",
+    "verify",
+    "reopen",
 )
 
 
@@ -128,3 +142,21 @@ def assigned_hazard(client_for: Callable[[str], APIClient], world: Any, past: Ca
     )
     assert assigned.status_code == 200, assigned.content
     return hid
+
+
+def other_district_inspector() -> str:
+    """武进区教育局 with an inspector of its own (``wj_inspector``, with a login): a user of another district than
+    天宁区, for the scope tests of every read path."""
+    bureau = execute(
+        lambda app: app.register_unit(
+            actor=demo.ADMIN, kind=UnitKind.DISTRICT_EDU_BUREAU, name="武进区教育局", district="武进区"
+        )
+    ).id
+    execute(
+        lambda app: app.appoint_staff(
+            actor=demo.ADMIN, username="wj_inspector", display_name="武督查", phone="0519-86000000",
+            unit=bureau, role=Role.EDU_INSPECTOR,
+        )
+    )  # fmt: skip
+    get_user_model().objects.create_user("wj_inspector", password=demo.DEMO_PASSWORD)
+    return "wj_inspector"

@@ -14,23 +14,20 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from api import demo
 from api.demo import World
 from api.services import execute
-from domain.policy import Role, UnitKind
 from projections import attachments as attachment_store
 from projections.attachments import Attachment, purge_unpinned
 from projections.attachmentuse import AttachmentUse
 from projections.eventstore import get_application
 from projections.runner import catch_up, clear_read_models
 
-from apihelpers import API, jpeg, ok, post, refused, upload, with_photo
+from apihelpers import API, jpeg, ok, other_district_inspector, post, refused, upload, with_photo
 
 Client = Callable[[str], APIClient]
 Past = Callable[[float], str]
@@ -322,16 +319,6 @@ def test_a_purge_racing_a_command_never_leaves_an_event_naming_a_removed_upload(
 
 
 # --- who sees an attachment ------------------------------------------------------------------------------
-
-
-def other_district_inspector() -> str:
-    """武进区教育局's inspector: another district."""
-    bureau = execute(lambda app: app.register_unit(
-        actor=demo.ADMIN, kind=UnitKind.DISTRICT_EDU_BUREAU, name="武进区教育局", district="武进区")).id  # fmt: skip
-    execute(lambda app: app.appoint_staff(actor=demo.ADMIN, username="wj_inspector", display_name="武督查",
-                                          phone="0519-86000000", unit=bureau, role=Role.EDU_INSPECTOR))  # fmt: skip
-    get_user_model().objects.create_user("wj_inspector", password=demo.DEMO_PASSWORD)
-    return "wj_inspector"
 
 
 SEE = ("hm_staff", "hm_staff2", "hm_principal", "hm_officer", "hm_chief", "tn_inspector", "tn_leader", "cz_police",

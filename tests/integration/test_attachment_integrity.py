@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.test import APIClient
 from test_attachments import image_bytes, jpeg_with_exif_and_gps, upload
@@ -20,12 +19,11 @@ from api.services import execute
 from domain.attachments import AttachmentRef
 from domain.hazard.aggregate import Severity
 from domain.inspection.aggregate import AssessmentResult, InspectionKind
-from domain.policy import Role, UnitKind
 from projections.attachments import Attachment, StoredFile, blob_name, ref_of
 from projections.integrity import ChainLink
 from projections.ledger import HazardLedger
 
-from apihelpers import ok
+from apihelpers import ok, other_district_inspector
 
 Client = Callable[[str], APIClient]
 
@@ -157,18 +155,7 @@ def test_an_unreferenced_uploads_thumbnail_is_checked_against_its_row(user: Clie
 def test_a_bureau_of_another_district_is_not_told_whose_photo(user: Client, world: demo.World, app: Any) -> None:
     ref = photo_ref(user("hm_staff"))
     hazard, number, at = discovered(world, ref)
-    bureau = execute(
-        lambda app: app.register_unit(
-            actor=demo.ADMIN, kind=UnitKind.DISTRICT_EDU_BUREAU, name="武进区教育局", district="武进区"
-        )
-    )
-    execute(
-        lambda app: app.appoint_staff(
-            actor=demo.ADMIN, username="wj_inspector", display_name="武进督查", phone="0519-85680000",
-            unit=bureau.id, role=Role.EDU_INSPECTOR,
-        )
-    )  # fmt: skip
-    get_user_model().objects.create_user("wj_inspector", password=demo.DEMO_PASSWORD)
+    other_district_inspector()
     StoredFile.objects.filter(name=blob_name(ref.sha256)).delete()
 
     for who in ("tn_inspector", "auditor"):  # 天宁区's bureau sees 红梅实验小学

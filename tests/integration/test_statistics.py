@@ -8,19 +8,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 from statisticshelpers import build_ledger
 
-from api import demo
 from api.demo import World
-from api.services import execute
 from domain.application import SafetyApplication
-from domain.policy import Role, UnitKind
 from domain.timerules import deadline_end
 from projections.statistics import week_of
 
-from apihelpers import API, ok, refused
+from apihelpers import API, ok, other_district_inspector, refused
 
 pytestmark = pytest.mark.usefixtures("rectify_without_photo")  # rectified through the application: no photo
 
@@ -105,18 +101,7 @@ def test_by_category_and_by_week(world: World, user: Client, ledger: dict[str, A
 def test_scope_another_district_and_a_school_see_only_their_own(
     world: World, user: Client, ledger: dict[str, Any]
 ) -> None:
-    bureau = execute(
-        lambda app: app.register_unit(
-            actor=demo.ADMIN, kind=UnitKind.DISTRICT_EDU_BUREAU, name="武进区教育局", district="武进区"
-        )
-    )
-    execute(
-        lambda app: app.appoint_staff(
-            actor=demo.ADMIN, username="wj_inspector", display_name="武进督查", phone="0519-85680000",
-            unit=bureau.id, role=Role.EDU_INSPECTOR,
-        )
-    )  # fmt: skip
-    get_user_model().objects.create_user("wj_inspector", password=demo.DEMO_PASSWORD)
+    other_district_inspector()
     elsewhere = ok(user("wj_inspector").get(f"{API}statistics/"))
     assert elsewhere["total"]["found"] == 0 and elsewhere["groups"] == []
     assert "红梅" not in json.dumps(elsewhere, ensure_ascii=False)

@@ -13,12 +13,11 @@ from django.test import Client
 from django.utils import timezone
 from statisticshelpers import build_ledger
 
-from api import demo
 from api.demo import World
-from api.services import execute
 from domain.application import SafetyApplication
-from domain.policy import Role, UnitKind
 from domain.timerules import BUSINESS_TZ
+
+from apihelpers import other_district_inspector
 
 pytestmark = pytest.mark.usefixtures("rectify_without_photo")
 
@@ -104,18 +103,7 @@ def test_the_page_says_what_each_figure_means_and_names_never_ids(world: World, 
 def test_scope_another_district_sees_none_of_tianning_and_a_school_only_itself(
     world: World, ledger: dict[str, Any]
 ) -> None:
-    bureau = execute(
-        lambda app: app.register_unit(
-            actor=demo.ADMIN, kind=UnitKind.DISTRICT_EDU_BUREAU, name="武进区教育局", district="武进区"
-        )
-    )
-    execute(
-        lambda app: app.appoint_staff(
-            actor=demo.ADMIN, username="wj_inspector", display_name="武进督查", phone="0519-85680000",
-            unit=bureau.id, role=Role.EDU_INSPECTOR,
-        )
-    )  # fmt: skip
-    get_user_model().objects.create_user("wj_inspector", password=demo.DEMO_PASSWORD)
+    other_district_inspector()
     elsewhere = page("wj_inspector").content.decode()
     assert "红梅" not in elsewhere and "青龙" not in elsewhere and "天宁" not in visible_text(elsewhere)
     assert table(elsewhere, "total")["合计"][0] == "0"

@@ -16,11 +16,12 @@ from test_integrity import intruder
 from api import demo
 from domain.application import SafetyApplication
 from domain.hazard.aggregate import Severity
-from domain.policy import Role, UnitKind
 from domain.timerules import business_date
 from projections import integrity
 from projections.ledger import HazardLedger
 from projections.runner import catch_up
+
+from apihelpers import other_district_inspector
 
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
@@ -98,24 +99,6 @@ def section(response: Any, key: str) -> str:
     return body.split(f'<section id="{key}">', 1)[1].split("</section>", 1)[0]
 
 
-def other_district(app: SafetyApplication) -> str:
-    """武进区教育局 with an inspector of its own: another district than 天宁区."""
-    unit = app.register_unit(
-        actor=demo.ADMIN, kind=UnitKind.DISTRICT_EDU_BUREAU, name="武进区教育局", district="武进区"
-    ).id
-    get_user_model().objects.create_user(username="wj_inspector", password=demo.DEMO_PASSWORD)
-    app.appoint_staff(
-        actor=demo.ADMIN,
-        username="wj_inspector",
-        display_name="孔督查",
-        phone="0519-1",
-        unit=unit,
-        role=Role.EDU_INSPECTOR,
-    )
-    catch_up(app)
-    return "wj_inspector"
-
-
 def test_supervision_lists_the_overdue_hazard_not_one_whose_deadline_is_ahead(hazards: demo.World, page_as: Any):
     response = page_as("tn_inspector").get("/supervision/")
     assert response.status_code == 200
@@ -146,7 +129,7 @@ def test_supervision_is_refused_to_school_users_and_empty_for_other_areas(
     station = page_as("ql_chief").get("/supervision/")  # 青龙派出所: not 红梅实验小学's station
     assert station.status_code == 200 and overdue not in station.content.decode()
     assert "红梅实验小学" not in text_of(station)
-    elsewhere = page_as(other_district(app)).get("/supervision/")
+    elsewhere = page_as(other_district_inspector()).get("/supervision/")
     assert elsewhere.status_code == 200
     body = text_of(elsewhere)
     assert overdue not in body and "红梅实验小学" not in body and "青龙中学" not in body
