@@ -25,6 +25,7 @@ from domain.errors import (
     OnSpotRequiresGeneral,
     SeparationOfDuties,
 )
+from domain.eventversions import added, versions
 from domain.hazard.status import NOT_CLOSED_STATUSES, OPEN_STATUSES, initial_status, next_status
 from domain.hazard.status import STATUS_LABELS as STATUS_LABELS  # re-exported: the status lives in status.py
 from domain.hazard.status import Status as Status
@@ -93,6 +94,18 @@ def may_verify(actor: Actor, severity: Severity | str, rectified_by: str | None)
     return True
 
 
+ATTACHMENTS_ADDED = added(attachments=[])  # issue 16: photos on a hazard's events; none before
+
+
+@versions(
+    Discovered=[added(code="", attachments=[])],  # the school's code, then photos: absent from the first events
+    InterimMeasuresRecorded=[ATTACHMENTS_ADDED],
+    ProgressReported=[ATTACHMENTS_ADDED],
+    Rectified=[ATTACHMENTS_ADDED],
+    Verified=[ATTACHMENTS_ADDED],
+    Rejected=[ATTACHMENTS_ADDED],
+    Reopened=[ATTACHMENTS_ADDED],
+)
 class Hazard(Aggregate):
     """One hazard's life. Every command checks its rules — who may (403), then its input (400), then the hazard's
     state (409) — and records exactly one event."""

@@ -21,6 +21,7 @@ from domain.errors import (
     NotSignatory,
     StaleHash,
 )
+from domain.eventversions import added, versions
 from domain.jointform.checks import Value, check_guards, checked_refs, checked_value
 from domain.jointform.fields import BY_KEY, Party, missing
 from domain.policy import SCHOOL_ROLES, STATION_ROLES, Actor, Role, require_writer
@@ -75,6 +76,10 @@ def _ref_plain(ref: AttachmentRef | dict[str, Any]) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, UUID) else v for k, v in data.items()}
 
 
+@versions(
+    FieldsUpdated=[added(attachments=None)],  # field key → its attachments from now on; none before issue 16
+    Submitted=[added(submission=None)],  # the submission carrying the copies; none before submissions existed
+)
 class JointForm(Aggregate):
     @staticmethod
     def create_id(campaign: UUID, school: UUID, **_: object) -> UUID:
