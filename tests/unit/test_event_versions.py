@@ -52,10 +52,19 @@ def test_the_manifest_is_kept_in_its_own_format() -> None:
     assert SHAPES.read_text(encoding="utf-8") == dump_shapes(load_shapes())
 
 
-@pytest.mark.parametrize("golden", sorted(p for p in GOLDEN.iterdir() if (p / "events.sqlite3").is_file()), ids=lambda p: p.name)
-def test_every_event_in_a_golden_log_has_the_fields_recorded_for_its_version(golden: Path) -> None:
+def golden_logs() -> list[Path]:
+    """Every SQLite file of a golden installation that holds an event log (``stored_events``)."""
+    logs = []
+    for path in sorted(GOLDEN.glob("*/*.sqlite3")):
+        with closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as db:
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'stored_events'").fetchone():
+                logs.append(path)
+    return logs
+
+
+@pytest.mark.parametrize("path", golden_logs(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_event_in_a_golden_log_has_the_fields_recorded_for_its_version(path: Path) -> None:
     shapes = load_shapes()
-    path = golden / "events.sqlite3"
     with closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as db:
         rows = db.execute("SELECT topic, state FROM stored_events").fetchall()
     assert rows
