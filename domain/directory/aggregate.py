@@ -36,7 +36,7 @@ class Unit(Aggregate):
         boarding: bool,
         actor: str,
         occurred_at: datetime,
-        code: str = "",  # absent from units registered before school codes existed
+        code: str = "",  # "" in version 1 events, recorded before school codes existed (upcast)
     ) -> None:
         self.kind = UnitKind(kind)
         self.name = name
@@ -140,7 +140,7 @@ class Unit(Aggregate):
         effective_from: datetime,
         actor: str,
         occurred_at: datetime,
-        code: str | None = None,  # None: unchanged (and absent from changes recorded before codes could change)
+        code: str | None = None,  # None: unchanged (and in version 1 events, before codes could change)
     ) -> None:
         self.name, self.district, self.police_station = name, district, police_station
         if code is not None:

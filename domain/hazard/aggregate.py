@@ -125,8 +125,8 @@ class Hazard(Aggregate):
         rectified_on_spot: bool,
         actor: str,
         occurred_at: datetime,
-        code: str = "",  # the school's code at discovery; absent from hazards discovered before codes existed
-        attachments: Attachments = (),  # photos of the hazard as found; absent from events before issue 16
+        code: str = "",  # the school's code at discovery; "" for hazards discovered before codes existed
+        attachments: Attachments = (),  # photos of the hazard as found; none before issue 16
     ) -> None:
         self.campaign = campaign
         self.school_code = code

@@ -183,7 +183,7 @@ class JointForm(Aggregate):
     ) -> None:
         # Events recorded before police-only values were sealed may carry them here in plaintext: kept as
         # they are (the log is forever), never part of the content hash, superseded by the form's PoliceNotes.
-        # ``attachments`` (field key → its attachments from now on) is absent from events recorded before.
+        # ``attachments`` (field key → its attachments from now on) is None in events recorded before (upcast).
         self.fields.update(changes)
         if not hasattr(self, "attachments"):
             self.attachments = {}
@@ -270,7 +270,7 @@ class JointForm(Aggregate):
     def _submitted(
         self, *, content_hash: str, counts: Counts, actor: str, occurred_at: datetime, submission: UUID | None = None
     ) -> None:
-        # ``submission`` is absent from forms submitted before submissions carried their copies (None).
+        # ``submission`` is None for forms submitted before submissions carried their copies (upcast).
         self.submitted_at = occurred_at
         self.submission = submission
         self.last_occurred_at = occurred_at

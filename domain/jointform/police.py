@@ -148,7 +148,7 @@ class PoliceNotes(Aggregate):
         occurred_at: datetime,
         attachments: dict[str, Sealed] | None = None,
     ) -> None:
-        # ``attachments`` (field key → its attachments from now on, sealed) is absent from events recorded before
+        # ``attachments`` (field key → its attachments from now on, sealed) is None in events recorded before (upcast)
         self.sealed.update(changes)
         if not hasattr(self, "sealed_attachments"):
             self.sealed_attachments = {}
