@@ -17,9 +17,12 @@ from domain.inspection.commands import InspectionCommands
 from domain.jointform.commands import JointFormCommands
 from domain.jointform.police import Cipher
 from domain.submission.commands import SubmissionCommands
+from domain.topics import register_renamed_topics
 from domain.transcodings import AttachmentRefAsDict, DateAsISO
 
 __all__ = ["Clock", "SafetyApplication", "utc_now"]
+
+register_renamed_topics()  # events stored under the old topic of a renamed or moved class load as today's
 
 
 class SafetyApplication(

@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidValue, NotPermitted
+from domain.eventversions import versions
 from domain.policy import AMEND_CAMPAIGN, Actor, UnitKind
 
 PHASE_KINDS = ("self_check", "onsite", "supervision")
@@ -69,6 +70,7 @@ def covered_schools(
     return [school for school in schools if scope_covers(scope, issuer, school)]
 
 
+@versions()  # every event class at version 1
 class Campaign(Aggregate):
     @event("Launched")
     def __init__(

@@ -8,6 +8,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidValue, NotFound
+from domain.eventversions import versions
 
 ACCOUNT_NAMESPACE = uuid5(NAMESPACE_URL, "school-safety/account")
 
@@ -26,6 +27,7 @@ def notice_key(hazard: UUID, hazard_version: int) -> str:
     return f"{hazard}/{hazard_version}"
 
 
+@versions()  # every event class at version 1
 class Account(Aggregate):
     """A login's own record in the directory: password changes and resets, notices signed for (签收).
 

@@ -10,11 +10,16 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import EffectiveFromOutOfOrder, InvalidValue, RoleNotForUnit, StaffAlreadyLeft
+from domain.eventversions import added, versions
 from domain.policy import Role, UnitKind, role_fits_unit
 
 STAFF_NAMESPACE = uuid5(NAMESPACE_URL, "school-safety/staff")
 
 
+@versions(
+    Registered=[added(code="")],  # no school code before codes existed
+    Changed=[added(code=None)],  # None: unchanged, as in every change recorded before codes could change
+)
 class Unit(Aggregate):
     """A registered unit; schools name their 属地派出所 (police station)."""
 
@@ -31,7 +36,7 @@ class Unit(Aggregate):
         boarding: bool,
         actor: str,
         occurred_at: datetime,
-        code: str = "",  # absent from units registered before school codes existed
+        code: str = "",  # "" in version 1 events, recorded before school codes existed (upcast)
     ) -> None:
         self.kind = UnitKind(kind)
         self.name = name
@@ -135,7 +140,7 @@ class Unit(Aggregate):
         effective_from: datetime,
         actor: str,
         occurred_at: datetime,
-        code: str | None = None,  # None: unchanged (and absent from changes recorded before codes could change)
+        code: str | None = None,  # None: unchanged (and in version 1 events, before codes could change)
     ) -> None:
         self.name, self.district, self.police_station = name, district, police_station
         if code is not None:
@@ -184,6 +189,7 @@ def staff_id(username: str) -> UUID:
     return uuid5(STAFF_NAMESPACE, username)
 
 
+@versions()  # every event class at version 1
 class Staff(Aggregate):
     """A person and the roles they held over time; answers "who was 校长 on 7/20"."""
 

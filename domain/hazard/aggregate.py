@@ -25,6 +25,7 @@ from domain.errors import (
     OnSpotRequiresGeneral,
     SeparationOfDuties,
 )
+from domain.eventversions import added, versions
 from domain.hazard.status import NOT_CLOSED_STATUSES, OPEN_STATUSES, initial_status, next_status
 from domain.hazard.status import STATUS_LABELS as STATUS_LABELS  # re-exported: the status lives in status.py
 from domain.hazard.status import Status as Status
@@ -93,6 +94,18 @@ def may_verify(actor: Actor, severity: Severity | str, rectified_by: str | None)
     return True
 
 
+ATTACHMENTS_ADDED = added(attachments=[])  # issue 16: photos on a hazard's events; none before
+
+
+@versions(
+    Discovered=[added(code="", attachments=[])],  # the school's code, then photos: absent from the first events
+    InterimMeasuresRecorded=[ATTACHMENTS_ADDED],
+    ProgressReported=[ATTACHMENTS_ADDED],
+    Rectified=[ATTACHMENTS_ADDED],
+    Verified=[ATTACHMENTS_ADDED],
+    Rejected=[ATTACHMENTS_ADDED],
+    Reopened=[ATTACHMENTS_ADDED],
+)
 class Hazard(Aggregate):
     """One hazard's life. Every command checks its rules — who may (403), then its input (400), then the hazard's
     state (409) — and records exactly one event."""
@@ -112,8 +125,8 @@ class Hazard(Aggregate):
         rectified_on_spot: bool,
         actor: str,
         occurred_at: datetime,
-        code: str = "",  # the school's code at discovery; absent from hazards discovered before codes existed
-        attachments: Attachments = (),  # photos of the hazard as found; absent from events before issue 16
+        code: str = "",  # the school's code at discovery; "" for hazards discovered before codes existed
+        attachments: Attachments = (),  # photos of the hazard as found; none before issue 16
     ) -> None:
         self.campaign = campaign
         self.school_code = code

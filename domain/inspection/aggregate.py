@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.attachments import AttachmentRef, Attachments, checked
 from domain.errors import InspectionCompleted, InvalidValue
+from domain.eventversions import added, versions
 from domain.policy import BUREAU_ROLES, SCHOOL_ROLES, Actor, require_role, require_writer
 
 
@@ -27,6 +28,7 @@ class AssessmentResult(StrEnum):
     NOT_APPLICABLE = "not_applicable"
 
 
+@versions(ItemAssessed=[added(attachments=[])])  # issue 16: photos of an assessed item; none before
 class Inspection(Aggregate):
     @event("Scheduled")
     def __init__(

@@ -21,6 +21,7 @@ from domain.errors import (
     NotSignatory,
     StaleHash,
 )
+from domain.eventversions import added, versions
 from domain.jointform.checks import Value, check_guards, checked_refs, checked_value
 from domain.jointform.fields import BY_KEY, Party, missing
 from domain.policy import SCHOOL_ROLES, STATION_ROLES, Actor, Role, require_writer
@@ -75,6 +76,10 @@ def _ref_plain(ref: AttachmentRef | dict[str, Any]) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, UUID) else v for k, v in data.items()}
 
 
+@versions(
+    FieldsUpdated=[added(attachments=None)],  # field key → its attachments from now on; none before issue 16
+    Submitted=[added(submission=None)],  # the submission carrying the copies; none before submissions existed
+)
 class JointForm(Aggregate):
     @staticmethod
     def create_id(campaign: UUID, school: UUID, **_: object) -> UUID:
@@ -178,7 +183,7 @@ class JointForm(Aggregate):
     ) -> None:
         # Events recorded before police-only values were sealed may carry them here in plaintext: kept as
         # they are (the log is forever), never part of the content hash, superseded by the form's PoliceNotes.
-        # ``attachments`` (field key → its attachments from now on) is absent from events recorded before.
+        # ``attachments`` (field key → its attachments from now on) is None in events recorded before (upcast).
         self.fields.update(changes)
         if not hasattr(self, "attachments"):
             self.attachments = {}
@@ -265,7 +270,7 @@ class JointForm(Aggregate):
     def _submitted(
         self, *, content_hash: str, counts: Counts, actor: str, occurred_at: datetime, submission: UUID | None = None
     ) -> None:
-        # ``submission`` is absent from forms submitted before submissions carried their copies (None).
+        # ``submission`` is None for forms submitted before submissions carried their copies (upcast).
         self.submitted_at = occurred_at
         self.submission = submission
         self.last_occurred_at = occurred_at

@@ -23,6 +23,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.attachments import AttachmentRef, Attachments
+from domain.eventversions import added, versions
 from domain.jointform.fields import BY_KEY, MAX_TEXT
 
 NOTES_NAMESPACE = uuid5(NAMESPACE_URL, "school-safety/police-notes")
@@ -93,6 +94,7 @@ def _place(form: UUID, key: str, part: str = "") -> bytes:
     return f"school-safety/police-notes/{form}/{key}{'/' + part if part else ''}".encode()
 
 
+@versions(Recorded=[added(attachments=None)])  # sealed attachments of police-only fields; none before
 class PoliceNotes(Aggregate):
     """The police-only values of one joint form; the form's own rules (party, lock) are checked by the form."""
 
@@ -146,7 +148,7 @@ class PoliceNotes(Aggregate):
         occurred_at: datetime,
         attachments: dict[str, Sealed] | None = None,
     ) -> None:
-        # ``attachments`` (field key → its attachments from now on, sealed) is absent from events recorded before
+        # ``attachments`` (field key → its attachments from now on, sealed) is None in events recorded before (upcast)
         self.sealed.update(changes)
         if not hasattr(self, "sealed_attachments"):
             self.sealed_attachments = {}

@@ -17,11 +17,13 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidValue
+from domain.eventversions import added, versions
 from domain.policy import Actor, require_writer
 
 LINES = ("education", "police")
 
 
+@versions(Submitted=[added(known_at=None)])  # None: known when submitted (the report's record time)
 class Submission(Aggregate):
     @event("Submitted")
     def __init__(
