@@ -111,7 +111,7 @@ def _is_refusal(error: BaseException) -> bool:
 class DatabaseCollector:
     """Gauges read from the database at each scrape."""
 
-    def __init__(self, end_offsets: Callable[[list[Any]], dict[Any, int] | None] | None = None) -> None:
+    def __init__(self, end_offsets: Callable[[list[str]], dict[Any, int] | None] | None = None) -> None:
         self.end_offsets = end_offsets or kafka_end_offsets
 
     def collect(self) -> Iterator[Metric]:
@@ -130,9 +130,11 @@ class DatabaseCollector:
     @staticmethod
     def _projections(head: int, positions: dict[str, int]) -> Iterator[Metric]:
         names = [POSITION_NAME] + ([NOTIFICATIONS_POSITION] if notifications_in_process() else [])
-        position = GaugeMetricFamily("safety_projection_position", "A projection's tracking position", labels=["name"])
+        position = GaugeMetricFamily(
+            "safety_projection_position", "A projection's tracking position", labels=["projection"]
+        )
         lag = GaugeMetricFamily(
-            "safety_projection_lag_events", "Events not yet projected (head - position)", labels=["name"]
+            "safety_projection_lag_events", "Events not yet projected (head - position)", labels=["projection"]
         )
         for name in names:
             position.add_metric([name], positions.get(name, 0))
@@ -158,21 +160,18 @@ class DatabaseCollector:
         yield from self._consumer_lag(stored)
 
     def _consumer_lag(self, stored: dict[tuple[str, str, int], ConsumerOffset]) -> Iterator[Metric]:
-        from kafka import TopicPartition
-
         subscriptions = {name: group.topics() for name, group in groups(get_application).items()}
-        known = {(topic, partition) for _, topic, partition in stored}
-        ends = self.end_offsets([TopicPartition(t, p) for t, p in sorted(known)]) if known else {}
+        ends = self.end_offsets(sorted({topic for topics in subscriptions.values() for topic in topics}))
         yield _gauge("safety_kafka_end_offsets_up", "Whether the broker answered for the end offsets", ends is not None)
         lag = GaugeMetricFamily(
             "safety_consumer_lag_messages",
-            "Messages in a partition after the group's stored offset (broker's end offset - stored offset - 1)",
+            "Messages in a partition after the group's stored offset (the broker's end offset - stored offset - 1)",
             labels=LABELS,
         )
-        for (topic, partition), end in sorted((ends or {}).items(), key=lambda kv: (kv[0].topic, kv[0].partition)):
-            for group in sorted(g for g, topics in subscriptions.items() if topic in topics):
-                row = stored.get((group, topic, partition))
-                lag.add_metric([group, topic, str(partition)], max(0, end - 1 - (row.offset if row else -1)))
+        for tp, end in sorted((ends or {}).items(), key=lambda item: (item[0].topic, item[0].partition)):
+            for group in sorted(name for name, topics in subscriptions.items() if tp.topic in topics):
+                row = stored.get((group, tp.topic, tp.partition))
+                lag.add_metric([group, tp.topic, str(tp.partition)], max(0, end - 1 - (row.offset if row else -1)))
         yield lag
 
     @staticmethod
@@ -217,11 +216,12 @@ _kafka_lock = threading.Lock()
 _kafka_consumer: Any = None
 
 
-def kafka_end_offsets(partitions: list[Any]) -> dict[Any, int] | None:
-    """The broker's end offsets of these partitions (one group-less consumer per process), or None when the
-    broker does not answer: the scrape goes on without consumer lag (``safety_kafka_end_offsets_up`` 0)."""
+def kafka_end_offsets(topics: list[str]) -> dict[Any, int] | None:
+    """The broker's end offset of every partition of these topics (one group-less consumer per process, kept), or
+    None when the broker does not answer: the scrape goes on without consumer lag (``safety_kafka_end_offsets_up``
+    0)."""
     global _kafka_consumer
-    from kafka import KafkaConsumer
+    from kafka import KafkaConsumer, TopicPartition
 
     from consumers.kafka import client_options
 
@@ -229,16 +229,26 @@ def kafka_end_offsets(partitions: list[Any]) -> dict[Any, int] | None:
         try:
             if _kafka_consumer is None:
                 _kafka_consumer = KafkaConsumer(request_timeout_ms=5000, **client_options())
-            return dict(_kafka_consumer.end_offsets(partitions))
-        except Exception:  # noqa: BLE001 - metrics never fail for the broker
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in topics
+                for p in sorted(_kafka_consumer.partitions_for_topic(topic) or [])
+            ]
+            return dict(_kafka_consumer.end_offsets(partitions)) if partitions else {}
+        except Exception:  # noqa: BLE001 - the broker's trouble never fails a scrape
             logger.warning("metrics: no end offsets from the broker", exc_info=True)
-            if _kafka_consumer is not None:
-                try:
-                    _kafka_consumer.close()
-                except Exception:  # noqa: BLE001
-                    logger.debug("closing the metrics consumer failed", exc_info=True)
+            _close_quietly(_kafka_consumer)
             _kafka_consumer = None
             return None
+
+
+def _close_quietly(consumer: Any) -> None:
+    if consumer is None:
+        return
+    try:
+        consumer.close()
+    except Exception:  # noqa: BLE001 - closing a broken client may fail too
+        logger.debug("closing the metrics consumer failed", exc_info=True)
 
 
 # --- the endpoint ----------------------------------------------------------------------------------------------
