@@ -9,13 +9,16 @@ collector and the endpoint are the real ones.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from django.core.management import call_command
 from django.utils import timezone
 from kafka import TopicPartition
@@ -34,6 +37,7 @@ from projections.eventstore import get_application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("rectify_without_photo")]
 
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-metrics-token"
 PARTITIONS = 2
 
@@ -267,3 +271,19 @@ def test_every_figure_moves_with_commands_the_relay_a_consumer_the_watcher_and_v
     assert value(verified, "safety_verify_ok") == 1
     assert value(verified, "safety_verify_last_problems") == 0
     assert value(verified, "safety_verify_last_run_timestamp_seconds") >= timezone.now().timestamp() - 60
+
+    # What the operator's alerts (ops/alerts.yml, loaded by docker-compose's Prometheus) ask for is served.
+    served = {name for name, _ in verified}
+    asked = set(re.findall(r"\bsafety_\w+", (ROOT / "ops" / "alerts.yml").read_text()))
+    assert asked and asked <= served, asked - served
+
+
+def test_the_compose_prometheus_scrapes_metrics_with_the_token() -> None:
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    config = yaml.safe_load((ROOT / "ops" / "prometheus.yml").read_text())
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics" and job["static_configs"] == [{"targets": ["api:8000"]}]
+    assert job["authorization"] == {"type": "Bearer", "credentials_file": "/run/secrets/metrics_token"}
+    assert "metrics_token" in services["prometheus"]["secrets"]
+    assert "api" in services["api"]["environment"]["DJANGO_ALLOWED_HOSTS"].split(",")
+    assert services["api"]["environment"]["PROMETHEUS_MULTIPROC_DIR"] in "".join(services["api"]["tmpfs"])
