@@ -31,6 +31,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from consumers.groups import groups
 from consumers.relay import POSITION_NAME as RELAY_POSITION
+from domain.errors import DomainError
 from projections.eventstore import get_application
 from projections.runner import NOTIFICATIONS_POSITION, POSITION_NAME, notifications_in_process
 from projections.tracking import (
@@ -95,14 +96,8 @@ class CommandTimer:
         return self
 
     def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
-        outcome = "recorded" if error is None else ("refused" if _is_refusal(error) else "failed")
+        outcome = "recorded" if error is None else ("refused" if isinstance(error, DomainError) else "failed")
         COMMAND_SECONDS.labels(command=self.kind, outcome=outcome).observe(time.perf_counter() - self.started)
-
-
-def _is_refusal(error: BaseException) -> bool:
-    from domain.errors import DomainError
-
-    return isinstance(error, DomainError)
 
 
 # --- at scrape time: the database ------------------------------------------------------------------------------
@@ -267,8 +262,8 @@ def scrape() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
-        registry.register(_Forward(PROCESS))  # type: ignore[arg-type]
-    registry.register(DatabaseCollector())  # type: ignore[arg-type]
+        registry.register(_Forward(PROCESS))
+    registry.register(DatabaseCollector())
     return generate_latest(registry)
 
 

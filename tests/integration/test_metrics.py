@@ -144,7 +144,7 @@ def lag_of(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], group:
     }
 
 
-def discover(client: APIClient, world: demo.World, description: str) -> None:
+def discover(client: APIClient, world: demo.World, description: str) -> str:
     answer = client.post(
         "/api/v1/hazards/",
         {"campaign": str(world.campaign), "school": str(world.units["hongmei_school"]), "item": "CZ-01",
@@ -152,6 +152,7 @@ def discover(client: APIClient, world: demo.World, description: str) -> None:
         format="json",
     )  # fmt: skip
     assert answer.status_code == 201, answer.content
+    return str(answer.json()["id"])
 
 
 def test_metrics_are_refused_without_the_token_and_absent_without_the_setting(
@@ -189,7 +190,7 @@ def test_every_figure_moves_with_commands_the_relay_a_consumer_the_watcher_and_v
     assert ("safety_deadline_watcher_last_run_timestamp_seconds", ()) not in before, "the watcher never ran"
 
     # Commands over the API: counted by route and status, timed by kind; the relay falls behind.
-    discover(staff, world, "楼梯扶手松动")
+    hazard = discover(staff, world, "楼梯扶手松动")
     discover(staff, world, "灭火器过期")
     after = scrape(anonymous)
     route = {"route": "hazards", "method": "POST", "status": "201"}
@@ -208,11 +209,15 @@ def test_every_figure_moves_with_commands_the_relay_a_consumer_the_watcher_and_v
     assert value(after, "safety_projection_lag_events", projection="read_models") == 0, "commands project inline"
     assert value(after, "safety_relay_lag_events") == head, "nothing published yet"
 
-    # A refusal is counted under its route's name, not its path.
-    refused = staff.post(f"/api/v1/hazards/{world.campaign}/rectify/", {"description": "x"}, format="json")
-    assert refused.status_code == 404
-    missing = {"route": "hazard-rectify", "method": "POST", "status": "404"}
-    assert value(scrape(anonymous), "safety_http_requests_total", **missing) == 1
+    # Refusals: counted under the route's name, not the path; a command the domain refuses is timed as refused.
+    missing = staff.post(f"/api/v1/hazards/{world.campaign}/rectify/", {"description": "x"}, format="json")
+    assert missing.status_code == 404
+    refused = client_for("hm_principal").post(f"/api/v1/hazards/{hazard}/verify/", {"accepted": True}, format="json")
+    assert refused.status_code == 409, refused.content  # not rectified: the domain refuses it
+    refusals = scrape(anonymous)
+    route = {"route": "hazard-rectify", "method": "POST", "status": "404"}
+    assert value(refusals, "safety_http_requests_total", **route) == 1
+    assert value(refusals, "safety_command_duration_seconds_count", command="none", outcome="refused") == 1
 
     # Events recorded outside a command (as the demo loader or an older release leaves them): projection lag.
     start = timezone.now() - timedelta(days=5)
