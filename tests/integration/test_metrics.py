@@ -292,3 +292,33 @@ def test_the_compose_prometheus_scrapes_metrics_with_the_token() -> None:
     assert "metrics_token" in services["prometheus"]["secrets"]
     assert "api" in services["api"]["environment"]["DJANGO_ALLOWED_HOSTS"].split(",")
     assert services["api"]["environment"]["PROMETHEUS_MULTIPROC_DIR"] in "".join(services["api"]["tmpfs"])
+
+
+@pytest.mark.kafka
+def test_consumer_lag_is_the_brokers_end_offset_less_the_groups_stored_offset(
+    kafka_world: demo.World, app: SafetyApplication, anonymous: APIClient, settings: Any
+) -> None:
+    """Against the real broker: the end offsets are asked of Kafka at scrape time."""
+    from kafkahelpers import drain, runner
+
+    settings.METRICS_TOKEN = TOKEN
+    relay = Relay(app, batch_size=50)
+    try:
+        while relay.publish_once():
+            pass
+    finally:
+        relay.close()
+    published = scrape(anonymous)
+    head = value(published, "safety_log_head_position")
+    assert head > 0 and value(published, "safety_relay_lag_events") == 0
+    assert value(published, "safety_kafka_end_offsets_up") == 1
+    assert sum(lag_of(published, "notifications").values()) == head, "the group has not started: it lags by all"
+
+    notices = runner("notifications")
+    try:
+        drain(notices)
+    finally:
+        notices.close()
+    drained = scrape(anonymous)
+    assert set(lag_of(drained, "notifications").values()) == {0}
+    assert len(lag_of(drained, "notifications")) == 4, "every partition of the events topic"
