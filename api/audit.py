@@ -16,6 +16,7 @@ from domain.errors import NotPermitted
 from domain.policy import Actor, Role
 from projections import blobcheck, integrity, scope
 from projections.eventstore import get_application
+from projections.tracking import VERIFY_RUN, record_run
 
 VERIFIERS = frozenset({Role.AUDITOR, Role.ADMIN, Role.EDU_LEADER, Role.EDU_INSPECTOR, Role.POLICE_OFFICER})
 
@@ -90,6 +91,7 @@ def verify_log(actor: Actor) -> integrity.Report:
     if actor.role not in VERIFIERS:
         raise NotPermitted("只有审计/督导人员、教育局、市公安局和系统管理员可以校验事件日志")
     report = blobcheck.verify(get_application())
+    record_run(VERIFY_RUN, ok=report.ok, count=len(report.problems))  # /metrics: the last verify and its result
     visible = scope.school_ids(actor)
     schools = None if visible is scope.ALL else set(visible.values_list("id", flat=True))
     return blobcheck.scoped(report, schools, police=scope.sees_police_content(actor))

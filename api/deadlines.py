@@ -17,6 +17,7 @@ from projections.djangorecorder import InlineApplication, execute_inline
 from projections.eventstore import get_application
 from projections.ledger import HazardLedger
 from projections.runner import catch_up, catch_up_notifications
+from projections.tracking import WATCHER_RUN, record_run
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def record_due_misses(app: InlineApplication, now: datetime | None = None) -> in
     # Each miss is notified after its commit (``notify_after_commit``); this applies what that did not (inside an
     # enclosing transaction, where nothing was committed yet).
     catch_up_notifications(app)
+    record_run(WATCHER_RUN, ok=True, count=recorded)  # /metrics: when it last ran, what it has recorded
     return recorded
 
 

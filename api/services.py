@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
+from api.metrics import CommandTimer
 from domain.application import SafetyApplication
 from domain.attachments import Attachments
 from domain.policy import Actor
@@ -21,7 +22,8 @@ T = TypeVar("T")
 
 def execute(command: Callable[[SafetyApplication], T]) -> T:
     """Commands return only after the read models reflect them (read-your-writes), in the same transaction."""
-    return execute_inline(get_application(), command)
+    with CommandTimer() as timer:
+        return execute_inline(get_application(), command, recorded=timer.recorded)
 
 
 def attached(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "api.middleware.RequestIdMiddleware",
+    "api.metrics.MetricsMiddleware",  # counts every answer, the guards' refusals and the 500s included
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (admin, Swagger UI) under any WSGI server
     "api.middleware.RequestGuardMiddleware",
@@ -129,6 +130,8 @@ KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
 KAFKA_TOPIC_PREFIX = os.environ.get("KAFKA_TOPIC_PREFIX", "school-safety")
 KAFKA_API_VERSION = os.environ.get("KAFKA_API_VERSION", "")
 DEADLINE_WATCHER = os.environ.get("DEADLINE_WATCHER", "on")
+# /metrics (api/metrics.py): answered only with `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics is a 404.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # How long a command's stored outcome answers a retry with the same Idempotency-Key (api.idempotency); older
 # outcomes are deleted by `manage.py purge_idempotency_keys` (or when their key is used again).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=float(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24")))

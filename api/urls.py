@@ -1,4 +1,4 @@
-"""URL routes: /api/v1/ (DRF), OpenAPI schema and Swagger UI, admin, health check."""
+"""URL routes: /api/v1/ (DRF), OpenAPI schema and Swagger UI, admin, health check, metrics."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -14,6 +14,7 @@ from api.hazards.ownership import Ownership
 from api.health import healthz
 from api.inspections import views as inspections
 from api.jointforms import views as jointforms
+from api.metrics import metrics
 from api.notifications import NotificationAcknowledge, Notifications, NotificationsSent
 from api.policeaccess import PoliceAccessLog
 from api.reports.submissions import SubmissionCopyView, SubmissionDetail, Submissions
@@ -82,6 +83,7 @@ urlpatterns = [
     path("admin/login/", throttled_login(admin.site.login)),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("", include("api.web.urls")),
 ]
 

@@ -244,7 +244,11 @@ def new_inline_application() -> InlineApplication:
 
 
 def execute_inline(
-    app: InlineApplication, command: Callable[[InlineApplication], T], *, rows_before_lock: bool = False
+    app: InlineApplication,
+    command: Callable[[InlineApplication], T],
+    *,
+    rows_before_lock: bool = False,
+    recorded: Callable[[Sequence[Recording[UUID]]], None] | None = None,
 ) -> T:
     """Run a command and everything it writes in one transaction of Django's: all of it commits, or nothing.
 
@@ -258,10 +262,14 @@ def execute_inline(
     before the insert, so only the insert, the chain link, the position and the commit hold the table lock. It
     needs the read models caught up first, and rows shared between aggregates locked or written by increments
     (two commands could otherwise both read, then both write them) — see README, "One transaction per command".
+
+    ``recorded`` is told what the command recorded (``/metrics`` names a command's latency by its first event).
     """
     with transaction.atomic(using=ALIAS), app.keeping_recordings(early=rows_before_lock) as recordings:
         result = command(app)
         project_inline(app, list(recordings), rows_written=rows_before_lock)
+        if recorded is not None:
+            recorded(list(recordings))
         if recordings and notifications_in_process():
             # after the outermost commit (never if it rolls back): the notifications, in their own transaction
             transaction.on_commit(lambda: notify_after_commit(app), using=ALIAS)

@@ -12,7 +12,7 @@ from projections.ledger import HazardLedger
 from projections.notifications import NotificationAck, NotificationHazard, NotificationUnit, NotificationView
 from projections.policemirror import PoliceCheckpoint, PoliceEventCopy, PoliceFormMirror
 from projections.submissions import SubmissionView
-from projections.tracking import ConsumerOffset, ParkedMessage, ProjectionPosition
+from projections.tracking import ConsumerOffset, OperationRun, ParkedMessage, ProjectionPosition
 
 __all__ = [
     "AssessmentView",
@@ -32,6 +32,7 @@ __all__ = [
     "NotificationHazard",
     "NotificationUnit",
     "NotificationView",
+    "OperationRun",
     "ParkedMessage",
     "PoliceCheckpoint",
     "PoliceEventCopy",

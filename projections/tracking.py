@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F
+from django.utils import timezone
 
 
 class ProjectionPosition(models.Model):
@@ -53,3 +55,39 @@ class ParkedMessage(models.Model):
         verbose_name_plural = "搁置的消息"
         constraints = [models.UniqueConstraint(fields=["group", "topic", "partition", "offset"], name="park_once")]
 
+
+
+
+WATCHER_RUN = "deadline_watcher"
+VERIFY_RUN = "verify"
+
+
+class OperationRun(models.Model):
+    """The last run of an operation that runs outside the API (the deadline watcher, verify): when, whether it
+    passed, and a running count of what it recorded — read by ``/metrics`` (``api/metrics.py``) at scrape time,
+    whichever process ran it."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    last_run_at = models.DateTimeField()
+    ok = models.BooleanField(default=True)
+    last_count = models.BigIntegerField(default=0)
+    total_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "运行记录"
+        verbose_name_plural = "运行记录"
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.last_run_at:%Y-%m-%d %H:%M:%S}"
+
+
+def record_run(name: str, *, ok: bool, count: int = 0) -> None:
+    """Note a finished run of ``name`` (``count``: what this run recorded or found, added to the running total)."""
+    now = timezone.now()
+    updated = OperationRun.objects.filter(name=name).update(
+        last_run_at=now, ok=ok, last_count=count, total_count=F("total_count") + count
+    )
+    if not updated:
+        OperationRun.objects.get_or_create(
+            name=name, defaults={"last_run_at": now, "ok": ok, "last_count": count, "total_count": count}
+        )

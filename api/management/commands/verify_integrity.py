@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from projections import blobcheck, integrity
 from projections.eventstore import get_application
+from projections.tracking import VERIFY_RUN, record_run
 
 
 class Command(BaseCommand):
@@ -28,6 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
         report = blobcheck.verify(get_application())
+        record_run(VERIFY_RUN, ok=report.ok, count=len(report.problems))  # /metrics: the last verify and its result
         seconds = time.perf_counter() - started
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
