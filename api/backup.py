@@ -240,6 +240,7 @@ def client_tool(name: str, major: int) -> str:
 def _backup_postgres(target: Path) -> Summary:
     with _connect() as db:
         pg_dump = client_tool("pg_dump", server_major(db))
+        db.rollback()
         db.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         snapshot_row = db.execute("SELECT pg_export_snapshot()").fetchone()
         assert snapshot_row is not None
