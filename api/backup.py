@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from django.conf import settings
 from django.db import connection
 
@@ -195,8 +196,7 @@ def _params() -> dict[str, str]:
 
 
 def _connect() -> psycopg.Connection[Any]:
-    params = _params()
-    return psycopg.connect(**params, connect_timeout=10)
+    return psycopg.connect(make_conninfo(**_params(), connect_timeout=10))
 
 
 def _client_args() -> list[str]:
@@ -307,7 +307,9 @@ def _dumped_public_keys(pg_restore: str, path: Path) -> set[str]:
 
 def _postgres_summary(db: psycopg.Connection[Any]) -> Summary:
     events = db.execute(f"SELECT count(*) FROM {POSTGRES_EVENTS}").fetchone()
-    last = db.execute(f"SELECT position, hash FROM {ChainLink._meta.db_table} ORDER BY position DESC LIMIT 1").fetchone()
+    last = db.execute(
+        f"SELECT position, hash FROM {ChainLink._meta.db_table} ORDER BY position DESC LIMIT 1"
+    ).fetchone()
     checkpoints = db.execute(f"SELECT count(*) FROM {Checkpoint._meta.db_table}").fetchone()
     assert events is not None and checkpoints is not None
     position, digest = last or (0, integrity.GENESIS.hex())
@@ -318,6 +320,6 @@ def _postgres_occupancy(db: psycopg.Connection[Any]) -> tuple[int, int]:
     counts = []
     for table in (POSTGRES_EVENTS, USERS):
         exists = db.execute("SELECT to_regclass(%s) IS NOT NULL", (f"public.{table}",)).fetchone()
-        row = db.execute(f"SELECT count(*) FROM {table}").fetchone() if exists and exists[0] else (0,)  # type: ignore[arg-type]
+        row = db.execute(f"SELECT count(*) FROM {table}").fetchone() if exists and exists[0] else (0,)
         counts.append(row[0] if row else 0)
     return counts[0], counts[1]

@@ -33,7 +33,13 @@ HEAD = re.compile(r"chain head (\d+) ([0-9a-f]{64}), (\d+) signed checkpoints")
 def base_env() -> dict[str, str]:
     """Today's code on an installation of its own: no key from the environment (each installation's keys.json),
     a checkpoint every 20 events so that the demo's log carries signed checkpoints."""
-    unset = ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "INTEGRITY_SIGNING_KEY", "POLICE_CONTENT_KEY", "DJANGO_SECRET_KEY")
+    unset = (
+        "DATABASE_URL",
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "INTEGRITY_SIGNING_KEY",
+        "POLICE_CONTENT_KEY",
+        "DJANGO_SECRET_KEY",
+    )
     env = {name: value for name, value in os.environ.items() if name not in unset}
     return {**env, "DJANGO_SETTINGS_MODULE": "api.settings", "DJANGO_DEBUG": "1", "CHECKPOINT_EVERY": "20"}
 

@@ -22,4 +22,6 @@ class Command(BaseCommand):
         except backup.BackupError as error:
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(f"备份完成 (backed up) {options['path']}: {summary.line()}"))
-        self.stdout.write("密钥不在备份中，请另行保管 var/keys.json 或环境变量中的密钥 (the keys are not in the backup)")
+        self.stdout.write(
+            "密钥不在备份中，请另行保管 var/keys.json 或环境变量中的密钥 (the keys are not in the backup)"
+        )
