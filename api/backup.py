@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 from django.conf import settings
 from django.db import connection
+from psycopg.conninfo import make_conninfo
 
 from projections import integrity
 from projections.integrity import ChainLink, Checkpoint
