@@ -224,3 +224,17 @@ def test_backup_refuses_a_client_of_another_major_version_postgres(
     assert done.returncode != 0
     assert "pg_dump 的主版本 9 与 PostgreSQL 服务器的主版本" in done.stderr, done.stderr[-2000:]
     assert not (tmp_path / "b.dump").exists()
+
+
+def test_docker_compose_runs_the_postgresql_major_of_the_images_client() -> None:
+    """``manage.py backup`` in the api container needs pg_dump of the server's major: the compose file's PostgreSQL
+    image, the product image's client package and the test server (scripts/pg.sh) are one major version."""
+    compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    pg_sh = (ROOT / "scripts" / "pg.sh").read_text(encoding="utf-8")
+    server = re.findall(r"^\s+image: postgres:(\d+)", compose, re.M)
+    client = re.findall(r"postgresql-client-(\d+)", dockerfile)
+    tested = re.findall(r"^PG_MAJOR=(\d+)$", pg_sh, re.M)
+    assert len(server) == 1 and client and tested
+    assert set(server) == set(client) == set(tested)
+    assert re.search(r"^FROM python:[\d.]+-slim-bookworm$", dockerfile, re.M)  # whose postgresql-client-15 it is
