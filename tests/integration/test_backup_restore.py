@@ -206,6 +206,17 @@ def test_backup_restore_drill_postgres(postgres_databases: tuple[str, str], tmp_
     embedded = installation(tmp_path / "embedded")
     assert_refused(embedded, backup, "这是 PostgreSQL 生产模式的备份")
     assert_refused(restored, backup, "本安装已有数据")
+    head = drill(restored, "state")["verify"]["head"]
+    dumped = backup.read_bytes()
+    truncated, corrupted = tmp_path / "truncated.dump", tmp_path / "corrupted.dump"
+    truncated.write_bytes(dumped[: len(dumped) * 2 // 3])
+    middle = len(dumped) * 2 // 3
+    corrupted.write_bytes(dumped[:middle] + b"\xff" * 256 + dumped[middle + 256 :])
+    assert_refused(restored, truncated, "备份文件已损坏", "--force")  # its table of contents cannot be read
+    done = run(restored, "manage.py", "restore", "--force", str(corrupted))
+    # refused on reading its table of contents, or pg_restore failed inside its one transaction
+    assert done.returncode != 0 and re.search("备份文件已损坏|数据库未改变", done.stderr), done.stderr[-2000:]
+    assert drill(restored, "state")["verify"]["head"] == head
 
 
 @pytest.mark.postgres
