@@ -22,11 +22,10 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from consumers import envelope
+from consumers import backwards, envelope
 from consumers.groups import Group, Item
 from consumers.kafka import client_options
 from projections.base import UnhandledEvent
-from projections.integrity import ChainLink
 from projections.tracking import ConsumerOffset, ParkedMessage
 
 logger = logging.getLogger(__name__)
@@ -153,7 +152,8 @@ class GroupRunner:
                     continue
                 row.position = item.position
                 items.append(Item(item.position, item.body, item.event, message))
-            refuse_a_log_gone_backwards(self.group.name, tp, items)
+            # applying an event the log does not hold, or skipping it, would hide the loss: the group stops
+            backwards.refuse_unknown({i.position: i.body.get("hash") for i in items}, f"{self.group.name}: {tp}")
             parked = self._apply(items)
             outcome.parked += parked
             outcome.applied += len(items) - parked
@@ -204,30 +204,6 @@ class GroupRunner:
                 "reason": reason[:2000],
             },
         )
-
-
-class LogWentBackwards(RuntimeError):
-    """Kafka carries an event or checkpoint the log does not hold (a position after its chain's head, or another
-    hash there): the database was restored from a backup older than the topic. Applying it would project an event
-    the log no longer has, skipping it would hide the loss: the group stops (README "Backup and restore")."""
-
-
-def refuse_a_log_gone_backwards(group: str, tp: TopicPartition, items: Sequence[Item]) -> None:
-    """Every message to apply must name a chained position of this log with the hash the log has there."""
-    carried = {item.position: item.body.get("hash") for item in items}
-    if not carried:
-        return
-    chained = dict(ChainLink.objects.filter(position__in=carried).values_list("position", "hash"))
-    for position, digest in sorted(carried.items()):
-        if chained.get(position) != digest:
-            head = ChainLink.objects.order_by("-position").values_list("position", flat=True).first() or 0
-            problem = (
-                f"{group}: {tp.topic}/{tp.partition} carries log position {position} "
-                + ("with another hash than the log's" if position in chained else f"after the log's head {head}")
-                + ": the log went backwards (restored from an older backup?); stopping, nothing applied"
-            )
-            logger.critical(problem)
-            raise LogWentBackwards(problem)
 
 
 def _offset_meta(offset: int) -> Any:

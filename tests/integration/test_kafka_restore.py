@@ -3,6 +3,7 @@ real broker (README "Backup and restore")."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -10,8 +11,8 @@ from kafkahelpers import drain, runner
 from pgadmin import superuser_connection
 
 from api import demo
+from consumers.backwards import LogWentBackwards
 from consumers.relay import POSITION_NAME, Relay
-from consumers.runner import LogWentBackwards
 from domain.application import SafetyApplication
 from projections import integrity
 from projections.integrity import ChainLink, Checkpoint
@@ -63,3 +64,42 @@ def test_consumers_stop_when_kafka_carries_events_the_restored_log_does_not_hold
         assert not PoliceEventCopy.objects.filter(position__gt=kept).exists(), attempt
         assert not PoliceCheckpoint.objects.filter(position__gt=kept).exists(), attempt
         assert not ConsumerOffset.objects.filter(group="police-mirror", position__gt=kept).exists(), attempt
+
+
+def test_the_relay_stops_at_start_when_kafka_carries_positions_the_restored_log_does_not_hold(
+    kafka_world: demo.World, app: SafetyApplication, settings: Any
+) -> None:
+    settings.CHECKPOINT_EVERY = 10
+    publish_all(app)
+    relay = Relay(app, batch_size=25)
+    try:
+        relay.check_topics()  # the topics' tails are this log's: no complaint
+    finally:
+        relay.close()
+    head, _ = integrity.head()
+    restore_a_backup_taken_at(head // 2)
+
+    relay = Relay(app, batch_size=25)
+    try:
+        with pytest.raises(LogWentBackwards, match=f"after the log's head {head // 2}"):
+            relay.check_topics()
+        stop = threading.Event()
+        with pytest.raises(LogWentBackwards):  # `manage.py relay`'s loop: not retried, it stops
+            relay.run(stop)
+    finally:
+        relay.close()
+
+
+def test_a_running_relay_stops_when_the_database_is_restored_under_it(
+    kafka_world: demo.World, app: SafetyApplication
+) -> None:
+    relay = Relay(app, batch_size=25)
+    try:
+        while relay.publish_once():
+            pass
+        head, _ = integrity.head()
+        restore_a_backup_taken_at(head // 2)
+        with pytest.raises(LogWentBackwards, match=f"after the log's head {head // 2}"):
+            relay.publish_once()
+    finally:
+        relay.close()
