@@ -13,9 +13,12 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -164,6 +167,27 @@ def test_restore_refuses_bad_input_and_changes_nothing_embedded(tmp_path: Path) 
     assert drill(occupied, "state")["verify"]["head"] == head_before
     replaced = manage(occupied, "restore", "--force", str(backup))
     assert drill(occupied, "state")["verify"]["head"]["hash"] == backed_up_head(replaced)["hash"]
+
+
+def test_backup_copies_the_committed_state_while_a_writer_holds_the_database_embedded(tmp_path: Path) -> None:
+    """The online backup API under a running server: a transaction holding SQLite's write lock neither blocks the
+    backup nor leaks into it."""
+    origin = installation(tmp_path / "origin")
+    manage(origin, "migrate", "--verbosity", "0")
+    manage(origin, "load_demo")
+    backup = tmp_path / "backup.sqlite3"
+    with closing(sqlite3.connect(tmp_path / "origin" / "safety.sqlite3", isolation_level=None)) as writer:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE auth_user SET first_name = 'uncommitted'")
+        started = time.monotonic()
+        manage(origin, "backup", str(backup))
+        assert time.monotonic() - started < 15  # not waiting for the writer (SQLite's busy timeout is 20 s)
+        writer.execute("ROLLBACK")
+    with closing(sqlite3.connect(f"file:{backup}?mode=ro", uri=True)) as copy:
+        assert copy.execute("PRAGMA quick_check").fetchone() == ("ok",)
+        assert copy.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # one self-contained file
+        assert copy.execute("SELECT count(*) FROM auth_user WHERE first_name = 'uncommitted'").fetchone() == (0,)
+        assert copy.execute("SELECT count(*) FROM stored_events").fetchone()[0] > 0
 
 
 # --- production mode: PostgreSQL -----------------------------------------------------------------------------
