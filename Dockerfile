@@ -1,7 +1,10 @@
 # The product's image for docker-compose.yml (production mode). Chinese fonts for the PDF reports.
-FROM python:3.11-slim
+# Debian 12 (bookworm): its postgresql-client-15 is the major of docker-compose's PostgreSQL server, as
+# `manage.py backup` / `restore` require (pg_dump/pg_restore of the server's major version).
+FROM python:3.11-slim-bookworm
 RUN apt-get update \
     && apt-get install -y --no-install-recommends fonts-wqy-zenhei libpango-1.0-0 libpangoft2-1.0-0 \
+        postgresql-client-15 \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from itertools import takewhile
 from typing import Any
@@ -22,10 +23,17 @@ from uuid import UUID
 
 from django.db import transaction
 from eventsourcing.persistence import Notification
-from kafka import KafkaProducer
-from tenacity import RetryError, Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_when_event_set,
+    wait_exponential,
+)
 
-from consumers import envelope
+from consumers import backwards, envelope
 from consumers.kafka import checkpoints_topic, client_options, events_topic
 from domain.application import SafetyApplication
 from projections import integrity
@@ -47,6 +55,39 @@ def make_producer() -> KafkaProducer:
     )
 
 
+def read_topic_tails(*, timeout: float = 30.0) -> dict[int, str]:
+    """The log position and chain hash of the last message of every partition of the events and checkpoints
+    topics (empty partitions and topics left out)."""
+    consumer = KafkaConsumer(enable_auto_commit=False, **client_options())
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in (events_topic(), checkpoints_topic())
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return {}
+        consumer.assign(partitions)
+        consumer.seek_to_end(*partitions)
+        ends = {tp: consumer.position(tp) for tp in partitions}
+        pending = {tp for tp in partitions if ends[tp] > 0}
+        for tp in pending:
+            consumer.seek(tp, ends[tp] - 1)
+        carried: dict[int, str] = {}
+        deadline = time.monotonic() + timeout
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the last messages of {sorted(pending)} could not be read in {timeout}s")
+            for tp, messages in consumer.poll(timeout_ms=500).items():
+                for message in messages:
+                    body = envelope.parse(message.value)
+                    carried[body["position"]] = body["hash"]
+                pending.discard(tp)
+        return carried
+    finally:
+        consumer.close(autocommit=False)
+
+
 class Relay:
     def __init__(
         self,
@@ -62,6 +103,8 @@ class Relay:
         self.ack_timeout = ack_timeout
         self._producer: KafkaProducer | None = None
         self._schools: dict[UUID, UUID | None] = {}
+        # the highest position this process published, and its hash: the log never goes below it
+        self._published, self._published_hash = 0, ""
 
     @property
     def producer(self) -> KafkaProducer:
@@ -86,6 +129,8 @@ class Relay:
         self._chain_unchained()
         with transaction.atomic():
             tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=POSITION_NAME)
+            if tracking.position < self._published:  # the database was restored under the running relay
+                backwards.refuse_unknown({self._published: self._published_hash}, "the relay's own published log")
             notifications = self.app.recorder.select_notifications(
                 start=tracking.position, limit=self.batch_size, inclusive_of_start=False
             )
@@ -106,7 +151,14 @@ class Relay:
             for future in futures:
                 future.get(timeout=self.ack_timeout)  # raises unless the broker acknowledged (acks=all)
             self._save_position(tracking, notifications[-1].id)
+        self._published, self._published_hash = notifications[-1].id, hashes[notifications[-1].id]
         return len(notifications)
+
+    def check_topics(self, *, timeout: float = 30.0) -> None:
+        """Before publishing: the last message of every partition of both topics must be this log's (a position
+        of the chain with its hash), else the database was restored from a backup older than the topics and the
+        relay stops (``LogWentBackwards``) instead of publishing other events at positions Kafka already has."""
+        backwards.refuse_unknown(read_topic_tails(timeout=timeout), "Kafka")
 
     def _chain_unchained(self) -> None:
         """Chain (and checkpoint) events recorded unchained — by an older release, or outside a command before its
@@ -157,12 +209,16 @@ class Relay:
     def run(self, stop: threading.Event, *, idle: float = 0.2) -> None:
         """Publish until ``stop`` is set, backing off while the broker or the database is unavailable."""
         retrying = Retrying(
-            retry=retry_if_exception_type(Exception),
+            retry=retry_if_exception_type(Exception) & retry_if_not_exception_type(backwards.LogWentBackwards),
             wait=wait_exponential(multiplier=0.5, max=10),
             stop=stop_when_event_set(stop),
             before_sleep=self._failed,
             sleep=stop.wait,
         )
+        try:
+            retrying(self.check_topics)
+        except RetryError:
+            return
         while not stop.is_set():
             try:
                 published = retrying(self.publish_once)

@@ -22,7 +22,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from consumers import envelope
+from consumers import backwards, envelope
 from consumers.groups import Group, Item
 from consumers.kafka import client_options
 from projections.base import UnhandledEvent
@@ -152,6 +152,8 @@ class GroupRunner:
                     continue
                 row.position = item.position
                 items.append(Item(item.position, item.body, item.event, message))
+            # applying an event the log does not hold, or skipping it, would hide the loss: the group stops
+            backwards.refuse_unknown({i.position: i.body.get("hash") for i in items}, f"{self.group.name}: {tp}")
             parked = self._apply(items)
             outcome.parked += parked
             outcome.applied += len(items) - parked

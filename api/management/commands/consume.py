@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from consumers.backwards import LogWentBackwards
 from consumers.groups import groups
 from consumers.runner import GroupRunner
 from projections.eventstore import get_application
@@ -43,6 +44,8 @@ class Command(BaseCommand):
                     idle = idle + 1 if outcome.applied + outcome.duplicates + outcome.parked == 0 else 0
             else:
                 runner.run(stop)
+        except LogWentBackwards as exc:  # a restore older than the topics: stop, never skip (README)
+            raise CommandError(str(exc)) from exc
         finally:
             runner.close()
         totals = runner.totals

@@ -25,6 +25,7 @@ class Command(BaseCommand):
         relay = Relay(get_application(), batch_size=options["batch_size"])
         try:
             if options["once"]:
+                relay.check_topics()  # a database restored from a backup older than the topics: stop here
                 total = 0
                 while published := relay.publish_once():
                     total += published
