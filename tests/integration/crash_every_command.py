@@ -430,6 +430,61 @@ def page_sign(user: str) -> Callable[[Ctx], Request]:
     return request
 
 
+def photo_file(name: str) -> Any:
+    """A JPEG as a phone's file input sends it (the web pages take photos in their own form, not by id)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apihelpers import jpeg
+
+    color = tuple(hashlib.sha256(name.encode()).digest()[:3])
+    return SimpleUploadedFile(name, jpeg(color=color), content_type="image/jpeg")
+
+
+def first_notice(user: str, key: str) -> Callable[[Ctx], None]:
+    """Notes as ``key`` the id of the newest notice of ``user`` not signed for yet (the demo sends several)."""
+
+    def prepare(ctx: Ctx) -> None:
+        response = client(ctx, Request("get", "", {}, user)).get("/api/v1/notifications/", {"limit": 100})
+        assert response.status_code == 200, answer(response)
+        body = response.json()
+        rows = body["results"] if isinstance(body, dict) else body
+        unsigned = [
+            row["id"] for row in rows if not row.get("acknowledged_at") and str(row["id"]) not in ctx.ids.values()
+        ]
+        assert unsigned, f"{user} has no notice to sign for"
+        ctx.ids[key] = str(unsigned[0])
+
+    return prepare
+
+
+def demo_password() -> str:
+    from api.demo import DEMO_PASSWORD
+
+    return DEMO_PASSWORD
+
+
+def import_file() -> Any:
+    """The import page's own template with one school and one person (all or nothing, one transaction)."""
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from openpyxl import load_workbook
+
+    from api.web import bulkimport
+
+    book = load_workbook(io.BytesIO(bulkimport.template()))
+    for name, row in (
+        (bulkimport.UNIT_SHEET, ["崩溃测试小学", "学校", "天宁区", "天宁区教育局", "红梅派出所", "小学", "否", "BK01"]),
+        (bulkimport.STAFF_SHEET, ["bk_staff", "崩老师", "", "崩溃测试小学", "学校工作人员", "Chushi-mima-2026"]),
+    ):
+        sheet = book[name]
+        sheet.delete_rows(2, sheet.max_row)
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return SimpleUploadedFile("导入.xlsx", out.getvalue())
+
+
 def scenarios() -> list[Scenario]:
     """Every command kind, in an order in which each finds what it needs (ids noted from earlier answers)."""
     from apihelpers import POLICE_FILLED, SCHOOL_FILLED
@@ -644,7 +699,39 @@ def scenarios() -> list[Scenario]:
             ),
         ),
         hazard_command("reopen", "tn_inspector", lambda ctx: {"reason": "督查发现再次损坏"}),
+        Scenario(  # the hazard page's action form with a photo from the phone: stored and pinned in one transaction
+            "hazards/<uuid:pk>/do/<str:command>/",
+            "web page: report progress with a photo",
+            lambda ctx: Request(
+                "post",
+                f"hazards/{ctx.ids['hazard']}/do/progress/",
+                {"percent": "60", "note": "网页报告进度", "photos": photo_file("进度.jpg")},
+                "hm_staff",
+                "page",
+                (302,),
+            ),
+        ),
         hazard_command("void", "hm_principal", lambda ctx: {"reason": "重复登记"}),
+        Scenario(  # 隐患登记 from the phone: its photos stored and the discovery recorded in one transaction
+            "hazards/new/",
+            "web page: record a hazard with a photo",
+            lambda ctx: Request(
+                "post",
+                "hazards/new/",
+                {
+                    "campaign": str(ctx.world.campaign),
+                    "school": ctx.unit("hongmei_school"),
+                    "item": "CZ-01",
+                    "description": "网页登记：消防栓漏水",
+                    "severity": "general",
+                    "location": "操场",
+                    "photos": photo_file("消防栓.jpg"),
+                },
+                "hm_staff",
+                "page",
+                (302,),
+            ),
+        ),
         # --- a joint form (常州 附件1) -----------------------------------------------------------------------
         Scenario(
             "api/v1/joint-forms/",
@@ -703,6 +790,18 @@ def scenarios() -> list[Scenario]:
                 "post", f"forms/joint/{ctx.ids['page_form']}/", {"action": "submit"}, "lh_principal", "page", (302,)
             ),
         ),
+        Scenario(
+            "forms/joint/",
+            "web page: open a joint form (新建)",
+            lambda ctx: Request(
+                "post",
+                "forms/joint/",
+                {"campaign": str(ctx.world.campaign), "school": ctx.unit("qinglong_school")},
+                "ql_principal",
+                "page",
+                (302,),
+            ),
+        ),
         # --- a report submission -------------------------------------------------------------------------
         Scenario(
             "api/v1/submissions/",
@@ -713,6 +812,50 @@ def scenarios() -> list[Scenario]:
                 {"report": "school-ledger", "school": ctx.unit("hongmei_school")},
                 "hm_principal",
             ),
+        ),
+        Scenario(
+            "reports/",
+            "web page: 报送 a report (submission and its copies)",
+            lambda ctx: Request(
+                "post",
+                "reports/",
+                {"report": "school-ledger", "school": ctx.unit("qinglong_school")},
+                "ql_principal",
+                "page",
+                (302,),
+            ),
+        ),
+        # --- notices, accounts, the import ---------------------------------------------------------------
+        Scenario(
+            "api/v1/notifications/<str:pk>/acknowledge/",
+            "签收 a notice",
+            lambda ctx: Request("post", f"notifications/{ctx.ids['notice']}/acknowledge/", {}, "hm_principal"),
+            prepare=first_notice("hm_principal", "notice"),
+        ),
+        Scenario(
+            "notifications/<int:pk>/ack/",
+            "web page: 签收 a notice",
+            lambda ctx: Request(
+                "post", f"notifications/{ctx.ids['page_notice']}/ack/", {"next": "/"}, "hm_principal", "page", (302,)
+            ),
+            prepare=first_notice("hm_principal", "page_notice"),
+        ),
+        Scenario(
+            "account/",
+            "web page: change one's own password (the login and its event)",
+            lambda ctx: Request(
+                "post",
+                "account/",
+                {"old_password": demo_password(), "new_password1": "Xin-mima-2026!", "new_password2": "Xin-mima-2026!"},
+                "ql_staff",
+                "page",
+                (302,),
+            ),
+        ),
+        Scenario(
+            "admin-tools/import/",
+            "web page: import a school and a person (units, staff and logins)",
+            lambda ctx: Request("post", "admin-tools/import/", {"file": import_file()}, "admin", "page", (302,)),
         ),
     ]
 

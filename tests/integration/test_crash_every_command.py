@@ -49,6 +49,8 @@ NOT_COMMANDS = {
     "admin/^(?P<app_label>auth|authtoken|projections)/$": "an index page",
     "admin/(?P<url>.*)$": "the admin's catch-all (404)",
     "healthz": "a health check",
+    "metrics": "Prometheus's scrape: reads only",
+    "audit/": "the 审计 page's verify button: no event (its run is noted in OperationRun, outside the log)",
     "api/v1/attachments/": "an upload: no event; its blobs and its row in one transaction of its own "
     "(test_attachments.py), referenced by a command later",
     "admin/projections/unitview/<path:object_id>/change/": "refused (UnitAdmin): a unit changes by units/{id}/change/",
