@@ -147,11 +147,12 @@ class GroupRunner:
                     self._park(message, str(exc))
                     outcome.parked += 1
                     continue
-                if item.position <= row.position:
+                if item.ordered and item.position <= row.position:
                     outcome.duplicates += 1
                     continue
-                row.position = item.position
-                items.append(Item(item.position, item.body, item.event, message))
+                if item.ordered:
+                    row.position = item.position
+                items.append(Item(item.position, item.body, item.event, message, item.ordered))
             parked = self._apply(items)
             outcome.parked += parked
             outcome.applied += len(items) - parked
