@@ -152,6 +152,4 @@ class AuditPublicKey(DeclaredQuery, generics.GenericAPIView):  # type: ignore[ty
         keys = [key.as_dict() for key in SigningKey.objects.order_by("valid_from_position", "created_at")]
         for key in keys:
             del key["record"], key["revision"]
-        return Response(
-            {"algorithm": "Ed25519", "public_key": public, "key_id": key_id_of(public), "keys": keys}
-        )
+        return Response({"algorithm": "Ed25519", "public_key": public, "key_id": key_id_of(public), "keys": keys})

@@ -51,55 +51,54 @@ def register_existing(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('projections', '0024_w6upload_original_patch'),
+        ("projections", "0024_w6upload_original_patch"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PoliceSigningKey',
+            name="PoliceSigningKey",
             fields=[
-                ('key_id', models.CharField(max_length=16, primary_key=True, serialize=False)),
-                ('public_key', models.CharField(max_length=64)),
-                ('valid_from_position', models.BigIntegerField()),
-                ('valid_until_position', models.BigIntegerField(null=True)),
-                ('compromised_after_position', models.BigIntegerField(null=True)),
-                ('revision', models.BigIntegerField()),
-                ('received_at', models.DateTimeField(auto_now=True)),
+                ("key_id", models.CharField(max_length=16, primary_key=True, serialize=False)),
+                ("public_key", models.CharField(max_length=64)),
+                ("valid_from_position", models.BigIntegerField()),
+                ("valid_until_position", models.BigIntegerField(null=True)),
+                ("compromised_after_position", models.BigIntegerField(null=True)),
+                ("revision", models.BigIntegerField()),
+                ("received_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': '公安侧签名密钥副本',
-                'verbose_name_plural': '公安侧签名密钥副本',
+                "verbose_name": "公安侧签名密钥副本",
+                "verbose_name_plural": "公安侧签名密钥副本",
             },
         ),
         migrations.CreateModel(
-            name='SigningKey',
+            name="SigningKey",
             fields=[
-                ('key_id', models.CharField(max_length=16, primary_key=True, serialize=False, verbose_name='密钥编号')),
-                ('public_key', models.CharField(max_length=64, unique=True, verbose_name='公钥')),
-                ('valid_from_position', models.BigIntegerField(verbose_name='有效起始日志位置')),
-                ('valid_until_position', models.BigIntegerField(null=True, verbose_name='有效截止日志位置')),
-                ('compromised_after_position', models.BigIntegerField(null=True, verbose_name='泄露起始日志位置')),
-                ('created_at', models.DateTimeField()),
-                ('retired_at', models.DateTimeField(null=True)),
-                ('compromised_marked_at', models.DateTimeField(null=True)),
-                ('revision', models.BigIntegerField(unique=True)),
+                ("key_id", models.CharField(max_length=16, primary_key=True, serialize=False, verbose_name="密钥编号")),
+                ("public_key", models.CharField(max_length=64, unique=True, verbose_name="公钥")),
+                ("valid_from_position", models.BigIntegerField(verbose_name="有效起始日志位置")),
+                ("valid_until_position", models.BigIntegerField(null=True, verbose_name="有效截止日志位置")),
+                ("compromised_after_position", models.BigIntegerField(null=True, verbose_name="泄露起始日志位置")),
+                ("created_at", models.DateTimeField()),
+                ("retired_at", models.DateTimeField(null=True)),
+                ("compromised_marked_at", models.DateTimeField(null=True)),
+                ("revision", models.BigIntegerField(unique=True)),
             ],
             options={
-                'verbose_name': '检查点签名密钥',
-                'verbose_name_plural': '检查点签名密钥',
+                "verbose_name": "检查点签名密钥",
+                "verbose_name_plural": "检查点签名密钥",
             },
         ),
         migrations.AddField(
-            model_name='checkpoint',
-            name='key_id',
-            field=models.CharField(default='', max_length=16, verbose_name='密钥编号'),
+            model_name="checkpoint",
+            name="key_id",
+            field=models.CharField(default="", max_length=16, verbose_name="密钥编号"),
         ),
         migrations.AddField(
-            model_name='policecheckpoint',
-            name='key_id',
-            field=models.CharField(default='', max_length=16),
+            model_name="policecheckpoint",
+            name="key_id",
+            field=models.CharField(default="", max_length=16),
         ),
         migrations.RunPython(register_existing, migrations.RunPython.noop),
     ]
