@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api import demo
@@ -315,3 +316,31 @@ def test_bad_input_to_the_commands_changes_nothing(
     marked = snapshot(keys)
     assert "已标记" in run(MarkCommand, "mark_key_compromised", old_id, "--after-position", "9", capsys=capsys)
     assert snapshot(keys) == marked
+
+
+def test_the_migration_registers_the_keys_of_the_checkpoints_already_signed(app: SafetyApplication):
+    """0025 on an installation signed before key ids (PostgreSQL: past the checkpoints' append-only trigger): one
+    key per public key in the order they first signed, the last one current, every checkpoint given its key id."""
+    import importlib
+
+    from django.apps import apps
+
+    from projections.signingkeys import key_id_of, public_of
+
+    migration = importlib.import_module("projections.migrations.0025_keys_signing_keys")
+    first, second = public_of("11" * 32), public_of("22" * 32)
+    now = timezone.now()
+    for position, public in ((3, first), (6, first), (9, second)):
+        Checkpoint.objects.create(
+            position=position, hash="ab" * 32, signature="cd" * 64, public_key=public, signed_at=now
+        )
+    with connection.schema_editor() as editor:
+        migration.register_existing(apps, editor)
+    assert list(
+        SigningKey.objects.order_by("revision").values_list("key_id", "valid_from_position", "valid_until_position")
+    ) == [(key_id_of(first), 0, 6), (key_id_of(second), 7, None)]
+    assert list(Checkpoint.objects.order_by("position").values_list("key_id", flat=True)) == [
+        key_id_of(first),
+        key_id_of(first),
+        key_id_of(second),
+    ]
