@@ -250,6 +250,7 @@ def mark_compromised(key_id: str, after_position: int) -> SigningKey:
     if after_position < 0:
         raise KeyProblem("日志位置不能为负数")
     with transaction.atomic():
+        ProjectionPosition.objects.select_for_update().get_or_create(name="chain")  # revisions taken one at a time
         key = SigningKey.objects.select_for_update().filter(key_id=key_id).first()
         if key is None:
             raise KeyProblem(f"登记簿中没有密钥 {key_id}")
