@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -16,6 +16,7 @@ from domain.errors import NotPermitted
 from domain.policy import Actor, Role
 from projections import blobcheck, integrity, scope
 from projections.eventstore import get_application
+from projections.signingkeys import SigningKey, key_id_of
 from projections.tracking import VERIFY_RUN, record_run
 
 VERIFIERS = frozenset({Role.AUDITOR, Role.ADMIN, Role.EDU_LEADER, Role.EDU_INSPECTOR, Role.POLICE_OFFICER})
@@ -35,7 +36,17 @@ class EventOut(serializers.Serializer):  # type: ignore[type-arg]
 
 class ProblemOut(serializers.Serializer):  # type: ignore[type-arg]
     kind = serializers.ChoiceField(
-        ["modified", "missing", "inserted", "reordered", "unchained", "bad_signature", "blob_modified", "blob_missing"]
+        [
+            "modified",
+            "missing",
+            "inserted",
+            "reordered",
+            "unchained",
+            "bad_signature",
+            "key_compromised",
+            "blob_modified",
+            "blob_missing",
+        ]
     )
     position = serializers.IntegerField(help_text="the log position (0 for an upload no event references)")
     detail = serializers.CharField()
@@ -71,6 +82,7 @@ class CheckpointOut(serializers.Serializer):  # type: ignore[type-arg]
     hash = serializers.CharField()
     signature = serializers.CharField()
     public_key = serializers.CharField()
+    key_id = serializers.CharField(help_text="the signing key's id (audit/public-key/ lists every key)")
     signed_at = serializers.DateTimeField()
 
 
@@ -104,17 +116,42 @@ class AuditCheckpoints(DeclaredQuery, generics.ListAPIView):  # type: ignore[typ
         return integrity.Checkpoint.objects.order_by("-position")
 
 
+class KeyOut(serializers.Serializer):  # type: ignore[type-arg]
+    key_id = serializers.CharField(help_text="first 16 hex digits of SHA-256 of the raw public key")
+    algorithm = serializers.CharField()
+    public_key = serializers.CharField()
+    valid_from_position = serializers.IntegerField(help_text="the first log position the key may sign")
+    valid_until_position = serializers.IntegerField(
+        allow_null=True, help_text="the last log position the key may sign (null: the current key)"
+    )
+    compromised_after_position = serializers.IntegerField(
+        allow_null=True, help_text="its checkpoints after this position fail verification (`key_compromised`)"
+    )
+    created_at = serializers.DateTimeField()
+    retired_at = serializers.DateTimeField(allow_null=True)
+    compromised_marked_at = serializers.DateTimeField(allow_null=True)
+
+
+class PublicKeyOut(serializers.Serializer):  # type: ignore[type-arg]
+    algorithm = serializers.CharField()
+    public_key = serializers.CharField(help_text="the key signing new checkpoints")
+    key_id = serializers.CharField()
+    keys = KeyOut(many=True, help_text="every key, oldest first, with the log positions it may sign")
+
+
 class AuditPublicKey(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
-    """The Ed25519 public key the checkpoints are signed with (public: anyone may check a checkpoint)."""
+    """The Ed25519 public keys the checkpoints are signed with, each with its validity by log position (public:
+    anyone may check a checkpoint)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
     pagination_class = None
+    serializer_class = PublicKeyOut
 
-    @extend_schema(
-        responses=inline_serializer(
-            "PublicKey", {"algorithm": serializers.CharField(), "public_key": serializers.CharField()}
-        )
-    )
+    @extend_schema(responses=PublicKeyOut)
     def get(self, request: Request) -> Response:
-        return Response({"algorithm": "Ed25519", "public_key": integrity.public_key_hex()})
+        public = integrity.public_key_hex()
+        keys = [key.as_dict() for key in SigningKey.objects.order_by("valid_from_position", "created_at")]
+        for key in keys:
+            del key["record"], key["revision"]
+        return Response({"algorithm": "Ed25519", "public_key": public, "key_id": key_id_of(public), "keys": keys})

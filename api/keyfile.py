@@ -44,6 +44,11 @@ def ensure_keys(path: Path) -> list[str]:
     return missing
 
 
+def store_key(path: Path, name: str, value: str) -> None:
+    """Replace one stored key (``manage.py rotate_signing_key``), keeping the others."""
+    _write_private(path, {**read_keys(path), name: value})
+
+
 def _write_private(path: Path, keys: dict[str, str]) -> None:
     """Write the whole file readable by its owner only, atomically (never half a file, never a moment at 0644)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate
 from consumers import envelope
 from consumers.kafka import checkpoints_topic, events_topic
 from domain.application import SafetyApplication
-from projections import policemirror
+from projections import policemirror, signingkeys
 from projections.base import Projector
 from projections.runner import NOTIFICATION_PROJECTORS
 
@@ -24,6 +24,7 @@ class Item:
     body: dict[str, Any]
     event: Aggregate.Event | None = None
     message: Any = None
+    ordered: bool = True  # False: not ordered by log position (a key record; its apply is idempotent by revision)
 
 
 @dataclass
@@ -50,6 +51,8 @@ def projector_group(name: str, projectors: Sequence[Projector], app: Callable[[]
 
 def police_mirror_group() -> Group:
     def decode(topic: str, body: dict[str, Any]) -> Item:
+        if topic == checkpoints_topic() and body.get("record") == signingkeys.RECORD:
+            return Item(0, {**_key_record(body), "_key": True}, ordered=False)
         if topic == checkpoints_topic():
             for key in ("position", "hash", "signature", "public_key", "signed_at"):
                 if key not in body:
@@ -62,12 +65,32 @@ def police_mirror_group() -> Group:
 
     def apply(items: Sequence[Item]) -> None:
         for item in items:
-            if item.body.get("_checkpoint"):
+            if item.body.get("_key"):
+                policemirror.apply_key(item.body)
+            elif item.body.get("_checkpoint"):
                 policemirror.apply_checkpoint(item.body)
             else:
                 policemirror.apply_event(item.body)
 
     return Group("police-mirror", lambda: [events_topic(), checkpoints_topic()], decode, apply)
+
+
+KEY_FIELDS: dict[str, tuple[type, ...]] = {
+    "key_id": (str,),
+    "public_key": (str,),
+    "valid_from_position": (int,),
+    "valid_until_position": (int, type(None)),
+    "compromised_after_position": (int, type(None)),
+    "revision": (int,),
+}
+
+
+def _key_record(body: dict[str, Any]) -> dict[str, Any]:
+    """A signing key's record (``projections.signingkeys.SigningKey.as_dict``), or BadEnvelope."""
+    for key, kinds in KEY_FIELDS.items():
+        if not isinstance(body.get(key), kinds) or isinstance(body.get(key), bool) or key not in body:
+            raise envelope.BadEnvelope(f"key record without a valid {key!r}")
+    return body
 
 
 def groups(app: Callable[[], SafetyApplication]) -> dict[str, Group]:

@@ -36,11 +36,13 @@ from tenacity import (
 from consumers import backwards, envelope
 from consumers.kafka import checkpoints_topic, client_options, events_topic
 from domain.application import SafetyApplication
-from projections import integrity
+from projections import integrity, signingkeys
+from projections.signingkeys import SigningKey
 from projections.tracking import ProjectionPosition
 
 logger = logging.getLogger(__name__)
 POSITION_NAME = "relay"
+KEYS_POSITION_NAME = "relay-keys"  # the last signing-key revision published
 
 
 def make_producer() -> KafkaProducer:
@@ -81,7 +83,8 @@ def read_topic_tails(*, timeout: float = 30.0) -> dict[int, str]:
             for tp, messages in consumer.poll(timeout_ms=500).items():
                 for message in messages:
                     body = envelope.parse(message.value)
-                    carried[body["position"]] = body["hash"]
+                    if body.get("record") != signingkeys.RECORD:  # a key's change is not a position of the log
+                        carried[body["position"]] = body["hash"]
                 pending.discard(tp)
         return carried
     finally:
@@ -127,6 +130,7 @@ class Relay:
     def publish_once(self) -> int:
         """Publish the next batch; returns how many events were published (0 = caught up)."""
         self._chain_unchained()
+        self._publish_keys()
         with transaction.atomic():
             tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=POSITION_NAME)
             if tracking.position < self._published:  # the database was restored under the running relay
@@ -159,6 +163,25 @@ class Relay:
         of the chain with its hash), else the database was restored from a backup older than the topics and the
         relay stops (``LogWentBackwards``) instead of publishing other events at positions Kafka already has."""
         backwards.refuse_unknown(read_topic_tails(timeout=timeout), "Kafka")
+
+    def _publish_keys(self) -> int:
+        """Publish the signing keys' changes (a rotation, a compromise mark: ``projections.signingkeys``) not yet
+        published, in revision order, on the checkpoints' topic and partition, ahead of the checkpoints a new key
+        signs; the ``relay-keys`` position moves only after the broker acknowledged, as the events'."""
+        with transaction.atomic():
+            tracking, _ = ProjectionPosition.objects.select_for_update().get_or_create(name=KEYS_POSITION_NAME)
+            keys = list(SigningKey.objects.filter(revision__gt=tracking.position).order_by("revision"))
+            if not keys:
+                return 0
+            futures = [
+                self.producer.send(checkpoints_topic(), key=b"checkpoint", value=json.dumps(key.as_dict()).encode())
+                for key in keys
+            ]
+            self.producer.flush(timeout=self.ack_timeout)
+            for future in futures:
+                future.get(timeout=self.ack_timeout)
+            self._save_position(tracking, keys[-1].revision)
+        return len(keys)
 
     def _chain_unchained(self) -> None:
         """Chain (and checkpoint) events recorded unchained — by an older release, or outside a command before its

@@ -147,13 +147,17 @@ class GroupRunner:
                     self._park(message, str(exc))
                     outcome.parked += 1
                     continue
-                if item.position <= row.position:
+                if item.ordered and item.position <= row.position:
                     outcome.duplicates += 1
                     continue
-                row.position = item.position
-                items.append(Item(item.position, item.body, item.event, message))
-            # applying an event the log does not hold, or skipping it, would hide the loss: the group stops
-            backwards.refuse_unknown({i.position: i.body.get("hash") for i in items}, f"{self.group.name}: {tp}")
+                if item.ordered:
+                    row.position = item.position
+                items.append(Item(item.position, item.body, item.event, message, item.ordered))
+            # applying an event the log does not hold, or skipping it, would hide the loss: the group stops (a key
+            # record is not a position of the log: it is not checked against the chain)
+            backwards.refuse_unknown(
+                {i.position: i.body.get("hash") for i in items if i.ordered}, f"{self.group.name}: {tp}"
+            )
             parked = self._apply(items)
             outcome.parked += parked
             outcome.applied += len(items) - parked

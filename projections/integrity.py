@@ -9,6 +9,7 @@ events and names each problem: modified, missing, inserted, reordered or bad sig
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -19,16 +20,18 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from eventsourcing.persistence import Notification
 
 from domain.timerules import beijing_iso
+from projections.signingkeys import KeyProblem, SigningKey, key_id_of, next_revision, public_of, terms
 from projections.tracking import ProjectionPosition
 
 if TYPE_CHECKING:
     from projections.blobcheck import BlobCheck
 
+logger = logging.getLogger(__name__)
 GENESIS = bytes(32)
 PAGE = 5000
 
@@ -50,6 +53,7 @@ class Checkpoint(models.Model):
     hash = models.CharField(max_length=64)
     signature = models.CharField(max_length=128)
     public_key = models.CharField(max_length=64)
+    key_id = models.CharField("密钥编号", max_length=16, default="")  # projections.signingkeys.SigningKey
     signed_at = models.DateTimeField()
 
     class Meta:
@@ -65,6 +69,7 @@ class Checkpoint(models.Model):
             "hash": self.hash,
             "signature": self.signature,
             "public_key": self.public_key,
+            "key_id": self.key_id,
             "signed_at": beijing_iso(self.signed_at),
         }
 
@@ -163,21 +168,100 @@ def maybe_checkpoint(hashes: dict[int, str] | None = None, *, force: bool = Fals
     positions = sorted(p for p in hashes if p > last)
     for position in positions:
         if position - last >= settings.CHECKPOINT_EVERY or (force and position == positions[-1]):
-            made.append(_sign(position, hashes[position]))
+            checkpoint = _sign(position, hashes[position])
+            if checkpoint is None:
+                break
+            made.append(checkpoint)
             last = position
     return made
 
 
-def _sign(position: int, hash_hex: str) -> Checkpoint:
+def _sign(position: int, hash_hex: str) -> Checkpoint | None:
+    key = signing_key_row()
+    if key is None:
+        return None
     checkpoint = Checkpoint(
         position=position,
         hash=hash_hex,
         signature=signing_key().sign(checkpoint_message(position, hash_hex)).hex(),
-        public_key=public_key_hex(),
+        public_key=key.public_key,
+        key_id=key.key_id,
         signed_at=timezone.now(),
     )
     checkpoint.save(force_insert=True)
     return checkpoint
+
+
+def signing_key_row() -> SigningKey | None:
+    """The registry's row of the configured key if it is the current key (the first key is registered on first
+    use, from position 0); else None, logged: a retired, compromised or unregistered key signs nothing (a
+    process still running with the key a rotation retired signs no more checkpoints until restarted)."""
+    public = public_key_hex()
+    key = SigningKey.objects.filter(public_key=public).first()
+    if key is None and not SigningKey.objects.exists():
+        key = SigningKey.objects.create(
+            key_id=key_id_of(public),
+            public_key=public,
+            valid_from_position=0,
+            created_at=timezone.now(),
+            revision=next_revision(),
+        )
+    if key is None or key.valid_until_position is not None or key.compromised_after_position is not None:
+        logger.error(
+            "the configured INTEGRITY_SIGNING_KEY (public %s) is not the registry's current key: no checkpoint signed"
+            " (restart with the key `manage.py rotate_signing_key` installed)",
+            public,
+        )
+        return None
+    return key
+
+
+def rotate(new_seed_hex: str) -> tuple[SigningKey, SigningKey]:
+    """Retire the configured key at the chain's head (signing a last checkpoint there if none is) and register the
+    new key from the next position, in one transaction under the chain's lock; the caller installs the private key
+    (inside the same ``transaction.atomic`` to roll all of it back if that fails). Returns (old, new)."""
+    new_public = public_of(new_seed_hex)
+    with transaction.atomic():
+        ProjectionPosition.objects.select_for_update().get_or_create(name="chain")  # no event chained meanwhile
+        old = signing_key_row()
+        if old is None:
+            raise KeyProblem("当前配置的签名密钥不是登记簿中的现行密钥，无法轮换（请先配置现行密钥）")
+        if SigningKey.objects.filter(public_key=new_public).exists():
+            raise KeyProblem("该新密钥已在登记簿中，不能再次启用")
+        position, digest = head()
+        last = Checkpoint.objects.order_by("-position").values_list("position", flat=True).first() or 0
+        if position > last:
+            _sign(position, digest.hex())  # the old key's last checkpoint: everything up to the head
+        now = timezone.now()
+        old.valid_until_position, old.retired_at, old.revision = position, now, next_revision()
+        old.save(update_fields=["valid_until_position", "retired_at", "revision"])
+        new = SigningKey.objects.create(
+            key_id=key_id_of(new_public),
+            public_key=new_public,
+            valid_from_position=position + 1,
+            created_at=now,
+            revision=next_revision(),
+        )
+    return old, new
+
+
+def mark_compromised(key_id: str, after_position: int) -> SigningKey:
+    """Record that ``key_id``'s checkpoints after log position ``after_position`` are not to be trusted."""
+    if after_position < 0:
+        raise KeyProblem("日志位置不能为负数")
+    with transaction.atomic():
+        ProjectionPosition.objects.select_for_update().get_or_create(name="chain")  # revisions taken one at a time
+        key = SigningKey.objects.select_for_update().filter(key_id=key_id).first()
+        if key is None:
+            raise KeyProblem(f"登记簿中没有密钥 {key_id}")
+        if key.valid_until_position is None:
+            raise KeyProblem(f"密钥 {key_id} 是现行密钥：请先轮换（manage.py rotate_signing_key），再标记其泄露")
+        if key.compromised_after_position is not None and key.compromised_after_position <= after_position:
+            raise KeyProblem(f"密钥 {key_id} 已标记为在日志位置 {key.compromised_after_position} 之后泄露")
+        key.compromised_after_position, key.compromised_marked_at = after_position, timezone.now()
+        key.revision = next_revision()
+        key.save(update_fields=["compromised_after_position", "compromised_marked_at", "revision"])
+    return key
 
 
 def signature_valid(position: int, hash_hex: str, signature_hex: str, public_hex: str) -> bool:
@@ -195,7 +279,9 @@ def signature_valid(position: int, hash_hex: str, signature_hex: str, public_hex
 
 @dataclass
 class Problem:
-    kind: str  # modified | missing | inserted | reordered | unchained | bad_signature | blob_modified | blob_missing
+    # modified | missing | inserted | reordered | unchained | bad_signature | key_compromised | blob_modified |
+    # blob_missing
+    kind: str
     position: int
     detail: str
     # An attachment's problem (projections/blobcheck.py) also names, as data: the hazard or inspection, the event,
@@ -329,10 +415,22 @@ def verify(
         )
         problems.append(Problem("unchained", n.id, detail))
 
-    public = public_key_hex()
+    keys = terms()  # the registry and the police-side mirror's copy, the stricter winning
     for cp in checkpoints:
-        if cp.public_key != public or not signature_valid(cp.position, cp.hash, cp.signature, cp.public_key):
-            problems.append(Problem("bad_signature", cp.position, "检查点签名无效"))
+        key = keys.get(cp.key_id)
+        if (
+            key is None
+            or key.public_key != cp.public_key
+            or not signature_valid(cp.position, cp.hash, cp.signature, key.public_key)
+        ):
+            problems.append(Problem("bad_signature", cp.position, f"检查点签名无效（密钥编号 {cp.key_id or '无'}）"))
+        elif key.compromised_after is not None and cp.position > key.compromised_after:
+            detail = f"检查点由密钥 {key.key_id} 签名，该密钥已登记为在日志位置 {key.compromised_after} 之后泄露"
+            problems.append(Problem("key_compromised", cp.position, detail))
+        elif not key.covers(cp.position):
+            until = "" if key.valid_until is None else key.valid_until
+            detail = f"检查点位置不在密钥 {key.key_id} 的有效期（日志位置 {key.valid_from}–{until}）内"
+            problems.append(Problem("bad_signature", cp.position, detail))
         elif cp.position > log_head:
             if not any(log_head < p.position <= cp.position for p in problems):
                 detail = f"签名检查点 {cp.position} 超出日志头 {log_head}：其签名覆盖的事件已不在日志中"

@@ -11,6 +11,7 @@ from projections.jointforms import JointFormCopy, JointFormView
 from projections.ledger import HazardLedger
 from projections.notifications import NotificationAck, NotificationHazard, NotificationUnit, NotificationView
 from projections.policemirror import PoliceCheckpoint, PoliceEventCopy, PoliceFormMirror
+from projections.signingkeys import PoliceSigningKey, SigningKey
 from projections.submissions import SubmissionView
 from projections.tracking import ConsumerOffset, OperationRun, ParkedMessage, ProjectionPosition
 
@@ -37,7 +38,9 @@ __all__ = [
     "PoliceCheckpoint",
     "PoliceEventCopy",
     "PoliceFormMirror",
+    "PoliceSigningKey",
     "ProjectionPosition",
+    "SigningKey",
     "StaffInterval",
     "StaffView",
     "StoredFile",

@@ -21,6 +21,7 @@ from domain.jointform.police import PoliceNotes
 from projections.base import Handlers, UnhandledEvent, event_classes
 from projections.integrity import signature_valid
 from projections.policekey import readable, readable_refs
+from projections.signingkeys import PoliceSigningKey
 
 FORM_AGGREGATE = "JointForm"
 NOTES_AGGREGATE = "PoliceNotes"  # a form's sealed police-only content (domain.jointform.police)
@@ -67,8 +68,9 @@ class PoliceCheckpoint(models.Model):
     hash = models.CharField(max_length=64)
     signature = models.CharField(max_length=128)
     public_key = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16, default="")
     signed_at = models.DateTimeField()
-    signature_valid = models.BooleanField()
+    signature_valid = models.BooleanField()  # under the key this side kept for key_id, within its positions
     matches_received = models.BooleanField(null=True)  # None: the event at that position was not received yet
 
     class Meta:
@@ -76,7 +78,7 @@ class PoliceCheckpoint(models.Model):
         verbose_name_plural = "公安侧检查点副本"
 
 
-MODELS = (PoliceCheckpoint, PoliceEventCopy, PoliceFormMirror)
+MODELS = (PoliceCheckpoint, PoliceEventCopy, PoliceFormMirror, PoliceSigningKey)
 
 
 def apply_event(envelope: dict[str, Any]) -> None:
@@ -212,10 +214,59 @@ def apply_checkpoint(checkpoint: dict[str, Any]) -> None:
             "hash": checkpoint["hash"],
             "signature": checkpoint["signature"],
             "public_key": checkpoint["public_key"],
+            "key_id": checkpoint.get("key_id") or "",
             "signed_at": datetime.fromisoformat(checkpoint["signed_at"]),
-            "signature_valid": signature_valid(
-                checkpoint["position"], checkpoint["hash"], checkpoint["signature"], checkpoint["public_key"]
-            ),
+            "signature_valid": _valid_here(checkpoint),
             "matches_received": None if received is None else received == checkpoint["hash"],
         },
     )
+
+
+def _valid_here(checkpoint: dict[str, Any]) -> bool:
+    """The signature, under the public key this side kept for the checkpoint's key id and within that key's
+    positions (a checkpoint of a key not received yet: under the public key it names, as before key ids)."""
+    position, public = checkpoint["position"], checkpoint["public_key"]
+    key = PoliceSigningKey.objects.filter(key_id=checkpoint.get("key_id") or "").first()
+    if key is not None:
+        if key.public_key != public:
+            return False
+        if position < key.valid_from_position:
+            return False
+        for end in (key.valid_until_position, key.compromised_after_position):
+            if end is not None and position > end:
+                return False
+    return signature_valid(position, checkpoint["hash"], checkpoint["signature"], public)
+
+
+def apply_key(record: dict[str, Any]) -> None:
+    """Keep one key record of the education side's registry (idempotent: an older or equal revision changes
+    nothing). A key's end or compromise never moves later here: the police side keeps the stricter of what it was
+    sent, so a rewritten registry on the education side cannot widen it. Checkpoints it kept that the key may no
+    longer vouch for are marked invalid."""
+    key = PoliceSigningKey.objects.filter(key_id=record["key_id"]).first()
+    if key is not None and key.revision >= record["revision"]:
+        return
+    if key is None:
+        key = PoliceSigningKey(key_id=record["key_id"], public_key=record["public_key"])
+    key.valid_from_position = max(key.valid_from_position or 0, record["valid_from_position"])
+    key.valid_until_position = _earliest(key.valid_until_position, record["valid_until_position"])
+    key.compromised_after_position = _earliest(key.compromised_after_position, record["compromised_after_position"])
+    key.revision = record["revision"]
+    key.save()
+    for checkpoint in PoliceCheckpoint.objects.filter(key_id=key.key_id, signature_valid=True):
+        if not _valid_here(
+            {
+                "position": checkpoint.position,
+                "hash": checkpoint.hash,
+                "signature": checkpoint.signature,
+                "public_key": checkpoint.public_key,
+                "key_id": checkpoint.key_id,
+            }
+        ):
+            checkpoint.signature_valid = False
+            checkpoint.save(update_fields=["signature_valid"])
+
+
+def _earliest(*values: int | None) -> int | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None

@@ -46,6 +46,7 @@ PROBLEM_LABELS = {
     "reordered": "事件次序被调换",
     "unchained": "事件未链入哈希链",
     "bad_signature": "检查点签名无效",
+    "key_compromised": "检查点由已泄露的密钥签名",
     "blob_modified": "附件文件被篡改",
     "blob_missing": "附件文件缺失",
 }

@@ -380,7 +380,7 @@ def test_the_relay_publishes_the_checkpoints_signed_by_the_commands(
     published = [
         (body["position"], body["hash"])
         for _, _, _, body in topic_messages(f"{settings.KAFKA_TOPIC_PREFIX}.checkpoints")
-        if body is not None
+        if body is not None and body.get("record") != "signing_key"  # the signing key's record shares the topic
     ]
     assert published == signed, "every checkpoint published once, in order"
 

@@ -2,8 +2,9 @@
 attachment file against the SHA-256 its event recorded (issue 16).
 
 Exit 0 when the log and its files are intact; exit 1 naming the first problem: its position and its kind (modified,
-missing, inserted, reordered, unchained, bad_signature; blob_modified, blob_missing naming the hazard, the event and
-the attachment). The chain's head must be the log's head: every event is chained in the transaction that stores it.
+missing, inserted, reordered, unchained, bad_signature, key_compromised; blob_modified, blob_missing naming the hazard,
+the event and the attachment). The chain's head must be the log's head: every event is chained in the transaction
+that stores it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projections', '0024_w6upload_original_patch'),
+        ('projections', '0025_keys_signing_keys'),
     ]
 
     operations = [
