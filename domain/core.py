@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.campaign.aggregate import Campaign
 from domain.directory.aggregate import Staff, Unit, staff_id
@@ -47,6 +47,20 @@ def _mutate_all(aggregate: Aggregate | None, events: Iterable[Aggregate.Event]) 
     for event in events:
         aggregate = event.mutate(aggregate)
     return aggregate
+
+
+class _Collected(ProcessingEvent[UUID]):
+    """The library's ``ProcessingEvent``, an aggregate's pending events collected without its two runtime checks
+    against ``Protocol`` classes (~0.05 ms each, a command saving one aggregate)."""
+
+    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                self.events.extend(obj.collect_events())
+                self.aggregates[obj.id] = obj
+            else:
+                super().collect_events(obj)
+        self.saved_kwargs.update(kwargs)
 
 
 class Core(Application[UUID]):
@@ -116,6 +130,16 @@ class Core(Application[UUID]):
         if not isinstance(aggregate, cls):
             raise not_found(id=str(aggregate_id))
         return aggregate
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's ``save`` (eventsourcing 9.5), with ``_Collected``."""
+        processing_event = _Collected()
+        processing_event.collect_events(*objs, **kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, as its save calls it
+        return recordings
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository
