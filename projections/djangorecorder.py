@@ -39,7 +39,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 
 from domain.application import SafetyApplication
-from projections import integrity
+from projections import bulk, integrity
 from projections.policekey import police_cipher
 from projections.runner import POSITION_NAME, apply_notifications, inline_projectors
 from projections.tracking import ProjectionPosition
@@ -248,11 +248,11 @@ def project_inline(
     notifications = [r.notification for r in recordings]
     # The tracking row and the chain's, locked in one statement (created the first time): the tracking position,
     # and the last checkpoint's, so that no query is needed to know whether one is due.
-    locked = integrity.lock_with_chain(POSITION_NAME)
+    locked, chain_head = integrity.lock_with_chain(POSITION_NAME)
     if len(locked) < 2:
         ProjectionPosition.objects.get_or_create(name=POSITION_NAME)
         ProjectionPosition.objects.get_or_create(name=integrity.CHAIN_ROW)
-        locked = integrity.lock_with_chain(POSITION_NAME)
+        locked, chain_head = integrity.lock_with_chain(POSITION_NAME)
     position = locked[POSITION_NAME]
     behind: Sequence[Notification] = []
     if position < notifications[0].id - 1:  # recorded outside a command (the demo, an old release)
@@ -261,16 +261,19 @@ def project_inline(
         )
     if behind and rows_written:
         raise RuntimeError("the read models are behind the log: rows written before the lock would be out of order")
-    hashes = integrity.extend([*behind, *notifications], locked=True)
-    integrity.maybe_checkpoint(hashes, last=locked[integrity.CHAIN_ROW])
-    projectors = inline_projectors()
-    if behind:
-        apply_notifications(app, behind, projectors)
-    if not rows_written:
-        events = [r.domain_event for r in recordings]
-        for projector in projectors:
-            projector.apply_batch(events)  # type: ignore[arg-type]
-    move_position(notifications[-1].id)
+    # On PostgreSQL the writes go out without waiting for their answers (psycopg's pipeline: the chain link with
+    # the projector's first read, the position with the commit's savepoint), fewer round trips under the lock.
+    with bulk.together(not behind):
+        hashes = integrity.extend([*behind, *notifications], locked_head=chain_head)
+        integrity.maybe_checkpoint(hashes, last=locked[integrity.CHAIN_ROW])
+        projectors = inline_projectors()
+        if behind:
+            apply_notifications(app, behind, projectors)
+        if not rows_written:
+            events = [r.domain_event for r in recordings]
+            for projector in projectors:
+                projector.apply_batch(events)  # type: ignore[arg-type]
+        move_position(notifications[-1].id)
 
 
 def move_position(position: int) -> None:

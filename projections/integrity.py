@@ -90,31 +90,37 @@ def head() -> tuple[int, bytes]:
     return (int(last[0]), bytes.fromhex(last[1])) if last else (0, GENESIS)
 
 
-def lock_with_chain(tracking: str) -> dict[str, int]:
+def lock_with_chain(tracking: str) -> tuple[dict[str, int], tuple[int, bytes]]:
     """Lock a tracking row, then the chain's row, in one statement (in that order, as ``catch_up`` takes them:
-    the relay takes the chain's only), inside the caller's transaction; their positions by name, a row absent
-    from the table being absent here. The chain row's position is the last checkpoint's (0: not known)."""
+    the relay takes the chain's only), inside the caller's transaction; their positions by name (a row absent
+    from the table being absent), and the chain's head read once both are locked (on PostgreSQL in the same
+    round trip: the two statements run one after the other, the second's snapshot taken when the first has
+    its locks). The chain row's position is the last checkpoint's (0: not known)."""
     if not tracking > CHAIN_ROW:  # the rows are locked in descending name order
         raise ValueError(f"a tracking row locked with the chain's must sort after {CHAIN_ROW!r}")
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""  # SQLite: the file's write lock
     sql = f"SELECT name, position FROM {ProjectionPosition._meta.db_table} WHERE name IN (%s, %s) ORDER BY name DESC"
-    with connection.cursor() as cursor:
+    with bulk.together(True), connection.cursor() as cursor, connection.cursor() as last:
         cursor.execute(sql + lock, [tracking, CHAIN_ROW])
-        return {name: int(position) for name, position in cursor.fetchall()}
+        last.execute(f"SELECT position, hash FROM {ChainLink._meta.db_table} ORDER BY position DESC LIMIT 1")
+        rows, link = cursor.fetchall(), last.fetchone()
+    return {name: int(position) for name, position in rows}, (
+        (int(link[0]), bytes.fromhex(link[1])) if link else (0, GENESIS)
+    )
 
 
-def extend(notifications: Sequence[Notification], *, locked: bool = False) -> dict[int, str]:
+def extend(notifications: Sequence[Notification], *, locked_head: tuple[int, bytes] | None = None) -> dict[int, str]:
     """Chain the events after the current head (call inside the caller's transaction); returns position→hash.
 
     Events already chained are not chained again, so replays and overlapping batches change nothing; the
-    hashes of already chained events in the batch are returned as stored. ``locked``: the caller holds the
-    chain's row already (``lock_with_chain``).
+    hashes of already chained events in the batch are returned as stored. ``locked_head``: the caller holds the
+    chain's row already and read the head after taking it (``lock_with_chain``).
     """
     if not notifications:
         return {}
-    if not locked:
+    if locked_head is None:
         ProjectionPosition.objects.select_for_update().get_or_create(name=CHAIN_ROW)  # one chain writer at a time
-    position, previous = head()
+    position, previous = locked_head or head()
     first, last = notifications[0].id, min(position, notifications[-1].id)
     hashes = (
         dict(ChainLink.objects.filter(position__gte=first, position__lte=last).values_list("position", "hash"))
