@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.campaign.aggregate import Campaign
 from domain.directory.aggregate import Staff, Unit, staff_id
@@ -39,6 +39,28 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _mutate_all(aggregate: Aggregate | None, events: Iterable[Aggregate.Event]) -> Aggregate | None:
+    """The library's ``project_aggregate`` without its per-event runtime check against a ``Protocol`` (~0.1 ms
+    an event): the events of this application are all ``Aggregate.Event``s, which mutate."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
+
+
+class _Collected(ProcessingEvent[UUID]):
+    """The library's ``ProcessingEvent``, an aggregate's pending events collected without its two runtime checks
+    against ``Protocol`` classes (~0.05 ms each, a command saving one aggregate)."""
+
+    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                self.events.extend(obj.collect_events())
+                self.aggregates[obj.id] = obj
+            else:
+                super().collect_events(obj)
+        self.saved_kwargs.update(kwargs)
 
 
 class Core(Application[UUID]):
@@ -103,12 +125,22 @@ class Core(Application[UUID]):
 
     def _load(self, cls: type[A], aggregate_id: UUID, not_found: type[NotFound], version: int | None = None) -> A:
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id, version=version)
+            aggregate: Aggregate = self.repository.get(aggregate_id, version=version, projector_func=_mutate_all)
         except AggregateNotFoundError:
             raise not_found(id=str(aggregate_id)) from None
         if not isinstance(aggregate, cls):
             raise not_found(id=str(aggregate_id))
         return aggregate
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's ``save`` (eventsourcing 9.5), with ``_Collected``."""
+        processing_event = _Collected()
+        processing_event.collect_events(*objs, **kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, as its save calls it
+        return recordings
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self.repository

@@ -20,11 +20,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from eventsourcing.persistence import Notification
 
 from domain.timerules import beijing_iso
+from projections import bulk
 from projections.signingkeys import KeyProblem, SigningKey, key_id_of, next_revision, public_of, terms
 from projections.tracking import ProjectionPosition
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 GENESIS = bytes(32)
 PAGE = 5000
+CHAIN_ROW = "chain"  # its ProjectionPosition row: one chain writer at a time; its position, the last checkpoint's
+LINK_FIELDS = ["position", "originator_id", "originator_version", "hash"]
 
 
 class ChainLink(models.Model):
@@ -89,20 +92,43 @@ def next_hash(previous: bytes, n: Notification) -> bytes:
 
 def head() -> tuple[int, bytes]:
     """The last chained position and its hash (0 and the genesis hash for an empty chain)."""
-    last = ChainLink.objects.order_by("-position").values_list("position", "hash").first()
-    return (last[0], bytes.fromhex(last[1])) if last else (0, GENESIS)
+    with connection.cursor() as cursor:  # one plain statement: it runs in every command
+        cursor.execute(f"SELECT position, hash FROM {ChainLink._meta.db_table} ORDER BY position DESC LIMIT 1")
+        last = cursor.fetchone()
+    return (int(last[0]), bytes.fromhex(last[1])) if last else (0, GENESIS)
 
 
-def extend(notifications: Sequence[Notification]) -> dict[int, str]:
+def lock_with_chain(tracking: str) -> tuple[dict[str, int], tuple[int, bytes]]:
+    """Lock a tracking row, then the chain's row, in one statement (in that order, as ``catch_up`` takes them:
+    the relay takes the chain's only), inside the caller's transaction; their positions by name (a row absent
+    from the table being absent), and the chain's head read once both are locked (on PostgreSQL in the same
+    round trip: the two statements run one after the other, the second's snapshot taken when the first has
+    its locks). The chain row's position is the last checkpoint's (0: not known)."""
+    if not tracking > CHAIN_ROW:  # the rows are locked in descending name order
+        raise ValueError(f"a tracking row locked with the chain's must sort after {CHAIN_ROW!r}")
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""  # SQLite: the file's write lock
+    sql = f"SELECT name, position FROM {ProjectionPosition._meta.db_table} WHERE name IN (%s, %s) ORDER BY name DESC"
+    with bulk.together(True), connection.cursor() as cursor, connection.cursor() as last:
+        cursor.execute(sql + lock, [tracking, CHAIN_ROW])
+        last.execute(f"SELECT position, hash FROM {ChainLink._meta.db_table} ORDER BY position DESC LIMIT 1")
+        rows, link = cursor.fetchall(), last.fetchone()
+    return {name: int(position) for name, position in rows}, (
+        (int(link[0]), bytes.fromhex(link[1])) if link else (0, GENESIS)
+    )
+
+
+def extend(notifications: Sequence[Notification], *, locked_head: tuple[int, bytes] | None = None) -> dict[int, str]:
     """Chain the events after the current head (call inside the caller's transaction); returns position→hash.
 
     Events already chained are not chained again, so replays and overlapping batches change nothing; the
-    hashes of already chained events in the batch are returned as stored.
+    hashes of already chained events in the batch are returned as stored. ``locked_head``: the caller holds the
+    chain's row already and read the head after taking it (``lock_with_chain``).
     """
     if not notifications:
         return {}
-    ProjectionPosition.objects.select_for_update().get_or_create(name="chain")  # one chain writer at a time
-    position, previous = head()
+    if locked_head is None:
+        ProjectionPosition.objects.select_for_update().get_or_create(name=CHAIN_ROW)  # one chain writer at a time
+    position, previous = locked_head or head()
     first, last = notifications[0].id, min(position, notifications[-1].id)
     hashes = (
         dict(ChainLink.objects.filter(position__gte=first, position__lte=last).values_list("position", "hash"))
@@ -115,15 +141,8 @@ def extend(notifications: Sequence[Notification]) -> dict[int, str]:
             continue
         previous = next_hash(previous, n)
         hashes[n.id] = previous.hex()
-        links.append(
-            ChainLink(
-                position=n.id,
-                originator_id=n.originator_id,
-                originator_version=n.originator_version,
-                hash=previous.hex(),
-            )
-        )
-    ChainLink.objects.bulk_create(links, batch_size=1000)
+        links.append((n.id, n.originator_id, n.originator_version, previous.hex()))
+    bulk.insert(ChainLink, LINK_FIELDS, links)
     return hashes
 
 
@@ -155,15 +174,23 @@ def public_key_hex() -> str:
     return signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
-def maybe_checkpoint(hashes: dict[int, str] | None = None, *, force: bool = False) -> list[Checkpoint]:
+def maybe_checkpoint(
+    hashes: dict[int, str] | None = None, *, force: bool = False, last: int | None = None
+) -> list[Checkpoint]:
     """Sign a checkpoint every ``CHECKPOINT_EVERY`` chained events (and the head when forced).
 
     ``hashes`` are the links just made (``extend``'s answer); without them only the head is considered.
+    ``last``: the last checkpoint's position as the chain's row, locked by the caller, holds it (0 or None:
+    not known, read from the checkpoints).
     """
     if hashes is None:
         position, digest = head()
         hashes = {position: digest.hex()} if position else {}
-    last = Checkpoint.objects.order_by("-position").values_list("position", flat=True).first() or 0
+    if not last:
+        known = last is not None  # the caller holds the chain's row, which does not know it yet: it will
+        last = Checkpoint.objects.order_by("-position").values_list("position", flat=True).first() or 0
+        if known and last:
+            ProjectionPosition.objects.filter(name=CHAIN_ROW, position__lt=last).update(position=last)
     made = []
     positions = sorted(p for p in hashes if p > last)
     for position in positions:
@@ -189,6 +216,8 @@ def _sign(position: int, hash_hex: str) -> Checkpoint | None:
         signed_at=timezone.now(),
     )
     checkpoint.save(force_insert=True)
+    # The chain's row keeps the last checkpoint's position, so a command needs no query to know none is due.
+    ProjectionPosition.objects.filter(name=CHAIN_ROW, position__lt=position).update(position=position)
     return checkpoint
 
 

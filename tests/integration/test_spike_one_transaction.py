@@ -23,11 +23,10 @@ from django.utils import timezone
 from api import demo
 from domain.errors import VersionConflict
 from domain.hazard.aggregate import Hazard
-from projections import integrity
+from projections import djangorecorder, integrity
 from projections.djangorecorder import InlineApplication, execute_inline
 from projections.ledger import HazardLedger
 from projections.runner import catch_up, position
-from projections.tracking import ProjectionPosition
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,13 +93,13 @@ def test_a_failure_before_commit_leaves_nothing(inline, monkeypatch, where):
             raise Boom
 
     if where != "after the event insert":
-        saved = ProjectionPosition.save
+        saved = djangorecorder.move_position
 
-        def save_then_fail(self: ProjectionPosition, *args: Any, **kwargs: Any) -> None:
-            saved(self, *args, **kwargs)
+        def save_then_fail(position: int) -> None:
+            saved(position)
             raise Boom
 
-        monkeypatch.setattr(ProjectionPosition, "save", save_then_fail)
+        monkeypatch.setattr(djangorecorder, "move_position", save_then_fail)
     with pytest.raises(Boom):
         execute_inline(app, command)
     monkeypatch.undo()
