@@ -308,18 +308,20 @@ def project_inline(
         )
     if behind and rows_written:
         raise RuntimeError("the read models are behind the log: rows written before the lock would be out of order")
-    # On PostgreSQL the writes go out without waiting for their answers (psycopg's pipeline: the chain link with
-    # the projector's first read, the position with the commit's savepoint), fewer round trips under the lock.
+    # The projectors' writes are not pipelined: the ORM's ``save`` reads an UPDATE's row count to choose
+    # between UPDATE and INSERT, which psycopg's pipeline does not give back (it then INSERTs a row that exists).
+    projectors = inline_projectors()
+    if behind:
+        apply_notifications(app, behind, projectors)
+    if not rows_written:
+        events = [r.domain_event for r in recordings]
+        for projector in projectors:
+            projector.apply_batch(events)  # type: ignore[arg-type]
+    # On PostgreSQL the chain link, the checkpoint when due and the position go out without waiting for their
+    # answers (psycopg's pipeline, plain statements only), fewer round trips under the lock.
     with bulk.together(not behind):
         hashes = integrity.extend([*behind, *notifications], locked_head=chain_head)
         integrity.maybe_checkpoint(hashes, last=locked[integrity.CHAIN_ROW])
-        projectors = inline_projectors()
-        if behind:
-            apply_notifications(app, behind, projectors)
-        if not rows_written:
-            events = [r.domain_event for r in recordings]
-            for projector in projectors:
-                projector.apply_batch(events)  # type: ignore[arg-type]
         move_position(notifications[-1].id)
 
 
