@@ -34,7 +34,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -70,8 +69,13 @@ def main() -> None:
     out = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else OUT  # another place: to reproduce it, not replace it
     if out.exists():
         sys.exit(f"{out} exists: a golden log is never rewritten")
-    changed = subprocess.run(["git", "diff", "--name-only", COMMIT, "--", ".", ":(exclude)tests"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout.split()
+    changed = subprocess.run(
+        ["git", "diff", "--name-only", COMMIT, "--", ".", ":(exclude)tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     if changed:
         sys.exit(f"run this with the code of {COMMIT}: changed since then: {changed[:10]}")
     written_by = subprocess.run(["git", "rev-parse", COMMIT], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -86,8 +90,9 @@ def main() -> None:
     os.chmod(var / "keys.json", 0o600)
     for name in UNSET:
         os.environ.pop(name, None)
-    os.environ.update(DJANGO_SETTINGS_MODULE="api.settings", DJANGO_DEBUG="1", CHECKPOINT_EVERY="10",
-                      DEADLINE_WATCHER="off")
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="api.settings", DJANGO_DEBUG="1", CHECKPOINT_EVERY="10", DEADLINE_WATCHER="off"
+    )
     sys.path[:0] = [str(ROOT), str(HERE)]
 
     import django
@@ -200,9 +205,7 @@ def copy_to_postgres(var: Path, url: str) -> None:
     alias = "golden_postgres"
     connections.settings[alias] = connections.configure_settings({"default": database_from_url(url)})["default"]
     models = [
-        model
-        for model in apps.get_models(include_auto_created=True)
-        if model._meta.managed and not model._meta.proxy
+        model for model in apps.get_models(include_auto_created=True) if model._meta.managed and not model._meta.proxy
     ]
     target = connections[alias]
     with transaction.atomic(using=alias), target.cursor() as cursor:
@@ -221,8 +224,11 @@ def copy_to_postgres(var: Path, url: str) -> None:
             "SELECT setval(pg_get_serial_sequence('safetyapp_events', 'notification_id'), %s)", [rows[-1][0]]
         )
         for model in models:
-            stamped = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)
-                       or getattr(f, "auto_now_add", False)]
+            stamped = [
+                f
+                for f in model._meta.concrete_fields
+                if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+            ]
             saved = [(f, f.auto_now, f.auto_now_add) for f in stamped]  # type: ignore[attr-defined]
             for field in stamped:
                 field.auto_now = field.auto_now_add = False  # type: ignore[attr-defined]
@@ -310,8 +316,7 @@ def write_history(app: Any, var: Path) -> None:
 
     def upload(username: str, name: str, color: tuple[int, int, int], caption: str) -> str:
         file = SimpleUploadedFile(name, golden_photo(color, caption), content_type="image/jpeg")
-        response = client(username).post("/api/v1/attachments/", {"file": file, "caption": caption},
-                                         format="multipart")
+        response = client(username).post("/api/v1/attachments/", {"file": file, "caption": caption}, format="multipart")
         assert response.status_code == 201, response.content.decode()[:800]
         return str(response.json()["id"])
 
@@ -323,39 +328,76 @@ def write_history(app: Any, var: Path) -> None:
 
     # Directory: a new member of staff (Appointed, with a login), moved to another school (RoleChanged), then
     # deactivated (Left); a school renamed and given a new code from a fixed moment (Unit.Changed).
-    call("admin", "post", "users/", {
-        "username": "hm_guard", "password": PASSWORD, "display_name": "孙保安", "phone": "0519-85680001",
-        "unit": units["hongmei_school"], "role": "school_staff", "effective_from": at(1, 8),
-    }, 201)
-    call("admin", "post", "users/hm_guard/role/",
-         {"unit": units["qinglong_school"], "role": "school_staff", "effective_from": at(3, 8)})
+    call(
+        "admin",
+        "post",
+        "users/",
+        {
+            "username": "hm_guard",
+            "password": PASSWORD,
+            "display_name": "孙保安",
+            "phone": "0519-85680001",
+            "unit": units["hongmei_school"],
+            "role": "school_staff",
+            "effective_from": at(1, 8),
+        },
+        201,
+    )
+    call(
+        "admin",
+        "post",
+        "users/hm_guard/role/",
+        {"unit": units["qinglong_school"], "role": "school_staff", "effective_from": at(3, 8)},
+    )
     call("admin", "post", "users/hm_guard/deactivate/", {"effective_from": at(5, 17)})
-    call("admin", "post", f"units/{units['qinglong_school']}/change/",
-         {"name": "青龙中学（青龙校区）", "code": "QL09", "effective_from": at(6, 0), "occurred_at": at(6, 8)})
+    call(
+        "admin",
+        "post",
+        f"units/{units['qinglong_school']}/change/",
+        {"name": "青龙中学（青龙校区）", "code": "QL09", "effective_from": at(6, 0), "occurred_at": at(6, 8)},
+    )
 
     # The campaign amended by its issuing bureau: a later report deadline.
     issuer = call("tn_inspector", "get", f"campaigns/{campaign}/")
-    call("tn_inspector", "post", f"campaigns/{campaign}/amend/",
-         {"report_deadline": "2026-11-20", "occurred_at": at(7, 9), "expected_version": issuer["version"]})
+    call(
+        "tn_inspector",
+        "post",
+        f"campaigns/{campaign}/amend/",
+        {"report_deadline": "2026-11-20", "occurred_at": at(7, 9), "expected_version": issuer["version"]},
+    )
 
     # 附件1 of 红梅实验小学: opened, filled by both parties (the police side's confidential values and a photo sealed
     # into the form's PoliceNotes), a photo on a school field, signed by the 所长, changed by the school (his
     # signature voided), signed again by both, then submitted.
-    form = call("hm_principal", "post", "joint-forms/",
-                {"campaign": campaign, "school": units["hongmei_school"], "occurred_at": at(8, 9)}, 201)["id"]
+    form = call(
+        "hm_principal",
+        "post",
+        "joint-forms/",
+        {"campaign": campaign, "school": units["hongmei_school"], "occurred_at": at(8, 9)},
+        201,
+    )["id"]
     school_fields = {f.key: sample(f) for f in FIELDS if f.party == "school"}
     police_fields = {f.key: sample(f) for f in FIELDS if f.party == "police"}
     gate = upload("hm_principal", "gate.jpg", (40, 90, 160), "school gate")
-    call("hm_principal", "patch", f"joint-forms/{form}/",
-         {**school_fields, "attachments": {first_key(FIELDS, "school"): [gate]}, "occurred_at": at(8, 10)})
+    call(
+        "hm_principal",
+        "patch",
+        f"joint-forms/{form}/",
+        {**school_fields, "attachments": {first_key(FIELDS, "school"): [gate]}, "occurred_at": at(8, 10)},
+    )
     patrol = upload("hm_officer", "patrol.jpg", (30, 30, 90), "patrol route")
-    call("hm_officer", "patch", f"joint-forms/{form}/",
-         {**police_fields, "attachments": {police_only(FIELDS): [patrol]}, "occurred_at": at(8, 11)})
+    call(
+        "hm_officer",
+        "patch",
+        f"joint-forms/{form}/",
+        {**police_fields, "attachments": {police_only(FIELDS): [patrol]}, "occurred_at": at(8, 11)},
+    )
 
     def sign(username: str, when: str, form: str = form) -> None:
         shown = call(username, "get", f"joint-forms/{form}/")
-        call(username, "post", f"joint-forms/{form}/sign/",
-             {"content_hash": shown["content_hash"], "occurred_at": when})
+        call(
+            username, "post", f"joint-forms/{form}/sign/", {"content_hash": shown["content_hash"], "occurred_at": when}
+        )
 
     sign("hm_chief", at(8, 14))
     call("hm_principal", "patch", f"joint-forms/{form}/", {"cctv_cameras": 48, "occurred_at": at(8, 15)})
@@ -372,8 +414,13 @@ def write_history(app: Any, var: Path) -> None:
     seed.unlink()
 
     # 附件1 of 青龙中学: filled by both parties and signed by the school's 校长 only (a draft with one signature).
-    other = call("ql_principal", "post", "joint-forms/",
-                 {"campaign": campaign, "school": units["qinglong_school"], "occurred_at": at(8, 9)}, 201)["id"]
+    other = call(
+        "ql_principal",
+        "post",
+        "joint-forms/",
+        {"campaign": campaign, "school": units["qinglong_school"], "occurred_at": at(8, 9)},
+        201,
+    )["id"]
     call("ql_principal", "patch", f"joint-forms/{other}/", {**school_fields, "occurred_at": at(8, 10)})
     call("ql_chief", "patch", f"joint-forms/{other}/", {**police_fields, "occurred_at": at(8, 10, 30)})
     sign("ql_principal", at(8, 11), other)
@@ -384,25 +431,65 @@ def write_history(app: Any, var: Path) -> None:
     # A late entry with a photo: a hazard found on 2026-09-02, recorded after everything above, assigned as of
     # 2026-09-03; and a hazard recorded twice by mistake, the copy voided.
     door = upload("hm_staff", "door.jpg", (150, 60, 40), "broken lock")
-    hazard = call("hm_staff", "post", "hazards/", {
-        "campaign": campaign, "school": units["hongmei_school"], "item": "CZ-03", "description": "配电房门锁损坏，补录",
-        "severity": "general", "location": "配电房", "attachments": [door], "occurred_at": at(2, 15, month=9),
-    }, 201)["id"]
-    call("hm_principal", "post", f"hazards/{hazard}/assign/", {
-        "owner": "hm_staff", "owner_unit": units["hongmei_school"], "deadline": "2026-09-20", "standard": "更换门锁",
-        "occurred_at": at(3, 9, month=9),
-    })
+    hazard = call(
+        "hm_staff",
+        "post",
+        "hazards/",
+        {
+            "campaign": campaign,
+            "school": units["hongmei_school"],
+            "item": "CZ-03",
+            "description": "配电房门锁损坏，补录",
+            "severity": "general",
+            "location": "配电房",
+            "attachments": [door],
+            "occurred_at": at(2, 15, month=9),
+        },
+        201,
+    )["id"]
+    call(
+        "hm_principal",
+        "post",
+        f"hazards/{hazard}/assign/",
+        {
+            "owner": "hm_staff",
+            "owner_unit": units["hongmei_school"],
+            "deadline": "2026-09-20",
+            "standard": "更换门锁",
+            "occurred_at": at(3, 9, month=9),
+        },
+    )
     scan = SimpleUploadedFile("lock-order.pdf", golden_pdf(), content_type="application/pdf")
-    response = client("hm_staff").post("/api/v1/attachments/", {"file": scan, "caption": "purchase order"},
-                                       format="multipart")
+    response = client("hm_staff").post(
+        "/api/v1/attachments/", {"file": scan, "caption": "purchase order"}, format="multipart"
+    )
     assert response.status_code == 201, response.content.decode()[:800]
-    call("hm_staff", "post", f"hazards/{hazard}/progress/", {
-        "note": "门锁已订购", "percent": 30, "attachments": [response.json()["id"]], "occurred_at": at(4, 10, month=9),
-    })
-    twice = call("hm_staff", "post", "hazards/", {
-        "campaign": campaign, "school": units["hongmei_school"], "item": "CZ-03", "description": "配电房门锁损坏（重复登记）",
-        "severity": "general", "location": "配电房", "occurred_at": at(10, 9),
-    }, 201)["id"]
+    call(
+        "hm_staff",
+        "post",
+        f"hazards/{hazard}/progress/",
+        {
+            "note": "门锁已订购",
+            "percent": 30,
+            "attachments": [response.json()["id"]],
+            "occurred_at": at(4, 10, month=9),
+        },
+    )
+    twice = call(
+        "hm_staff",
+        "post",
+        "hazards/",
+        {
+            "campaign": campaign,
+            "school": units["hongmei_school"],
+            "item": "CZ-03",
+            "description": "配电房门锁损坏（重复登记）",
+            "severity": "general",
+            "location": "配电房",
+            "occurred_at": at(10, 9),
+        },
+        201,
+    )["id"]
     call("hm_principal", "post", f"hazards/{twice}/void/", {"reason": "重复登记", "occurred_at": at(10, 10)})
 
     # Accounts: a notice signed for (签收), a password changed by its user, another reset by the administrator.
@@ -410,12 +497,25 @@ def write_history(app: Any, var: Path) -> None:
     catch_up_notifications(app)
     signer, notice = first_notice(call)
     call(signer, "post", f"notifications/{notice}/acknowledge/")
-    web("ql_staff", "/account/", {
-        "old_password": demo.DEMO_PASSWORD, "new_password1": PASSWORD, "new_password2": PASSWORD,
-    })
-    web("admin", "/account/", {
-        "action": "reset", "username": "lh_principal", "new_password1": PASSWORD, "new_password2": PASSWORD,
-    })
+    web(
+        "ql_staff",
+        "/account/",
+        {
+            "old_password": demo.DEMO_PASSWORD,
+            "new_password1": PASSWORD,
+            "new_password2": PASSWORD,
+        },
+    )
+    web(
+        "admin",
+        "/account/",
+        {
+            "action": "reset",
+            "username": "lh_principal",
+            "new_password1": PASSWORD,
+            "new_password2": PASSWORD,
+        },
+    )
     catch_up(app)
     catch_up_notifications(app)
 

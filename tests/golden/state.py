@@ -213,11 +213,15 @@ def later_parts(app: Application[UUID], aggregates: dict[str, dict[str, Any]]) -
     from projections.ledger import HazardLedger
 
     return {
-        "voided_hazards": [str(pk) for pk in HazardLedger.objects.filter(voided=True).order_by("id").values_list("id", flat=True)],
+        "voided_hazards": [
+            str(pk) for pk in HazardLedger.objects.filter(voided=True).order_by("id").values_list("id", flat=True)
+        ],
         "attachments": uploads,
         "aggregate_details": details,
         "signing_keys": keys,
-        "checkpoint_keys": {str(p): k for p, k in Checkpoint.objects.order_by("position").values_list("position", "key_id")},
+        "checkpoint_keys": {
+            str(p): k for p, k in Checkpoint.objects.order_by("position").values_list("position", "key_id")
+        },
     }
 
 

@@ -17,8 +17,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from contextlib import closing
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
