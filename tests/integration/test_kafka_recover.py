@@ -226,6 +226,14 @@ def copy_topics(settings: Any, broker: Broker, alter: Any) -> None:
     settings.KAFKA_TOPIC_PREFIX = target
 
 
+def tampered(state: str) -> str:
+    """A stored state with one value changed (a description, an owner, a note: whichever comes first)."""
+    values = json.loads(state)
+    field = next(k for k in ("description", "owner", "note") if isinstance(values.get(k), str))
+    values[field] += "（篡改）"
+    return json.dumps(values)
+
+
 def recovered_positions(events: list[tuple[int, bytes, dict[str, Any]]], after: int) -> list[int]:
     return sorted(v["position"] for _, _, v in events if v["position"] > after)
 
@@ -249,7 +257,7 @@ def test_recover_from_kafka_refuses_a_tampered_topic_a_disagreeing_police_copy_a
         target = recovered_positions(events, backed_up[0])[5]
         for _, _, value in events:
             if value["position"] == target:
-                value["state"] = value["state"].replace("备份后的隐患", "篡改后的隐患")
+                value["state"] = tampered(value["state"])
         return events
 
     def forged_chain(events: list[Any]) -> list[Any]:
@@ -257,7 +265,7 @@ def test_recover_from_kafka_refuses_a_tampered_topic_a_disagreeing_police_copy_a
         the signed checkpoint after it no longer matches."""
         positions = recovered_positions(events, backed_up[0])
         by_position = {v["position"]: v for _, _, v in events}
-        by_position[positions[0]]["state"] = by_position[positions[0]]["state"].replace("备份后的隐患", "伪造的隐患")
+        by_position[positions[0]]["state"] = tampered(by_position[positions[0]]["state"])
         previous = integrity.head()[1]
         for position in positions:
             body = by_position[position]
