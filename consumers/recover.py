@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import transaction
+from eventsourcing import persistence
 from eventsourcing.persistence import Notification
 from kafka import KafkaConsumer, TopicPartition
 from kafka.client_async import KafkaClient
@@ -28,7 +29,7 @@ from consumers import envelope
 from consumers.kafka import checkpoints_topic, client_options, events_topic
 from consumers.relay import POSITION_NAME as RELAY_POSITION
 from projections import integrity, signingkeys
-from projections.djangorecorder import InlineApplication, project_inline, record_at_positions
+from projections.djangorecorder import InlineApplication, PositionTaken, lock_log, project_inline, record_at_positions
 from projections.integrity import ChainLink, Checkpoint
 from projections.policemirror import PoliceCheckpoint, PoliceEventCopy
 from projections.tracking import ProjectionPosition
@@ -177,7 +178,8 @@ def _keep(carried: Carried, topic: str, value: bytes | None, log_head: int, afte
 
 
 def _recover_locked(app: InlineApplication, carried: Carried, log_head: int) -> Outcome:
-    ProjectionPosition.objects.select_for_update().get_or_create(name="chain")  # the chain's lock
+    lock_log(app)  # first the event table's, then the chain's: a command's order
+    ProjectionPosition.objects.select_for_update().get_or_create(name="chain")
     if (app.recorder.max_notification_id() or 0) != log_head:
         raise RecoveryRefused(
             "读取 Kafka 期间又有命令写入日志：请停止 API 后重试；未作任何更改 "
@@ -193,7 +195,12 @@ def _recover_locked(app: InlineApplication, carried: Carried, log_head: int) -> 
         _check_mirror(notifications, after)
         checkpoints = _vouched_checkpoints(carried.checkpoints, log_head, notifications, after)
         Checkpoint.objects.bulk_create(checkpoints)
-        recordings = record_at_positions(app, notifications)
+        try:
+            recordings = record_at_positions(app, notifications)
+        except (PositionTaken, persistence.IntegrityError) as exc:
+            raise RecoveryRefused(
+                f"事件无法按原日志位置追加，未追加任何事件 (the events cannot be appended at their positions: {exc})"
+            ) from exc
         project_inline(app, recordings)  # read models, chain links (and a checkpoint when due), tracking
         linked = dict(ChainLink.objects.filter(position__in=after).values_list("position", "hash"))
         if linked != {p: body["hash"] for p, body in after.items()}:  # as checked above: the store's own chaining

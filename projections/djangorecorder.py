@@ -41,7 +41,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteFactory
 from eventsourcing.utils import strtobool
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from domain.application import SafetyApplication
 from projections import integrity
@@ -347,17 +347,31 @@ class PositionTaken(RuntimeError):
     """The store could not give an event back its log position."""
 
 
+def lock_log(app: SafetyApplication) -> None:
+    """Take the event table's lock for the rest of the caller's transaction, before anything else, in the order a
+    command takes its locks (the table at its insert, then the chain's row): no event is recorded meanwhile. On
+    SQLite the file's write lock is taken by the transaction's first write."""
+    recorder = app.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=_events_table(recorder)))
+
+
 def _lock_and_number_from(recorder: PostgresApplicationRecorder, position: int) -> None:
     """Hold the table's lock (as the insert would) before moving its sequence: no other insert takes a number."""
-    table = SQL("{schema}.{table}").format(
-        schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name)
-    )
+    table = _events_table(recorder)
     with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
         curs.execute(SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=table))
         curs.execute(
             "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s, false)",
             (table.as_string(conn), position),
         )
+
+
+def _events_table(recorder: PostgresApplicationRecorder) -> Composed:
+    return SQL("{schema}.{table}").format(
+        schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name)
+    )
 
 
 __all__ = [
@@ -369,8 +383,10 @@ __all__ = [
     "InlineApplication",
     "execute_inline",
     "inline_env",
+    "lock_log",
     "new_inline_application",
     "notify_after_commit",
     "project_inline",
+    "PositionTaken",
     "record_at_positions",
 ]
