@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 from eventsourcing.persistence import Notification
 from kafka import KafkaProducer
@@ -65,12 +68,12 @@ def consume(group: str) -> Any:
     return consumer.totals
 
 
-def supervised_hazards(app: InlineApplication, world: demo.World, count: int, label: str) -> None:
+def supervised_hazards(app: InlineApplication, world: demo.World, count: int, label: str, first: int = 0) -> None:
     """Hazards discovered, assigned and put under 挂牌督办, each command in its own transaction (the command path):
     events in every school's partition, and notices for the `notifications` group."""
-    start = timezone.now() - timedelta(hours=count * 3 + 5)
+    start = timezone.now() - timedelta(hours=40)
     schools = [("hongmei_school", "hm_staff", "hm_principal"), ("qinglong_school", "ql_staff", "ql_principal")]
-    for i in range(count):
+    for i in range(first, first + count):
         supervised_hazard(app, world, *schools[i % 2], f"{label}{i}", start + timedelta(hours=3 * i))
 
 
@@ -115,45 +118,53 @@ def relay_position() -> int:
     return ProjectionPosition.objects.get(name=POSITION_NAME).position
 
 
-def backed_up_then_more_then_restored(
-    app: InlineApplication, world: demo.World, tmp_path: Path
-) -> tuple[tuple[int, str], tuple[int, str]]:
-    """Write, publish and consume; back up; write more, publish and consume it; restore the backup. Returns the
-    heads (backup, before the restore)."""
+@dataclass
+class BeforeRestore:
+    backed_up: tuple[int, str]  # the backup's head (position, hash)
+    head: tuple[int, str]  # the head when the backup was restored
+    rows: dict[str, list[str]]  # every read model then
+    checkpoints: list[tuple[int, str, str]]
+    offsets: dict[int, int]  # the events topic's end offsets
+    mirrored_after_backup: int  # what the police-mirror group applied after the backup
+
+
+def backed_up_then_more_then_restored(app: InlineApplication, world: demo.World, tmp_path: Path) -> BeforeRestore:
+    """Write, publish and consume; back up; write more by commands, publish and consume it; restore the backup."""
     catch_up(app)  # as `load_demo` does
     publish_all(app)
     consume("police-mirror"), consume("notifications")
     call_command("backup", str(tmp_path / "safety.dump"), stdout=io.StringIO())
     backed_up = head()
-    supervised_hazards(app, world, 8, "备份后的隐患")  # 24 events after the backup, every one a command
+    supervised_hazards(app, world, 4, "备份后的隐患")  # 24 events after the backup, by commands
+    with connection.cursor() as cursor:  # three inserts rolled back meanwhile: a gap in the log's positions
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('safetyapp_events', 'notification_id'))")
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('safetyapp_events', 'notification_id'))")
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('safetyapp_events', 'notification_id'))")
+    supervised_hazards(app, world, 4, "备份后的隐患", first=4)
+    positions = [n.id for n in integrity.stored_events(app.recorder, start=backed_up[0])]
+    assert len(positions) == 24 and positions[-1] - positions[0] == 26
     assert publish_all(app) == 24
-    consume("police-mirror"), consume("notifications")
-    before = head()
+    mirrored = consume("police-mirror").applied
+    consume("notifications")
+    before = BeforeRestore(
+        backed_up=backed_up,
+        head=head(),
+        rows=dump_read_models(),
+        checkpoints=list(Checkpoint.objects.order_by("position").values_list("position", "hash", "signature")),
+        offsets=end_offsets(f"{settings.KAFKA_TOPIC_PREFIX}.events"),
+        mirrored_after_backup=mirrored,
+    )
     call_command("restore", str(tmp_path / "safety.dump"), "--force", stdout=io.StringIO())
     assert head() == backed_up
-    return backed_up, before
+    return before
 
 
 def test_recover_from_kafka_brings_back_what_the_topics_hold_after_the_restored_head_and_everything_resumes(
     kafka_world: demo.World, app: InlineApplication, settings: Any, tmp_path: Path
 ) -> None:
     settings.CHECKPOINT_EVERY = 10
-    catch_up(app)
-    publish_all(app)
-    consume("police-mirror"), consume("notifications")
-    call_command("backup", str(tmp_path / "safety.dump"), stdout=io.StringIO())
-    backed_up = head()
-    supervised_hazards(app, kafka_world, 8, "备份后的隐患")
-    assert publish_all(app) == 24
-    mirror_after_backup = consume("police-mirror").applied
-    consume("notifications")
-    before, rows_before = head(), dump_read_models()
-    checkpoints_before = list(Checkpoint.objects.order_by("position").values_list("position", "hash", "signature"))
-    offsets_before = end_offsets(f"{settings.KAFKA_TOPIC_PREFIX}.events")
-    assert before[0] > backed_up[0] and len(checkpoints_before) >= 2
-
-    call_command("restore", str(tmp_path / "safety.dump"), "--force", stdout=io.StringIO())
-    assert head() == backed_up
+    before = backed_up_then_more_then_restored(app, kafka_world, tmp_path)
+    assert before.head[0] > before.backed_up[0] and len(before.checkpoints) >= 2
     relay = Relay(app, batch_size=7)
     try:
         with pytest.raises(LogWentBackwards):
@@ -164,22 +175,22 @@ def test_recover_from_kafka_brings_back_what_the_topics_hold_after_the_restored_
     printed = recover()
 
     assert "从 Kafka 恢复完成" in printed and "recovered 24 event(s)" in printed, printed
-    assert head() == before, "the head the log had before the restore, position and hash"
-    assert app.recorder.max_notification_id() == before[0]
+    assert head() == before.head, "the head the log had before the restore, position and hash"
+    assert app.recorder.max_notification_id() == before.head[0]
     assert integrity.verify(integrity.stored_events(app.recorder)).ok
     verify = io.StringIO()
     call_command("verify_integrity", stdout=verify)
-    assert verify.getvalue().startswith("OK:") and f"head {before[0]} {before[1]}" in verify.getvalue()
+    assert verify.getvalue().startswith("OK:") and f"head {before.head[0]} {before.head[1]}" in verify.getvalue()
     assert list(Checkpoint.objects.order_by("position").values_list("position", "hash", "signature")) == (
-        checkpoints_before
+        before.checkpoints
     ), "the signed checkpoints as the topic carried them"
     recovered_rows = dump_read_models()
     notices = ("NotificationView", "NotificationHazard", "NotificationUnit")
     assert {k: v for k, v in recovered_rows.items() if k not in notices} == {
-        k: v for k, v in rows_before.items() if k not in notices
+        k: v for k, v in before.rows.items() if k not in notices
     }, "the read models a command writes, as before the restore"
     assert HazardLedger.objects.filter(description__startswith="备份后的隐患").count() == 8
-    assert relay_position() == before[0], "the relay knows the recovered events are on the topic"
+    assert relay_position() == before.head[0], "the relay knows the recovered events are on the topic"
 
     relay = Relay(app, batch_size=7)
     try:
@@ -187,22 +198,26 @@ def test_recover_from_kafka_brings_back_what_the_topics_hold_after_the_restored_
         assert relay.publish_once() == 0, "nothing published twice"
     finally:
         relay.close()
-    assert end_offsets(f"{settings.KAFKA_TOPIC_PREFIX}.events") == offsets_before
+    assert end_offsets(f"{settings.KAFKA_TOPIC_PREFIX}.events") == before.offsets
 
     mirror, notifications = consume("police-mirror"), consume("notifications")  # no LogWentBackwards
-    assert mirror.duplicates == 0 and mirror.parked == 0 and mirror.applied == mirror_after_backup
+    assert mirror.duplicates == 0 and mirror.parked == 0 and mirror.applied == before.mirrored_after_backup
     assert notifications.duplicates == 0 and notifications.parked == 0
     assert sorted(PoliceEventCopy.objects.values_list("position", "hash")) == sorted(
         ChainLink.objects.values_list("position", "hash")
     )
     assert NotificationView.objects.filter(kind="supervised").count() >= 8
-    assert dump_read_models() == rows_before, "every read model, the notices included, as before the restore"
+    assert dump_read_models() == before.rows, "every read model, the notices included, as before the restore"
 
     supervised_hazards(app, kafka_world, 1, "恢复后的新隐患")  # the installation goes on
     assert publish_all(app) == 3
-    assert sum(end_offsets(f"{settings.KAFKA_TOPIC_PREFIX}.events").values()) == sum(offsets_before.values()) + 3
+    assert sum(end_offsets(f"{settings.KAFKA_TOPIC_PREFIX}.events").values()) == sum(before.offsets.values()) + 3
     mirror = consume("police-mirror")
-    assert (mirror.applied, mirror.duplicates) == (3, 0)
+    new_checkpoints = Checkpoint.objects.filter(position__gt=before.head[0]).count()
+    assert (mirror.applied, mirror.duplicates) == (3 + new_checkpoints, 0)
+    assert sorted(PoliceEventCopy.objects.values_list("position", "hash")) == sorted(
+        ChainLink.objects.values_list("position", "hash")
+    )
     consume("notifications")
     assert "无需恢复" in recover(), "run again: nothing to recover, exit 0"
     assert dump_read_models() == rebuilt_read_models()
@@ -235,6 +250,7 @@ def tampered(state: str) -> str:
 
 
 def recovered_positions(events: list[tuple[int, bytes, dict[str, Any]]], after: int) -> list[int]:
+    """The positions after the restored head, as the topic carries them."""
     return sorted(v["position"] for _, _, v in events if v["position"] > after)
 
 
@@ -242,7 +258,8 @@ def test_recover_from_kafka_refuses_a_tampered_topic_a_disagreeing_police_copy_a
     kafka: Broker, kafka_world: demo.World, app: InlineApplication, settings: Any, tmp_path: Path
 ) -> None:
     settings.CHECKPOINT_EVERY = 10
-    backed_up, before = backed_up_then_more_then_restored(app, kafka_world, tmp_path)
+    before = backed_up_then_more_then_restored(app, kafka_world, tmp_path)
+    backed_up = before.backed_up
     original = settings.KAFKA_TOPIC_PREFIX
     ledger = sorted(HazardLedger.objects.values_list("id", "version"))
 
@@ -284,14 +301,19 @@ def test_recover_from_kafka_refuses_a_tampered_topic_a_disagreeing_police_copy_a
         nothing_appended()
         settings.KAFKA_TOPIC_PREFIX = original
 
-    recovered = recovered_positions([(0, b"", v) for _, _, _, v in topic_messages(f"{original}.events")], backed_up[0])
-    PoliceEventCopy.objects.create(  # the police side kept another event at that position
-        position=recovered[3], originator_id=kafka_world.campaign, originator_version=1, type="x", hash="0" * 64
+    carried = {v["position"]: v for _, _, _, v in topic_messages(f"{original}.events")}
+    kept = carried[sorted(p for p in carried if p > backed_up[0])[3]]
+    copy = PoliceEventCopy.objects.create(  # the police side kept another event at that position
+        position=kept["position"], originator_id=kafka_world.campaign, originator_version=1, type="x", hash="0" * 64
     )
     with pytest.raises(CommandError, match="公安侧副本"):
         recover()
     nothing_appended()
-    PoliceEventCopy.objects.filter(position=recovered[3]).delete()
+    copy.delete()
+    PoliceEventCopy.objects.create(  # and now the very event: it agrees
+        position=kept["position"], originator_id=kept["originator_id"], originator_version=kept["originator_version"],
+        type=kept["type"], hash=kept["hash"],
+    )  # fmt: skip
 
     settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{free_port()}"
     with pytest.raises(CommandError, match="无法连接 Kafka"):
@@ -299,5 +321,5 @@ def test_recover_from_kafka_refuses_a_tampered_topic_a_disagreeing_police_copy_a
     nothing_appended()
     settings.KAFKA_BOOTSTRAP_SERVERS = kafka.bootstrap
 
-    assert "recovered 24 event(s)" in recover()  # the real topics: recovered
-    assert head() == before
+    assert "recovered 24 event(s)" in recover()  # the real topics, the police copy agreeing: recovered
+    assert head() == before.head

@@ -19,6 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the broker")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not options["timeout"] > 0:
+            raise CommandError("--timeout must be positive")
         try:
             outcome = recover(get_application(), timeout=options["timeout"])
         except ImproperlyConfigured as exc:
