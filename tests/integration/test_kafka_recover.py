@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import kafkahelpers
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
@@ -49,14 +50,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 
 
 def publish_all(app: InlineApplication) -> int:
-    relay = Relay(app, batch_size=7)
-    total = 0
-    try:
-        while published := relay.publish_once():
-            total += published
-    finally:
-        relay.close()
-    return total
+    return kafkahelpers.publish_all(app, batch_size=7)  # batches that do not line up with the checkpoints
 
 
 def consume(group: str) -> Any:
