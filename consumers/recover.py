@@ -26,7 +26,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.client_async import KafkaClient
 
 from consumers import envelope
-from consumers.kafka import checkpoints_topic, client_options, events_topic
+from consumers.kafka import bootstrap_servers, checkpoints_topic, client_options, events_topic
 from consumers.relay import POSITION_NAME as RELAY_POSITION
 from projections import integrity, signingkeys
 from projections.djangorecorder import InlineApplication, PositionTaken, lock_log, project_inline, record_at_positions
@@ -75,6 +75,7 @@ class Outcome:
 
 def recover(app: InlineApplication, *, timeout: float = 30.0) -> Outcome:
     """Re-append what the topics hold after the restored head; RecoveryRefused (nothing changed) on any mismatch."""
+    bootstrap_servers()  # ImproperlyConfigured without Kafka, before anything is read
     log_head = app.recorder.max_notification_id() or 0
     relay = _relay_position()
     carried = read_topics(log_head, relay, timeout=timeout)
