@@ -31,6 +31,7 @@ def refuse_unknown(carried: dict[int, str], where: str) -> None:
             f"{where} carries log position {position} "
             + ("with another hash than the log's" if position in chained else f"after the log's head {head}")
             + ": the log went backwards (the database restored from an older backup?); stopping"
+            + " (the way back: manage.py recover_from_kafka, README \"Backup and restore\")"
         )
         logger.critical(problem)
         raise LogWentBackwards(problem)

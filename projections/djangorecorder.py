@@ -41,6 +41,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteFactory
 from eventsourcing.utils import strtobool
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
+from psycopg.sql import SQL, Composed, Identifier
 
 from domain.application import SafetyApplication
 from projections import bulk, integrity
@@ -333,6 +334,66 @@ def move_position(position: int) -> None:
         )
 
 
+def record_at_positions(app: SafetyApplication, notifications: Sequence[Notification]) -> list[Recording[UUID]]:
+    """Insert stored events at the log positions they had before (``manage.py recover_from_kafka``), inside the
+    caller's transaction and under the event table's lock; returns them as recordings, for ``project_inline``.
+
+    The positions are the ones Kafka, the checkpoints and the consumer groups know them by, so they are kept: on
+    PostgreSQL a run of consecutive positions is inserted by the library's own insert after the table's sequence is
+    set to the run's first position (a sequence may have gaps: rolled-back inserts use numbers too); SQLite numbers
+    rows one after the last, so there the positions must follow the log's head. Raises ``PositionTaken`` if the
+    store gives any event another position (the caller's transaction then rolls back: nothing is appended).
+    """
+    recorder = app.recorder
+    runs: list[list[Notification]] = []
+    for n in notifications:
+        if runs and runs[-1][-1].id + 1 == n.id:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    recordings: list[Recording[UUID]] = []
+    for run in runs:
+        if isinstance(recorder, PostgresApplicationRecorder):
+            _lock_and_number_from(recorder, run[0].id)
+        stored = [StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in run]
+        ids = list(recorder.insert_events(stored) or [])
+        if ids != [n.id for n in run]:
+            raise PositionTaken(f"the store numbered the events {ids[:3]}…, not {[n.id for n in run][:3]}…")
+        recordings += [Recording(app.mapper.to_domain_event(n), n) for n in run]
+    return recordings
+
+
+class PositionTaken(RuntimeError):
+    """The store could not give an event back its log position."""
+
+
+def lock_log(app: SafetyApplication) -> None:
+    """Take the event table's lock for the rest of the caller's transaction, before anything else, in the order a
+    command takes its locks (the table at its insert, then the chain's row): no event is recorded meanwhile. On
+    SQLite the file's write lock is taken by the transaction's first write."""
+    recorder = app.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=_events_table(recorder)))
+
+
+def _lock_and_number_from(recorder: PostgresApplicationRecorder, position: int) -> None:
+    """Hold the table's lock (as the insert would) before moving its sequence: no other insert takes a number."""
+    table = _events_table(recorder)
+    with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+        curs.execute(SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=table))
+        curs.execute(
+            "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s, false)",
+            (table.as_string(conn), position),
+        )
+
+
+def _events_table(recorder: PostgresApplicationRecorder) -> Composed:
+    return SQL("{schema}.{table}").format(
+        schema=Identifier(recorder.datastore.schema), table=Identifier(recorder.events_table_name)
+    )
+
+
 __all__ = [
     "DjangoPostgresApplicationRecorder",
     "DjangoPostgresDatastore",
@@ -342,7 +403,10 @@ __all__ = [
     "InlineApplication",
     "execute_inline",
     "inline_env",
+    "lock_log",
     "new_inline_application",
     "notify_after_commit",
     "project_inline",
+    "PositionTaken",
+    "record_at_positions",
 ]

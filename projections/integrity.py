@@ -26,7 +26,7 @@ from eventsourcing.persistence import Notification
 
 from domain.timerules import beijing_iso
 from projections import bulk
-from projections.signingkeys import KeyProblem, SigningKey, key_id_of, next_revision, public_of, terms
+from projections.signingkeys import KeyProblem, SigningKey, Terms, key_id_of, next_revision, public_of, terms
 from projections.tracking import ProjectionPosition
 
 if TYPE_CHECKING:
@@ -215,10 +215,18 @@ def _sign(position: int, hash_hex: str) -> Checkpoint | None:
         key_id=key.key_id,
         signed_at=timezone.now(),
     )
-    checkpoint.save(force_insert=True)
-    # The chain's row keeps the last checkpoint's position, so a command needs no query to know none is due.
-    ProjectionPosition.objects.filter(name=CHAIN_ROW, position__lt=position).update(position=position)
+    store_checkpoints([checkpoint])
     return checkpoint
+
+
+def store_checkpoints(checkpoints: Sequence[Checkpoint]) -> None:
+    """Store signed checkpoints (made here, or put back as Kafka carried them) under the chain's lock. The
+    chain's row keeps the last checkpoint's position, so a command needs no query to know none is due."""
+    if not checkpoints:
+        return
+    Checkpoint.objects.bulk_create(checkpoints)
+    last = max(c.position for c in checkpoints)
+    ProjectionPosition.objects.filter(name=CHAIN_ROW, position__lt=last).update(position=last)
 
 
 def signing_key_row() -> SigningKey | None:
@@ -349,6 +357,24 @@ class Report:
         }
 
 
+def signature_problem(keys: dict[str, Terms], cp: Checkpoint) -> Problem | None:
+    """Whether the checkpoint's key (``keys``: ``signingkeys.terms()``) vouches for it: its signature under the
+    key's public half, the key not compromised before the position, the position within the key's period."""
+    key = keys.get(cp.key_id)
+    if key is None or key.public_key != cp.public_key or not signature_valid(
+        cp.position, cp.hash, cp.signature, key.public_key
+    ):
+        return Problem("bad_signature", cp.position, f"检查点签名无效（密钥编号 {cp.key_id or '无'}）")
+    if key.compromised_after is not None and cp.position > key.compromised_after:
+        detail = f"检查点由密钥 {key.key_id} 签名，该密钥已登记为在日志位置 {key.compromised_after} 之后泄露"
+        return Problem("key_compromised", cp.position, detail)
+    if not key.covers(cp.position):
+        until = "" if key.valid_until is None else key.valid_until
+        detail = f"检查点位置不在密钥 {key.key_id} 的有效期（日志位置 {key.valid_from}–{until}）内"
+        return Problem("bad_signature", cp.position, detail)
+    return None
+
+
 def verify(
     notifications: Iterable[Notification], *, max_problems: int = 100, blobs: BlobCheck | None = None
 ) -> Report:
@@ -446,20 +472,9 @@ def verify(
 
     keys = terms()  # the registry and the police-side mirror's copy, the stricter winning
     for cp in checkpoints:
-        key = keys.get(cp.key_id)
-        if (
-            key is None
-            or key.public_key != cp.public_key
-            or not signature_valid(cp.position, cp.hash, cp.signature, key.public_key)
-        ):
-            problems.append(Problem("bad_signature", cp.position, f"检查点签名无效（密钥编号 {cp.key_id or '无'}）"))
-        elif key.compromised_after is not None and cp.position > key.compromised_after:
-            detail = f"检查点由密钥 {key.key_id} 签名，该密钥已登记为在日志位置 {key.compromised_after} 之后泄露"
-            problems.append(Problem("key_compromised", cp.position, detail))
-        elif not key.covers(cp.position):
-            until = "" if key.valid_until is None else key.valid_until
-            detail = f"检查点位置不在密钥 {key.key_id} 的有效期（日志位置 {key.valid_from}–{until}）内"
-            problems.append(Problem("bad_signature", cp.position, detail))
+        signed = signature_problem(keys, cp)
+        if signed is not None:
+            problems.append(signed)
         elif cp.position > log_head:
             if not any(log_head < p.position <= cp.position for p in problems):
                 detail = f"签名检查点 {cp.position} 超出日志头 {log_head}：其签名覆盖的事件已不在日志中"
@@ -500,9 +515,9 @@ def _name(identity: tuple[UUID, int]) -> str:
     return f"{identity[0]}#{identity[1]}"
 
 
-def stored_events(recorder: Any, *, page: int = PAGE) -> Iterator[Notification]:
-    """Every stored event in log order, read in large pages (the library's log section is 10)."""
-    start = 0
+def stored_events(recorder: Any, *, page: int = PAGE, start: int = 0) -> Iterator[Notification]:
+    """Every stored event (after position ``start``) in log order, read in large pages (the library's log section
+    is 10)."""
     while True:
         batch = recorder.select_notifications(start=start, limit=page, inclusive_of_start=False)
         if not batch:

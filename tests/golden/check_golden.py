@@ -2,8 +2,10 @@
 
     SAFETY_VAR_DIR=/tmp/copy-of-951acbf .venv/bin/python tests/golden/check_golden.py
 
-Run from the repository's root, in embedded mode (no DATABASE_URL), on a copy (it migrates and rebuilds in
-place). The keys come from the installation's own ``keys.json``, as the settings read them. It runs
+Run from the repository's root on a copy (it migrates and rebuilds in place): in embedded mode (no DATABASE_URL)
+on a copy of its SQLite file, or with DATABASE_URL naming a database its PostgreSQL dump was restored into
+(``manage.py restore``), SAFETY_VAR_DIR then holding only its ``keys.json``. The keys come from the
+installation's own ``keys.json``, as the settings read them. It runs
 ``manage.py migrate``, then takes the state as the installation opens ("opened": every aggregate loaded from the
 log at its version, the read models as the old release left them and migrated), then ``rebuild_projections`` and
 the state again ("rebuilt"); each state includes ``verify_integrity --json``'s verdict and chain head.
@@ -22,8 +24,8 @@ ROOT = HERE.parent.parent
 
 
 def main() -> None:
-    if not os.environ.get("SAFETY_VAR_DIR") or os.environ.get("DATABASE_URL"):
-        sys.exit("set SAFETY_VAR_DIR to a copy of a golden installation (embedded mode: no DATABASE_URL)")
+    if not os.environ.get("SAFETY_VAR_DIR"):
+        sys.exit("set SAFETY_VAR_DIR to a copy of a golden installation (and DATABASE_URL to its restored dump's)")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "api.settings")
     sys.path[:0] = [str(ROOT), str(HERE)]
 

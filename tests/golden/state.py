@@ -149,7 +149,84 @@ def installation_state(app: Application[UUID]) -> dict[str, Any]:
         "verify": {"ok": report["ok"], "events_checked": report["events_checked"], "problems": report["problems"]},
         "chain_head": {"position": report["head"]["position"], "hash": report["head"]["hash"]},
         "checkpoints": list(Checkpoint.objects.order_by("position").values_list("position", flat=True)),
+        **later_parts(app, aggregates),
     }
+
+
+def later_parts(app: Application[UUID], aggregates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What releases after 951acbf added, where the running release has it (a golden log's ``expected.json`` holds
+    the parts its release computed): each upload's bytes as kept (the served copy, the original rebuilt, the
+    thumbnail), each account's password changes and notices signed for, each unit's name and code, each
+    campaign's deadlines, each form's police-only values and attachments opened with the police key, the signing
+    keys with the log positions each may sign and the key of each checkpoint, the hazards voided."""
+    try:
+        from projections.attachments import Attachment, read_blob, read_original
+        from projections.policekey import police_cipher
+        from projections.signingkeys import SigningKey
+    except ImportError:
+        return {}
+    from projections.integrity import Checkpoint
+
+    def digest(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    uploads = {
+        str(row.id): {
+            "sha256": row.sha256,
+            "sha256_original": row.sha256_original,
+            "served": digest(read_blob(row.sha256)),
+            "original": digest(read_original(row)),
+            "thumbnail": digest(read_blob(row.thumbnail_sha256)) if row.thumbnail_sha256 else None,
+            "pinned": row.pinned,
+        }
+        for row in Attachment.objects.order_by("id")
+    }
+    details: dict[str, dict[str, Any]] = {}
+    for aggregate_id, about in aggregates.items():
+        aggregate = app.repository.get(UUID(aggregate_id))
+        if about["type"] == "Account":
+            details[aggregate_id] = {
+                "username": aggregate.username,
+                "password_changed_at": _instant(aggregate.password_changed_at),
+                "acknowledged": sorted(aggregate.acknowledged),
+            }
+        elif about["type"] == "Unit":
+            details[aggregate_id] = {"name": aggregate.name, "code": getattr(aggregate, "code", None)}
+        elif about["type"] == "Campaign":
+            details[aggregate_id] = {
+                "statistics_cutoff": str(aggregate.statistics_cutoff),
+                "report_deadline": str(aggregate.report_deadline),
+            }
+        elif about["type"] == "PoliceNotes":
+            cipher = police_cipher()
+            opened = {key: [str(ref.sha256) for ref in refs] for key, refs in aggregate.attachments(cipher).items()}
+            details[aggregate_id] = {"values": aggregate.values(cipher), "attachments": opened}
+    keys = {
+        row.key_id: {
+            "public_key": row.public_key,
+            "valid_from_position": row.valid_from_position,
+            "valid_until_position": row.valid_until_position,
+            "compromised_after_position": row.compromised_after_position,
+        }
+        for row in SigningKey.objects.order_by("valid_from_position")
+    }
+    from projections.ledger import HazardLedger
+
+    return {
+        "voided_hazards": [
+            str(pk) for pk in HazardLedger.objects.filter(voided=True).order_by("id").values_list("id", flat=True)
+        ],
+        "attachments": uploads,
+        "aggregate_details": details,
+        "signing_keys": keys,
+        "checkpoint_keys": {
+            str(p): k for p, k in Checkpoint.objects.order_by("position").values_list("position", "key_id")
+        },
+    }
+
+
+def _instant(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
 
 
 def _signature(value: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from django.db import connection, models
 from kafka import KafkaConsumer, TopicPartition
 
 from consumers.groups import groups
+from consumers.relay import Relay
 from consumers.runner import GroupRunner
 from projections.eventstore import get_application
 from projections.runner import PROJECTORS, catch_up, clear_read_models
@@ -33,10 +34,23 @@ __all__ = [
     "notifications_as_consumed",
     "notifications_as_rebuilt",
     "port_open",
+    "publish_all",
     "rebuilt_read_models",
     "topic_messages",
     "use_topics",
 ]
+
+
+def publish_all(app: Any, batch_size: int = 50) -> int:
+    """The relay publishes everything pending, batch after batch; returns how many events it published."""
+    relay = Relay(app, batch_size=batch_size)
+    total = 0
+    try:
+        while published := relay.publish_once():
+            total += published
+    finally:
+        relay.close()
+    return total
 
 
 def use_topics(broker: Broker, partitions: int = 4) -> str:

@@ -25,7 +25,15 @@ from django.core.management import call_command
 from django.db import connection as db_connection
 from django.utils import timezone
 from kafka import KafkaProducer
-from kafkahelpers import drain, notifications_as_consumed, notifications_as_rebuilt, runner, topic_messages, wait_for
+from kafkahelpers import (
+    drain,
+    notifications_as_consumed,
+    notifications_as_rebuilt,
+    publish_all,
+    runner,
+    topic_messages,
+    wait_for,
+)
 from rest_framework.test import APIClient
 
 from api import demo
@@ -43,17 +51,6 @@ from projections.runner import catch_up
 from projections.tracking import ConsumerOffset, ParkedMessage
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
-
-
-def publish_all(app: SafetyApplication) -> int:
-    relay = Relay(app, batch_size=50)
-    total = 0
-    try:
-        while published := relay.publish_once():
-            total += published
-    finally:
-        relay.close()
-    return total
 
 
 def assert_notifications_as_rebuilt() -> None:
