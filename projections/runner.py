@@ -16,7 +16,6 @@ from projections import (
     attachmentuse,
     campaigns,
     directory,
-    hazards,
     inspections,
     integrity,
     jointforms,
@@ -24,6 +23,7 @@ from projections import (
     submissions,
 )
 from projections.base import Projector
+from projections.hazard.projector import projector as hazard_projector
 from projections.tracking import ProjectionPosition
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ READ_MODEL_PROJECTORS: tuple[Projector, ...] = (
     directory.projector,
     campaigns.projector,
     inspections.projector,
-    hazards.projector,
+    hazard_projector,
     jointforms.projector,
     submissions.projector,
     attachmentuse.projector,
