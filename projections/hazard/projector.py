@@ -25,22 +25,12 @@ from domain.hazard.status import initial_status, next_status
 from projections import bulk
 from projections.base import Projector
 from projections.directory import UnitView
+from projections.hazard import rows
 from projections.hazard.numbers import Numbers
-from projections.hazard.rows import (
-    LEDGER_FIELDS,
-    NEXT_RECORDED,
-    NEXT_VALID,
-    OWNER_SINCE,
-    VERSION_FIELDS,
-    HazardLedger,
-    HazardVersion,
-    new_row,
-    state_json,
-)
+from projections.hazard.rows import HazardLedger, HazardVersion, new_row
 
 # (row, event); the discovery makes the row: (event, number, school) → row; a school's change: (event)
 HazardHandler = Callable[..., Any]
-OWNER_EVENTS = (Hazard.Assigned, Hazard.Transferred)  # the events that may change the owner
 
 
 class HazardProjector(Projector[HazardHandler]):
@@ -233,15 +223,6 @@ def _iso(value: date | str) -> str:
 # --- a batch: rows loaded once, changed in memory, written in bulk ------------------------------------------
 
 
-class Latest:
-    """A hazard's newest history row: still in memory (``values``) or already in the table (``version``)."""
-
-    __slots__ = ("values", "version", "owner_since")
-
-    def __init__(self, values: list[Any] | None, version: int, owner_since: datetime | None) -> None:
-        self.values, self.version, self.owner_since = values, version, owner_since
-
-
 class Batch:
     """One batch of hazard events: the rows they touch, loaded once, changed in memory, written in bulk."""
 
@@ -255,12 +236,12 @@ class Batch:
         self.handler_for = projector.handler_for
         self.events = events
         discoveries = [e for e in events if isinstance(e, Hazard.Discovered)]
-        self.rows = bulk.by_pk(HazardLedger, {e.originator_id for e in events})
-        self.stored = set(self.rows)
-        self.latest = _open_versions(self.stored)
+        self.ledger = bulk.by_pk(HazardLedger, {e.originator_id for e in events})  # the rows, by hazard
+        self.stored = set(self.ledger)
+        self.latest = rows.open_versions(self.stored)
         self.schools = bulk.by_pk(UnitView, {e.school for e in discoveries})
         self.numbers: Numbers | dict[UUID, str] = (
-            numbers if numbers is not None else Numbers(e for e in discoveries if e.originator_id not in self.rows)
+            numbers if numbers is not None else Numbers(e for e in discoveries if e.originator_id not in self.ledger)
         )
         self.static: dict[UUID, str] = {} if static is None else static  # see rows.state_json
         self.ended: list[tuple[datetime, datetime, UUID, int]] = []  # history rows of earlier batches to end
@@ -274,7 +255,7 @@ class Batch:
         changed: set[UUID] = set()
         # A history row goes to the table as soon as its successor has ended it (or at the end of the batch),
         # so the server stores it while the next events are worked out.
-        with bulk.inserting(HazardVersion, VERSION_FIELDS, expected=len(self.events)) as write_version:
+        with bulk.inserting(HazardVersion, rows.VERSION_FIELDS, expected=len(self.events)) as write_version:
             for event in self.events:
                 if self.apply_event(event, write_version):
                     changed.add(event.originator_id)
@@ -284,22 +265,22 @@ class Batch:
         return changed
 
     def write(self, changed: set[UUID]) -> None:
-        created = [_ledger_values(self.rows[h]) for h in changed if h not in self.stored]
-        updated = [_ledger_values(self.rows[h]) for h in changed if h in self.stored]
-        bulk.insert(HazardLedger, LEDGER_FIELDS, created)
-        bulk.upsert(HazardLedger, LEDGER_FIELDS, updated, key=["id"])
+        created = [rows.ledger_values(self.ledger[h]) for h in changed if h not in self.stored]
+        updated = [rows.ledger_values(self.ledger[h]) for h in changed if h in self.stored]
+        bulk.insert(HazardLedger, rows.LEDGER_FIELDS, created)
+        bulk.upsert(HazardLedger, rows.LEDGER_FIELDS, updated, key=["id"])
         bulk.update(HazardVersion, ["next_valid", "next_recorded"], self.ended, key=["hazard", "version"])
 
     def apply_event(self, event: Hazard.Event, write_version: Callable[[list[Any]], None]) -> bool:
         """Apply one event to its ledger row and history; False if it does not apply (replayed, or its hazard
         unknown). An event without a handler raises ``UnhandledEvent``; an ignored one moves the version only."""
-        row = self.rows.get(event.originator_id)
+        row = self.ledger.get(event.originator_id)
         apply = self.handler_for(event)
         if isinstance(event, Hazard.Discovered):
             if row is not None:
                 return False
             number = self.numbers[event.originator_id] if isinstance(self.numbers, dict) else self.numbers.next(event)
-            row = self.rows[event.originator_id] = apply(event, number, self.schools.get(event.school))  # type: ignore[misc]
+            row = self.ledger[event.originator_id] = apply(event, number, self.schools.get(event.school))  # type: ignore[misc]
         else:
             if row is None or row.version != event.originator_version - 1:
                 return False
@@ -309,55 +290,11 @@ class Batch:
         previous = self.latest.get(row.id)
         valid, recorded = event.occurred_at, event.timestamp  # type: ignore[attr-defined]
         if previous is not None and previous.values is not None:
-            previous.values[NEXT_VALID], previous.values[NEXT_RECORDED] = valid, recorded
+            previous.values[rows.NEXT_VALID], previous.values[rows.NEXT_RECORDED] = valid, recorded
             write_version(previous.values)
         elif previous is not None:
             self.ended.append((valid, recorded, row.id, previous.version))
         owner_since = previous.owner_since if previous else None
-        values = version_values(event, row, owner_since, previous is None, self.static)
-        self.latest[row.id] = Latest(values, event.originator_version, values[OWNER_SINCE])
+        values = rows.version_values(event, row, owner_since, previous is None, self.static)
+        self.latest[row.id] = rows.Latest(values, event.originator_version, values[rows.OWNER_SINCE])
         return True
-
-
-def version_values(
-    event: Hazard.Event, row: HazardLedger, owner_since: datetime | None, first: bool, static: dict[UUID, str]
-) -> list[Any]:
-    """The hazard's state right after ``event`` (``row`` already updated), valid from the event's business time,
-    as the values of ``VERSION_FIELDS`` (the row is written in bulk; ``next_*`` are filled by its successor)."""
-    occurred_at: datetime = event.occurred_at  # type: ignore[attr-defined]
-    if first or type(event) in OWNER_EVENTS:
-        owner_since = occurred_at if row.owner else None
-    return [
-        row.id,
-        event.originator_version,
-        type(event).__name__,
-        occurred_at,
-        event.timestamp,
-        None,
-        None,
-        row.school,
-        row.campaign,
-        row.number,
-        row.status,
-        row.owner,
-        row.owner_unit,
-        owner_since,
-        row.deadline,
-        row.overdue,
-        state_json(row, static),
-    ]
-
-
-def _open_versions(hazards: set[UUID]) -> dict[UUID, Latest]:
-    """The newest history row of each hazard already in the table."""
-    if not hazards:
-        return {}
-    rows = HazardVersion.objects.filter(bulk.among("hazard", hazards), next_recorded__isnull=True).order_by()
-    return {
-        h: Latest(None, version, since) for h, version, since in rows.values_list("hazard", "version", "owner_since")
-    }
-
-
-def _ledger_values(row: HazardLedger) -> list[Any]:
-    values = row.__dict__
-    return [values[f] for f in LEDGER_FIELDS]

@@ -14,7 +14,8 @@ from django.db import models
 from django.db.models.base import ModelState
 
 from domain.eventinfo import plain
-from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS
+from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS, Hazard
+from projections import bulk
 from projections.bitemporal import Bitemporal
 from projections.bulk import JsonText
 
@@ -214,3 +215,62 @@ def state_json(row: HazardLedger, static: dict[UUID, str]) -> JsonText:
 
 _TO_JSON: dict[type, Any] = {UUID: str, date: date.isoformat, datetime: datetime.isoformat}
 _encode = json.JSONEncoder(ensure_ascii=False, default=plain).encode
+
+
+def ledger_values(row: HazardLedger) -> list[Any]:
+    values = row.__dict__
+    return [values[f] for f in LEDGER_FIELDS]
+
+
+# --- the history's newest rows: where a batch's events continue it ---------------------------------------
+
+
+class Latest:
+    """A hazard's newest history row: still in memory (``values``) or already in the table (``version``)."""
+
+    __slots__ = ("values", "version", "owner_since")
+
+    def __init__(self, values: list[Any] | None, version: int, owner_since: datetime | None) -> None:
+        self.values, self.version, self.owner_since = values, version, owner_since
+
+
+def open_versions(hazards: set[UUID]) -> dict[UUID, Latest]:
+    """The newest history row of each hazard already in the table."""
+    if not hazards:
+        return {}
+    rows = HazardVersion.objects.filter(bulk.among("hazard", hazards), next_recorded__isnull=True).order_by()
+    return {
+        h: Latest(None, version, since) for h, version, since in rows.values_list("hazard", "version", "owner_since")
+    }
+
+
+OWNER_EVENTS = (Hazard.Assigned, Hazard.Transferred)  # the events that may change the owner
+
+
+def version_values(
+    event: Hazard.Event, row: HazardLedger, owner_since: datetime | None, first: bool, static: dict[UUID, str]
+) -> list[Any]:
+    """The hazard's state right after ``event`` (``row`` already updated), valid from the event's business time,
+    as the values of ``VERSION_FIELDS`` (the row is written in bulk; ``next_*`` are filled by its successor)."""
+    occurred_at: datetime = event.occurred_at  # type: ignore[attr-defined]
+    if first or type(event) in OWNER_EVENTS:
+        owner_since = occurred_at if row.owner else None
+    return [
+        row.id,
+        event.originator_version,
+        type(event).__name__,
+        occurred_at,
+        event.timestamp,
+        None,
+        None,
+        row.school,
+        row.campaign,
+        row.number,
+        row.status,
+        row.owner,
+        row.owner_unit,
+        owner_since,
+        row.deadline,
+        row.overdue,
+        state_json(row, static),
+    ]
