@@ -103,7 +103,7 @@ def discovered(event: Hazard.Discovered, number: str, school: UnitView | None) -
 
 
 @projector.on(Hazard.Assigned)
-def assigned(row: HazardLedger, event: Any) -> None:
+def assigned(row: HazardLedger, event: Hazard.Assigned) -> None:
     row.status = _status_after(row, event)
     row.owner, row.owner_unit, row.deadline, row.standard = (
         event.owner,
@@ -114,12 +114,12 @@ def assigned(row: HazardLedger, event: Any) -> None:
 
 
 @projector.on(Hazard.Transferred)
-def transferred(row: HazardLedger, event: Any) -> None:
+def transferred(row: HazardLedger, event: Hazard.Transferred) -> None:
     row.owner, row.owner_unit = event.owner, event.owner_unit
 
 
 @projector.on(Hazard.PlanRecorded)
-def plan_recorded(row: HazardLedger, event: Any) -> None:
+def plan_recorded(row: HazardLedger, event: Hazard.PlanRecorded) -> None:
     row.plan = plain(
         {"measures": event.measures, "funds": event.funds, "deadline": event.deadline, "contingency": event.contingency}
     )
@@ -127,70 +127,70 @@ def plan_recorded(row: HazardLedger, event: Any) -> None:
 
 
 @projector.on(Hazard.InterimMeasuresRecorded)
-def interim_measures_recorded(row: HazardLedger, event: Any) -> None:
+def interim_measures_recorded(row: HazardLedger, event: Hazard.InterimMeasuresRecorded) -> None:
     row.interim_measures = [*row.interim_measures, event.measures]
     _count_attachments(row, event)
 
 
 @projector.on(Hazard.ProgressReported)
-def progress_reported(row: HazardLedger, event: Any) -> None:
+def progress_reported(row: HazardLedger, event: Hazard.ProgressReported) -> None:
     row.progress, row.progress_note = event.percent, event.note
     _count_attachments(row, event)
 
 
 @projector.on(Hazard.DeadlineExtended)
-def deadline_extended(row: HazardLedger, event: Any) -> None:
+def deadline_extended(row: HazardLedger, event: Hazard.DeadlineExtended) -> None:
     row.deadline, row.overdue = event.new_deadline, False
 
 
 @projector.on(Hazard.DeadlineMissed)
-def deadline_missed(row: HazardLedger, event: Any) -> None:
+def deadline_missed(row: HazardLedger, event: Hazard.DeadlineMissed) -> None:
     row.missed_deadlines = [*row.missed_deadlines, event.deadline.isoformat()]
     row.overdue = True
 
 
 @projector.on(Hazard.Escalated)
-def escalated(row: HazardLedger, event: Any) -> None:
+def escalated(row: HazardLedger, event: Hazard.Escalated) -> None:
     row.escalated, row.escalated_to = True, [*row.escalated_to, str(event.to_unit)]
 
 
 @projector.on(Hazard.Supervised)
-def supervised(row: HazardLedger, event: Any) -> None:
+def supervised(row: HazardLedger, event: Hazard.Supervised) -> None:
     row.supervised, row.supervised_by = True, event.by_unit
 
 
 @projector.on(Hazard.Rectified)
-def rectified(row: HazardLedger, event: Any) -> None:
+def rectified(row: HazardLedger, event: Hazard.Rectified) -> None:
     row.status, row.rectified_by, row.progress, row.overdue = _status_after(row, event), event.actor, 100, False
     _count_attachments(row, event)
 
 
 @projector.on(Hazard.Verified)
-def verified(row: HazardLedger, event: Any) -> None:
+def verified(row: HazardLedger, event: Hazard.Verified) -> None:
     row.status, row.verified_by, row.closed_at = _status_after(row, event), event.actor, event.occurred_at
     _count_attachments(row, event)
 
 
 @projector.on(Hazard.Rejected)
-def rejected(row: HazardLedger, event: Any) -> None:
+def rejected(row: HazardLedger, event: Hazard.Rejected) -> None:
     row.status, row.rectified_by, row.overdue = _status_after(row, event), None, _missed(row)
     _count_attachments(row, event)
 
 
 @projector.on(Hazard.Reopened)
-def reopened(row: HazardLedger, event: Any) -> None:
+def reopened(row: HazardLedger, event: Hazard.Reopened) -> None:
     row.status = _status_after(row, event)
     row.closed_at, row.rectified_by, row.progress, row.overdue = None, None, 0, _missed(row)
     _count_attachments(row, event)
 
 
 @projector.on(Hazard.Voided)
-def voided(row: HazardLedger, event: Any) -> None:
+def voided(row: HazardLedger, event: Hazard.Voided) -> None:
     row.voided, row.voided_at, row.void_reason = True, event.occurred_at, event.reason
 
 
 @projector.on(Unit.Changed)
-def school_changed(event: Any) -> None:
+def school_changed(event: Unit.Changed) -> None:
     """The rows keep a copy of their school's district and station. Written by the unit's newest change only (the
     directory, projected first, is at its version): a replayed or superseded one changes nothing."""
     if UnitView.objects.filter(id=event.originator_id, version=event.originator_version).exists():
