@@ -28,7 +28,8 @@ from projections.tracking import ProjectionPosition
 
 logger = logging.getLogger(__name__)
 
-# Each projector takes the whole batch in turn; hazards come after the directory: they read their school's row;
+# Each projector takes the whole batch in turn; hazards come after the directory: they read their school's row
+# and copy a school's change once the directory has it;
 # the attachments' uses after hazards and inspections: they read theirs.
 # The first tuple is written by each command's transaction; the second lags (what may lag): after the command's
 # commit, in process (``catch_up_notifications``), or with Kafka by the `notifications` consumer group.

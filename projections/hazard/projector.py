@@ -233,7 +233,7 @@ class Batch:
         static: dict[UUID, str] | None = None,
         numbers: dict[UUID, str] | None = None,
     ) -> None:
-        self.handler_for = projector.handler_for
+        self.handler_for = projector.handlers.handler_for
         self.events = events
         discoveries = [e for e in events if isinstance(e, Hazard.Discovered)]
         self.ledger = bulk.by_pk(HazardLedger, {e.originator_id for e in events})  # the rows, by hazard
