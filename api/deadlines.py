@@ -15,7 +15,7 @@ from domain.hazard.status import OPEN_STATUSES
 from domain.timerules import business_date
 from projections.djangorecorder import InlineApplication, execute_inline
 from projections.eventstore import get_application
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.runner import catch_up, catch_up_notifications
 from projections.tracking import WATCHER_RUN, record_run
 

@@ -56,7 +56,7 @@ def principals() -> dict[UUID, Any]:
 
 def open_hazards(limit: int, seed: int = 8) -> list[tuple[UUID, UUID]]:
     """(hazard, school) of assigned hazards, shuffled: commands spread over the log like real ones."""
-    from projections.ledger import HazardLedger
+    from projections.hazard.rows import HazardLedger
 
     rows = list(HazardLedger.objects.filter(status="assigned").values_list("id", "school")[: limit * 4])
     random.Random(seed).shuffle(rows)

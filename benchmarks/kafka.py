@@ -145,7 +145,7 @@ def end_to_end_lag(
     from kafka import KafkaConsumer, KafkaProducer
 
     from projections.eventstore import get_application
-    from projections.ledger import HazardLedger
+    from projections.hazard.rows import HazardLedger
     from projections.notifications import NotificationHazard
 
     app = get_application()

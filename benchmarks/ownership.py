@@ -76,7 +76,7 @@ def build(name: str, events: int, reuse: bool = False) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.create_user("d0_inspector", password="bench-pass-1")
-    from projections.history import HazardVersion
+    from projections.hazard.rows import HazardVersion
 
     return {
         "database": name,
@@ -95,8 +95,7 @@ def reused(name: str) -> dict[str, Any] | None:
     from django.db import connection
 
     from projections.directory import UnitView
-    from projections.history import HazardVersion
-    from projections.ledger import HazardLedger
+    from projections.hazard.rows import HazardLedger, HazardVersion
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])

@@ -69,7 +69,7 @@ def prepare(folder: str, hazards: int) -> dict[str, Any]:
 
     from benchmarks.generate import Generator
     from projections.eventstore import get_application
-    from projections.history import HazardVersion
+    from projections.hazard.rows import HazardVersion
     from projections.runner import catch_up
 
     call_command("migrate", verbosity=0)

@@ -17,8 +17,8 @@ from domain.policy import Role
 from projections import bulk
 from projections.directory import DisplayNames, StaffInterval
 from projections.eventlog import events_of
+from projections.hazard.rows import HazardLedger
 from projections.inspections import InspectionView
-from projections.ledger import HazardLedger
 
 FINDINGS_READ = ("id", "campaign", "school", "inspection")  # what ``findings_for`` reads of a HazardLedger row
 

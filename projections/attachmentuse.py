@@ -25,9 +25,9 @@ from domain.inspection.aggregate import Inspection
 from domain.jointform.aggregate import JointForm
 from domain.jointform.police import PoliceNotes
 from projections.base import Projector, event_classes
+from projections.hazard.rows import HazardLedger
 from projections.inspections import InspectionView
 from projections.jointforms import JointFormView
-from projections.ledger import HazardLedger
 from projections.policekey import readable_refs
 
 HAZARD = "hazard"

@@ -40,9 +40,9 @@ from domain.jointform.police import PoliceNotes
 from domain.transcodings import AttachmentRefAsDict
 from projections import bulk, integrity, originalpatch
 from projections.attachments import STORAGE, Attachment, blob_name, read_blob
+from projections.hazard.rows import HazardLedger
 from projections.inspections import InspectionView
 from projections.jointforms import JointFormView
-from projections.ledger import HazardLedger
 from projections.policekey import readable_refs
 
 MODIFIED, MISSING = "blob_modified", "blob_missing"

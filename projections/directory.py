@@ -246,7 +246,8 @@ def unit_registered(pending: Pending, event: Unit.Registered) -> None:
 @projector.on(Unit.Changed)
 def unit_changed(pending: Pending, event: Unit.Changed) -> None:
     """The current state (``UnitView``, which scope uses) takes the change at once; ``UnitVersion`` keeps what held
-    before ``effective_from``. The hazard ledger's copy of the school's district and station follows."""
+    before ``effective_from``. (The hazard ledger's copy of the school's district and station follows in
+    ``projections.hazard.projector``, projected after this.)"""
     pending.flush()
     rows = UnitView.objects.filter(id=event.originator_id, version=event.originator_version - 1)
     code = getattr(event, "code", None)  # None: unchanged, and absent from changes recorded before codes could change
@@ -269,11 +270,6 @@ def unit_changed(pending: Pending, event: Unit.Changed) -> None:
         police_station=event.police_station,
         valid_from=event.effective_from,
         recorded_at=event.timestamp,
-    )
-    from projections.ledger import HazardLedger  # the ledger reads the directory: imported here, not at the top
-
-    HazardLedger.objects.filter(school=event.originator_id).update(
-        district=event.district, police_station=event.police_station
     )
 
 

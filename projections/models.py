@@ -4,11 +4,10 @@ from projections.attachments import Attachment, AttachmentBlob, StoredFile
 from projections.attachmentuse import AttachmentUse
 from projections.campaigns import CampaignView
 from projections.directory import StaffInterval, StaffView, UnitVersion, UnitView
-from projections.history import HazardVersion
+from projections.hazard.rows import HazardLedger, HazardVersion
 from projections.inspections import AssessmentView, InspectionView
 from projections.integrity import ChainLink, Checkpoint
 from projections.jointforms import JointFormCopy, JointFormView
-from projections.ledger import HazardLedger
 from projections.notifications import NotificationAck, NotificationHazard, NotificationUnit, NotificationView
 from projections.policemirror import PoliceCheckpoint, PoliceEventCopy, PoliceFormMirror
 from projections.signingkeys import PoliceSigningKey, SigningKey

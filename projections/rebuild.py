@@ -44,13 +44,14 @@ from projections import (
     attachmentuse,
     campaigns,
     directory,
-    hazards,
     inspections,
     integrity,
     jointforms,
     notifications,
     submissions,
 )
+from projections.hazard.numbers import series
+from projections.hazard.projector import projector as hazard_projector
 from projections.runner import NOTIFICATIONS_POSITION, POSITION_NAME, PROJECTORS, catch_up, clear_read_models
 from projections.tracking import ProjectionPosition
 
@@ -65,7 +66,7 @@ OTHER_PROJECTORS = (
     submissions.projector,
     attachmentuse.projector,
 )
-HAZARD_PROJECTORS = (hazards.projector, notifications.projector, attachmentuse.projector)
+HAZARD_PROJECTORS = (hazard_projector, notifications.projector, attachmentuse.projector)
 
 
 class RebuildFailed(RuntimeError):
@@ -156,8 +157,8 @@ def share_out(numbers: dict[UUID, str], workers: int) -> list[dict[UUID, str]]:
 
 
 def numbers_up_to(app: SafetyApplication, head: int, batch_size: int, hazard_topics: list[str]) -> dict[UUID, str]:
-    """Every hazard's 序号, as the hazard projector gives them over the log in order (``hazards.Numbers`` on empty
-    read models): the workers each see only some of a school's discoveries."""
+    """Every hazard's 序号, as the hazard projector gives them over the log in order (``hazard.numbers.Numbers``
+    on empty read models): the workers each see only some of a school's discoveries."""
     discovered = [t for t in hazard_topics if issubclass(resolve_topic(t), Hazard.Discovered)]
     counted: dict[tuple[UUID, str], int] = {}
     numbers: dict[UUID, str] = {}
@@ -165,7 +166,7 @@ def numbers_up_to(app: SafetyApplication, head: int, batch_size: int, hazard_top
         for event in _decode(app, page):
             if event.originator_id in numbers:
                 continue
-            key = (event.school, hazards.series(event))  # type: ignore[attr-defined]
+            key = (event.school, series(event))  # type: ignore[attr-defined]
             counted[key] = counted.get(key, 0) + 1
             numbers[event.originator_id] = f"{key[1]}-{counted[key]:04d}"
     return numbers
@@ -275,7 +276,7 @@ def _worker(
     try:
         set_application(None, close_previous=False)
         app = get_application()
-        hazards.projector.rebuilding(numbers)  # this process ends with the rebuild
+        hazard_projector.rebuilding(numbers)  # this process ends with the rebuild
         # A batch makes hundreds of thousands of objects, and keeps tens of thousands from batch to batch: the
         # collector's automatic passes (each full one over everything kept) took ~15 % of a worker's time. Garbage
         # cycles are collected once per batch instead, among the objects made since the last collection.

@@ -16,7 +16,6 @@ from projections import (
     attachmentuse,
     campaigns,
     directory,
-    hazards,
     inspections,
     integrity,
     jointforms,
@@ -24,11 +23,13 @@ from projections import (
     submissions,
 )
 from projections.base import Projector
+from projections.hazard.projector import projector as hazard_projector
 from projections.tracking import ProjectionPosition
 
 logger = logging.getLogger(__name__)
 
-# Each projector takes the whole batch in turn; hazards come after the directory: they read their school's row;
+# Each projector takes the whole batch in turn; hazards come after the directory: they read their school's row
+# and copy a school's change once the directory has it;
 # the attachments' uses after hazards and inspections: they read theirs.
 # The first tuple is written by each command's transaction; the second lags (what may lag): after the command's
 # commit, in process (``catch_up_notifications``), or with Kafka by the `notifications` consumer group.
@@ -36,7 +37,7 @@ READ_MODEL_PROJECTORS: tuple[Projector, ...] = (
     directory.projector,
     campaigns.projector,
     inspections.projector,
-    hazards.projector,
+    hazard_projector,
     jointforms.projector,
     submissions.projector,
     attachmentuse.projector,

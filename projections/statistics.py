@@ -1,8 +1,8 @@
 """统计: the figures of a set of hazards at ``at`` as known at ``known_at`` — the one definition that the
 ``statistics/`` endpoint, the dashboard, 苏州 附件1, 常州 附件2 and the joint form's counts all count by.
 
-Over ``projections.history.states_at`` (each hazard's state in force at ``at`` as recorded by ``known_at``; hazards
-known to be voided by then left out):
+Over ``projections.hazard.queries.states_at`` (each hazard's state in force at ``at`` as recorded by ``known_at``;
+hazards known to be voided by then left out):
 
 - 发现数 (``found``): hazards discovered up to ``at``;
 - 整改数 (``rectified``): of those, rectified or closed at ``at`` (``DONE_STATUSES``: 待验收 or 已销号);
@@ -27,7 +27,8 @@ from django.db.models import QuerySet
 from domain.hazard.aggregate import Severity
 from domain.hazard.status import DONE_STATUSES, OPEN_STATUSES
 from domain.timerules import BUSINESS_TZ
-from projections.history import HazardVersion, states_at
+from projections.hazard.queries import states_at
+from projections.hazard.rows import HazardVersion
 
 Group = Literal["school", "category", "week"]
 GROUPS: tuple[Group, ...] = ("school", "category", "week")

@@ -18,7 +18,7 @@ from projections import scope
 from projections.accountability import findings_for
 from projections.directory import DisplayNames, StaffView, UnitView
 from projections.eventstore import get_application
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from reports.base import Cell, Report, Table, chinese_date, clock, numbered, statistics_day
 from reports.registry import ReportQuery, register
 

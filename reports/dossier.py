@@ -16,11 +16,12 @@ from domain.attachments import AttachmentRef, attachments_of
 from domain.errors import HazardNotFound
 from domain.eventinfo import event_data, event_type
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS
-from projections import history, integrity
+from projections import integrity
 from projections.accountability import hazard_findings
 from projections.attachments import Attachment, read_blob
 from projections.eventstore import get_application
-from projections.ledger import HazardLedger
+from projections.hazard import queries
+from projections.hazard.rows import HazardLedger
 from reports.accountability import Names, evidence, period, short_code, subjects_text
 from reports.base import Cell, Gallery, Picture, Report, Table, chinese_date, clock, numbered
 from reports.registry import ReportQuery, register
@@ -119,7 +120,7 @@ def hazard_dossier(query: ReportQuery) -> Report:
     (for 督导/纪检)."""
     assert query.hazard is not None  # guaranteed by ``needs``
     at, known_at = query.at, query.known_at
-    state = history.state_as_of(query.hazard, at=at, known_at=known_at)
+    state = queries.state_as_of(query.hazard, at=at, known_at=known_at)
     if state is None:
         raise HazardNotFound("该时间点尚无此隐患的记录", id=str(query.hazard))
     app, names = get_application(), Names()
@@ -132,7 +133,7 @@ def hazard_dossier(query: ReportQuery) -> Report:
     found = hazard_findings(app, HazardLedger.objects.get(id=query.hazard), at, known_at, names)
     owners = [  # the intervals begun by ``at``, one that ended after it still open then
         {**o, "to": o["to"] if o["to"] is not None and o["to"] <= at else None}
-        for o in history.owners(query.hazard, known_at)
+        for o in queries.owners(query.hazard, known_at)
         if o["from"] <= at
     ]
     return Report(

@@ -12,7 +12,7 @@ from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS, Severity, St
 from domain.hazard.status import DONE_STATUSES, OPEN_STATUSES
 from domain.timerules import business_date
 from projections.directory import names_at, person_names, unit_names
-from projections.history import states_at
+from projections.hazard.queries import states_at
 from reports.base import Cell, Report, Table, cell, chinese_date, numbered, progress_text, statistics_day
 from reports.registry import ReportQuery, register
 

@@ -8,9 +8,9 @@ from domain.hazard.status import OPEN_STATUSES
 from domain.timerules import deadline_end
 from projections import scope
 from projections.directory import UnitView
-from projections.history import states_at
+from projections.hazard.queries import states_at
+from projections.hazard.rows import HazardLedger
 from projections.inspections import InspectionView
-from projections.ledger import HazardLedger
 from projections.statistics import tally
 from reports.base import Report, Table, cell, chinese_date, numbered, progress_text
 from reports.registry import ReportQuery, register

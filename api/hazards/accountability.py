@@ -23,7 +23,7 @@ from projections import scope
 from projections.accountability import FINDINGS_READ, findings_for, hazard_findings
 from projections.directory import UnitView
 from projections.eventstore import get_application
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 
 TIMES = twotimes.parameters("known_at")
 

@@ -16,8 +16,9 @@ from api.auth import actor_of
 from api.common import CanonicalUUIDFilter, DeclaredQuery, TrueFalseFilter
 from api.hazards.serializers import OwnershipItem
 from domain.policy import Actor
-from projections import history, scope
-from projections.history import HazardVersion
+from projections import scope
+from projections.hazard import queries
+from projections.hazard.rows import HazardVersion
 
 
 class OwnershipFilter(django_filters.FilterSet):
@@ -49,5 +50,5 @@ ITEM_FIELDS = ("hazard", "number", "school", "owner", "owner_unit", "owner_since
 def open_hazards(actor: Actor, times: twotimes.TwoTimes) -> QuerySet[HazardVersion]:
     """Every hazard open at ``times.at`` in the actor's scope, as known at ``times.known_at`` (the API's and the
     谁负责 page's one query; ``OwnershipFilter`` narrows it by school, campaign, overdue)."""
-    rows = history.open_at(times.at, times.known_at).order_by("school", "number", "hazard")
+    rows = queries.open_at(times.at, times.known_at).order_by("school", "number", "hazard")
     return scope.filter_by_school(rows, actor)

@@ -39,9 +39,10 @@ from domain.eventinfo import event_data, event_type
 from domain.hazard import aggregate as hazard_rules
 from domain.hazard.aggregate import Hazard, Severity, Status
 from domain.policy import Actor, Requirement
-from projections import directory, history, integrity, scope
+from projections import directory, integrity, scope
 from projections.eventstore import get_application
-from projections.ledger import HazardLedger
+from projections.hazard import queries
+from projections.hazard.rows import HazardLedger
 
 
 class HazardFilter(django_filters.FilterSet):
@@ -131,7 +132,7 @@ class HazardDetail(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type
             return Response(s.HazardOutput(row).data)
         times = twotimes.resolve(**asked, as_of_means="known_at")
         at = times.at if asked["at"] is not None else None  # no ``at``: every state recorded, whatever its time
-        past = history.state_as_of(row.id, version=version, at=at, known_at=times.known_at)
+        past = queries.state_as_of(row.id, version=version, at=at, known_at=times.known_at)
         if past is None:
             raise HazardNotFound("该时间点尚无此隐患的记录")
         return Response(s.HazardOutput(past.state).data)
@@ -174,7 +175,7 @@ class HazardOwners(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type
     def get(self, request: Request, pk: str) -> Response:
         row = visible_hazard(request, pk)
         known_at = query_param(request, "known_at", Moment()) or timezone.now()
-        return Response(s.OwnerInterval(history.owners(row.id, known_at), many=True).data)
+        return Response(s.OwnerInterval(queries.owners(row.id, known_at), many=True).data)
 
 
 HazardCommandMethod = Callable[Concatenate[SafetyApplication, UUID, ...], Hazard]

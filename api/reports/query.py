@@ -17,8 +17,8 @@ from domain.policy import Actor, UnitKind
 from projections import scope
 from projections.campaigns import CampaignView
 from projections.directory import StaffView, UnitView
+from projections.hazard.rows import HazardLedger
 from projections.jointforms import JointFormView
-from projections.ledger import HazardLedger
 from reports.base import Caller
 from reports.registry import ReportQuery, ReportSpec
 

@@ -2,7 +2,7 @@
 its chain hash), the actions the visitor may take now — and time travel.
 
 Time travel takes the API's parameters and semantics (``hazards/{id}/?at=&known_at=&version=``, ``history/``):
-the state is ``projections.history.state_as_of`` (``at`` left out: every state recorded, whatever its business
+the state is ``projections.hazard.queries.state_as_of`` (``at`` left out: every state recorded, whatever its business
 time), the timeline the events recorded by ``known_at`` (and, as the 隐患档案 lists them, occurred by ``at``; up to
 ``version``). Scope is the API's (``projections.scope.filter_by_school``): outside it the hazard does not exist (404).
 """
@@ -33,11 +33,11 @@ from domain.eventinfo import event_data, event_type
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS
 from domain.policy import Actor
 from domain.timerules import BUSINESS_TZ
-from projections import history, integrity, scope
+from projections import integrity, scope
 from projections.campaigns import CampaignView
 from projections.eventstore import get_application
-from projections.history import STATE_FIELDS
-from projections.ledger import HazardLedger
+from projections.hazard import queries
+from projections.hazard.rows import STATE_FIELDS, HazardLedger
 from reports.accountability import Names
 from reports.base import chinese_date, clock
 from reports.dossier import AFTER_EVENTS, BEFORE_EVENTS, CHAIN_PREFIX, EVENT_NAMES
@@ -123,7 +123,7 @@ class HazardPage(WebPage):
             return render(request, "web/hazard/page.html", context, status=STATUS_BY_KIND[error.kind])
         if travel.active:
             assert travel.known_at is not None
-            past = history.state_as_of(row.id, version=travel.version, at=travel.at, known_at=travel.known_at)
+            past = queries.state_as_of(row.id, version=travel.version, at=travel.at, known_at=travel.known_at)
             if past is None:
                 context = base_context(request, actor, row, travel)
                 context["travel_error"] = "该时间点尚无此隐患的记录"

@@ -39,7 +39,7 @@ from domain.policy import BUREAU_KINDS, ROLE_LABELS, Actor, Role
 from domain.timerules import business_date
 from projections import directory, scope
 from projections.eventstore import get_application
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 
 OWNER = "owner"  # the person picker's value: "<unit id> <username>", split into the serializer's owner/owner_unit
 

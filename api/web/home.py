@@ -25,8 +25,8 @@ from domain.policy import STATION_ROLES, Actor
 from domain.timerules import business_date
 from projections import directory, scope
 from projections.eventstore import get_application
+from projections.hazard.rows import HazardLedger
 from projections.jointforms import JointFormView
-from projections.ledger import HazardLedger
 from projections.notifications import for_actor
 from projections.runner import catch_up_notifications
 

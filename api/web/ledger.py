@@ -24,7 +24,7 @@ from domain.policy import UnitKind as Kind
 from projections import directory, scope
 from projections.campaigns import CampaignView
 from projections.directory import UnitView
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 
 PER_PAGE = 20
 FILTERS = ("status", "severity", "school", "campaign", "overdue", "supervised", "owner", "text")

@@ -29,9 +29,9 @@ from projections.accountability import findings_for
 from projections.campaigns import CampaignView
 from projections.directory import UnitView
 from projections.eventstore import get_application
+from projections.hazard.rows import HazardLedger
 from projections.inspections import InspectionView
 from projections.jointforms import JointFormView
-from projections.ledger import HazardLedger
 from projections.submissions import SubmissionView
 from reports.registry import ReportSpec, load_all
 

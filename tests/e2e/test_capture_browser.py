@@ -19,7 +19,7 @@ from api.demo import World
 from domain.eventinfo import event_type
 from domain.hazard.aggregate import Hazard
 from projections.eventstore import get_application
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 
 from browsercheck import check_page
 

@@ -17,7 +17,7 @@ from api import demo
 from domain.application import SafetyApplication
 from domain.hazard.aggregate import Severity
 from domain.timerules import business_date
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.runner import catch_up
 
 from browsercheck import check_page

@@ -94,9 +94,9 @@ def verify() -> dict[str, Any]:
 def installation_state(app: Application[UUID]) -> dict[str, Any]:
     """The installation's state in ``expected.json``'s shape (see the module's docstring)."""
     from api.models import SubmissionCopy
+    from projections.hazard.rows import HazardLedger
     from projections.integrity import Checkpoint
     from projections.jointforms import JointFormView
-    from projections.ledger import HazardLedger
 
     records = list(stored_events(app))
     ids = list(dict.fromkeys(record.originator_id for record in records))

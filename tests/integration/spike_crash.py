@@ -87,8 +87,8 @@ def main(argv: list[str]) -> None:
 
 
 def state(app: Any, hazard: UUID) -> dict[str, Any]:
+    from projections.hazard.rows import HazardLedger
     from projections.integrity import head
-    from projections.ledger import HazardLedger
     from projections.runner import position
 
     row = HazardLedger.objects.get(id=hazard)

@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from domain.application import SafetyApplication
 from domain.timerules import deadline_end
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.models import UnitView
 
 from apihelpers import API, ok, refused

@@ -17,8 +17,8 @@ from domain.accountability import Finding, SelfCheck, findings
 from domain.application import SafetyApplication
 from projections.accountability import findings_for, thresholds
 from projections.directory import DisplayNames, StaffDirectoryView
+from projections.hazard.rows import HazardLedger
 from projections.inspections import InspectionView
-from projections.ledger import HazardLedger
 from projections.runner import catch_up
 
 

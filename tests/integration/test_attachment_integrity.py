@@ -20,8 +20,8 @@ from domain.attachments import AttachmentRef
 from domain.hazard.aggregate import Severity
 from domain.inspection.aggregate import AssessmentResult, InspectionKind
 from projections.attachments import Attachment, StoredFile, blob_name, ref_of
+from projections.hazard.rows import HazardLedger
 from projections.integrity import ChainLink
-from projections.ledger import HazardLedger
 
 from apihelpers import ok, other_district_inspector
 

@@ -32,8 +32,8 @@ from domain.attachments import AttachmentRef, attachments_of
 from domain.hazard.aggregate import Hazard, Severity
 from projections import integrity, policemirror
 from projections.attachments import Attachment, StoredFile, blob_name, read_blob, ref_of
+from projections.hazard.rows import HazardLedger
 from projections.integrity import ChainLink
-from projections.ledger import HazardLedger
 from projections.runner import catch_up
 
 from apihelpers import API, assigned_hazard, ok

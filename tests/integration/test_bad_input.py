@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 
 from api.demo import DEMO_PASSWORD, World
 from domain.application import SafetyApplication
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 
 from apihelpers import API, HAZARD_COMMANDS, ok, refused
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from api.demo import World
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.runner import POSITION_NAME
 
 from apihelpers import assigned_hazard

@@ -7,11 +7,15 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
-from api.demo import World
+from api.demo import ADMIN, World
 from domain.application import SafetyApplication
+from domain.directory.aggregate import Unit
 from domain.hazard.aggregate import Severity
+from projections.hazard.projector import projector as hazard_projector
+from projections.hazard.rows import HazardLedger
 from projections.runner import catch_up
 
 from apihelpers import API, ok, post, refused
@@ -126,3 +130,34 @@ def test_the_unit_history_is_the_same_after_a_rebuild(app: SafetyApplication, wo
     call_command("rebuild_projections", batch_size=7)
 
     assert sorted(UnitVersion.objects.values_list(*fields), key=repr) == before
+
+
+def test_a_school_that_moves_takes_its_hazards_along_and_an_older_change_projected_again_changes_nothing(
+    app: SafetyApplication, world: World
+) -> None:
+    """The ledger keeps its copy of the school's district and 属地派出所 (the hazard projector writes it): after two
+    changes the hazard's row shows the second; the first projected again leaves it so."""
+    school, station = world.units["hongmei_school"], world.units["qinglong_station"]
+    hazard = app.discover_hazard(
+        actor=world.actor("hm_staff"),
+        campaign=world.campaign,  # type: ignore[arg-type]
+        school=school,
+        description="消防通道堆放杂物",
+        severity=Severity.GENERAL,
+        occurred_at=timezone.now() - timedelta(days=4),
+    ).id
+    catch_up(app)
+
+    app.change_unit(school, actor=ADMIN, police_station=station, effective_from=timezone.now() - timedelta(days=2))
+    app.change_unit(school, actor=ADMIN, district="钟楼区", effective_from=timezone.now() - timedelta(days=1))
+    catch_up(app)
+
+    row = HazardLedger.objects.get(id=hazard)
+    assert (row.district, row.police_station) == ("钟楼区", station)
+    events = [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(start=1, limit=10_000)]
+    changes = [e for e in events if isinstance(e, Unit.Changed) and e.originator_id == school]
+    assert len(changes) == 2
+    with transaction.atomic():
+        hazard_projector.apply_batch([changes[0]])  # the first change again: the unit is past it
+    row = HazardLedger.objects.get(id=hazard)
+    assert (row.district, row.police_station) == ("钟楼区", station)

@@ -16,7 +16,7 @@ from api.demo import World
 from domain.application import SafetyApplication
 from domain.hazard.aggregate import Severity
 from domain.timerules import business_date, deadline_end
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.notifications import NotificationView
 
 pytestmark = pytest.mark.usefixtures("rectify_without_photo")  # rectified through the application: no photo

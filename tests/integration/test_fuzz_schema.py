@@ -36,9 +36,9 @@ from api.services import execute
 from domain.application import SafetyApplication
 from projections.campaigns import CampaignView
 from projections.directory import StaffView, UnitView
+from projections.hazard.rows import HazardLedger
 from projections.inspections import InspectionView
 from projections.jointforms import JointFormView
-from projections.ledger import HazardLedger
 from projections.runner import catch_up
 from reports.registry import load_all
 

@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework.test import APIClient
 
 from api.demo import World
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 
 from apihelpers import with_photo
 

@@ -42,9 +42,8 @@ from consumers.relay import Relay
 from domain.application import SafetyApplication
 from domain.hazard.aggregate import Severity
 from projections import integrity
-from projections.history import HazardVersion
+from projections.hazard.rows import HazardLedger, HazardVersion
 from projections.integrity import ChainLink, Checkpoint
-from projections.ledger import HazardLedger
 from projections.notifications import NotificationView
 from projections.policemirror import PoliceCheckpoint
 from projections.runner import catch_up

@@ -34,7 +34,7 @@ from rest_framework.authtoken.models import Token
 from api import demo
 from consumers.relay import POSITION_NAME
 from domain.application import SafetyApplication
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.notifications import NotificationView
 from projections.runner import catch_up
 from projections.tracking import ConsumerOffset, ProjectionPosition

@@ -19,7 +19,7 @@ from domain.application import SafetyApplication
 from domain.hazard.aggregate import Severity
 from domain.policy import UnitKind
 from domain.timerules import business_date
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.runner import catch_up
 
 from apihelpers import API, ok, post, refused

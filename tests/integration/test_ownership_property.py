@@ -16,7 +16,7 @@ from api.demo import World
 from domain.application import SafetyApplication
 from domain.errors import DomainError
 from domain.hazard.aggregate import Hazard, Severity
-from projections.history import open_at, owners
+from projections.hazard.queries import open_at, owners
 from projections.runner import catch_up
 
 pytestmark = pytest.mark.usefixtures("rectify_without_photo")  # rectified through the application: no photo

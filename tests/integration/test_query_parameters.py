@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from api.common import DeclaredQuery
 from domain.application import SafetyApplication
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from reports.registry import load_all
 
 from apihelpers import API, ok, refused

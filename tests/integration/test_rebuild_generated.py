@@ -12,9 +12,8 @@ from django.db import connection, models
 
 from benchmarks.generate import generate
 from domain.application import SafetyApplication
-from projections import hazards
-from projections.history import HazardVersion
-from projections.ledger import HazardLedger
+from projections.hazard.projector import projector as hazard_projector
+from projections.hazard.rows import HazardLedger, HazardVersion
 from projections.runner import PROJECTORS, catch_up, catch_up_notifications, pending
 
 
@@ -92,14 +91,14 @@ def test_a_failed_worker_leaves_empty_read_models_and_says_so(app: SafetyApplica
     generate(app, 800, seed=14, schools=4, batch=50)
     catch_up(app)
     assert HazardLedger.objects.exists()
-    applied = hazards.projector.apply_batch
+    applied = hazard_projector.apply_batch
 
     def fail_on_escalation(events: Any) -> None:
         if any(type(e).__name__ == "Escalated" for e in events):
             raise RuntimeError("磁盘已满")
         applied(events)
 
-    monkeypatch.setattr(hazards.projector, "apply_batch", fail_on_escalation)  # inherited by the forked workers
+    monkeypatch.setattr(hazard_projector, "apply_batch", fail_on_escalation)  # inherited by the forked workers
     with pytest.raises(CommandError, match="重建失败.*磁盘已满"):
         call_command("rebuild_projections", workers=2, batch_size=100)
 

@@ -18,8 +18,8 @@ from PIL import Image
 from domain.application import SafetyApplication
 from domain.timerules import business_date
 from projections.campaigns import CampaignView
+from projections.hazard.rows import HazardLedger
 from projections.integrity import ChainLink
-from projections.ledger import HazardLedger
 from reports.base import chinese_date
 
 from apihelpers import API, ok, refused

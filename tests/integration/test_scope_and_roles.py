@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from api.demo import World
 from domain.application import SafetyApplication
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 
 from apihelpers import API, ok, post, refused, with_photo
 

@@ -25,7 +25,7 @@ from domain.errors import VersionConflict
 from domain.hazard.aggregate import Hazard
 from projections import djangorecorder, integrity
 from projections.djangorecorder import InlineApplication, execute_inline
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.runner import catch_up, position
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -19,8 +19,7 @@ from domain.application import SafetyApplication
 from domain.hazard.aggregate import Severity, Status
 from domain.policy import SYSTEM_ACTOR
 from domain.timerules import business_date, deadline_end
-from projections.history import HazardVersion
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger, HazardVersion
 from projections.runner import catch_up
 
 pytestmark = pytest.mark.usefixtures("rectify_without_photo")  # rectified through the application: no photo

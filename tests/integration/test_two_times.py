@@ -23,7 +23,7 @@ from domain.hazard.aggregate import Severity
 from domain.submission.aggregate import Submission
 from domain.timerules import BUSINESS_TZ, business_date, deadline_end
 from projections.campaigns import CampaignView
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.runner import catch_up
 from projections.submissions import SubmissionView
 from reports.base import chinese_date

@@ -12,9 +12,10 @@ from api.demo import World
 from consumers import envelope
 from domain.application import SafetyApplication
 from domain.hazard.aggregate import Hazard, Severity
-from projections import integrity, ledger, policemirror
+from projections import integrity, policemirror
 from projections.base import UnhandledEvent
-from projections.ledger import HazardLedger
+from projections.hazard.projector import projector as hazard_projector
+from projections.hazard.rows import HazardLedger
 from projections.runner import catch_up, position
 
 
@@ -32,8 +33,8 @@ def test_a_void_with_no_ledger_handler_fails_the_catch_up_and_is_applied_once_it
     catch_up(app)
     before = position()
     with monkeypatch.context() as patched:  # a ledger that never learnt of Voided
-        patched.delitem(ledger.handlers.handlers, Hazard.Voided)
-        patched.setattr(ledger.handlers, "_route", {})
+        patched.delitem(hazard_projector.handlers.handlers, Hazard.Voided)
+        patched.setattr(hazard_projector.handlers, "_route", {})
         app.void_hazard(hazard.id, actor=world.actor("hm_principal"), reason="误录：不是本校的隐患")
         with pytest.raises(UnhandledEvent, match="hazards.*Hazard.Voided"):
             catch_up(app)

@@ -27,7 +27,7 @@ from domain.eventinfo import event_type
 from domain.hazard.aggregate import Severity
 from domain.timerules import business_date
 from projections.attachments import Attachment
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.runner import catch_up
 
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)

@@ -19,7 +19,7 @@ from api import demo
 from api.demo import World
 from api.services import execute
 from domain.application import SafetyApplication
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.runner import catch_up
 
 from apihelpers import POLICE_FILLED, SCHOOL_FILLED

@@ -18,7 +18,7 @@ from domain.application import SafetyApplication
 from domain.hazard.aggregate import Severity
 from domain.timerules import business_date
 from projections import integrity
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.runner import catch_up
 
 from apihelpers import other_district_inspector
