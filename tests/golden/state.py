@@ -210,7 +210,10 @@ def later_parts(app: Application[UUID], aggregates: dict[str, dict[str, Any]]) -
         }
         for row in SigningKey.objects.order_by("valid_from_position")
     }
-    from projections.ledger import HazardLedger
+    try:  # the hazard read model's module: projections.hazard.rows after acff0eb, projections.ledger up to it
+        from projections.hazard.rows import HazardLedger
+    except ImportError:
+        from projections.ledger import HazardLedger  # type: ignore[no-redef]
 
     return {
         "voided_hazards": [

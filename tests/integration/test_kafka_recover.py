@@ -40,7 +40,7 @@ from domain.hazard.aggregate import Severity
 from projections import integrity
 from projections.djangorecorder import InlineApplication, execute_inline
 from projections.integrity import ChainLink, Checkpoint
-from projections.ledger import HazardLedger
+from projections.hazard.rows import HazardLedger
 from projections.notifications import NotificationView
 from projections.policemirror import PoliceEventCopy
 from projections.runner import catch_up
