@@ -85,13 +85,30 @@ def follow(
         page = app.recorder.select_notifications(start=position, limit=batch_size, inclusive_of_start=False)
         if not page:
             return position
-        with transaction.atomic():
+        with shadow_only(), transaction.atomic():
             apply_notifications(app, page, PROJECTORS)
         position = page[-1].id
         if progress:
             progress(len(page))
         if len(page) < batch_size:
             return position
+
+
+@contextmanager
+def shadow_only() -> Iterator[None]:
+    """SQLite: a transaction that writes only the shadow (TEMP) tables begins DEFERRED, without the database's write
+    lock that the connection's ``BEGIN IMMEDIATE`` would take: the commands go on writing meanwhile (held batch after
+    batch, that lock starved them). Inside an open transaction (the swap's) nothing changes."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    connection.ensure_connection()
+    mode: Any = connection
+    saved, mode.transaction_mode = mode.transaction_mode, "DEFERRED"
+    try:
+        yield
+    finally:
+        mode.transaction_mode = saved
 
 
 def swap(
