@@ -189,7 +189,7 @@ class Shadow:
         """The shadow is what this connection writes (a connection opened anew would write the live tables)."""
         with connection.cursor() as cursor:
             if self.postgres:
-                cursor.execute("SELECT current_schemas(false)[1]")
+                cursor.execute("SELECT (current_schemas(false))[1]")
                 found = cursor.fetchone()[0] == SHADOW_SCHEMA
             else:
                 names = [m._meta.db_table for m in self.tables]
