@@ -25,8 +25,10 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import DatabaseError, connection, models, transaction
@@ -48,10 +50,16 @@ KEPT_IDS: dict[type[models.Model], tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class Rebuilt:
+    head: int  # the log position the swapped-in read models are at
+    locked: float  # seconds the swap held the commands' lock (the last events, the copy back, the commit)
+
+
 def rebuild_online(
     app: SafetyApplication, *, batch_size: int, workers: int = 1, progress: Callable[[int], None] | None = None
-) -> int:
-    """Rebuild every read model into shadow tables and swap them in; returns the log position swapped in.
+) -> Rebuilt:
+    """Rebuild every read model into shadow tables and swap them in.
 
     A failure leaves the live read models as they were (the shadow is dropped)."""
     catch_up(app, batch_size=batch_size)  # the chain and the live rows of what was recorded outside a command
@@ -117,11 +125,12 @@ def swap(
     position: int,
     batch_size: int,
     progress: Callable[[int], None] | None = None,
-) -> int:
+) -> Rebuilt:
     """Under the commands' lock: the last events into the shadow, its rows into the live tables, the live
-    positions at the head — one transaction. Returns the head."""
+    positions at the head — one transaction."""
     with transaction.atomic():
         lock_log(app)
+        locked = time.monotonic()
         live = ProjectionPosition.objects.select_for_update()  # the notifications' catch-up waits on its row
         rows = {name: live.get_or_create(name=name)[0] for name in (POSITION_NAME, NOTIFICATIONS_POSITION)}
         head = app.recorder.max_notification_id() or 0
@@ -133,7 +142,9 @@ def swap(
         for row in rows.values():
             row.position = head
             row.save(update_fields=["position"])
-    return head
+    rebuilt = Rebuilt(head=head, locked=time.monotonic() - locked)
+    logger.info("read models rebuilt up to %d, swapped in holding the lock %.3f s", head, rebuilt.locked)
+    return rebuilt
 
 
 def lock_log(app: SafetyApplication) -> None:
@@ -203,45 +214,56 @@ class Shadow:
             raise RuntimeError("the rebuild's connection lost its shadow tables")
 
     def copy_back(self) -> None:
-        """The live tables get the shadow's rows (call under the lock, in the swap's transaction)."""
+        """The live tables made equal to the shadow's (call under the lock, in the swap's transaction), writing only
+        what differs: a rebuild mostly finds every row as it was, and the lock is held while this runs (a rewrite of
+        every row took 1.5 s for 30k rows on SQLite and 4.7 s on PostgreSQL, where commands wait for the lock 10 s).
+        A row equal to the shadow's in every column but an auto id is kept as it is, its id too; a notice changed
+        in place keeps its id (``KEPT_IDS``); the others are deleted, and the shadow's new rows inserted (an auto id
+        from the live table's sequence, in the shadow's order)."""
         with connection.cursor() as cursor:
-            for model in self.tables:
-                cursor.execute(self._empty(model))
+            for model in self.tables:  # children first
+                if model in KEPT_IDS:
+                    cursor.execute(self._changed(model))
+                cursor.execute(self._gone(model))
             for model in reversed(self.tables):
-                for sql in self._refill(model):
-                    cursor.execute(sql)
+                cursor.execute(self._new(model))
 
-    def _empty(self, model: type[models.Model]) -> str:
-        """Every live row goes, but those whose id is kept (``KEPT_IDS``) and that the shadow has again."""
-        if model not in KEPT_IDS:
-            return f"DELETE FROM {self._live(model)}"
-        found = f"SELECT 1 FROM {self._shadow(model)} AS s WHERE {self._match(model, quote(model._meta.db_table))}"
+    def _changed(self, model: type[models.Model]) -> str:
+        key = KEPT_IDS[model]
+        rest = [f for f in _content(model) if f.name not in key]
+        changes = ", ".join(f"{quote(f.column)} = s.{quote(f.column)}" for f in rest)
+        differs = " OR ".join(f"NOT ({self._equal(f, quote(model._meta.db_table))})" for f in rest)
+        same_key = self._all_equal([model._meta.get_field(k) for k in key], quote(model._meta.db_table))
+        return (
+            f"UPDATE {self._live(model)} SET {changes} FROM {self._shadow(model)} AS s WHERE {same_key} AND ({differs})"
+        )
+
+    def _gone(self, model: type[models.Model]) -> str:
+        same = self._all_equal(_content(model), quote(model._meta.db_table))
+        found = f"SELECT 1 FROM {self._shadow(model)} AS s WHERE {same}"
         return f"DELETE FROM {self._live(model)} WHERE NOT EXISTS ({found})"
 
-    def _refill(self, model: type[models.Model]) -> list[str]:
-        """The shadow's rows into the live table: the kept ones updated in place (their ids stay), the others
-        inserted (an auto id from the live table's sequence, in the shadow's order)."""
-        live, shadow = self._live(model), self._shadow(model)
+    def _new(self, model: type[models.Model]) -> str:
+        content = _content(model)
+        listed = ", ".join(quote(f.column) for f in content)
+        selected = ", ".join(f"s.{quote(f.column)}" for f in content)
         pk: Any = model._meta.pk
-        columns = [quote(f.column) for f in model._meta.concrete_fields if f is not pk or not _auto(f)]
-        listed, selected = ", ".join(columns), ", ".join(f"s.{c}" for c in columns)
         order = f" ORDER BY s.{quote(pk.column)}" if _auto(pk) else ""
-        key = KEPT_IDS.get(model)
-        if key is None:
-            return [f"INSERT INTO {live} ({listed}) SELECT {selected} FROM {shadow} AS s{order}"]
-        keys = {quote(model._meta.get_field(k).column) for k in key}  # type: ignore[union-attr]
-        changes = ", ".join(f"{c} = s.{c}" for c in columns if c not in keys)
-        where = self._match(model)
-        return [
-            f"UPDATE {live} AS l SET {changes} FROM {shadow} AS s WHERE {where}",
-            f"INSERT INTO {live} ({listed}) SELECT {selected} FROM {shadow} AS s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {live} AS l WHERE {where}){order}",
-        ]
+        found = f"SELECT 1 FROM {self._live(model)} AS l WHERE {self._all_equal(content, 'l')}"
+        return (
+            f"INSERT INTO {self._live(model)} ({listed}) SELECT {selected} FROM {self._shadow(model)} AS s "
+            f"WHERE NOT EXISTS ({found}){order}"
+        )
 
-    def _match(self, model: type[models.Model], live: str = "l") -> str:
-        same = "IS NOT DISTINCT FROM" if self.postgres else "IS"
-        columns = [quote(model._meta.get_field(k).column) for k in KEPT_IDS[model]]  # type: ignore[union-attr]
-        return " AND ".join(f"{live}.{c} {same} s.{c}" for c in columns)
+    def _all_equal(self, fields: Sequence[Any], live: str) -> str:
+        return " AND ".join(self._equal(f, live) for f in fields)
+
+    def _equal(self, field: Any, live: str) -> str:
+        """The live row's column equal to the shadow's (``s``); NULL equal to NULL (a plain ``=`` where the column
+        cannot be NULL: PostgreSQL joins on those by hashing)."""
+        column = quote(field.column)
+        same = "=" if not field.null else "IS NOT DISTINCT FROM" if self.postgres else "IS"
+        return f"{live}.{column} {same} s.{column}"
 
     def _live(self, model: type[models.Model]) -> str:
         return f"{self.live}.{quote(model._meta.db_table)}"
@@ -295,6 +317,11 @@ def quote(name: str) -> str:
 
 def _auto(field: Any) -> bool:
     return isinstance(field, AutoFieldMixin)
+
+
+def _content(model: type[models.Model]) -> list[Any]:
+    """The columns that make a row what it is: all but an auto id."""
+    return [f for f in model._meta.concrete_fields if not (f.primary_key and _auto(f))]
 
 
 def _temporary(kind: str, sql: str) -> str:
