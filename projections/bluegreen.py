@@ -22,7 +22,6 @@ sessions, attachments, stored copies and the chain are not read models: a rebuil
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -332,8 +331,9 @@ def _temporary(kind: str, sql: str) -> str:
 
 
 # PostgreSQL: the search_path of the rebuilding thread's connections and of its worker processes' (forked from it,
-# they open their own), set on each as it is opened; other threads of this process are not redirected.
-_redirected: tuple[str, int, int] | None = None
+# they open their own, in a thread of the same id), set on each as it is opened; no other thread's, nor a process
+# another thread forks.
+_redirected: tuple[str, int] | None = None
 
 
 def _redirect(search_path: str | None) -> None:
@@ -341,7 +341,7 @@ def _redirect(search_path: str | None) -> None:
     if search_path is None:
         _redirected = None
         return
-    _redirected = (search_path, os.getpid(), threading.get_ident())
+    _redirected = (search_path, threading.get_ident())
     with connection.cursor() as cursor:
         cursor.execute(f"SET search_path TO {search_path}")
 
@@ -349,8 +349,8 @@ def _redirect(search_path: str | None) -> None:
 def _on_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
     if _redirected is None or connection.vendor != "postgresql":
         return
-    search_path, pid, thread = _redirected
-    if os.getpid() == pid and threading.get_ident() != thread:
+    search_path, thread = _redirected
+    if threading.get_ident() != thread:  # a worker forked by the rebuilding thread is that thread still
         return
     with connection.cursor() as cursor:
         cursor.execute(f"SET search_path TO {search_path}")
