@@ -10,8 +10,9 @@ log into shadow tables of the same names that only the rebuilding connection see
 
 The shadow follows the log to its head, a transaction a batch. Then, in one transaction holding the lock the
 commands take (PostgreSQL: the event table's EXCLUSIVE lock, as the library's insert takes it; SQLite: the write
-lock of ``BEGIN IMMEDIATE``), it applies the last events, and the live tables get the shadow's rows (copied back:
-DELETE and INSERT … SELECT; a table cannot be renamed from ``temp`` into ``main`` on SQLite), with the positions.
+lock of ``BEGIN IMMEDIATE``), it applies the last events, and the live tables are made equal to the shadow (only the
+rows that differ are deleted and inserted, ``Shadow.copy_back``; a table cannot be renamed from ``temp`` into
+``main`` on SQLite), with the positions.
 Readers see the old rows until that commit and the new ones after it (MVCC; SQLite's WAL).
 
 Ids users hold keep their identity: a notice's id (``notifications/{id}/acknowledge/``) is kept for the notice

@@ -219,7 +219,6 @@ def test_reads_and_commands_during_a_rebuild_see_no_gap_and_the_result_equals_a_
 
     during = [c for c in calls.rows if c[4] >= window["start"] and c[5] <= window["end"]]
     assert len([c for c in during if c[1] == "get"]) >= 20, f"reads during the rebuild: {len(during)}"
-    print(f"rebuild {window['end'] - window['start']:.1f} s, {len(during)} calls during it")
     assert len([c for c in during if c[1] == "post"]) >= 5, "commands during the rebuild"
     assert not [c for c in calls.rows if c[3] >= 500]
     assert len(created) >= 2
