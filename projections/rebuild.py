@@ -76,27 +76,51 @@ class RebuildFailed(RuntimeError):
 def rebuild(
     app: SafetyApplication, *, batch_size: int, workers: int = 1, progress: Callable[[int], None] | None = None
 ) -> int:
-    """Empty every read model and project the whole log again; returns how many events were applied."""
+    """Empty every read model and project the whole log again; returns how many events were applied.
+
+    From scratch: the read models are empty until it ends. ``manage.py rebuild_projections`` rebuilds beside the
+    live tables instead (``projections.bluegreen``); this is for an installation nobody uses yet (a restore, a
+    quiet copy to compare with, the benchmarks)."""
     clear_read_models()
     head = app.recorder.max_notification_id() or 0
-    if workers <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block or head == 0:
-        # SQLite has one writer; inside an open transaction workers could not see its changes
+    if not in_parallel(workers, head):
         return catch_up(app, batch_size=batch_size, progress=progress, projectors=PROJECTORS)
-    _chain_up_to(app, head, batch_size)
+    chain_up_to(app, head, batch_size)
     try:
-        topics = topics_up_to(app, head)
-        _directory_up_to(app, head, batch_size, topics[DIRECTORY], progress)
-        numbers = numbers_up_to(app, head, batch_size, topics[HAZARD])
-        _in_workers(workers, head, batch_size, progress, topics, numbers)
+        project_in_workers(app, head, batch_size, workers, progress)
     except BaseException as error:
         clear_read_models()
-        if isinstance(error, Exception) and not isinstance(error, RebuildFailed):
-            raise RebuildFailed(f"{type(error).__name__}: {error}") from error
-        raise
+        failure = as_failure(error)
+        if failure is error:
+            raise
+        raise failure from error
     with transaction.atomic():
         for name in (POSITION_NAME, NOTIFICATIONS_POSITION):  # the notifications were rebuilt with the rest
             ProjectionPosition.objects.update_or_create(name=name, defaults={"position": head})
     return head + catch_up(app, batch_size=batch_size, projectors=PROJECTORS)  # recorded while rebuilding
+
+
+def in_parallel(workers: int, head: int) -> bool:
+    """Whether the log up to ``head`` is projected by worker processes: on PostgreSQL only (SQLite has one writer),
+    and never inside an open transaction (the workers could not see its changes)."""
+    return workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block and head > 0
+
+
+def as_failure(error: BaseException) -> BaseException:
+    """What a failed rebuild raises: ``RebuildFailed`` naming the error (an interrupt as it is)."""
+    if isinstance(error, Exception) and not isinstance(error, RebuildFailed):
+        return RebuildFailed(f"{type(error).__name__}: {error}")
+    return error
+
+
+def project_in_workers(
+    app: SafetyApplication, head: int, batch_size: int, workers: int, progress: Callable[[int], None] | None
+) -> None:
+    """Steps 1 (after the chain) and 2 above: every read model, from empty tables, up to ``head``."""
+    topics = topics_up_to(app, head)
+    _directory_up_to(app, head, batch_size, topics[DIRECTORY], progress)
+    numbers = numbers_up_to(app, head, batch_size, topics[HAZARD])
+    _in_workers(workers, head, batch_size, progress, topics, numbers)
 
 
 def kind_of(topic: str, kinds: dict[str, str]) -> str:
@@ -188,7 +212,7 @@ def pages(
         start = page[-1].id
 
 
-def _chain_up_to(app: SafetyApplication, head: int, batch_size: int) -> None:
+def chain_up_to(app: SafetyApplication, head: int, batch_size: int) -> None:
     """A rebuild leaves no event unchained (those recorded outside a command, by an older release)."""
     chained, _ = integrity.head()
     for page in pages(app, head, batch_size, start=chained):

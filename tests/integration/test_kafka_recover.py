@@ -39,8 +39,8 @@ from consumers.relay import POSITION_NAME, Relay
 from domain.hazard.aggregate import Severity
 from projections import integrity
 from projections.djangorecorder import InlineApplication, execute_inline
-from projections.integrity import ChainLink, Checkpoint
 from projections.hazard.rows import HazardLedger
+from projections.integrity import ChainLink, Checkpoint
 from projections.notifications import NotificationView
 from projections.policemirror import PoliceEventCopy
 from projections.runner import catch_up

@@ -1,4 +1,4 @@
-"""Rebuild every read model from the event log, in batches, with a progress bar."""
+"""Rebuild every read model from the event log beside the live ones, then swap them in; with a progress bar."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from projections.bluegreen import rebuild_online
 from projections.eventstore import get_application
-from projections.rebuild import RebuildFailed, rebuild
+from projections.rebuild import RebuildFailed
 
 
 class Command(BaseCommand):
@@ -34,14 +35,17 @@ class Command(BaseCommand):
         total = app.recorder.max_notification_id() or 0
         with tqdm(total=total, unit="event", desc="rebuild", disable=None) as bar:
             try:
-                applied = rebuild(app, batch_size=batch_size, workers=options["workers"], progress=bar.update)
+                rebuilt = rebuild_online(app, batch_size=batch_size, workers=options["workers"], progress=bar.update)
             except RebuildFailed as failure:
-                raise CommandError(f"重建失败，读模型已清空，请重新运行：{failure}") from None
-        self.stdout.write(f"rebuilt read models from {applied} events")
+                raise CommandError(f"重建失败，读模型未改动（仍为重建前的内容），可重新运行：{failure}") from None
+        self.stdout.write(
+            f"rebuilt read models from {rebuilt.head} events and swapped them in "
+            f"(commands waited {rebuilt.locked:.2f} s for the swap)"
+        )
         if settings.KAFKA_BOOTSTRAP_SERVERS:
             from consumers.rebuild import skip_consumed_up_to
 
-            moved = skip_consumed_up_to(app.recorder.max_notification_id() or 0)
+            moved = skip_consumed_up_to(rebuilt.head)
             self.stdout.write(
                 f"Kafka mode: {moved} partition offsets of the notifications group now skip the events rebuilt here "
                 "(run this with that consumer stopped)"
