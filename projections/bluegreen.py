@@ -37,13 +37,14 @@ from django.db.models.fields import AutoFieldMixin
 
 from domain.application import SafetyApplication
 from projections.notifications import NotificationView
-from projections.rebuild import as_failure, chain_up_to, in_parallel, project_in_workers
+from projections.rebuild import RebuildFailed, as_failure, chain_up_to, in_parallel, project_in_workers
 from projections.runner import NOTIFICATIONS_POSITION, POSITION_NAME, PROJECTORS, apply_notifications, catch_up
 from projections.tracking import ProjectionPosition
 
 logger = logging.getLogger(__name__)
 
 SHADOW_SCHEMA = "rebuild_shadow"
+REBUILD_LOCK = 0x5AFE_0B17  # the advisory lock one rebuild holds on PostgreSQL
 # Read models whose ids users hold, by the natural key a rebuild gives the same row again: the id is kept.
 KEPT_IDS: dict[type[models.Model], tuple[str, ...]] = {
     NotificationView: ("hazard", "hazard_version", "recipient_user", "recipient_unit", "recipient_role"),
@@ -294,21 +295,41 @@ class Shadow:
 @contextmanager
 def shadow_tables() -> Iterator[Shadow]:
     """Every read model's shadow on this connection, for the block; dropped after it, whatever happens."""
-    shadow = Shadow(read_models())
-    shadow.create()
-    swapped = False
-    try:
-        yield shadow
-        swapped = True
-    finally:
+    with one_rebuild_at_a_time():
+        shadow = Shadow(read_models())
+        shadow.create()
+        swapped = False
         try:
-            shadow.drop()
-        except DatabaseError:  # inside a failed transaction: the caller's rollback drops what it made
-            logger.warning("the rebuild's shadow tables were not dropped", exc_info=True)
+            yield shadow
+            swapped = True
         finally:
-            _redirect(None)
-    if swapped:
-        shadow.vacuum()
+            try:
+                shadow.drop()
+            except DatabaseError:  # inside a failed transaction: the caller's rollback drops what it made
+                logger.warning("the rebuild's shadow tables were not dropped", exc_info=True)
+            finally:
+                _redirect(None)
+        if swapped:
+            shadow.vacuum()
+
+
+@contextmanager
+def one_rebuild_at_a_time() -> Iterator[None]:
+    """PostgreSQL: the shadow schema is one for the database, so a second rebuild is refused while one runs (an
+    advisory lock of the rebuilding connection's session; a rebuild that dies releases it with its connection).
+    SQLite's shadow tables are the connection's own, and the swaps take the database's write lock in turn."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [REBUILD_LOCK])
+        if not cursor.fetchone()[0]:
+            raise RebuildFailed("另一个重建正在进行，请等它结束后再运行 (another rebuild is running)")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [REBUILD_LOCK])
 
 
 def quote(name: str) -> str:

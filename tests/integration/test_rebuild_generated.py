@@ -12,7 +12,7 @@ from django.db import connection, models
 
 from benchmarks.generate import generate
 from domain.application import SafetyApplication
-from projections.bluegreen import SHADOW_SCHEMA
+from projections.bluegreen import REBUILD_LOCK, SHADOW_SCHEMA
 from projections.hazard.projector import projector as hazard_projector
 from projections.hazard.rows import HazardLedger, HazardVersion
 from projections.rebuild import RebuildFailed, rebuild
@@ -119,3 +119,30 @@ def test_a_failed_worker_leaves_the_live_read_models_as_they_were_and_says_so(
         rebuild(app, workers=2, batch_size=100)
     assert not HazardLedger.objects.exists() and not HazardVersion.objects.exists()
     assert pending(app) == app.recorder.max_notification_id()  # nothing counted as applied: a re-run starts over
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_second_rebuild_while_one_runs_is_refused_and_changes_nothing(app: SafetyApplication) -> None:
+    """The shadow schema is one for the database: a rebuild started while another holds it would drop the other's
+    shadow tables. It is refused with a plain message; the running one's shadow and the live tables are untouched."""
+    generate(app, 300, seed=15, schools=3, batch=50)
+    catch_up(app)
+    catch_up_notifications(app)
+    live = snapshot()
+    running = connection.get_new_connection(connection.get_connection_params())  # the other rebuild's session
+    running.autocommit = True
+    try:
+        running.execute("SELECT pg_advisory_lock(%s)", [REBUILD_LOCK])
+        running.execute(f"CREATE SCHEMA {SHADOW_SCHEMA}")  # its shadow, which a second rebuild must not drop
+        with pytest.raises(CommandError, match="另一个重建正在进行"):
+            call_command("rebuild_projections", workers=1, batch_size=100)
+        assert snapshot() == live
+        found = running.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [SHADOW_SCHEMA]).fetchone()
+        assert found == (1,)
+        running.execute(f"DROP SCHEMA {SHADOW_SCHEMA}")
+        running.execute("SELECT pg_advisory_unlock(%s)", [REBUILD_LOCK])
+        call_command("rebuild_projections", workers=1, batch_size=100, stdout=io.StringIO())  # its turn now
+        assert snapshot() == live
+    finally:
+        running.close()
