@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection
 from kafka import KafkaConsumer, TopicPartition
+from readmodels import dump_read_models, rebuilt_read_models
 
 from consumers.groups import groups
 from consumers.relay import Relay
 from consumers.runner import GroupRunner
 from projections.eventstore import get_application
-from projections.runner import PROJECTORS, catch_up, clear_read_models
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from kafka_broker import Broker, _port_open, free_port  # noqa: E402
@@ -113,24 +113,6 @@ def end_offsets(topic: str) -> dict[int, int]:
         return {tp.partition: offset for tp, offset in consumer.end_offsets(parts).items()}
     finally:
         consumer.close()
-
-
-def _rows(model: type[models.Model]) -> list[str]:
-    auto = model._meta.pk is not None and isinstance(model._meta.pk, models.AutoField)
-    names = [f.attname for f in model._meta.concrete_fields if not (auto and f.primary_key)]
-    return sorted(json.dumps(row, default=str, sort_keys=True) for row in model.objects.values(*names))
-
-
-def dump_read_models() -> dict[str, list[str]]:
-    """Every row of every read model (auto-increment ids left out: they depend on insertion order)."""
-    return {model.__name__: _rows(model) for projector in PROJECTORS for model in projector.models}
-
-
-def rebuilt_read_models() -> dict[str, list[str]]:
-    """The read models as a full rebuild from the log makes them, notifications included (then left so)."""
-    clear_read_models()
-    catch_up(get_application(), projectors=PROJECTORS)
-    return dump_read_models()
 
 
 NOTIFICATION_MODELS = ("NotificationView", "NotificationHazard", "NotificationUnit")

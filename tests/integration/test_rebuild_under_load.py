@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection, connections, models
+from django.db import connection, connections
 from django.utils import timezone
+from readmodels import dump_read_models as snapshot
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -29,7 +30,7 @@ from domain.application import SafetyApplication
 from projections.hazard.projector import projector as hazard_projector
 from projections.notifications import NotificationView
 from projections.rebuild import rebuild
-from projections.runner import PROJECTORS, catch_up, catch_up_notifications
+from projections.runner import catch_up, catch_up_notifications
 
 API = "/api/v1/"
 READERS = ("tn_inspector", "hm_principal", "hm_staff2")
@@ -52,19 +53,6 @@ def client(username: str) -> APIClient:
     token, _ = Token.objects.get_or_create(user=get_user_model().objects.get(username=username))
     api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return api
-
-
-def snapshot() -> dict[str, list[tuple[Any, ...]]]:
-    """Every read-model row without surrogate keys (a notice's id is checked on its own), in a stable order."""
-    rows = {}
-    for model in {m for projector in PROJECTORS for m in projector.models}:
-        fields = [
-            f.attname
-            for f in model._meta.concrete_fields
-            if not (f.primary_key and f.attname == "id" and isinstance(f, models.AutoField))
-        ]
-        rows[model.__name__] = sorted(model.objects.values_list(*fields), key=repr)
-    return rows
 
 
 @pytest.fixture
