@@ -26,14 +26,14 @@ from api.middleware import attachment_limit_detail
 from domain.attachments import AttachmentRef
 from domain.errors import AttachmentNotFound
 from projections import originalpatch
-from projections.attachmentmedia import MAX_PIXELS, TooManyPixels, UnsupportedMedia, process
+from projections.attachmentmedia import MAX_PIXELS, TooManyPixels, UnsupportedMedia, is_image, process
 from projections.attachments import (
     Attachment,
+    ensure_thumbnail,
     meta,
     read_blob,
     read_original,
     store_upload,
-    stored_in_transaction,
     visible_attachment,
 )
 
@@ -82,7 +82,9 @@ class AttachmentOutput(serializers.Serializer):  # type: ignore[type-arg]
     )
     uploaded_by = serializers.CharField()
     uploaded_at = serializers.DateTimeField()
-    thumbnail_sha256 = serializers.CharField(allow_null=True)
+    thumbnail_sha256 = serializers.CharField(
+        allow_null=True, help_text="缩略图的 SHA-256（照片的缩略图在上传后生成，生成前为 null；PDF 无缩略图）"
+    )
     thumbnail_url = serializers.URLField(allow_null=True, help_text="缩略图地址（PDF 无缩略图：null）")
     url = serializers.URLField(help_text="文件地址")
 
@@ -122,8 +124,8 @@ class AttachmentUpload(IdempotentCommand, DeclaredQuery, generics.GenericAPIView
             raise AttachmentTooLarge(attachment_limit_detail())
         caption = data.get("caption", "")
         try:
-            # the thumbnail made while the files are stored, when a refusal then rolls them back
-            processed = process(upload.read(), background=stored_in_transaction())
+            # an upright JPEG's thumbnail (its one decode) made after the answer: ``store_upload``
+            processed = process(upload.read(), later=True)
             filename = clean_filename(upload.name or "", processed.extension)
             row = store_upload(processed, uploaded_by=actor.username, filename=filename, caption=caption)
         except UnsupportedMedia:
@@ -162,10 +164,14 @@ class AttachmentThumbnail(DeclaredQuery, generics.GenericAPIView):  # type: igno
     )
     def get(self, request: Request, pk: str) -> HttpResponse:
         row = visible_attachment(actor_of(request), attachment_id(pk))
-        if not row.thumbnail_sha256:
+        if not is_image(row.content_type):
             raise AttachmentNotFound("该附件没有缩略图", id=pk)
+        # made after the upload, in a thread; asked for before that is done (or after it failed), made now
+        digest = row.thumbnail_sha256 or ensure_thumbnail(row.id)
+        if not digest:
+            raise AttachmentNotFound("该图片的像素无法读取，没有缩略图", id=pk)
         stem = os.path.splitext(row.filename)[0]
-        return blob_response(request, row.thumbnail_sha256, "image/jpeg", f"{stem}-缩略图.jpg")
+        return blob_response(request, digest, "image/jpeg", f"{stem}-缩略图.jpg")
 
 
 class AttachmentOriginal(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
@@ -205,11 +211,11 @@ def clean_filename(name: str, extension: str) -> str:
 
 
 def attachment_json(row: Attachment, request: HttpRequest) -> dict[str, Any]:
-    return {**meta(row), **urls(row.id, bool(row.thumbnail_sha256), request)}
+    return {**meta(row), **urls(row.id, is_image(row.content_type), request)}
 
 
 def urls(attachment: UUID, has_thumbnail: bool, request: HttpRequest) -> dict[str, str | None]:
-    """``thumbnail_url`` (None without a thumbnail: a PDF) and ``url`` of an attachment: the one place they are made."""
+    """``thumbnail_url`` (None for what has none: a PDF) and ``url`` of an attachment: the one place they are made."""
     url = request.build_absolute_uri(f"/api/v1/attachments/{attachment}/")
     return {"thumbnail_url": f"{url}thumbnail/" if has_thumbnail else None, "url": url}
 
@@ -230,7 +236,7 @@ def _ref_json(ref: AttachmentRef, row: Attachment | None, request: HttpRequest) 
         "size": ref.size,
         "sha256": ref.sha256,
         "sha256_original": ref.sha256_original,
-        **urls(ref.id, bool(row and row.thumbnail_sha256), request),
+        **urls(ref.id, row is not None and is_image(row.content_type), request),
     }
 
 
