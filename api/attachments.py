@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.http import content_disposition_header
@@ -22,7 +23,7 @@ from rest_framework.response import Response
 from api.auth import actor_of
 from api.common import DeclaredQuery, parse_uuid, validated
 from api.idempotency import Fingerprint, IdempotentCommand
-from api.middleware import attachment_limit_detail
+from api.middleware import MULTIPART_OVERHEAD, attachment_limit_detail
 from domain.attachments import AttachmentRef
 from domain.errors import AttachmentNotFound
 from projections import originalpatch
@@ -60,6 +61,24 @@ class StoredOriginalDamaged(exceptions.APIException):
     status_code = 409
     default_code = "blob_modified"
     default_detail = "原件的存储已被改动，无法提供；请审计人员运行完整性校验（verify_integrity）"
+
+
+class WholeInMemory(MemoryFileUploadHandler):
+    """An upload within the attachment limit kept in memory while the body is parsed — it is read whole at once
+    anyway — rather than written to a temporary file (``FILE_UPLOAD_MAX_MEMORY_SIZE``, 2.5 MB) and read back."""
+
+    def handle_raw_input(
+        self, input_data: Any, META: Any, content_length: int, boundary: Any, encoding: Any = None  # noqa: N803
+    ) -> None:
+        self.activated = content_length <= settings.ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD
+
+
+def parse_in_memory(request: Request) -> None:
+    """This request's multipart body parsed by ``WholeInMemory`` (unless it was parsed already, e.g. for an
+    ``Idempotency-Key``'s fingerprint: then as Django's settings say)."""
+    django_request = request._request
+    if not hasattr(django_request, "_files"):
+        django_request.upload_handlers = [WholeInMemory(django_request), TemporaryFileUploadHandler(django_request)]
 
 
 class UploadInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -118,6 +137,7 @@ class AttachmentUpload(IdempotentCommand, DeclaredQuery, generics.GenericAPIView
     )
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
+        parse_in_memory(request)
         data = validated(UploadInput, request.data)
         upload = data["file"]
         if upload.size > settings.ATTACHMENT_MAX_BYTES:
