@@ -369,11 +369,7 @@ STEPS = {
     "  orientation (exif_transpose)": ("PIL/ImageOps.py", "exif_transpose"),
     "  re-encode without location": ("projections/attachmentmedia.py", "_encode"),
     "  thumbnail (in the request: not an upright JPEG's)": ("projections/attachmentmedia.py", "thumbnail"),
-    "SHA-256 (all calls in this thread)": ("projections/attachmentmedia.py", "sha256"),
-    "  served copy and original side by side (the original's in a thread)": (
-        "projections/attachments.py",
-        "_both_hashes",
-    ),
+    "SHA-256 (all calls)": ("projections/attachmentmedia.py", "sha256"),
     "store_upload: blobs and row, one transaction": ("projections/attachments.py", "store_upload"),
     "  blob writes (DatabaseStorage._save)": ("projections/attachments.py", "_save"),
     "  commit": ("django/db/backends/base/base.py", "commit"),
