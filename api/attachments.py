@@ -131,7 +131,8 @@ class AttachmentUpload(IdempotentCommand, DeclaredQuery, generics.GenericAPIView
         summary="上传附件（照片或PDF）",
         description="multipart/form-data：file（必填）、caption（可选）。415 unsupported_media_type：不是"
         f"{MEDIA_HELP}；413 attachment_too_large：超过上限。照片的GPS等位置信息从所提供的副本中去除，原件保留供审计。"
-        "未被任何操作引用的上传仅上传者可见，一天后删除。",
+        "未被任何操作引用的上传仅上传者可见，一天后删除。照片的缩略图在应答之后生成（应答中 thumbnail_sha256 为 null，"
+        "thumbnail_url 随时可取：尚未生成时当场生成）。",
         request={"multipart/form-data": UploadInput},
         responses={201: AttachmentOutput},
     )
