@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
+from PIL import ExifTags, Image, ImageFile, ImageOps, JpegImagePlugin
 
 from domain.timerules import BUSINESS_TZ
 from projections import jpegstrip, originalpatch
@@ -79,7 +82,8 @@ def process(original: bytes, *, later: bool = False) -> Processed:
     if image_format is None:
         raise UnsupportedMedia()
     try:
-        return _process_image(original, image_format, later)
+        with strict_decoding():
+            return _process_image(original, image_format, later)
     except (TooManyPixels, UnsupportedMedia):
         raise
     except Exception as error:  # Pillow raises many kinds for a truncated or malformed image
@@ -95,6 +99,22 @@ def sniff_image(data: bytes) -> str | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
     return None
+
+
+_strict = threading.Lock()
+
+
+@contextmanager
+def strict_decoding() -> Iterator[None]:
+    """Damaged pixels refused, whoever imported WeasyPrint: it sets Pillow's process-wide
+    ``ImageFile.LOAD_TRUNCATED_IMAGES`` on import, and a photo damaged inside its compressed data then decodes as
+    grey instead of failing (the tests found one so, depending on which test had rendered a PDF before)."""
+    with _strict:
+        saved, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
 def _open(data: bytes, image_format: str) -> Image.Image:
@@ -154,8 +174,9 @@ def thumbnail_of(served: bytes, content_type: str) -> bytes:
     if image_format is None or _FORMATS[image_format][0] != content_type:
         raise UnsupportedMedia()
     try:
-        image = _open(served, image_format)
-        return _reduced_thumbnail(image) if image_format == "JPEG" else thumbnail(image)
+        with strict_decoding():
+            image = _open(served, image_format)
+            return _reduced_thumbnail(image) if image_format == "JPEG" else thumbnail(image)
     except Exception as error:  # Pillow raises many kinds for a damaged image
         raise UnsupportedMedia() from error
 
