@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.http import content_disposition_header
@@ -22,18 +23,18 @@ from rest_framework.response import Response
 from api.auth import actor_of
 from api.common import DeclaredQuery, parse_uuid, validated
 from api.idempotency import Fingerprint, IdempotentCommand
-from api.middleware import attachment_limit_detail
+from api.middleware import MULTIPART_OVERHEAD, attachment_limit_detail
 from domain.attachments import AttachmentRef
 from domain.errors import AttachmentNotFound
 from projections import originalpatch
-from projections.attachmentmedia import MAX_PIXELS, TooManyPixels, UnsupportedMedia, process
+from projections.attachmentmedia import MAX_PIXELS, TooManyPixels, UnsupportedMedia, is_image, process
 from projections.attachments import (
     Attachment,
+    ensure_thumbnail,
     meta,
     read_blob,
     read_original,
     store_upload,
-    stored_in_transaction,
     visible_attachment,
 )
 
@@ -62,6 +63,24 @@ class StoredOriginalDamaged(exceptions.APIException):
     default_detail = "原件的存储已被改动，无法提供；请审计人员运行完整性校验（verify_integrity）"
 
 
+class WholeInMemory(MemoryFileUploadHandler):
+    """An upload within the attachment limit kept in memory while the body is parsed — it is read whole at once
+    anyway — rather than written to a temporary file (``FILE_UPLOAD_MAX_MEMORY_SIZE``, 2.5 MB) and read back."""
+
+    def handle_raw_input(
+        self, input_data: Any, META: Any, content_length: int, boundary: Any, encoding: Any = None  # noqa: N803
+    ) -> None:
+        self.activated = content_length <= settings.ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD
+
+
+def parse_in_memory(request: Request) -> None:
+    """This request's multipart body parsed by ``WholeInMemory`` (unless it was parsed already, e.g. for an
+    ``Idempotency-Key``'s fingerprint: then as Django's settings say)."""
+    django_request = request._request
+    if not hasattr(django_request, "_files"):
+        django_request.upload_handlers = [WholeInMemory(django_request), TemporaryFileUploadHandler(django_request)]
+
+
 class UploadInput(serializers.Serializer):  # type: ignore[type-arg]
     file = serializers.FileField(help_text=f"{MEDIA_HELP}；上限见 ATTACHMENT_MAX_BYTES（默认20MB）")
     caption = serializers.CharField(required=False, allow_blank=True, max_length=500, help_text="说明（可选）")
@@ -82,7 +101,9 @@ class AttachmentOutput(serializers.Serializer):  # type: ignore[type-arg]
     )
     uploaded_by = serializers.CharField()
     uploaded_at = serializers.DateTimeField()
-    thumbnail_sha256 = serializers.CharField(allow_null=True)
+    thumbnail_sha256 = serializers.CharField(
+        allow_null=True, help_text="缩略图的 SHA-256（照片的缩略图在上传后生成，生成前为 null；PDF 无缩略图）"
+    )
     thumbnail_url = serializers.URLField(allow_null=True, help_text="缩略图地址（PDF 无缩略图：null）")
     url = serializers.URLField(help_text="文件地址")
 
@@ -110,20 +131,22 @@ class AttachmentUpload(IdempotentCommand, DeclaredQuery, generics.GenericAPIView
         summary="上传附件（照片或PDF）",
         description="multipart/form-data：file（必填）、caption（可选）。415 unsupported_media_type：不是"
         f"{MEDIA_HELP}；413 attachment_too_large：超过上限。照片的GPS等位置信息从所提供的副本中去除，原件保留供审计。"
-        "未被任何操作引用的上传仅上传者可见，一天后删除。",
+        "未被任何操作引用的上传仅上传者可见，一天后删除。照片的缩略图在应答之后生成（应答中 thumbnail_sha256 为 null，"
+        "thumbnail_url 随时可取：尚未生成时当场生成）。",
         request={"multipart/form-data": UploadInput},
         responses={201: AttachmentOutput},
     )
     def post(self, request: Request) -> Response:
         actor = actor_of(request)
+        parse_in_memory(request)
         data = validated(UploadInput, request.data)
         upload = data["file"]
         if upload.size > settings.ATTACHMENT_MAX_BYTES:
             raise AttachmentTooLarge(attachment_limit_detail())
         caption = data.get("caption", "")
         try:
-            # the thumbnail made while the files are stored, when a refusal then rolls them back
-            processed = process(upload.read(), background=stored_in_transaction())
+            # an upright JPEG's thumbnail (its one decode) made after the answer: ``store_upload``
+            processed = process(upload.read(), later=True)
             filename = clean_filename(upload.name or "", processed.extension)
             row = store_upload(processed, uploaded_by=actor.username, filename=filename, caption=caption)
         except UnsupportedMedia:
@@ -162,10 +185,14 @@ class AttachmentThumbnail(DeclaredQuery, generics.GenericAPIView):  # type: igno
     )
     def get(self, request: Request, pk: str) -> HttpResponse:
         row = visible_attachment(actor_of(request), attachment_id(pk))
-        if not row.thumbnail_sha256:
+        if not is_image(row.content_type):
             raise AttachmentNotFound("该附件没有缩略图", id=pk)
+        # made after the upload, in a thread; asked for before that is done (or after it failed), made now
+        digest = row.thumbnail_sha256 or ensure_thumbnail(row.id)
+        if not digest:
+            raise AttachmentNotFound("该图片的像素无法读取，没有缩略图", id=pk)
         stem = os.path.splitext(row.filename)[0]
-        return blob_response(request, row.thumbnail_sha256, "image/jpeg", f"{stem}-缩略图.jpg")
+        return blob_response(request, digest, "image/jpeg", f"{stem}-缩略图.jpg")
 
 
 class AttachmentOriginal(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]
@@ -205,11 +232,11 @@ def clean_filename(name: str, extension: str) -> str:
 
 
 def attachment_json(row: Attachment, request: HttpRequest) -> dict[str, Any]:
-    return {**meta(row), **urls(row.id, bool(row.thumbnail_sha256), request)}
+    return {**meta(row), **urls(row.id, is_image(row.content_type), request)}
 
 
 def urls(attachment: UUID, has_thumbnail: bool, request: HttpRequest) -> dict[str, str | None]:
-    """``thumbnail_url`` (None without a thumbnail: a PDF) and ``url`` of an attachment: the one place they are made."""
+    """``thumbnail_url`` (None for what has none: a PDF) and ``url`` of an attachment: the one place they are made."""
     url = request.build_absolute_uri(f"/api/v1/attachments/{attachment}/")
     return {"thumbnail_url": f"{url}thumbnail/" if has_thumbnail else None, "url": url}
 
@@ -230,7 +257,7 @@ def _ref_json(ref: AttachmentRef, row: Attachment | None, request: HttpRequest) 
         "size": ref.size,
         "sha256": ref.sha256,
         "sha256_original": ref.sha256_original,
-        **urls(ref.id, bool(row and row.thumbnail_sha256), request),
+        **urls(ref.id, row is not None and is_image(row.content_type), request),
     }
 
 

@@ -9,11 +9,12 @@ import hashlib
 import io
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from PIL import ExifTags, Image, ImageOps, JpegImagePlugin
+from PIL import ExifTags, Image, ImageFile, ImageOps, JpegImagePlugin
 
 from domain.timerules import BUSINESS_TZ
 from projections import jpegstrip, originalpatch
@@ -42,7 +43,8 @@ class TooManyPixels(Exception):
 class Processed:
     """An upload as it is kept: the served bytes, the original bytes, the thumbnail, and what was read from them;
     with ``original_patch``, the original is stored as that patch of the served bytes (``projections.originalpatch``)
-    instead of whole."""
+    instead of whole. ``thumbnail`` None for an image: made after the upload committed (``process(...,
+    later=True)``; ``projections.attachments.ensure_thumbnail``)."""
 
     content_type: str
     extension: str
@@ -53,47 +55,26 @@ class Processed:
     height: int | None
     taken_at: datetime | None
     original_patch: bytes | None = None
-    pending: Pending | None = None  # the thumbnail, still being made (``process(..., background=True)``)
 
-    def finished_thumbnail(self) -> bytes | None:
-        """The thumbnail, waiting for it if it is still being made; ``UnsupportedMedia`` if the image did not decode."""
-        return self.pending.result() if self.pending is not None else self.thumbnail
-
-
-class Pending:
-    """A thumbnail made in a thread of its own while the upload's other files are stored: Pillow decodes without
-    holding the GIL, so the decode and the database writes overlap. A plain thread each time (no pool: a pool made
-    before the server forks its worker would have no threads in it)."""
-
-    def __init__(self, make: Callable[[], bytes]) -> None:
-        self._make, self._made, self._error = make, b"", None
-        self._thread = threading.Thread(target=self._run, name="thumbnail", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._made = self._make()
-        except Exception as error:  # noqa: BLE001 — raised in the caller's thread by ``result``
-            self._error = error
-
-    def result(self) -> bytes:
-        self._thread.join()
-        if self._error is not None:
-            raise UnsupportedMedia() from self._error
-        return self._made
+    @property
+    def is_image(self) -> bool:
+        return is_image(self.content_type)
 
 
-DQT = 0xDB  # the JPEG marker of a quantization table segment
+def is_image(content_type: str) -> bool:
+    """Whether an attachment of this type has a thumbnail (every image; a PDF has none)."""
+    return content_type.startswith("image/")
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def process(original: bytes, *, background: bool = False) -> Processed:
-    """Sniff ``original`` and derive the served copy and its thumbnail; raises ``UnsupportedMedia``. With
-    ``background``, an upright JPEG's thumbnail is made in a thread while the caller goes on (``pending``): the
-    decode that checks the whole image is then finished by ``finished_thumbnail``, which raises ``UnsupportedMedia``."""
+def process(original: bytes, *, later: bool = False) -> Processed:
+    """Sniff ``original`` and derive the served copy and its thumbnail; raises ``UnsupportedMedia``. With ``later``,
+    an upright JPEG — not decoded to be served — is not decoded here at all: it is checked by its structure
+    (``jpegstrip.whole_by_structure``), its size read from its frame header, and its thumbnail left to be made
+    after the upload (``thumbnail`` None; ``thumbnail_of``)."""
     if original.startswith(b"%PDF-"):
         return Processed(*PDF, served=original, original=original, thumbnail=None, width=None, height=None,
                          taken_at=None)  # fmt: skip
@@ -101,7 +82,8 @@ def process(original: bytes, *, background: bool = False) -> Processed:
     if image_format is None:
         raise UnsupportedMedia()
     try:
-        return _process_image(original, image_format, background)
+        with strict_decoding():
+            return _process_image(original, image_format, later)
     except (TooManyPixels, UnsupportedMedia):
         raise
     except Exception as error:  # Pillow raises many kinds for a truncated or malformed image
@@ -119,6 +101,22 @@ def sniff_image(data: bytes) -> str | None:
     return None
 
 
+_strict = threading.Lock()
+
+
+@contextmanager
+def strict_decoding() -> Iterator[None]:
+    """Damaged pixels refused, whoever imported WeasyPrint: it sets Pillow's process-wide
+    ``ImageFile.LOAD_TRUNCATED_IMAGES`` on import, and a photo damaged inside its compressed data then decodes as
+    grey instead of failing (the tests found one so, depending on which test had rendered a PDF before)."""
+    with _strict:
+        saved, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = saved
+
+
 def _open(data: bytes, image_format: str) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -128,14 +126,14 @@ def _open(data: bytes, image_format: str) -> Image.Image:
         return image
 
 
-def _process_image(original: bytes, image_format: str, background: bool) -> Processed:
+def _process_image(original: bytes, image_format: str, later: bool) -> Processed:
     if image_format == "JPEG":
         try:
             stripped = jpegstrip.strip(original, _kept_upright_exif)
         except jpegstrip.Malformed as error:
             raise UnsupportedMedia() from error
         if stripped.exif.get(ExifTags.Base.Orientation, 1) in UPRIGHT:
-            return _upright_jpeg(original, stripped, background)
+            return _upright_jpeg(original, stripped, later)
     _open(original, image_format).verify()  # the whole file parses (verify leaves the image unusable: reopen)
     image = _open(original, image_format)
     image.load()
@@ -152,23 +150,40 @@ def _process_image(original: bytes, image_format: str, background: bool) -> Proc
     )  # fmt: skip
 
 
-def _upright_jpeg(original: bytes, stripped: jpegstrip.Stripped, background: bool) -> Processed:
+def _upright_jpeg(original: bytes, stripped: jpegstrip.Stripped, later: bool) -> Processed:
     """The stripped copy served as it is; reading its size needs no decode, its thumbnail a reduced one (the DCT
-    scaled down to about the thumbnail's size), which also reads the whole image: a truncated one is refused."""
-    if not any(segment.marker == DQT for segment in jpegstrip.segments(stripped.served)):
-        # no quantization table: not an image any decoder can read (libjpeg in a long-lived process has been seen
-        # to decode one to grey rather than fail, so this is decided here, on the file's structure)
+    scaled down to about the thumbnail's size), made here or, with ``later``, after the upload."""
+    if not jpegstrip.whole_by_structure(stripped.markers):
+        # e.g. no quantization table: not an image any decoder can read (libjpeg in a long-lived process has been
+        # seen to decode one to grey rather than fail, so this is decided here, on the file's structure)
         raise UnsupportedMedia()
-    image = _open(stripped.served, "JPEG")
+    image = _open(stripped.served, "JPEG")  # the header only: size and frame checked, pixels not read
     width, height = image.size
-    image.draft(None, (THUMBNAIL_PX, THUMBNAIL_PX))
-    pending = Pending(lambda: thumbnail(image)) if background else None
     return Processed(
         *_FORMATS["JPEG"], served=stripped.served, original=original,
-        thumbnail=None if pending else thumbnail(image), pending=pending,
+        thumbnail=None if later else _reduced_thumbnail(image),
         width=width, height=height, taken_at=taken_at(stripped.exif),
         original_patch=originalpatch.make(stripped.original) if stripped.original is not None else None,
     )  # fmt: skip
+
+
+def thumbnail_of(served: bytes, content_type: str) -> bytes:
+    """The thumbnail of an image's served bytes (a JPEG by a reduced decode); ``UnsupportedMedia`` when its pixels
+    cannot be read (a photo damaged inside its compressed data, accepted by its structure)."""
+    image_format = sniff_image(served)
+    if image_format is None or _FORMATS[image_format][0] != content_type:
+        raise UnsupportedMedia()
+    try:
+        with strict_decoding():
+            image = _open(served, image_format)
+            return _reduced_thumbnail(image) if image_format == "JPEG" else thumbnail(image)
+    except Exception as error:  # Pillow raises many kinds for a damaged image
+        raise UnsupportedMedia() from error
+
+
+def _reduced_thumbnail(image: Image.Image) -> bytes:
+    image.draft(None, (THUMBNAIL_PX, THUMBNAIL_PX))
+    return thumbnail(image)
 
 
 def _kept_upright_exif(exif: Image.Exif) -> Image.Exif:

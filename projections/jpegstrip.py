@@ -49,6 +49,7 @@ class Stripped:
     served: bytes
     exif: Image.Exif
     original: list[originalpatch.Piece] | None
+    markers: tuple[int, ...] = ()  # the markers of the image's segments, in order (SOI not included, EOI last)
 
 
 def segments(data: bytes) -> Iterator[Segment]:
@@ -87,7 +88,9 @@ def strip(data: bytes, rewrite_exif: Callable[[Image.Exif], Image.Exif]) -> Stri
     When nothing had to change, ``served`` is ``data`` itself (the same object)."""
     kept: list[tuple[int, int] | bytes] = [(0, 2)]  # ranges of ``data`` served as they are, and rewritten segments
     exif: Image.Exif | None = None
+    markers: list[int] = []
     for segment in segments(data):
+        markers.append(segment.marker)
         if segment.marker == APP1 and exif is None and segment.payload(data).startswith(EXIF):
             exif = _loaded(segment.payload(data))
             rewritten = _exif_segment(rewrite_exif(exif))
@@ -103,10 +106,28 @@ def strip(data: bytes, rewrite_exif: Callable[[Image.Exif], Image.Exif]) -> Stri
             kept.append((segment.start, segment.end))
     exif = exif if exif is not None else Image.Exif()
     if kept == [(0, len(data))]:
-        return Stripped(data, exif, None)
+        return Stripped(data, exif, None, tuple(markers))
     view = memoryview(data)
     served = b"".join(p if isinstance(p, bytes) else view[p[0] : p[1]] for p in kept)
-    return Stripped(served, exif, _original(data, kept))
+    return Stripped(served, exif, _original(data, kept), tuple(markers))
+
+
+# Start of frame: baseline, extended, progressive, lossless (Huffman 0xC0–0xC3, 0xC5–0xC7; arithmetic 0xC9–0xCB,
+# 0xCD–0xCF); 0xC4 (DHT), 0xC8 (JPG) and 0xCC (DAC) are not frames.
+SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+DQT = 0xDB
+
+
+def whole_by_structure(markers: tuple[int, ...]) -> bool:
+    """Whether the segments make an image a decoder can start on and that ends: quantization tables, one frame
+    header before the first scan, at least one scan, EOI last (``segments`` stops there and refuses compressed
+    data with no marker after it, so a file cut short anywhere fails here). The compressed data itself is not
+    decoded: a photo damaged inside it is kept (its thumbnail, made later, may then fail: no thumbnail)."""
+    if SOS not in markers or markers[-1] != EOI or DQT not in markers:
+        return False
+    first_scan = markers.index(SOS)
+    frames = [at for at, marker in enumerate(markers) if marker in SOF]
+    return len(frames) == 1 and frames[0] < first_scan
 
 
 def _original(data: bytes, kept: list[tuple[int, int] | bytes]) -> list[originalpatch.Piece]:

@@ -18,7 +18,7 @@ from domain.eventinfo import event_data, event_type
 from domain.hazard.aggregate import SEVERITY_LABELS, STATUS_LABELS
 from projections import integrity
 from projections.accountability import hazard_findings
-from projections.attachments import Attachment, read_blob
+from projections.attachments import Attachment, ensure_thumbnail, read_blob
 from projections.eventstore import get_application
 from projections.hazard import queries
 from projections.hazard.rows import HazardLedger
@@ -197,8 +197,15 @@ def _picture(event: Aggregate.Event, ref: AttachmentRef, uploads: dict[UUID, Att
         sha256_original=ref.sha256_original,
         label=f"{EVENT_NAMES.get(kind, kind)}　{clock(event.occurred_at)}",  # type: ignore[attr-defined]
         caption=upload.caption if upload else "",
-        thumbnail=_thumbnail(upload.thumbnail_sha256 if upload else None),
+        thumbnail=_thumbnail(_thumbnail_sha256(upload) if upload else None),
     )
+
+
+def _thumbnail_sha256(upload: Attachment) -> str | None:
+    """Its thumbnail's SHA-256; a photo's thumbnail not made yet (made after the upload, in a thread) made now."""
+    if upload.thumbnail_sha256 or not upload.content_type.startswith("image/"):
+        return upload.thumbnail_sha256
+    return ensure_thumbnail(upload.id)
 
 
 def _thumbnail(digest: str | None) -> str | None:

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from api import demo
 from domain.application import SafetyApplication
+from projections.attachments import wait_for_thumbnails
 from projections.runner import catch_up
 
 
@@ -108,3 +109,11 @@ def kafka_world(kafka: Broker, app: SafetyApplication) -> demo.World:
     world = demo.load(app, timezone.now())
     get_user_model().objects.create_superuser("admin", "admin@example.invalid", demo.DEMO_PASSWORD)
     return world
+
+
+@pytest.fixture(autouse=True)
+def _thumbnails_made_within_the_test() -> Iterator[None]:
+    """A photo's thumbnail is made after its upload commits, in a thread (tests with committed transactions): none
+    is left running into the next test."""
+    yield
+    wait_for_thumbnails()

@@ -111,10 +111,14 @@ def restart() -> Any:
 
 
 def shut_down() -> None:
+    """As a clean shutdown: the thumbnails being made after their uploads' commits finished (they lag the upload,
+    as the notifications lag a command), the application and the connections closed."""
     from django.db import connections
 
+    from projections.attachments import wait_for_thumbnails
     from projections.eventstore import set_application
 
+    wait_for_thumbnails()
     set_application(None)
     connections.close_all()
 

@@ -110,10 +110,10 @@ def test_an_upright_photo_over_http_is_stored_once_with_its_patch(user: Client) 
     assert fetched(staff, body["url"] + "original/") == original  # rebuilt, bit for bit, its SHA-256 checked
     row = Attachment.objects.get(id=body["id"])
     assert row.original_patch_sha256 and not StoredFile.objects.filter(name=blob_name(row.sha256_original)).exists()
+    assert max(Image.open(io.BytesIO(fetched(staff, body["thumbnail_url"]))).size) == 320  # made after the upload
     stored = sum(StoredFile.objects.values_list("size", flat=True))
     assert stored < len(served) + 20_000  # the image once: served copy, patch, thumbnail
     assert AttachmentBlob.objects.count() == 3
-    assert max(Image.open(io.BytesIO(fetched(staff, body["thumbnail_url"]))).size) == 320
 
 
 def test_a_jpeg_with_nothing_to_strip_is_one_blob(user: Client) -> None:
@@ -121,6 +121,7 @@ def test_a_jpeg_with_nothing_to_strip_is_one_blob(user: Client) -> None:
     body = ok(upload(staff, "干净.jpg", original, "image/jpeg"), 201)
     assert body["sha256"] == body["sha256_original"] == hashlib.sha256(original).hexdigest()
     assert fetched(staff, body["url"]) == original == fetched(staff, body["url"] + "original/")
+    assert fetched(staff, body["thumbnail_url"])  # made after the upload
     assert AttachmentBlob.objects.count() == 2 == StoredFile.objects.count()  # the photo, its thumbnail
 
 
@@ -221,6 +222,7 @@ def test_with_a_storage_outside_the_database_a_refused_jpeg_leaves_no_file(
     original = photo()
     body = ok(upload(staff, "操场.jpg", original, "image/jpeg"), 201)
     assert fetched(staff, body["url"] + "original/") == original  # rebuilt from the files of that storage
+    assert fetched(staff, body["thumbnail_url"])  # made after the upload, stored there too
     assert len([p for p in tmp_path.rglob("*") if p.is_file()]) == 3  # served copy, patch, thumbnail
 
 
@@ -244,7 +246,9 @@ def test_progressive_and_restart_marked_jpegs_keep_their_pixels(options: dict[st
 
 
 def test_the_purge_removes_an_unpinned_uploads_patch_with_its_other_files(user: Client) -> None:
-    body = ok(upload(user("hm_staff"), "操场.jpg", photo(), "image/jpeg"), 201)
+    staff = user("hm_staff")
+    body = ok(upload(staff, "操场.jpg", photo(), "image/jpeg"), 201)
+    assert fetched(staff, body["thumbnail_url"])  # made after the upload
     assert StoredFile.objects.count() == 3  # served copy, patch, thumbnail
     Attachment.objects.filter(id=body["id"]).update(uploaded_at=timezone.now() - timedelta(days=1, minutes=1))
     call_command("purge_unpinned_attachments", stdout=io.StringIO())
