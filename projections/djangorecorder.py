@@ -15,7 +15,8 @@ datastore hands out Django's own connection instead:
 lock), the insert takes the lock, then the events already in hand (nothing decoded) are projected, chained and
 the tracking position moved, and Django commits. It is the product's command path (``api.services.execute``).
 What may lag (the notifications) is not in that transaction: without Kafka it is brought up to date right after
-the commit, in this process (``notify_after_commit``); with Kafka by its consumer group.
+the commit of a command whose events concern it, in this process (``notify_after_commit``), and before it is read;
+with Kafka by its consumer group.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from projections.runner import (
     POSITION_NAME,
     apply_notifications,
     catch_up_notifications,
+    concerns_notifications,
     inline_projectors,
     notifications_in_process,
 )
@@ -271,7 +273,7 @@ def execute_inline(
         project_inline(app, list(recordings), rows_written=rows_before_lock)
         if recorded is not None:
             recorded(list(recordings))
-        if recordings and notifications_in_process():
+        if notifications_in_process() and concerns_notifications(r.domain_event for r in recordings):
             # after the outermost commit (never if it rolls back): the notifications, in their own transaction
             transaction.on_commit(lambda: notify_after_commit(app), using=ALIAS)
     return result

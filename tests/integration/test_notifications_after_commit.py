@@ -128,3 +128,28 @@ def test_a_rebuild_leaves_both_positions_at_the_head(
     assert _noticed(hid)  # rebuilt with the read models, not left to a read
     after = _supervised_for(client_for("hm_staff2"), hid)
     assert [(n["kind"], n["message"]) for n in after] == [(n["kind"], n["message"]) for n in before]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_command_no_notice_concerns_has_no_pass_of_its_own(
+    app: SafetyApplication, world: World, client_for: Client, past: Callable[[float], str]
+) -> None:
+    """A progress report changes no notice: no after-commit transaction follows it (on a durable server, one fsync
+    fewer per command); the next pass — a command that does concern the notices, or a read — moves over it."""
+    hid = assigned_hazard(client_for, world, past)
+    assert _positions()[NOTIFICATIONS_POSITION] == app.recorder.max_notification_id()
+    owner = client_for("hm_staff2")
+    with CaptureQueriesContext(connection) as queries:
+        answer = owner.post(
+            f"/api/v1/hazards/{hid}/progress/", {"note": "已订购升降柱", "percent": 40}, format="json"
+        )
+    assert answer.status_code == 200, answer.content
+    commits = [q["sql"] for q in queries.captured_queries if q["sql"].strip().upper() == "COMMIT"]
+    # the command's own commit; no notifications' transaction after it
+    assert len(commits) == 1, [q["sql"][:90] for q in queries.captured_queries]
+    assert _positions()[NOTIFICATIONS_POSITION] == app.recorder.max_notification_id() - 1
+
+    _supervise(client_for, hid)  # concerns the notices: its pass applies both events
+
+    assert _positions()[NOTIFICATIONS_POSITION] == app.recorder.max_notification_id()
+    assert len(_supervised_for(client_for("hm_staff2"), hid)) == 1
