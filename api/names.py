@@ -85,10 +85,19 @@ class NamedList(serializers.ListSerializer):  # type: ignore[type-arg]
 
 
 class NamedOutput(serializers.Serializer):  # type: ignore[type-arg]
-    """An output whose lists read their names in bulk (see ``NamedList``)."""
+    """An output whose lists read their names in bulk (see ``NamedList``); one item alone (a command's answer, a
+    detail page) reads its units' and people's names in one round trip too, before its fields are written out."""
 
     class Meta:
         list_serializer_class = NamedList
+
+    def to_representation(self, instance: Any) -> Any:
+        if self.parent is None:
+            units: set[UUID | str] = set()
+            people: set[str] = set()
+            _gather(self, [instance], units, people)
+            names_in(self.context).load(units, people)
+        return super().to_representation(instance)
 
 
 def _gather(serializer: Any, items: Iterable[Any], units: set[UUID | str], people: set[str]) -> None:

@@ -87,8 +87,11 @@ class DjangoPostgresDatastore(PostgresDatastore):
         conn = django_connection.connection
         if django_connection.in_atomic_block and conn.info.transaction_status == TransactionStatus.IDLE:
             # Django's transaction is only begun by its first statement: begin it now, or psycopg would take the
-            # library's `conn.transaction()` for an outer transaction and commit it on its own.
-            conn.execute("SELECT 1")
+            # library's `conn.transaction()` for an outer transaction and commit it on its own. Sent as is (one
+            # round trip): through `execute`, psycopg would send its own BEGIN first, then the statement.
+            result = conn.pgconn.exec_(b"BEGIN")
+            if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+                raise persistence.OperationalError(conn.pgconn.error_message.decode(errors="replace"))
         saved = conn.row_factory, conn.cursor_factory
         conn.row_factory, conn.cursor_factory = dict_row, psycopg.Cursor  # what the library's code expects
         try:
