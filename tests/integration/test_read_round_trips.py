@@ -66,3 +66,26 @@ def test_token_login_acts_in_the_appointment_held_now_or_as_admin_or_not_at_all(
     client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
     refused(client.get(f"{API}ownership/"), 401, "not_authenticated")
     assert client.get(f"{API}ownership/").json()["detail"] == "认证令牌无效。"
+
+
+def test_a_command_answer_reads_its_names_in_one_round_trip(world: World, user: Client, past: Past) -> None:
+    """A command's answer names its school, owner and owner unit; on PostgreSQL units and people are read by one
+    query (as a list's are), not one query per kind."""
+    school = str(world.units["hongmei_school"])
+    body = {"campaign": str(world.campaign), "school": school, "severity": "general", "description": "围墙破损"}
+    hazard = post(user("hm_staff"), "hazards/", {**body, "occurred_at": past(2)}, 201)["id"]
+    principal = user("hm_principal")
+    assign = {"owner": "hm_staff", "owner_unit": school, "deadline": "2099-01-01"}
+
+    with CaptureQueriesContext(connection) as queries:
+        answer = post(principal, f"hazards/{hazard}/assign/", assign)
+
+    assert (answer["school_name"], answer["owner_name"], answer["owner_unit_name"]) == (
+        "红梅实验小学",
+        "李安全",
+        "红梅实验小学",
+    )
+    markers = ('AS "name" FROM "projections_unitview"', '"display_name" FROM "projections_staffview"', "UNION ALL")
+    names = [q["sql"] for q in queries if any(marker in q["sql"] for marker in markers)]
+    expected = 1 if connection.vendor == "postgresql" else 2
+    assert len(names) == expected, "\n".join(sql[:150] for sql in names)
