@@ -357,10 +357,10 @@ def appointment_at(username: str, at: datetime, known_at: datetime | None = None
     return row if row is not None and row.role else None
 
 
-def appointment_now(username: Any) -> dict[str, Any]:
+def appointment_now(username: Any, now: datetime | None = None) -> dict[str, Any]:
     """``role`` and ``unit`` of ``appointment_at(username, now)`` as subqueries (``username`` an ``OuterRef``):
     annotated on the query that finds the user, a request's login and its appointment are one round trip."""
-    now = timezone.now()
+    now = now or timezone.now()
     rows = StaffInterval.objects.filter(in_force(now, now), username=username).order_by("username", "version")
     return {
         "appointment_role": models.Subquery(rows.values("role")[:1]),

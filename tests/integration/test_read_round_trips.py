@@ -89,3 +89,29 @@ def test_a_command_answer_reads_its_names_in_one_round_trip(world: World, user: 
     names = [q["sql"] for q in queries if any(marker in q["sql"] for marker in markers)]
     expected = 1 if connection.vendor == "postgresql" else 2
     assert len(names) == expected, "\n".join(sql[:150] for sql in names)
+
+
+def test_token_login_is_compiled_once_and_still_reads_the_appointment_held_now(
+    world: World, user: Client, monkeypatch: Any
+) -> None:
+    """The token's query is compiled by the ORM once per process; each request runs its SQL with its own key and
+    time, so a login still acts in the appointment held at that request (not the one held when it was compiled)."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    school = str(world.units["hongmei_school"])
+    staff = user("hm_staff")
+    ok(staff.get(f"{API}ownership/", {"school": school}))  # compiled here (or by an earlier test)
+    compiled: list[str] = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        sql, params = as_sql(self, *args, **kwargs)
+        compiled.append(sql)
+        return sql, params
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    ok(staff.get(f"{API}ownership/", {"school": school}))
+    assert not [sql for sql in compiled if "authtoken_token" in sql], compiled
+
+    post(user("admin"), "users/hm_staff/deactivate/", {})  # from now on holds no role: refused from the next request
+    assert staff.get(f"{API}ownership/", {"school": school}).status_code == 401
