@@ -121,6 +121,11 @@ class DjangoPostgresApplicationRecorder(PostgresApplicationRecorder):
                 pipeline.sync()
                 return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
 
+    def _notify_channel(self, curs: Any) -> None:
+        """No ``NOTIFY`` with each insert: nothing here LISTENs (the relay and the consumers read the log by
+        position), and a notifying transaction also queues the notice and takes PostgreSQL's notify-queue lock when
+        it commits."""
+
 
 class DjangoPostgresFactory(PostgresFactory):
     application_recorder_class = DjangoPostgresApplicationRecorder
