@@ -142,6 +142,35 @@ def test_reads_and_commands_during_a_rebuild_see_no_gap_and_the_result_equals_a_
             known.update(notices)
             seen_notices.update(notices)
 
+    # Users of a station and of another station's school read throughout too: what they see is their scope's,
+    # during the rebuild as before and after it (a rebuilt read model must never widen or narrow a scope).
+    units = district.units
+    scopes = {
+        "hm_officer": {str(units["hongmei_school"]), str(units["lanling_school"])},
+        "ql_chief": {str(units["qinglong_school"])},
+        "ql_staff": {str(units["qinglong_school"])},
+    }
+    outside = {user: [h for h, row in before.items() if row["school"] not in mine] for user, mine in scopes.items()}
+    inside = {user: {h for h, row in before.items() if row["school"] in mine} for user, mine in scopes.items()}
+    assert all(outside.values()) and inside["hm_officer"], "each scope reader has hazards in and out of scope"
+
+    def scope_reader(username: str) -> None:
+        api = client(username)
+        while not stop.is_set():
+            got = call(api, username, "get", "hazards/?limit=500")
+            if got.status_code != 200:
+                problem(f"{username} GET hazards/: {got.status_code}")
+                continue
+            rows = got.json()["results"]
+            if wrong := [r["id"] for r in rows if r["school"] not in scopes[username]]:
+                problem(f"{username} was listed hazards of another school: {wrong[:3]}")
+            if missing := inside[username] - {r["id"] for r in rows}:
+                problem(f"{username} missed hazards of their scope: {sorted(missing)[:3]}")
+            for hazard_id in outside[username][:2]:
+                other = call(api, username, "get", f"hazards/{hazard_id}/")
+                if other.status_code != 404:
+                    problem(f"{username} GET another school's hazard {hazard_id}: {other.status_code}")
+
     def writer() -> None:
         staff, principal, leader, owner = (client(u) for u in ("hm_staff", "hm_principal", "tn_leader", "hm_staff2"))
         school, n = str(district.units["hongmei_school"]), 0
@@ -192,6 +221,7 @@ def test_reads_and_commands_during_a_rebuild_see_no_gap_and_the_result_equals_a_
         stop.set()
 
     threads = [threading.Thread(target=in_thread(lambda u=u: reader(u)), name=f"reader-{u}") for u in READERS]
+    threads += [threading.Thread(target=in_thread(lambda u=u: scope_reader(u)), name=f"scope-{u}") for u in scopes]
     threads.append(threading.Thread(target=in_thread(writer), name="writer"))
     for thread in threads:
         thread.start()
@@ -208,6 +238,8 @@ def test_reads_and_commands_during_a_rebuild_see_no_gap_and_the_result_equals_a_
     during = [c for c in calls.rows if c[4] >= window["start"] and c[5] <= window["end"]]
     assert len([c for c in during if c[1] == "get"]) >= 20, f"reads during the rebuild: {len(during)}"
     assert len([c for c in during if c[1] == "post"]) >= 5, "commands during the rebuild"
+    for user in scopes:
+        assert [c for c in during if c[0] == user], f"{user} read during the rebuild"
     assert not [c for c in calls.rows if c[3] >= 500]
     assert len(created) >= 2
 
