@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import partial
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 STORAGE = "attachments"  # the STORAGES alias the blobs live in
 UNPINNED_FOR = timedelta(days=1)  # an upload no command referenced is removed after this
+_HASHING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="attachment-sha256")  # ``store_upload``
 
 
 class StoredFile(models.Model):
@@ -166,10 +168,14 @@ def store_upload(processed: Processed, *, uploaded_by: str, filename: str, capti
     An image stored without its thumbnail (``process(..., later=True)``) has it made once that transaction has
     committed, in a thread (``make_thumbnail_later``); until then, and if that thread never finishes (the process
     ended), ``ensure_thumbnail`` makes it when it is first asked for."""
-    # Each SHA-256 once: a 5 MB photo's is ~3 ms. (The original's in a thread beside the served copy's was measured
-    # no faster on the shared 2-core machine: 20 ms against 17 one after the other, at load 6.)
+    # Each SHA-256 once: a 5 MB photo's is ~3 ms. The original's, when it is stored as a patch (its SHA-256 names
+    # no blob, only the row needs it), in a thread beside the served copy's and the blob writes (hashlib, sqlite3
+    # and psycopg release the GIL): measured ~3 ms off the upload on the shared 2-core machine (BENCHMARKS.md).
+    served_only = processed.original is processed.served  # a PDF, a JPEG with nothing to strip
+    patched = processed.original_patch is not None and not served_only
+    original_hash = _HASHING.submit(sha256, processed.original) if patched else None
     served = sha256(processed.served)
-    original = served if processed.original is processed.served else sha256(processed.original)  # a PDF
+    original = served if served_only or patched else sha256(processed.original)
     patch = sha256(processed.original_patch) if processed.original_patch is not None else None
     blobs = {served: processed.served}
     if patch and processed.original_patch is not None:  # the original: the served bytes and what was removed
@@ -178,12 +184,13 @@ def store_upload(processed: Processed, *, uploaded_by: str, filename: str, capti
         blobs[original] = processed.original
     thumb = sha256(processed.thumbnail) if processed.thumbnail else None
     with _checkpoint_after_the_answer(), transaction.atomic():
-        for digest in sorted(blobs):  # one order for every upload: two of them never wait on each other in a cycle
-            _put_blob(digest, blobs[digest])
+        _put_blobs(blobs)  # locked in one order (by SHA-256): two uploads never wait on each other in a cycle
         # Last: the thumbnail, derived from the served bytes, is never one of another upload's blobs locked before
         # its own thumbnail.
         if processed.thumbnail and thumb:
-            _put_blob(thumb, processed.thumbnail)
+            _put_blobs({thumb: processed.thumbnail})
+        if original_hash is not None:
+            original = original_hash.result()
         row = Attachment.objects.create(
             uploaded_by=uploaded_by,
             uploaded_at=timezone.now(),
@@ -308,20 +315,30 @@ def _ensure_thumbnail(pk: UUID) -> str | None:
         # The row first (locked by the update), then the blob: the order ``purge_unpinned`` locks them in.
         if not Attachment.objects.filter(id=pk, thumbnail_sha256__isnull=True).update(thumbnail_sha256=digest):
             return Attachment.objects.filter(id=pk).values_list("thumbnail_sha256", flat=True).first()
-        _put_blob(digest, thumbnail)
+        _put_blobs({digest: thumbnail})
     return digest
 
 
-def _put_blob(digest: str, data: bytes) -> None:
-    """The blob's row locked (created if new), then its bytes stored unless the storage has them already."""
-    locked = AttachmentBlob.objects.select_for_update().filter(sha256=digest)
-    if not list(locked.values_list("sha256", flat=True)):
-        row = AttachmentBlob(sha256=digest, size=len(data), created_at=timezone.now())
-        AttachmentBlob.objects.bulk_create([row], ignore_conflicts=True)  # a concurrent upload's: wait for it
-        list(locked)
+def _put_blobs(blobs: dict[str, bytes]) -> None:
+    """The blobs' rows locked, each created if new, in one statement and one order (by SHA-256: the order of its
+    ``VALUES``, in which PostgreSQL locks them — ``ON CONFLICT DO UPDATE`` locks an existing row as ``SELECT … FOR
+    UPDATE`` does, the lock ``purge_unpinned`` takes; one that the purge removed meanwhile is inserted again), then
+    each one's bytes stored unless the storage has them already (``DatabaseStorage`` skips a name it has itself, in
+    its insert: no statement asks first)."""
+    digests = sorted(blobs)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table = connection.ops.quote_name(AttachmentBlob._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (sha256, size, created_at) VALUES {', '.join(['(%s, %s, %s)'] * len(digests))} "
+            "ON CONFLICT (sha256) DO UPDATE SET size = EXCLUDED.size",
+            [value for digest in digests for value in (digest, len(blobs[digest]), now)],
+        )
     storage = storages[STORAGE]
-    if not storage.exists(blob_name(digest)):
-        storage.save(blob_name(digest), ContentFile(data))
+    for digest in digests:
+        name = blob_name(digest)
+        if isinstance(storage, DatabaseStorage) or not storage.exists(name):
+            storage.save(name, ContentFile(blobs[digest]))
 
 
 def purge_unpinned(now: datetime | None = None) -> int:

@@ -70,15 +70,15 @@ def test_a_thumbnail_whose_storing_fails_leaves_nothing_and_is_made_when_next_as
 ) -> None:
     staff = user("hm_staff")
     body = ok(upload(staff, "操场.jpg", photo(), "image/jpeg"), 201)
-    put_blob = attachments._put_blob
+    put_blobs = attachments._put_blobs
 
-    def crash(digest: str, data: bytes) -> None:
+    def crash(blobs: dict[str, bytes]) -> None:
         raise RuntimeError("the process ends here")
 
-    monkeypatch.setattr(attachments, "_put_blob", crash)
+    monkeypatch.setattr(attachments, "_put_blobs", crash)
     with pytest.raises(RuntimeError):
         ensure_thumbnail(UUID(body["id"]))
     assert Attachment.objects.get(id=body["id"]).thumbnail_sha256 is None and StoredFile.objects.count() == 2
-    monkeypatch.setattr(attachments, "_put_blob", put_blob)
+    monkeypatch.setattr(attachments, "_put_blobs", put_blobs)
     assert Image.open(io.BytesIO(fetched(staff, body["thumbnail_url"]))).size == (320, 240)
     assert Attachment.objects.get(id=body["id"]).thumbnail_sha256 and StoredFile.objects.count() == 3
