@@ -16,11 +16,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from PIL import ExifTags, Image
 from rest_framework.test import APIClient
+from test_attachments import fetched, upload
 
 from projections.attachments import STORAGE, Attachment, AttachmentBlob, StoredFile, blob_name, read_blob
 
 from apihelpers import API, ok
-from test_attachments import fetched, upload
 
 Client = Callable[[str], APIClient]
 
