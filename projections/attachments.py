@@ -240,12 +240,35 @@ _making_guard = threading.Lock()
 _later: set[threading.Thread] = set()  # the threads of ``make_thumbnail_later`` not yet finished
 
 
+_held = threading.local()  # ``hold_thumbnails``: per thread, the uploads whose thumbnail waits for the answer
+
+
+def hold_thumbnails() -> None:
+    """From now on in this thread, ``make_thumbnail_later`` notes the upload and starts nothing until
+    ``release_thumbnails`` (a request: once its answer has been sent — the thread's reading and hashing of 5 MB would
+    otherwise hold the GIL while the answer is being made and written; measured in BENCHMARKS.md)."""
+    if getattr(_held, "uploads", None) is None:
+        _held.uploads = []
+
+
+def release_thumbnails() -> None:
+    """The thumbnails ``hold_thumbnails`` held in this thread: their threads started now (none held: nothing)."""
+    uploads, _held.uploads = getattr(_held, "uploads", None) or [], None
+    for pk in uploads:
+        make_thumbnail_later(pk)
+
+
 def make_thumbnail_later(pk: UUID) -> None:
     """``ensure_thumbnail`` in a thread of its own (after the upload's commit: the answer does not wait for the
-    decode), then on SQLite the checkpoint the upload's commit left (``_checkpoint_after_the_answer``). A failure
-    leaves the row without a thumbnail, made again when asked for; a process that ends meanwhile leaves nothing half
-    done (the blob and the row's ``thumbnail_sha256`` are written in one transaction; the log is checkpointed by the
-    next commit that finds it long)."""
+    decode; in a request, once the answer has been sent: ``hold_thumbnails``), then on SQLite the checkpoint the
+    upload's commit left (``_checkpoint_after_the_answer``). A failure leaves the row without a thumbnail, made again
+    when asked for; a process that ends meanwhile leaves nothing half done (the blob and the row's
+    ``thumbnail_sha256`` are written in one transaction; the log is checkpointed by the next commit that finds it
+    long)."""
+    held = getattr(_held, "uploads", None)
+    if held is not None:
+        held.append(pk)
+        return
     thread = threading.Thread(target=_make_in_thread, args=(pk,), name=f"thumbnail-{pk}", daemon=True)
     with _making_guard:
         _later.add(thread)
@@ -273,6 +296,7 @@ def _checkpoint() -> None:
 
 def wait_for_thumbnails(timeout: float = 60.0) -> None:
     """Until the thumbnails being made after uploads in this process are made (tests; a clean shutdown)."""
+    release_thumbnails()  # any this thread held (a request's that was never finished)
     with _making_guard:
         threads = list(_later)
     for thread in threads:
