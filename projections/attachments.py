@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import partial
@@ -31,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 STORAGE = "attachments"  # the STORAGES alias the blobs live in
 UNPINNED_FOR = timedelta(days=1)  # an upload no command referenced is removed after this
-_HASHING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="attachment-sha256")  # ``store_upload``
 
 
 class StoredFile(models.Model):
@@ -168,14 +166,11 @@ def store_upload(processed: Processed, *, uploaded_by: str, filename: str, capti
     An image stored without its thumbnail (``process(..., later=True)``) has it made once that transaction has
     committed, in a thread (``make_thumbnail_later``); until then, and if that thread never finishes (the process
     ended), ``ensure_thumbnail`` makes it when it is first asked for."""
-    # Each SHA-256 once: a 5 MB photo's is ~3 ms. The original's, when it is stored as a patch (its SHA-256 names
-    # no blob, only the row needs it), in a thread beside the served copy's and the blob writes (hashlib, sqlite3
-    # and psycopg release the GIL): measured ~3 ms off the upload on the shared 2-core machine (BENCHMARKS.md).
-    served_only = processed.original is processed.served  # a PDF, a JPEG with nothing to strip
-    patched = processed.original_patch is not None and not served_only
-    original_hash = _HASHING.submit(sha256, processed.original) if patched else None
+    # Each SHA-256 once: a 5 MB photo's is ~3 ms. (The original's in a thread beside the served copy's and the blob
+    # writes was measured no faster on the shared 2-core machine, twice: 20 ms against 17 one after the other at
+    # load 6; the request's own SHA-256 time 5.6 against 5.7 ms at load 1.8 — BENCHMARKS.md.)
     served = sha256(processed.served)
-    original = served if served_only or patched else sha256(processed.original)
+    original = served if processed.original is processed.served else sha256(processed.original)  # a PDF
     patch = sha256(processed.original_patch) if processed.original_patch is not None else None
     blobs = {served: processed.served}
     if patch and processed.original_patch is not None:  # the original: the served bytes and what was removed
@@ -189,8 +184,6 @@ def store_upload(processed: Processed, *, uploaded_by: str, filename: str, capti
         # its own thumbnail.
         if processed.thumbnail and thumb:
             _put_blobs({thumb: processed.thumbnail})
-        if original_hash is not None:
-            original = original_hash.result()
         row = Attachment.objects.create(
             uploaded_by=uploaded_by,
             uploaded_at=timezone.now(),
@@ -246,7 +239,7 @@ _held = threading.local()  # ``hold_thumbnails``: per thread, the uploads whose 
 def hold_thumbnails() -> None:
     """From now on in this thread, ``make_thumbnail_later`` notes the upload and starts nothing until
     ``release_thumbnails`` (a request: once its answer has been sent — the thread's reading and hashing of 5 MB would
-    otherwise hold the GIL while the answer is being made and written; measured in BENCHMARKS.md)."""
+    otherwise compete with the answer being made and written, on the GIL and the 2 cores)."""
     if getattr(_held, "uploads", None) is None:
         _held.uploads = []
 

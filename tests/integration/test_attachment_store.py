@@ -45,11 +45,11 @@ def test_an_upload_locks_its_blobs_in_one_statement_and_asks_no_storage_first(us
     asks = [q["sql"] for q in queries if "storedfile" in q["sql"].lower() and q["sql"].lstrip().startswith("SELECT")]
     assert len(blob_rows) == 1 and not asks, (blob_rows, asks)  # was: 3 statements a blob and one to ask each
     stored = Attachment.objects.get(id=body["id"])
-    assert stored.original_patch_sha256 and stored.sha256 != stored.sha256_original  # the patch path, hashed aside
+    assert stored.original_patch_sha256 and stored.sha256 != stored.sha256_original  # the original kept as a patch
     assert AttachmentBlob.objects.filter(sha256__in=[stored.sha256, stored.original_patch_sha256]).count() == 2
 
 
-def test_the_original_hashed_beside_the_blob_writes_is_the_uploads_own(user: Client) -> None:
+def test_an_original_kept_as_a_patch_is_recorded_and_given_back_by_its_own_sha256(user: Client) -> None:
     staff = user("hm_staff")
     for seed in range(3):
         photo = upright_photo_with_gps(seed)
