@@ -11,6 +11,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.files.uploadhandler import MemoryFileUploadHandler, TemporaryFileUploadHandler
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.http import content_disposition_header
@@ -31,9 +32,11 @@ from projections.attachmentmedia import MAX_PIXELS, TooManyPixels, UnsupportedMe
 from projections.attachments import (
     Attachment,
     ensure_thumbnail,
+    hold_thumbnails,
     meta,
     read_blob,
     read_original,
+    release_thumbnails,
     store_upload,
     visible_attachment,
 )
@@ -148,6 +151,7 @@ class AttachmentUpload(IdempotentCommand, DeclaredQuery, generics.GenericAPIView
             # an upright JPEG's thumbnail (its one decode) made after the answer: ``store_upload``
             processed = process(upload.read(), later=True)
             filename = clean_filename(upload.name or "", processed.extension)
+            hold_thumbnails()  # its thread started once the answer has been sent (``_thumbnails_after_the_answer``)
             row = store_upload(processed, uploaded_by=actor.username, filename=filename, caption=caption)
         except UnsupportedMedia:
             raise UnsupportedMediaType() from None
@@ -170,6 +174,15 @@ class AttachmentUpload(IdempotentCommand, DeclaredQuery, generics.GenericAPIView
         except MultiPartParserError:
             digest.update(b"unparsable")
         return Fingerprint(request.method or "", request.get_full_path(), digest.hexdigest())
+
+
+def _thumbnails_after_the_answer(sender: Any, **kwargs: Any) -> None:
+    """Django's ``request_finished`` (sent when the WSGI server closes the answer, i.e. after writing it; by the test
+    client before it returns): the thumbnails the upload held (``hold_thumbnails``) made now, in their threads."""
+    release_thumbnails()
+
+
+request_finished.connect(_thumbnails_after_the_answer, dispatch_uid="attachments-thumbnails-after-the-answer")
 
 
 class AttachmentFile(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type-arg]

@@ -166,8 +166,9 @@ def store_upload(processed: Processed, *, uploaded_by: str, filename: str, capti
     An image stored without its thumbnail (``process(..., later=True)``) has it made once that transaction has
     committed, in a thread (``make_thumbnail_later``); until then, and if that thread never finishes (the process
     ended), ``ensure_thumbnail`` makes it when it is first asked for."""
-    # Each SHA-256 once: a 5 MB photo's is ~3 ms. (The original's in a thread beside the served copy's was measured
-    # no faster on the shared 2-core machine: 20 ms against 17 one after the other, at load 6.)
+    # Each SHA-256 once: a 5 MB photo's is ~3 ms. (The original's in a thread beside the served copy's and the blob
+    # writes was measured no faster on the shared 2-core machine, twice: 20 ms against 17 one after the other at
+    # load 6; the request's own SHA-256 time 5.6 against 5.7 ms at load 1.8 — BENCHMARKS.md.)
     served = sha256(processed.served)
     original = served if processed.original is processed.served else sha256(processed.original)  # a PDF
     patch = sha256(processed.original_patch) if processed.original_patch is not None else None
@@ -178,12 +179,11 @@ def store_upload(processed: Processed, *, uploaded_by: str, filename: str, capti
         blobs[original] = processed.original
     thumb = sha256(processed.thumbnail) if processed.thumbnail else None
     with _checkpoint_after_the_answer(), transaction.atomic():
-        for digest in sorted(blobs):  # one order for every upload: two of them never wait on each other in a cycle
-            _put_blob(digest, blobs[digest])
+        _put_blobs(blobs)  # locked in one order (by SHA-256): two uploads never wait on each other in a cycle
         # Last: the thumbnail, derived from the served bytes, is never one of another upload's blobs locked before
         # its own thumbnail.
         if processed.thumbnail and thumb:
-            _put_blob(thumb, processed.thumbnail)
+            _put_blobs({thumb: processed.thumbnail})
         row = Attachment.objects.create(
             uploaded_by=uploaded_by,
             uploaded_at=timezone.now(),
@@ -233,12 +233,35 @@ _making_guard = threading.Lock()
 _later: set[threading.Thread] = set()  # the threads of ``make_thumbnail_later`` not yet finished
 
 
+_held = threading.local()  # ``hold_thumbnails``: per thread, the uploads whose thumbnail waits for the answer
+
+
+def hold_thumbnails() -> None:
+    """From now on in this thread, ``make_thumbnail_later`` notes the upload and starts nothing until
+    ``release_thumbnails`` (a request: once its answer has been sent — the thread's reading and hashing of 5 MB would
+    otherwise compete with the answer being made and written, on the GIL and the 2 cores)."""
+    if getattr(_held, "uploads", None) is None:
+        _held.uploads = []
+
+
+def release_thumbnails() -> None:
+    """The thumbnails ``hold_thumbnails`` held in this thread: their threads started now (none held: nothing)."""
+    uploads, _held.uploads = getattr(_held, "uploads", None) or [], None
+    for pk in uploads:
+        make_thumbnail_later(pk)
+
+
 def make_thumbnail_later(pk: UUID) -> None:
     """``ensure_thumbnail`` in a thread of its own (after the upload's commit: the answer does not wait for the
-    decode), then on SQLite the checkpoint the upload's commit left (``_checkpoint_after_the_answer``). A failure
-    leaves the row without a thumbnail, made again when asked for; a process that ends meanwhile leaves nothing half
-    done (the blob and the row's ``thumbnail_sha256`` are written in one transaction; the log is checkpointed by the
-    next commit that finds it long)."""
+    decode; in a request, once the answer has been sent: ``hold_thumbnails``), then on SQLite the checkpoint the
+    upload's commit left (``_checkpoint_after_the_answer``). A failure leaves the row without a thumbnail, made again
+    when asked for; a process that ends meanwhile leaves nothing half done (the blob and the row's
+    ``thumbnail_sha256`` are written in one transaction; the log is checkpointed by the next commit that finds it
+    long)."""
+    held = getattr(_held, "uploads", None)
+    if held is not None:
+        held.append(pk)
+        return
     thread = threading.Thread(target=_make_in_thread, args=(pk,), name=f"thumbnail-{pk}", daemon=True)
     with _making_guard:
         _later.add(thread)
@@ -266,6 +289,7 @@ def _checkpoint() -> None:
 
 def wait_for_thumbnails(timeout: float = 60.0) -> None:
     """Until the thumbnails being made after uploads in this process are made (tests; a clean shutdown)."""
+    release_thumbnails()  # any this thread held (a request's that was never finished)
     with _making_guard:
         threads = list(_later)
     for thread in threads:
@@ -308,20 +332,30 @@ def _ensure_thumbnail(pk: UUID) -> str | None:
         # The row first (locked by the update), then the blob: the order ``purge_unpinned`` locks them in.
         if not Attachment.objects.filter(id=pk, thumbnail_sha256__isnull=True).update(thumbnail_sha256=digest):
             return Attachment.objects.filter(id=pk).values_list("thumbnail_sha256", flat=True).first()
-        _put_blob(digest, thumbnail)
+        _put_blobs({digest: thumbnail})
     return digest
 
 
-def _put_blob(digest: str, data: bytes) -> None:
-    """The blob's row locked (created if new), then its bytes stored unless the storage has them already."""
-    locked = AttachmentBlob.objects.select_for_update().filter(sha256=digest)
-    if not list(locked.values_list("sha256", flat=True)):
-        row = AttachmentBlob(sha256=digest, size=len(data), created_at=timezone.now())
-        AttachmentBlob.objects.bulk_create([row], ignore_conflicts=True)  # a concurrent upload's: wait for it
-        list(locked)
+def _put_blobs(blobs: dict[str, bytes]) -> None:
+    """The blobs' rows locked, each created if new, in one statement and one order (by SHA-256: the order of its
+    ``VALUES``, in which PostgreSQL locks them — ``ON CONFLICT DO UPDATE`` locks an existing row as ``SELECT … FOR
+    UPDATE`` does, the lock ``purge_unpinned`` takes; one that the purge removed meanwhile is inserted again), then
+    each one's bytes stored unless the storage has them already (``DatabaseStorage`` skips a name it has itself, in
+    its insert: no statement asks first)."""
+    digests = sorted(blobs)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table = connection.ops.quote_name(AttachmentBlob._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (sha256, size, created_at) VALUES {', '.join(['(%s, %s, %s)'] * len(digests))} "
+            "ON CONFLICT (sha256) DO UPDATE SET size = EXCLUDED.size",
+            [value for digest in digests for value in (digest, len(blobs[digest]), now)],
+        )
     storage = storages[STORAGE]
-    if not storage.exists(blob_name(digest)):
-        storage.save(blob_name(digest), ContentFile(data))
+    for digest in digests:
+        name = blob_name(digest)
+        if isinstance(storage, DatabaseStorage) or not storage.exists(name):
+            storage.save(name, ContentFile(blobs[digest]))
 
 
 def purge_unpinned(now: datetime | None = None) -> int:

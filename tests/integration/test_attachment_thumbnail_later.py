@@ -70,15 +70,46 @@ def test_a_thumbnail_whose_storing_fails_leaves_nothing_and_is_made_when_next_as
 ) -> None:
     staff = user("hm_staff")
     body = ok(upload(staff, "操场.jpg", photo(), "image/jpeg"), 201)
-    put_blob = attachments._put_blob
+    put_blobs = attachments._put_blobs
 
-    def crash(digest: str, data: bytes) -> None:
+    def crash(blobs: dict[str, bytes]) -> None:
         raise RuntimeError("the process ends here")
 
-    monkeypatch.setattr(attachments, "_put_blob", crash)
+    monkeypatch.setattr(attachments, "_put_blobs", crash)
     with pytest.raises(RuntimeError):
         ensure_thumbnail(UUID(body["id"]))
     assert Attachment.objects.get(id=body["id"]).thumbnail_sha256 is None and StoredFile.objects.count() == 2
-    monkeypatch.setattr(attachments, "_put_blob", put_blob)
+    monkeypatch.setattr(attachments, "_put_blobs", put_blobs)
     assert Image.open(io.BytesIO(fetched(staff, body["thumbnail_url"]))).size == (320, 240)
     assert Attachment.objects.get(id=body["id"]).thumbnail_sha256 and StoredFile.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)  # the upload commits: its on_commit runs as in the product
+def test_the_thumbnails_thread_starts_once_the_answer_has_been_made(user: Client, monkeypatch: Any) -> None:
+    """Not at the commit, while the answer is being made: the thread's reading and hashing of the photo would hold
+    the interpreter meanwhile (issue 16 point 8); Django's ``request_finished`` starts it."""
+    import threading
+    from types import SimpleNamespace
+
+    import api.attachments
+
+    events: list[str] = []
+
+    class Recorded(threading.Thread):
+        def start(self) -> None:
+            events.append("thumbnail thread")
+            super().start()
+
+    namespace = SimpleNamespace(Thread=Recorded, Lock=threading.Lock, current_thread=threading.current_thread)
+    monkeypatch.setattr(attachments, "threading", namespace)
+    answer_json = api.attachments.attachment_json
+
+    def answered(*args: Any) -> Any:
+        events.append("answer")
+        return answer_json(*args)
+
+    monkeypatch.setattr(api.attachments, "attachment_json", answered)
+    body = ok(upload(user("hm_staff"), "操场.jpg", photo(), "image/jpeg"), 201)
+    wait_for_thumbnails()
+    assert events == ["answer", "thumbnail thread"]
+    assert Attachment.objects.get(id=body["id"]).thumbnail_sha256  # made all the same
