@@ -89,9 +89,9 @@ def test_the_same_bytes_again_store_a_blob_that_went_missing(user: Client) -> No
     assert fetched(staff, second["url"]) == fetched(staff, first["url"])
 
 
+@pytest.mark.postgres
 def test_postgresql_keeps_the_bytes_out_of_line_uncompressed(db: Any) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's column storage")
+    assert connection.vendor == "postgresql", "this test needs the PostgreSQL run (scripts/test.sh)"
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT attstorage FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'content'",
