@@ -170,6 +170,7 @@ def test_reads_and_commands_during_a_rebuild_see_no_gap_and_the_result_equals_a_
                 other = call(api, username, "get", f"hazards/{hazard_id}/")
                 if other.status_code != 404:
                     problem(f"{username} GET another school's hazard {hazard_id}: {other.status_code}")
+            stop.wait(0.1)  # read throughout, without taking the writer's share of the interpreter
 
     def writer() -> None:
         staff, principal, leader, owner = (client(u) for u in ("hm_staff", "hm_principal", "tn_leader", "hm_staff2"))
