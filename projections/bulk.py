@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from django.db import connection, models
 from django.db.models import Lookup, Q
 from django.db.models.base import ModelState
+from django.db.models.lookups import In
 from psycopg.copy import QueuedLibpqWriter
 
 Row = Sequence[Any]
@@ -58,10 +59,78 @@ def by_pk(model: type[M], keys: Iterable[Any]) -> dict[Any, M]:
     keys = list(keys)
     if not keys:
         return {}
-    names = [f.attname for f in model._meta.concrete_fields]
+    query = _BY_PK.get(model)
+    if query is None:
+        names = [f.attname for f in model._meta.concrete_fields]
+        query = _BY_PK[model] = KeyedQuery(
+            lambda keys: model._default_manager.filter(among("pk", keys)).order_by().values_list(*names)
+        )
+    names = query.names
     pk = names.index(model._meta.pk.attname)  # type: ignore[union-attr]
-    rows = model._default_manager.filter(among("pk", keys)).order_by().values_list(*names)
-    return {values[pk]: loaded(model, names, values) for values in rows}
+    return {values[pk]: loaded(model, names, values) for values in query.rows(keys)}
+
+
+class KeyedQuery:
+    """A ``values_list`` query whose only parameter is a set of keys (``among``), compiled by the ORM once per
+    database (on SQLite, per number of keys up to ``FEW_KEYS``) and run with each call's own keys. A command reads
+    a row or two per table: compiling the query took longer than running it.
+
+    ``build(keys)`` makes the query; it must depend on nothing but ``keys``. Where the keys are found among the
+    compiled statement's parameters is learnt from the first call, by comparing them with the keys as the field
+    prepares them; a statement in which they cannot be told apart from the other parameters is compiled each time,
+    as before."""
+
+    FEW_KEYS = 8  # SQLite has a placeholder per key: a batch's thousands are compiled each time, not kept
+
+    def __init__(self, build: Callable[[list[Any]], models.QuerySet[Any]]) -> None:
+        self.build = build
+        self.names: list[str] = list(build([]).query.values_select)
+        self._compiled: dict[tuple[str, str, int], tuple[str, Any, Callable[[list[Any]], list[Any]]] | None] = {}
+
+    def rows(self, keys: list[Any]) -> Iterator[tuple[Any, ...]]:
+        pooled = connection.vendor == "postgresql"  # one array parameter, whatever the number of keys
+        if not pooled and len(keys) > self.FEW_KEYS:
+            return iter(self.build(keys))
+        slot = (connection.alias, connection.vendor, 0 if pooled else len(keys))
+        if slot not in self._compiled:
+            self._compiled[slot] = self._compile(keys, pooled)
+        compiled = self._compiled[slot]
+        if compiled is None:
+            return iter(self.build(keys))
+        sql, compiler, params = compiled
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params(keys))
+            fetched = cursor.fetchall()
+        return compiler.results_iter(results=[fetched])  # type: ignore[no-any-return]
+
+    def _compile(self, keys: list[Any], pooled: bool) -> tuple[str, Any, Callable[[list[Any]], list[Any]]] | None:
+        query = self.build(keys).query
+        compiler = query.get_compiler(connection=connection)
+        sql, compiled = compiler.as_sql()
+        lookups = [c for c in query.where.children if isinstance(c, (AnyOf, In))]
+        if len(lookups) != 1:
+            return None
+        field = lookups[0].lhs.output_field
+
+        def prepared(keys: list[Any]) -> list[Any]:
+            return [field.get_db_prep_value(k, connection, prepared=False) for k in keys]
+
+        params, ours = list(compiled), prepared(keys)
+        if pooled:  # one parameter: the array of keys
+            found = [i for i, p in enumerate(params) if p == ours]
+            n = 1
+        else:  # a parameter per key
+            n = len(ours)
+            found = [i for i in range(len(params) - n + 1) if params[i : i + n] == ours]
+        if len(found) != 1:
+            return None
+        before, after = params[: found[0]], params[found[0] + n :]
+        if pooled:
+            return sql, compiler, lambda keys: [*before, prepared(keys), *after]
+        return sql, compiler, lambda keys: [*before, *prepared(keys), *after]
+
+
+_BY_PK: dict[type[models.Model], KeyedQuery] = {}
 
 
 def loaded(model: type[M], names: Sequence[str], values: Sequence[Any]) -> M:

@@ -377,6 +377,16 @@ def holders(unit: UUID, role: str, at: datetime, known_at: datetime) -> list[str
 SYSTEM_NAME = "系统"
 
 
+_UNIT_NAMES = bulk.KeyedQuery(
+    lambda ids: UnitView.objects.filter(bulk.among("id", ids)).order_by().values_list("id", "name")
+)
+_PEOPLE_NAMES = bulk.KeyedQuery(
+    lambda usernames: (
+        StaffView.objects.filter(bulk.among("username", usernames)).order_by().values_list("username", "display_name")
+    )
+)
+
+
 class DisplayNames:
     """The one place ids become names: units by id → 单位名称, people by username → 姓名 (display_name).
 
@@ -404,10 +414,9 @@ class DisplayNames:
             self._load_both(wanted_units, wanted_people)
             return self
         if wanted_units:
-            self.units.update(UnitView.objects.filter(bulk.among("id", wanted_units)).values_list("id", "name"))
+            self.units.update(_UNIT_NAMES.rows(list(wanted_units)))
         if wanted_people:
-            rows = StaffView.objects.filter(bulk.among("username", wanted_people))
-            self.people.update(rows.values_list("username", "display_name"))
+            self.people.update(_PEOPLE_NAMES.rows(list(wanted_people)))
         return self
 
     def _load_both(self, units: set[UUID | None], people: set[str]) -> None:

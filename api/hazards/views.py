@@ -144,7 +144,7 @@ class HazardHistory(DeclaredQuery, generics.GenericAPIView):  # type: ignore[typ
 
     @extend_schema(responses=s.HistoryItem(many=True))
     def get(self, request: Request, pk: str) -> Response:
-        row = visible_hazard(request, pk)
+        row = visible_hazard(request, pk, "id")
         events = get_application().hazard_events(row.id)
         hashes = integrity.hashes_of(row.id)
         listed = refs_json([attachments_of(e) for e in events], request)
@@ -173,7 +173,7 @@ class HazardOwners(DeclaredQuery, generics.GenericAPIView):  # type: ignore[type
         responses=s.OwnerInterval(many=True),
     )
     def get(self, request: Request, pk: str) -> Response:
-        row = visible_hazard(request, pk)
+        row = visible_hazard(request, pk, "id")
         known_at = query_param(request, "known_at", Moment()) or timezone.now()
         return Response(s.OwnerInterval(queries.owners(row.id, known_at), many=True).data)
 
@@ -213,7 +213,7 @@ def command_view(spec: CommandSpec) -> Any:
 
         @extend_schema(request=input_class, responses=s.HazardOutput, summary=summary)
         def post(self, request: Request, pk: str) -> Response:
-            row = visible_hazard(request, pk)
+            row = visible_hazard(request, pk, "owner", "number")
             actor = actor_of(request)
             spec.check(actor, row.owner)
             data = validated(input_class, request.data)
@@ -245,10 +245,13 @@ COMMAND_SPECS = {
 COMMANDS = {name: command_view(spec) for name, spec in COMMAND_SPECS.items()}
 
 
-def visible_hazard(request: Request, pk: str) -> HazardLedger:
-    """The hazard's ledger row if the caller may see it; 404 otherwise (also for malformed ids)."""
+def visible_hazard(request: Request, pk: str, *fields: str) -> HazardLedger:
+    """The hazard's ledger row if the caller may see it; 404 otherwise (also for malformed ids). With ``fields``,
+    only those columns are read (and ``id``): a command needs its owner and number, and making the whole row (~40
+    columns) took half the time of the check."""
     hazard_id: UUID = parse_uuid(pk, HazardNotFound)
-    row = scope.filter_by_school(HazardLedger.objects.filter(id=hazard_id), actor_of(request)).first()
+    rows = HazardLedger.objects.filter(id=hazard_id)
+    row = scope.filter_by_school(rows.only(*fields) if fields else rows, actor_of(request)).first()
     if row is None:
         raise HazardNotFound(id=pk)
     return row

@@ -238,10 +238,16 @@ def open_versions(hazards: set[UUID]) -> dict[UUID, Latest]:
     """The newest history row of each hazard already in the table."""
     if not hazards:
         return {}
-    rows = HazardVersion.objects.filter(bulk.among("hazard", hazards), next_recorded__isnull=True).order_by()
-    return {
-        h: Latest(None, version, since) for h, version, since in rows.values_list("hazard", "version", "owner_since")
-    }
+    return {h: Latest(None, version, since) for h, version, since in _OPEN_VERSIONS.rows(list(hazards))}
+
+
+_OPEN_VERSIONS = bulk.KeyedQuery(
+    lambda hazards: (
+        HazardVersion.objects.filter(bulk.among("hazard", hazards), next_recorded__isnull=True)
+        .order_by()
+        .values_list("hazard", "version", "owner_since")
+    )
+)
 
 
 OWNER_EVENTS = (Hazard.Assigned, Hazard.Transferred)  # the events that may change the owner

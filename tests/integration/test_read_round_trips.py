@@ -115,3 +115,50 @@ def test_token_login_is_compiled_once_and_still_reads_the_appointment_held_now(
 
     post(user("admin"), "users/hm_staff/deactivate/", {})  # from now on holds no role: refused from the next request
     assert staff.get(f"{API}ownership/", {"school": school}).status_code == 401
+
+
+def test_a_command_reads_its_rows_by_statements_compiled_once_and_bound_to_its_own_hazard(
+    world: World, user: Client, past: Past, monkeypatch: Any
+) -> None:
+    """The rows a command's projection reads (the hazard's ledger row, its open history row) and its answer's names
+    come from statements the ORM compiled once, each run with the command's own keys: a second hazard's progress
+    changes that hazard, not the first one. The scope check reads the owner and number, not the whole row."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    school = str(world.units["hongmei_school"])
+    body = {"campaign": str(world.campaign), "school": school, "severity": "general", "description": "围墙破损"}
+    staff, principal = user("hm_staff"), user("hm_principal")
+    first, second = (post(staff, "hazards/", {**body, "occurred_at": past(3)}, 201)["id"] for _ in range(2))
+    for hazard in (first, second):
+        post(principal, f"hazards/{hazard}/assign/", {"owner": "hm_staff", "owner_unit": school, "deadline": "2099-01-01"})
+    for percent in (30, 40):  # compiled here (or earlier)
+        post(staff, f"hazards/{first}/progress/", {"note": "已采购材料", "percent": percent})
+
+    compiled: list[str] = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        sql, params = as_sql(self, *args, **kwargs)
+        compiled.append(sql)
+        return sql, params
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
+    with CaptureQueriesContext(connection) as queries:
+        answer = post(staff, f"hazards/{second}/progress/", {"note": "围墙已砌好一半", "percent": 50})
+    monkeypatch.undo()
+    statements = [q["sql"] for q in queries]  # read now: the next request empties Django's query log
+
+    assert (answer["id"], answer["version"], answer["owner_name"], answer["school_name"]) == (
+        second, 3, "李安全", "红梅实验小学"
+    )  # fmt: skip
+    assert ok(staff.get(f"{API}hazards/{first}/"))["version"] == 4
+    assert ok(staff.get(f"{API}hazards/{second}/"))["version"] == 3  # its ledger row, read by the compiled statement
+    at = ok(staff.get(f"{API}hazards/{second}/", {"version": 3}))  # its history row, ended the one before it
+    assert (at["version"], at["owner"]) == (3, "hm_staff")
+    ledger_rows = [sql for sql in compiled if '"projections_hazardledger"' in sql and "SELECT" in sql]
+    history_rows = [sql for sql in compiled if '"projections_hazardversion"' in sql and "SELECT" in sql]
+    names = [sql for sql in compiled if '"projections_staffview"' in sql or '"name" FROM "projections_unitview"' in sql]
+    assert len(ledger_rows) == 1 and "projections_unitview" in ledger_rows[0], ledger_rows  # the scope check only
+    assert (history_rows, names) == ([], []), (history_rows, names)
+    whole_rows = [sql for sql in statements if '"projections_hazardledger"."description"' in sql]
+    assert len(whole_rows) == 1, whole_rows  # the projector's, under the lock; the scope check reads two columns
