@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
@@ -16,24 +19,51 @@ CITY_KINDS = (UnitKind.CITY_EDU_BUREAU, UnitKind.CITY_POLICE_BUREAU)
 ALL = None  # no restriction: admins, auditors and city bureaus see everything under the city
 
 
-def school_ids(actor: Actor) -> QuerySet[UnitView] | None:
-    """The ids of the schools the actor may see, as a subquery; ``None`` means all of them."""
+@dataclass(frozen=True)
+class SchoolRule:
+    """Which schools an actor may see: those whose directory row (``UnitView``) has ``value`` at ``field``. The
+    one rule, asked of the database (``school_ids``) or of a school's row already read (``sees_school``)."""
+
+    field: str
+    value: Any
+
+
+NO_SCHOOL = SchoolRule("id", None)  # no school has no id
+
+
+def school_rule(actor: Actor) -> SchoolRule | None:
+    """The actor's rule; ``None`` (``ALL``) for every school."""
     if actor.role in (Role.ADMIN, Role.AUDITOR):
         return ALL
     unit = _unit(actor)
-    schools = UnitView.objects.filter(kind=UnitKind.SCHOOL)
     match UnitKind(unit.kind) if unit is not None else None:
         case UnitKind.CITY_EDU_BUREAU | UnitKind.CITY_POLICE_BUREAU:
             return ALL
         case UnitKind.DISTRICT_EDU_BUREAU:
-            schools = schools.filter(district=unit.district)  # type: ignore[union-attr]
+            return SchoolRule("district", unit.district)  # type: ignore[union-attr]
         case UnitKind.POLICE_STATION:
-            schools = schools.filter(police_station=unit.id)  # type: ignore[union-attr]
+            return SchoolRule("police_station", unit.id)  # type: ignore[union-attr]
         case UnitKind.SCHOOL:
-            schools = schools.filter(id=unit.id)  # type: ignore[union-attr]
+            return SchoolRule("id", unit.id)  # type: ignore[union-attr]
         case _:
-            schools = schools.none()
-    return schools.values("id")
+            return NO_SCHOOL
+
+
+def school_ids(actor: Actor) -> QuerySet[UnitView] | None:
+    """The ids of the schools the actor may see, as a subquery; ``None`` means all of them."""
+    rule = school_rule(actor)
+    if rule is ALL:
+        return ALL
+    return UnitView.objects.filter(kind=UnitKind.SCHOOL, **{rule.field: rule.value}).values("id")
+
+
+def sees_school(actor: Actor, school: Mapping[str, Any] | None) -> bool:
+    """``school_ids``'s rule for a school whose directory row is in hand (``kind``, ``id``, ``district``,
+    ``police_station``; None: not in the directory)."""
+    rule = school_rule(actor)
+    if rule is ALL:
+        return True
+    return school is not None and school["kind"] == UnitKind.SCHOOL and school[rule.field] == rule.value
 
 
 def units(actor: Actor) -> QuerySet[UnitView]:

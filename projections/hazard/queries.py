@@ -5,14 +5,16 @@ as the system showed it at R", ``?version=``, ``?at=`` and ``?known_at=``."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from domain.hazard.status import NOT_CLOSED_STATUSES
+from projections import bulk
 from projections.bitemporal import in_force
-from projections.hazard.rows import HazardVersion
+from projections.directory import UnitView
+from projections.hazard.rows import HazardLedger, HazardVersion
 
 
 def states_at(at: datetime, known_at: datetime) -> QuerySet[HazardVersion]:
@@ -60,3 +62,38 @@ def owners(hazard: UUID, known_at: datetime) -> list[dict[str, Any]]:
         if row.owner is not None:
             intervals.append({"owner": row.owner, "owner_unit": row.owner_unit, "from": row.valid_from, "to": None})
     return [i for i in intervals if i["owner"] is not None]
+
+
+class HazardKey(NamedTuple):
+    """What a command needs of the hazard before it runs: its id, owner and number, and its school's directory row
+    (``kind``, ``id``, ``district``, ``police_station``; None if not in the directory) for the scope rule."""
+
+    id: UUID
+    owner: str | None
+    number: str
+    school: dict[str, Any] | None
+
+
+_SCHOOL_FIELDS = ("kind", "id", "district", "police_station")
+
+
+def _school(field: str) -> Subquery:
+    return Subquery(UnitView.objects.filter(id=OuterRef("school")).values(field)[:1])
+
+
+_KEY = bulk.KeyedQuery(
+    lambda ids: (
+        HazardLedger.objects.filter(bulk.among("id", ids))
+        .annotate(**{f"unit_{f}": _school(f) for f in _SCHOOL_FIELDS})
+        .order_by()
+        .values_list("id", "owner", "number", *(f"unit_{f}" for f in _SCHOOL_FIELDS))
+    )
+)
+
+
+def hazard_key(hazard: UUID) -> HazardKey | None:
+    """The hazard's ``HazardKey`` in one statement, compiled once (``bulk.KeyedQuery``); None for no such hazard."""
+    for pk, owner, number, *school in _KEY.rows([hazard]):
+        found = dict(zip(_SCHOOL_FIELDS, school, strict=True)) if school[0] is not None else None
+        return HazardKey(pk, owner, number, found)
+    return None

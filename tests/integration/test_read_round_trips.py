@@ -122,15 +122,17 @@ def test_a_command_reads_its_rows_by_statements_compiled_once_and_bound_to_its_o
 ) -> None:
     """The rows a command's projection reads (the hazard's ledger row, its open history row) and its answer's names
     come from statements the ORM compiled once, each run with the command's own keys: a second hazard's progress
-    changes that hazard, not the first one. The scope check reads the owner and number, not the whole row."""
+    changes that hazard, not the first one. So does the scope check before it, which reads the owner, the number
+    and the school's directory row, not the whole ledger row."""
     from django.db.models.sql.compiler import SQLCompiler
 
     school = str(world.units["hongmei_school"])
     body = {"campaign": str(world.campaign), "school": school, "severity": "general", "description": "围墙破损"}
     staff, principal = user("hm_staff"), user("hm_principal")
     first, second = (post(staff, "hazards/", {**body, "occurred_at": past(3)}, 201)["id"] for _ in range(2))
+    assign = {"owner": "hm_staff", "owner_unit": school, "deadline": "2099-01-01"}
     for hazard in (first, second):
-        post(principal, f"hazards/{hazard}/assign/", {"owner": "hm_staff", "owner_unit": school, "deadline": "2099-01-01"})
+        post(principal, f"hazards/{hazard}/assign/", assign)
     for percent in (30, 40):  # compiled here (or earlier)
         post(staff, f"hazards/{first}/progress/", {"note": "已采购材料", "percent": percent})
 
@@ -158,7 +160,26 @@ def test_a_command_reads_its_rows_by_statements_compiled_once_and_bound_to_its_o
     ledger_rows = [sql for sql in compiled if '"projections_hazardledger"' in sql and "SELECT" in sql]
     history_rows = [sql for sql in compiled if '"projections_hazardversion"' in sql and "SELECT" in sql]
     names = [sql for sql in compiled if '"projections_staffview"' in sql or '"name" FROM "projections_unitview"' in sql]
-    assert len(ledger_rows) == 1 and "projections_unitview" in ledger_rows[0], ledger_rows  # the scope check only
-    assert (history_rows, names) == ([], []), (history_rows, names)
+    assert (ledger_rows, history_rows, names) == ([], [], []), (ledger_rows, history_rows, names)
     whole_rows = [sql for sql in statements if '"projections_hazardledger"."description"' in sql]
     assert len(whole_rows) == 1, whole_rows  # the projector's, under the lock; the scope check reads two columns
+
+
+def test_the_scope_rule_on_a_school_row_in_hand_agrees_with_the_database_for_every_user_and_unit(
+    world: World,
+) -> None:
+    """A command's scope check applies the scope rule to the school's row it read with the hazard
+    (``scope.sees_school``); lists ask the database (``scope.school_ids``). Both give the same answer for every
+    user of the demo (each role and unit kind, admin and auditor) and every unit (schools and the rest)."""
+    from api.auth import actor_for
+    from projections import scope
+    from projections.directory import UnitView
+
+    rows = list(UnitView.objects.values("kind", "id", "district", "police_station"))
+    actors = [actor_for(u) for u in get_user_model().objects.all()]
+    assert {a.role for a in actors} >= {"admin", "auditor", "school_principal", "station_officer", "edu_inspector"}
+    for actor in actors:
+        ids = scope.school_ids(actor)
+        visible = {r["id"] for r in rows} if ids is None else set(ids.values_list("id", flat=True))  # None: all
+        assert {r["id"] for r in rows if scope.sees_school(actor, r)} == visible, actor
+        assert scope.sees_school(actor, None) is (ids is None), actor  # a school not in the directory
