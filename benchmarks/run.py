@@ -8,7 +8,8 @@ measurement in its own process, prints one table with the machine and the versio
 
 Measurements, in this order: the full projection rebuild (which also makes the read models the others read),
 ``ownership/`` and ``accountability/`` latency at small against the size, commands through the application
-layer, commands through HTTP, Kafka (``benchmarks/kafka.py``, when present) and the 500-row PDF.
+layer, commands through HTTP, Kafka (``benchmarks/kafka.py``, when present), the 500-row PDF, and the embedded
+server (one SQLite file) under 16 concurrent clients (``benchmarks/embedded_clients.py``).
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ from benchmarks.pg import durable_postgres
 # Per size: how long each measurement runs (medium must finish in 15 minutes on a fresh 2-core machine).
 PLANS: dict[str, dict[str, dict[str, Any]]] = {
     "small": {"rebuild": {"rounds": 3}, "queries": {"requests": 300}, "commands": {"rounds": 5, "per_round": 200},
-              "httpload": {"rounds": 3, "seconds": 8}, "pdf": {"rounds": 3}},
+              "httpload": {"rounds": 3, "seconds": 8}, "pdf": {"rounds": 3}, "embedded": {"seconds": 20}},
     "medium": {"rebuild": {"rounds": 2}, "queries": {"requests": 300}, "commands": {"rounds": 5, "per_round": 200},
-               "httpload": {"rounds": 3, "seconds": 10}, "pdf": {"rounds": 3}},
+               "httpload": {"rounds": 3, "seconds": 10}, "pdf": {"rounds": 3}, "embedded": {"seconds": 20}},
     "large": {"rebuild": {"rounds": 2}, "queries": {"requests": 300}, "commands": {"rounds": 5, "per_round": 200},
-              "httpload": {"rounds": 3, "seconds": 10}, "pdf": {"rounds": 3}},
+              "httpload": {"rounds": 3, "seconds": 10}, "pdf": {"rounds": 3}, "embedded": {"seconds": 20}},
 }  # fmt: skip
 QUICK = {"rebuild": {"rounds": 1}, "queries": {"requests": 60}, "commands": {"rounds": 2, "per_round": 100},
-         "httpload": {"rounds": 1, "seconds": 5}, "pdf": {"rounds": 1}}  # fmt: skip
+         "httpload": {"rounds": 1, "seconds": 5}, "pdf": {"rounds": 1}, "embedded": {"seconds": 5}}  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -49,13 +50,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke test of the harness")
     parser.add_argument(
-        "--only", nargs="*", help="run only these measurements (rebuild queries commands http kafka pdf)"
+        "--only", nargs="*", help="run only these measurements (rebuild queries commands http kafka pdf embedded)"
     )
     args = parser.parse_args(argv)
     started, started_at = time.monotonic(), datetime.now(UTC)
     ensure_tools()
     plan = QUICK if args.quick else PLANS[args.size]
-    only = set(args.only or ["rebuild", "queries", "commands", "http", "kafka", "pdf"])
+    only = set(args.only or ["rebuild", "queries", "commands", "http", "kafka", "pdf", "embedded"])
     figures: list[Figure] = []
     datasets: dict[str, dict[str, Any]] = {}
     with durable_postgres() as url:
@@ -78,6 +79,8 @@ def main(argv: list[str]) -> int:
             figures += kafka()
     if "pdf" in only:
         figures += child("pdf", {"rows": 500, **plan["pdf"]})
+    if "embedded" in only:
+        figures += child("embedded_clients", {"clients": 16, **plan["embedded"]})
     result = {
         "machine": machine(),
         "size": args.size,
