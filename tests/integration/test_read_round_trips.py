@@ -3,8 +3,10 @@ their appointment, the page, and the page's names — with the same answers as b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
+from unittest import mock
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -18,6 +20,23 @@ from apihelpers import API, ok, post, refused
 
 Client = Callable[[str], Any]
 Past = Callable[[float], str]
+
+
+@contextmanager
+def compiled_statements() -> Iterator[list[str]]:
+    """The SQL statements the ORM compiles inside the block."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    compiled: list[str] = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        sql, params = as_sql(self, *args, **kwargs)
+        compiled.append(sql)
+        return sql, params
+
+    with mock.patch.object(SQLCompiler, "as_sql", counting):
+        yield compiled
 
 
 def test_ownership_of_a_school_is_three_queries_and_names_school_owner_and_unit(
@@ -91,26 +110,14 @@ def test_a_command_answer_reads_its_names_in_one_round_trip(world: World, user: 
     assert len(names) == expected, "\n".join(sql[:150] for sql in names)
 
 
-def test_token_login_is_compiled_once_and_still_reads_the_appointment_held_now(
-    world: World, user: Client, monkeypatch: Any
-) -> None:
+def test_token_login_is_compiled_once_and_still_reads_the_appointment_held_now(world: World, user: Client) -> None:
     """The token's query is compiled by the ORM once per process; each request runs its SQL with its own key and
     time, so a login still acts in the appointment held at that request (not the one held when it was compiled)."""
-    from django.db.models.sql.compiler import SQLCompiler
-
     school = str(world.units["hongmei_school"])
     staff = user("hm_staff")
     ok(staff.get(f"{API}ownership/", {"school": school}))  # compiled here (or by an earlier test)
-    compiled: list[str] = []
-    as_sql = SQLCompiler.as_sql
-
-    def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
-        sql, params = as_sql(self, *args, **kwargs)
-        compiled.append(sql)
-        return sql, params
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    ok(staff.get(f"{API}ownership/", {"school": school}))
+    with compiled_statements() as compiled:
+        ok(staff.get(f"{API}ownership/", {"school": school}))
     assert not [sql for sql in compiled if "authtoken_token" in sql], compiled
 
     post(user("admin"), "users/hm_staff/deactivate/", {})  # from now on holds no role: refused from the next request
@@ -118,14 +125,12 @@ def test_token_login_is_compiled_once_and_still_reads_the_appointment_held_now(
 
 
 def test_a_command_reads_its_rows_by_statements_compiled_once_and_bound_to_its_own_hazard(
-    world: World, user: Client, past: Past, monkeypatch: Any
+    world: World, user: Client, past: Past
 ) -> None:
     """The rows a command's projection reads (the hazard's ledger row, its open history row) and its answer's names
     come from statements the ORM compiled once, each run with the command's own keys: a second hazard's progress
     changes that hazard, not the first one. So does the scope check before it, which reads the owner, the number
     and the school's directory row, not the whole ledger row."""
-    from django.db.models.sql.compiler import SQLCompiler
-
     school = str(world.units["hongmei_school"])
     body = {"campaign": str(world.campaign), "school": school, "severity": "general", "description": "围墙破损"}
     staff, principal = user("hm_staff"), user("hm_principal")
@@ -136,18 +141,8 @@ def test_a_command_reads_its_rows_by_statements_compiled_once_and_bound_to_its_o
     for percent in (30, 40):  # compiled here (or earlier)
         post(staff, f"hazards/{first}/progress/", {"note": "已采购材料", "percent": percent})
 
-    compiled: list[str] = []
-    as_sql = SQLCompiler.as_sql
-
-    def counting(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
-        sql, params = as_sql(self, *args, **kwargs)
-        compiled.append(sql)
-        return sql, params
-
-    monkeypatch.setattr(SQLCompiler, "as_sql", counting)
-    with CaptureQueriesContext(connection) as queries:
+    with compiled_statements() as compiled, CaptureQueriesContext(connection) as queries:
         answer = post(staff, f"hazards/{second}/progress/", {"note": "围墙已砌好一半", "percent": 50})
-    monkeypatch.undo()
     statements = [q["sql"] for q in queries]  # read now: the next request empties Django's query log
 
     assert (answer["id"], answer["version"], answer["owner_name"], answer["school_name"]) == (
