@@ -23,6 +23,7 @@ from gunicorn.workers.base import Worker
 from api import demo
 from api.deadlines import DeadlineWatcher
 from api.embedded import PREPARED_FOR, Address, add_server_arguments, base_url, lan_addresses, parse_address
+from api.malloc import keep_freed_memory
 from projections.eventstore import get_application, set_application
 from projections.runner import catch_up, catch_up_notifications
 
@@ -112,4 +113,5 @@ class EmbeddedServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(name, value)
 
     def load(self) -> Any:
+        keep_freed_memory()  # each upload reuses the pages the last one touched (api/malloc.py)
         return get_wsgi_application()
