@@ -57,7 +57,8 @@ PASSWORD = "demo-pass-2026"
 PRODUCT, PLAIN = "product: POST attachments/", "plain Django: FileSystemStorage + fsync"
 WITH, WITHOUT = "rectify with 3 photos", "rectify without photos (rule off)"
 PHOTO_RULE_HEADER = "X-Bench-Rectify-Requires-Photo"  # benchmarks.upload_site.urls.PhotoRuleMiddleware
-CLEAN = ("DJANGO_", "INTEGRITY_", "POLICE_", "KAFKA_", "DATABASE_URL", "EVENT_STORE_", "SAFETY_")
+CLEAN = ("DJANGO_", "INTEGRITY_", "POLICE_", "KAFKA_", "DATABASE_URL", "EVENT_STORE_", "SAFETY_", "BENCH_")
+FILES_VARIABLE = "BENCH_ATTACHMENT_FILES"  # benchmarks.upload_site.settings: the blobs in these files (--storage)
 DATABASE = "bench_uploads"  # on DATABASE_URL's server, dropped and created again by each run
 
 
@@ -567,6 +568,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--pause", type=float, default=0.0,
                         help="seconds the client waits after each upload (both sides): work after the answer done")
     parser.add_argument("--keep", action="store_true", help="keep the installation (else removed at the end)")
+    parser.add_argument("--storage", choices=("database", "files"), default="database",
+                        help="where the product keeps the bytes: its database (the default) or "
+                        "DurableFileSystemStorage (the README's file-system option; synced like the plain view's)")
     args = parser.parse_args(argv)
     database_url = os.environ.get("DATABASE_URL", "")
     if database_url:
@@ -577,6 +581,8 @@ def main(argv: list[str]) -> int:
         database_url = on_database(database_url, DATABASE)
     work = Path(tempfile.mkdtemp(prefix="bench-uploads-"))
     env = environment(work / "var", database_url)
+    if args.storage == "files":
+        env[FILES_VARIABLE] = str(work / "attachment-files")
     warm, n = 3, args.rectifies
     try:
         world = install(env)
@@ -631,7 +637,8 @@ def main(argv: list[str]) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "uploads-postgresql.json" if database_url else "uploads.json"
+    files = "-files" if args.storage == "files" else ""
+    name = f"uploads-postgresql{files}.json" if database_url else f"uploads{files}.json"
     (RESULTS / name).write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str) + "\n")
     shown = {k: v for k, v in result.items() if k != "machine"}
     tops = [shown.get(key, {}).pop("top_cumulative", "") for key in ("profile", "profile_rectify")]

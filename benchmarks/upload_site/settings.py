@@ -16,3 +16,12 @@ MIDDLEWARE = [
     for m in MIDDLEWARE
 ] + ["benchmarks.upload_site.urls.PhotoRuleMiddleware"]  # the rectify comparison's photo rule, per request
 PLAIN_UPLOAD_DIR = os.environ.get("PLAIN_UPLOAD_DIR") or str(VAR_DIR / "plain-uploads")
+# ``benchmarks.uploads --storage files``: the product's blobs in files (synced) instead of its database.
+if os.environ.get("BENCH_ATTACHMENT_FILES"):
+    STORAGES = {
+        **STORAGES,  # noqa: F405
+        "attachments": {
+            "BACKEND": "projections.attachments.DurableFileSystemStorage",
+            "OPTIONS": {"location": os.environ["BENCH_ATTACHMENT_FILES"], "allow_overwrite": True},
+        },
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -244,6 +245,31 @@ def test_another_storage_can_be_configured(user: Client, settings: Any, tmp_path
     assert StoredFile.objects.count() == 0
     assert (tmp_path / "sha256" / body["sha256_original"][:2] / body["sha256_original"]).read_bytes() == photo
     assert sha(fetched(staff, body["url"])) == body["sha256"]
+
+
+def test_the_durable_file_storage_syncs_each_file_and_its_directories_before_the_upload_is_answered(
+    user: Client, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``DurableFileSystemStorage`` (README: a file system instead of the database): a photo answered 201 is on the
+    disk, not only in the page cache — the file and every directory up to the location synced, new ones included."""
+    location = tmp_path / "blobs"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "attachments": {
+            "BACKEND": "projections.attachments.DurableFileSystemStorage",
+            "OPTIONS": {"location": str(location), "allow_overwrite": True},
+        },
+    }
+    synced: list[Path] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(Path(os.readlink(f"/proc/self/fd/{fd}"))),
+                                                 real_fsync(fd))[1])  # fmt: skip
+    staff = user("hm_staff")
+    body = ok(upload(staff, "a.jpg", jpeg_with_exif_and_gps()), 201)
+    served = location / "sha256" / body["sha256"][:2] / body["sha256"]
+    assert served.read_bytes() == fetched(staff, body["url"])
+    for path in (served, served.parent, served.parent.parent, location):
+        assert path.resolve() in synced, (path, synced)
 
 
 @pytest.mark.django_db(transaction=True)  # each thread has its own connection: the world is committed
