@@ -18,7 +18,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from django.conf import settings
 
 from api.demo import DEMO_PASSWORD
 from api.embedded import Address, lan_addresses, reachable_host
+from benchmarks.uploads import multipart
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_VARIABLES = ("DJANGO_", "INTEGRITY_", "POLICE_", "KAFKA_", "DATABASE_URL", "EVENT_STORE_", "SAFETY_")
@@ -249,13 +249,9 @@ def noisy_jpeg(width: int = 2000, height: int = 1500) -> bytes:
 
 
 def upload(server: Server, token: str, photo: bytes, name: str) -> None:
-    boundary = uuid.uuid4().hex
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode() + photo + f"\r\n--{boundary}--\r\n".encode()
-    status, _, answer = fetch(f"{server.url}/api/v1/attachments/", data=body, headers={
-        "Authorization": f"Token {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    body, content_type = multipart(photo, name)
+    status, _, answer = fetch(f"{server.url}/api/v1/attachments/", data=body,
+                              headers={"Authorization": f"Token {token}", "Content-Type": content_type})
     assert status == 201, answer.decode()
 
 
